@@ -1,0 +1,291 @@
+package issue
+
+import (
+	"crypto/ed25519"
+	"crypto/hkdf"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/statustoken/statustoken/internal/rsabssa"
+	"github.com/statustoken/statustoken/token"
+)
+
+var (
+	// ErrConfig is returned by NewIssuer for an unusable configuration.
+	ErrConfig = errors.New("issue: invalid issuer configuration")
+	// ErrUnknownStatus: the status is not one of the issuer's statuses.
+	ErrUnknownStatus = errors.New("issue: unknown status")
+	// ErrCount: the number of tokens asked for is outside 1..MaxTokens.
+	ErrCount = errors.New("issue: token count out of range")
+	// ErrNoKey: the issuer has no key for the suite, status and time.
+	ErrNoKey = errors.New("issue: no key for this suite, status and epoch")
+)
+
+// MaxTokens bounds the tokens issued by one call or requested in one
+// request.
+const MaxTokens = 100
+
+// SeedSize is the length of an issuer seed.
+const SeedSize = 32
+
+// DefaultEpochs is the number of epochs, the current one included, that a
+// directory lists when Config.Epochs is zero.
+const DefaultEpochs = 2
+
+// Config configures an Issuer.
+type Config struct {
+	// RootKey signs directories. Wallets and scanners pin its public key.
+	RootKey ed25519.PrivateKey
+	// Seed is the secret from which every Ed25519 issuing key is derived
+	// (SeedSize bytes, uniformly random, kept like a private key).
+	Seed []byte
+	// EpochLength is the length of every key's epoch, a whole number of
+	// seconds from 1 hour to 7 days. Tokens expire at the end of the
+	// epoch of their key.
+	EpochLength time.Duration
+	// MaxLifetime is published in the directory: verifiers refuse tokens
+	// whose expiry is further ahead. EpochLength when zero; at most twice
+	// EpochLength.
+	MaxLifetime time.Duration
+	// Statuses names the status codes the issuer can issue.
+	Statuses []token.StatusName
+	// Suites lists the suites the issuer publishes keys for. Ed25519
+	// when empty. RSABSSA needs RSAKeys.
+	Suites []token.Suite
+	// Epochs is the number of epochs the directory lists, starting with
+	// the current one. DefaultEpochs when zero.
+	Epochs int
+	// RSAKeys stores the issuer's RSABSSA private keys.
+	RSAKeys KeyStore
+}
+
+// Issuer holds an issuer's keys: it publishes the signed directory and
+// signs tokens. It is safe for concurrent use.
+type Issuer struct {
+	root     ed25519.PrivateKey
+	seed     []byte
+	epoch    uint32
+	lifetime uint32
+	statuses []token.StatusName
+	suites   []token.Suite
+	epochs   int
+	rsaKeys  KeyStore
+
+	mu  sync.Mutex
+	ed  map[edKeyRef]ed25519.PrivateKey
+	rsa map[KeyRef]*rsabssa.PrivateKey
+}
+
+type edKeyRef struct {
+	status    token.Status
+	notBefore uint32
+}
+
+// NewIssuer checks cfg and returns an Issuer.
+func NewIssuer(cfg Config) (*Issuer, error) {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: "+format, append([]any{ErrConfig}, args...)...)
+	}
+	if len(cfg.RootKey) != ed25519.PrivateKeySize {
+		return nil, bad("root key must be an ed25519.PrivateKey")
+	}
+	if len(cfg.Seed) != SeedSize {
+		return nil, bad("seed must be %d bytes", SeedSize)
+	}
+	if cfg.EpochLength%time.Second != 0 || cfg.EpochLength < token.MinEpochLength*time.Second ||
+		cfg.EpochLength > token.MaxEpochLength*time.Second {
+		return nil, bad("epoch length %v: want whole seconds from 1h to 168h", cfg.EpochLength)
+	}
+	lifetime := cfg.MaxLifetime
+	if lifetime == 0 {
+		lifetime = cfg.EpochLength
+	}
+	if lifetime%time.Second != 0 || lifetime < cfg.EpochLength || lifetime > 2*cfg.EpochLength {
+		return nil, bad("max lifetime %v: want whole seconds from one to two epoch lengths", lifetime)
+	}
+	suites := slices.Clone(cfg.Suites)
+	if len(suites) == 0 {
+		suites = []token.Suite{token.Ed25519}
+	}
+	slices.Sort(suites)
+	suites = slices.Compact(suites)
+	for _, s := range suites {
+		if !s.Valid() {
+			return nil, bad("unknown suite %d", uint8(s))
+		}
+		if s == token.RSABSSA && cfg.RSAKeys == nil {
+			return nil, bad("the rsabssa suite needs an RSA key store")
+		}
+	}
+	epochs := cfg.Epochs
+	if epochs == 0 {
+		epochs = DefaultEpochs
+	}
+	if epochs < 1 || epochs > 16 {
+		return nil, bad("%d epochs: want 1 to 16", epochs)
+	}
+	is := &Issuer{
+		root:     slices.Clone(cfg.RootKey),
+		seed:     slices.Clone(cfg.Seed),
+		epoch:    uint32(cfg.EpochLength / time.Second),
+		lifetime: uint32(lifetime / time.Second),
+		statuses: slices.Clone(cfg.Statuses),
+		suites:   suites,
+		epochs:   epochs,
+		rsaKeys:  cfg.RSAKeys,
+		ed:       make(map[edKeyRef]ed25519.PrivateKey),
+		rsa:      make(map[KeyRef]*rsabssa.PrivateKey),
+	}
+	if err := token.ValidateStatuses(is.statuses); err != nil {
+		return nil, bad("%v", err)
+	}
+	return is, nil
+}
+
+// RootPublicKey returns the public key that wallets and scanners pin.
+func (is *Issuer) RootPublicKey() ed25519.PublicKey {
+	return slices.Clone(is.root.Public().(ed25519.PublicKey))
+}
+
+// epochStart returns the start of the epoch containing t.
+func (is *Issuer) epochStart(t time.Time) (uint32, error) {
+	u := t.Unix()
+	if u < 0 || u >= 1<<32-int64(is.epoch)*int64(is.epochs+1) {
+		return 0, fmt.Errorf("%w: time %v outside the token format's range", ErrNoKey, t.UTC())
+	}
+	return uint32(u) - uint32(u)%is.epoch, nil
+}
+
+func (is *Issuer) knownStatus(s token.Status) bool {
+	for _, n := range is.statuses {
+		if n.Code == s {
+			return true
+		}
+	}
+	return false
+}
+
+// edPrivateKey derives the Ed25519 key for status and the epoch starting
+// at notBefore: HKDF-SHA-256 over the issuer seed, with the suite, status,
+// epoch start and epoch length in the info (SPEC.md, "Keys").
+func (is *Issuer) edPrivateKey(status token.Status, notBefore uint32) ed25519.PrivateKey {
+	ref := edKeyRef{status, notBefore}
+	is.mu.Lock()
+	defer is.mu.Unlock()
+	if k, ok := is.ed[ref]; ok {
+		return k
+	}
+	info := []byte("statustoken/v1 ed25519 issuing key")
+	info = append(info, byte(token.Ed25519), byte(status))
+	info = binary.BigEndian.AppendUint32(info, notBefore)
+	info = binary.BigEndian.AppendUint32(info, is.epoch)
+	seed, err := hkdf.Key(sha256.New, is.seed, nil, string(info), ed25519.SeedSize)
+	if err != nil {
+		panic("issue: HKDF failed: " + err.Error()) // only for lengths beyond 255 hashes
+	}
+	k := ed25519.NewKeyFromSeed(seed)
+	if len(is.ed) > 4096 {
+		clear(is.ed)
+	}
+	is.ed[ref] = k
+	return k
+}
+
+func (is *Issuer) directoryKey(suite token.Suite, status token.Status, notBefore uint32) (token.Key, error) {
+	var pub []byte
+	switch suite {
+	case token.Ed25519:
+		pub = slices.Clone(is.edPrivateKey(status, notBefore).Public().(ed25519.PublicKey))
+	case token.RSABSSA:
+		k, err := is.rsaKey(status, notBefore, true)
+		if err != nil {
+			return token.Key{}, err
+		}
+		pub = k.PublicKeyBytes()
+	}
+	return token.Key{
+		ID:        token.ComputeKeyID(pub),
+		Suite:     suite,
+		Status:    status,
+		NotBefore: notBefore,
+		Expiry:    notBefore + is.epoch,
+		PublicKey: pub,
+	}, nil
+}
+
+// Directory returns the signed directory for the time now: every key of
+// every suite and status for the current epoch and the upcoming ones, in
+// canonical form, with its detached root signature. serial must be higher
+// than that of every directory published before. RSABSSA keys missing
+// from the key store are generated and stored first.
+func (is *Issuer) Directory(now time.Time, serial uint64) (data, sig []byte, err error) {
+	start, err := is.epochStart(now)
+	if err != nil {
+		return nil, nil, err
+	}
+	d := token.Directory{
+		Version:     token.Version,
+		Serial:      serial,
+		EpochLength: is.epoch,
+		MaxLifetime: is.lifetime,
+		Statuses:    is.statuses,
+	}
+	for e := range is.epochs {
+		nb := start + uint32(e)*is.epoch
+		for _, suite := range is.suites {
+			for _, st := range is.statuses {
+				k, err := is.directoryKey(suite, st.Code, nb)
+				if err != nil {
+					return nil, nil, err
+				}
+				d.Keys = append(d.Keys, k)
+			}
+		}
+	}
+	data, err = d.Marshal()
+	if err != nil {
+		return nil, nil, err
+	}
+	return data, ed25519.Sign(is.root, token.DirectorySignatureInput(data)), nil
+}
+
+// IssueEd25519 signs n tokens of status for the epoch containing now, each
+// with a fresh random nonce.
+//
+// The issuer sees every Ed25519 token it signs and could recognise it when
+// it is scanned. Use this suite only where issuance never learns who the
+// holder is (a walk-in test site that asks for no identity); an issuer that
+// knows the holder must issue through the blind rsabssa suite.
+func (is *Issuer) IssueEd25519(status token.Status, now time.Time, n int) ([]*token.Token, error) {
+	if n < 1 || n > MaxTokens {
+		return nil, fmt.Errorf("%w: %d", ErrCount, n)
+	}
+	if !is.knownStatus(status) {
+		return nil, fmt.Errorf("%w: %d", ErrUnknownStatus, status)
+	}
+	if !is.publishes(token.Ed25519) {
+		return nil, fmt.Errorf("%w: the issuer does not publish ed25519 keys", ErrNoKey)
+	}
+	nb, err := is.epochStart(now)
+	if err != nil {
+		return nil, err
+	}
+	priv := is.edPrivateKey(status, nb)
+	id := token.ComputeKeyID(priv.Public().(ed25519.PublicKey))
+	toks := make([]*token.Token, n)
+	msg := make([]byte, 0, token.MessageSize)
+	for i := range toks {
+		t := &token.Token{Suite: token.Ed25519, Status: status, Expiry: nb + is.epoch, KeyID: id}
+		rand.Read(t.Nonce[:])
+		msg = t.AppendMessage(msg[:0])
+		t.Signature = ed25519.Sign(priv, msg)
+		toks[i] = t
+	}
+	return toks, nil
+}

@@ -1,0 +1,13 @@
+// Package token defines statustoken's v1 token and key directory formats.
+//
+// A token says only that its holder had a status until an expiry: it holds
+// a version, a suite, a status code, the end of its key's epoch, the key's
+// ID, a random nonce and a signature, and nothing else. [Parse],
+// [ParseText] and [ParseBase64] accept exactly one encoding per token. The
+// key directory ([Directory]) lists every issuing key and is signed by the
+// issuer's root key; [OpenDirectory] checks the signature and every rule.
+//
+// The normative specification, with every rejection rule, is SPEC.md in
+// this directory. This package holds no keys and verifies no token
+// signatures: issuers use package issue, scanners package verify.
+package token

@@ -1,0 +1,259 @@
+package token
+
+import (
+	"bytes"
+	"encoding/hex"
+	"errors"
+	"strings"
+	"testing"
+)
+
+// sample returns a token with the given suite and deterministic contents.
+// Its signature is well formed but signs nothing.
+func sample(suite Suite) *Token {
+	t := &Token{Suite: suite, Status: 2, Expiry: 1764201600}
+	for i := range t.KeyID {
+		t.KeyID[i] = byte(0xa0 + i)
+	}
+	for i := range t.Nonce {
+		t.Nonce[i] = byte(i)
+	}
+	t.Signature = make([]byte, suite.SignatureSize())
+	for i := range t.Signature {
+		t.Signature[i] = byte(3 * i)
+	}
+	if suite == Ed25519 {
+		t.Signature[63] = 0x0f // S < L
+	}
+	return t
+}
+
+func TestSizes(t *testing.T) {
+	if got := Ed25519.Size(); got != 111 {
+		t.Errorf("ed25519 token is %d bytes, want 111", got)
+	}
+	if got := RSABSSA.Size(); got != 303 {
+		t.Errorf("rsabssa token is %d bytes, want 303", got)
+	}
+	if Ed25519.Size() > 112 {
+		t.Errorf("ed25519 token exceeds 112 bytes")
+	}
+	// ISO/IEC 18004, table 7: a version-7 symbol at level M holds 195
+	// alphanumeric characters.
+	const qrV7MAlphanumeric = 195
+	text, err := sample(Ed25519).MarshalText()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(text) > qrV7MAlphanumeric {
+		t.Errorf("text form is %d characters, more than a version-7-M QR code holds", len(text))
+	}
+	for _, c := range string(text) {
+		if !strings.ContainsRune("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:", c) {
+			t.Fatalf("text form has %q, outside the QR alphanumeric set", c)
+		}
+	}
+	if MaxTextSize != len(TextPrefix)+455 {
+		t.Errorf("MaxTextSize = %d", MaxTextSize)
+	}
+}
+
+func TestRoundTrip(t *testing.T) {
+	for _, s := range []Suite{Ed25519, RSABSSA} {
+		tok := sample(s)
+		raw, err := tok.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(raw) != s.Size() {
+			t.Fatalf("%v: %d bytes", s, len(raw))
+		}
+		got, err := Parse(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, _ := got.Marshal()
+		if !bytes.Equal(raw, again) {
+			t.Fatalf("%v: re-encoding differs", s)
+		}
+		raw[len(raw)-1] ^= 1
+		if got.Signature[len(got.Signature)-1] == raw[len(raw)-1] {
+			t.Fatalf("%v: parsed token aliases its input", s)
+		}
+		raw[len(raw)-1] ^= 1
+
+		text, err := tok.MarshalText()
+		if err != nil {
+			t.Fatal(err)
+		}
+		fromText, err := ParseText(string(text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b64, err := tok.Base64()
+		if err != nil {
+			t.Fatal(err)
+		}
+		fromB64, err := ParseBase64(b64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, x := range []*Token{fromText, fromB64} {
+			enc, _ := x.Marshal()
+			if !bytes.Equal(enc, raw) {
+				t.Fatalf("%v: text round trip differs", s)
+			}
+		}
+		msg, parsed, err := MessageOf(make([]byte, 0, MessageSize), raw)
+		if err != nil || !bytes.Equal(msg, tok.Message()) || !bytes.Equal(parsed.Signature, tok.Signature) {
+			t.Fatalf("%v: MessageOf disagrees with Message", s)
+		}
+	}
+}
+
+func TestMessage(t *testing.T) {
+	tok := sample(Ed25519)
+	msg := tok.Message()
+	want := "737461747573746f6b656e2f763120746f6b656e" + // "statustoken/v1 token"
+		"01" + "01" + "02" + "69279480" + "a0a1a2a3a4a5a6a7" +
+		"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+	if hex.EncodeToString(msg) != want {
+		t.Fatalf("message\n got %x\nwant %s", msg, want)
+	}
+	if len(msg) != MessageSize {
+		t.Fatalf("message is %d bytes, MessageSize %d", len(msg), MessageSize)
+	}
+}
+
+func TestBadLengths(t *testing.T) {
+	for _, s := range []Suite{Ed25519, RSABSSA} {
+		raw, _ := sample(s).Marshal()
+		for n := 0; n < len(raw); n++ {
+			if tok, err := Parse(raw[:n]); !errors.Is(err, ErrMalformed) || tok != nil {
+				t.Errorf("%v truncated to %d: %v", s, n, err)
+			}
+		}
+		for n := 1; n <= 300; n++ {
+			long := append(bytes.Clone(raw), make([]byte, n)...)
+			if _, err := Parse(long); !errors.Is(err, ErrMalformed) {
+				t.Errorf("%v extended by %d: %v", s, n, err)
+			}
+		}
+	}
+}
+
+func TestRejections(t *testing.T) {
+	base, _ := sample(Ed25519).Marshal()
+	mut := func(f func(b []byte)) []byte {
+		b := bytes.Clone(base)
+		f(b)
+		return b
+	}
+	L := "edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010"
+	lb, _ := hex.DecodeString(L)
+	cases := map[string][]byte{
+		"version 0":       mut(func(b []byte) { b[0] = 0 }),
+		"version 2":       mut(func(b []byte) { b[0] = 2 }),
+		"suite 0":         mut(func(b []byte) { b[1] = 0 }),
+		"suite 3":         mut(func(b []byte) { b[1] = 3 }),
+		"suite rsabssa":   mut(func(b []byte) { b[1] = 2 }), // wrong length for the suite
+		"status 0":        mut(func(b []byte) { b[2] = 0 }),
+		"S = L":           mut(func(b []byte) { copy(b[47+32:], lb) }),
+		"S = 2^256 - 1":   mut(func(b []byte) { copy(b[47+32:], bytes.Repeat([]byte{0xff}, 32)) }),
+		"R y = p":         mut(func(b []byte) { b[47] = 0xed; copy(b[48:79], bytes.Repeat([]byte{0xff}, 30)); b[78] = 0x7f }),
+		"R y = p+1, sign": mut(func(b []byte) { b[47] = 0xee; copy(b[48:79], bytes.Repeat([]byte{0xff}, 30)); b[78] = 0xff }),
+	}
+	for name, raw := range cases {
+		if _, err := Parse(raw); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: got %v, want ErrMalformed", name, err)
+		}
+	}
+	ok := mut(func(b []byte) { b[47] = 0xec; copy(b[48:79], bytes.Repeat([]byte{0xff}, 30)); b[78] = 0x7f })
+	if _, err := Parse(ok); err != nil {
+		t.Errorf("R with y = p-1 is canonical: %v", err)
+	}
+	bad := sample(Ed25519)
+	bad.Status = 0
+	if _, err := bad.Marshal(); !errors.Is(err, ErrMalformed) {
+		t.Errorf("Marshal of status 0: %v", err)
+	}
+	bad = sample(Ed25519)
+	bad.Signature = bad.Signature[:63]
+	if _, err := bad.Marshal(); !errors.Is(err, ErrMalformed) {
+		t.Errorf("Marshal of short signature: %v", err)
+	}
+}
+
+func TestTextRejections(t *testing.T) {
+	tok := sample(Ed25519)
+	text, _ := tok.MarshalText()
+	b64, _ := tok.Base64()
+	for name, s := range map[string]string{
+		"empty":           "",
+		"prefix only":     TextPrefix,
+		"lower prefix":    "ht1:" + string(text[4:]),
+		"other prefix":    "HT2:" + string(text[4:]),
+		"no prefix":       string(text[4:]),
+		"truncated":       string(text[:len(text)-1]),
+		"lower case":      TextPrefix + strings.ToLower(string(text[4:])),
+		"trailing space":  string(text) + " ",
+		"very long":       TextPrefix + strings.Repeat("0", 10*MaxTextSize),
+		"overflow triple": TextPrefix + "GGW" + string(text[7:]),
+	} {
+		if _, err := ParseText(s); !errors.Is(err, ErrMalformed) {
+			t.Errorf("ParseText %s: %v", name, err)
+		}
+	}
+	for name, s := range map[string]string{
+		"padded":       b64 + "=",
+		"std alphabet": strings.NewReplacer("-", "+", "_", "/").Replace(b64) + "+",
+		"line break":   b64[:10] + "\n" + b64[10:],
+		"truncated":    b64[:len(b64)-1],
+		"very long":    strings.Repeat("A", 10*MaxBase64Size),
+	} {
+		if _, err := ParseBase64(s); !errors.Is(err, ErrMalformed) {
+			t.Errorf("ParseBase64 %s: %v", name, err)
+		}
+	}
+	// Nonzero trailing bits: 111 bytes end in a 1-byte group, 2 chars,
+	// whose second char carries 4 unused bits.
+	last := b64[len(b64)-1]
+	alt := strings.IndexByte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", last) | 1
+	mangled := b64[:len(b64)-1] + string("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"[alt])
+	if mangled != b64 {
+		if _, err := ParseBase64(mangled); !errors.Is(err, ErrMalformed) {
+			t.Errorf("nonzero trailing bits accepted: %v", err)
+		}
+	}
+}
+
+func TestSuiteAndKeyIDText(t *testing.T) {
+	for _, s := range []Suite{Ed25519, RSABSSA} {
+		b, err := s.MarshalText()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back Suite
+		if err := back.UnmarshalText(b); err != nil || back != s {
+			t.Fatalf("suite %v round trip: %v", s, err)
+		}
+	}
+	var s Suite
+	for _, bad := range []string{"", "Ed25519", "ed25519 ", "rsa", "3"} {
+		if s.UnmarshalText([]byte(bad)) == nil {
+			t.Errorf("suite %q accepted", bad)
+		}
+	}
+	if _, err := Suite(3).MarshalText(); err == nil {
+		t.Error("unknown suite marshalled")
+	}
+	var id KeyID
+	for _, bad := range []string{"", "00", "A0A1A2A3A4A5A6A7", "a0a1a2a3a4a5a6a", "a0a1a2a3a4a5a6a7a8", "g0a1a2a3a4a5a6a7"} {
+		if id.UnmarshalText([]byte(bad)) == nil {
+			t.Errorf("key ID %q accepted", bad)
+		}
+	}
+	if err := id.UnmarshalText([]byte("a0a1a2a3a4a5a6a7")); err != nil || id != sample(Ed25519).KeyID {
+		t.Errorf("key ID parse: %v %v", id, err)
+	}
+}

@@ -1,0 +1,138 @@
+package verify
+
+import (
+	"crypto/ed25519"
+	"crypto/sha256"
+	"testing"
+	"time"
+
+	"github.com/statustoken/statustoken/internal/testkeys"
+	"github.com/statustoken/statustoken/issue"
+	"github.com/statustoken/statustoken/token"
+)
+
+// testNow is the fixed time of every fixture: noon in the middle of an
+// epoch, whatever the epoch length.
+var testNow = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+
+var testStatuses = []token.StatusName{{Code: 1, Name: "green"}, {Code: 2, Name: "amber"}, {Code: 3, Name: "red"}}
+
+// fixedBytes returns n deterministic bytes derived from label.
+func fixedBytes(label string, n int) []byte {
+	var out []byte
+	for i := byte(0); len(out) < n; i++ {
+		h := sha256.Sum256(append([]byte(label), i))
+		out = append(out, h[:]...)
+	}
+	return out[:n]
+}
+
+type fixture struct {
+	issuer *issue.Issuer
+	root   ed25519.PublicKey
+	dir    []byte
+	sig    []byte
+	v      *Verifier
+	holder *issue.Holder
+}
+
+// newFixture builds an issuer with fixed seeds publishing both suites for
+// the current and next epoch, its directory, a verifier at testNow with no
+// skew, and a holder.
+func newFixture(t testing.TB, opts *Options) *fixture {
+	t.Helper()
+	store := issue.NewMemoryKeyStore()
+	epoch := uint32(24 * 3600)
+	start := uint32(testNow.Unix()) / epoch * epoch
+	i := 0
+	for e := range uint32(2) {
+		for _, s := range testStatuses {
+			ref := issue.KeyRef{Status: s.Code, NotBefore: start + e*epoch, EpochLength: epoch}
+			if err := store.Put(ref, testkeys.RSA(i)); err != nil {
+				t.Fatal(err)
+			}
+			i++
+		}
+	}
+	rootKey := ed25519.NewKeyFromSeed(fixedBytes("root", 32))
+	is, err := issue.NewIssuer(issue.Config{
+		RootKey:     rootKey,
+		Seed:        fixedBytes("issuer seed", issue.SeedSize),
+		EpochLength: 24 * time.Hour,
+		MaxLifetime: 48 * time.Hour,
+		Statuses:    testStatuses,
+		Suites:      []token.Suite{token.Ed25519, token.RSABSSA},
+		RSAKeys:     store,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, sig, err := is.Directory(testNow, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{issuer: is, root: is.RootPublicKey(), dir: dir, sig: sig}
+	o := Options{Now: func() time.Time { return testNow }, Skew: -1}
+	if opts != nil {
+		o = *opts
+		if o.Now == nil {
+			o.Now = func() time.Time { return testNow }
+		}
+	}
+	if f.v, err = New(dir, sig, f.root, &o); err != nil {
+		t.Fatal(err)
+	}
+	if f.holder, err = issue.NewHolder(dir, sig, f.root); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// edTokens issues n Ed25519 tokens of status at testNow, as binary.
+func (f *fixture) edTokens(t testing.TB, status token.Status, n int) [][]byte {
+	t.Helper()
+	var out [][]byte
+	for len(out) < n {
+		toks, err := f.issuer.IssueEd25519(status, testNow, min(issue.MaxTokens, n-len(out)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tok := range toks {
+			raw, err := tok.Marshal()
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, raw)
+		}
+	}
+	return out
+}
+
+// rsaTokens issues n rsabssa tokens of status at testNow through the
+// blind protocol, as binary.
+func (f *fixture) rsaTokens(t testing.TB, status token.Status, n int) [][]byte {
+	t.Helper()
+	var out [][]byte
+	for len(out) < n {
+		p, req, err := f.holder.Request(status, testNow, min(issue.MaxTokens, n-len(out)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := f.issuer.Respond(req, testNow, func() (token.Status, error) { return status, nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		toks, err := f.holder.Finalize(p, resp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tok := range toks {
+			raw, err := tok.Marshal()
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, raw)
+		}
+	}
+	return out
+}

@@ -1,0 +1,106 @@
+package verify
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/statustoken/statustoken/token"
+)
+
+var (
+	// ErrStoreUnavailable is wrapped by spent-store errors that mean the
+	// store could not be asked (a network store that is down). Verifiers
+	// refuse the token unless Options.SpentFailOpen is set.
+	ErrStoreUnavailable = errors.New("verify: spent-token store unavailable")
+	// ErrStoreFull is returned by MemoryStore when it holds its limit of
+	// live nonces. It never fails open.
+	ErrStoreFull = errors.New("verify: spent-token store full")
+)
+
+// SpentStore remembers the nonces of tokens already accepted. Tokens are
+// one-time: a scanner that keeps a store refuses a token presented twice.
+// Implementations must be safe for concurrent use.
+type SpentStore interface {
+	// Spend records nonce under key id until the time until, after which
+	// the token cannot verify anyway. It returns an error wrapping
+	// ErrReplayed when the pair was already recorded, an error wrapping
+	// ErrStoreUnavailable when the store cannot be reached, and any other
+	// error to refuse the token.
+	Spend(id token.KeyID, nonce token.Nonce, until time.Time) error
+}
+
+// MemoryStore is a SpentStore in memory, for one scanner. It groups nonces
+// by the time they may be forgotten and drops whole groups once that time
+// has passed, so memory is bounded by the tokens of live epochs, and by
+// its limit: when full it refuses tokens with ErrStoreFull rather than
+// growing.
+type MemoryStore struct {
+	mu     sync.Mutex
+	limit  int
+	count  int
+	now    func() time.Time
+	groups map[int64]map[spentKey]struct{}
+}
+
+type spentKey struct {
+	id    token.KeyID
+	nonce token.Nonce
+}
+
+// DefaultSpentLimit is the MemoryStore limit used when none is given.
+const DefaultSpentLimit = 1 << 20
+
+// NewMemoryStore returns a store holding at most limit nonces at a time
+// (roughly limit*96 bytes); DefaultSpentLimit when limit <= 0. now is the
+// clock; time.Now when nil.
+func NewMemoryStore(limit int, now func() time.Time) *MemoryStore {
+	if limit <= 0 {
+		limit = DefaultSpentLimit
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &MemoryStore{limit: limit, now: now, groups: make(map[int64]map[spentKey]struct{})}
+}
+
+// Spend implements SpentStore.
+func (m *MemoryStore) Spend(id token.KeyID, nonce token.Nonce, until time.Time) error {
+	now := m.now().Unix()
+	u := until.Unix()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for t, g := range m.groups {
+		if t <= now {
+			m.count -= len(g)
+			delete(m.groups, t)
+		}
+	}
+	if u <= now {
+		// The token can no longer verify; nothing to remember.
+		return nil
+	}
+	k := spentKey{id, nonce}
+	g := m.groups[u]
+	if _, seen := g[k]; seen {
+		return ErrReplayed
+	}
+	if m.count >= m.limit {
+		return fmt.Errorf("%w: %d nonces", ErrStoreFull, m.count)
+	}
+	if g == nil {
+		g = make(map[spentKey]struct{})
+		m.groups[u] = g
+	}
+	g[k] = struct{}{}
+	m.count++
+	return nil
+}
+
+// Len returns the number of nonces held.
+func (m *MemoryStore) Len() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.count
+}
