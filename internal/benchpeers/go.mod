@@ -1,0 +1,19 @@
+module github.com/statustoken/statustoken/internal/benchpeers
+
+go 1.26.0
+
+replace github.com/statustoken/statustoken => ../..
+
+require (
+	github.com/hdevalence/ed25519consensus v0.2.0
+	github.com/oasisprotocol/curve25519-voi v0.0.0-20230904125328-1f23a7beb09a
+	github.com/statustoken/statustoken v0.0.0-00010101000000-000000000000
+)
+
+require (
+	filippo.io/bigmod v0.1.0 // indirect
+	filippo.io/edwards25519 v1.2.0 // indirect
+	github.com/cloudflare/circl v1.6.5 // indirect
+	golang.org/x/crypto v0.59.0 // indirect
+	golang.org/x/sys v0.50.0 // indirect
+)
