@@ -1,0 +1,443 @@
+package edsig
+
+import (
+	cryptorand "crypto/rand"
+	"encoding/binary"
+	"io"
+
+	"filippo.io/edwards25519"
+)
+
+// Batch verification.
+//
+// For weights z_i drawn at random for each call to Verify, a batch is valid
+// iff
+//
+//	[8]( [Σ z_i·s_i]B − Σ [z_i]R_i − Σ_keys [Σ_{i∈key} z_i·k_i]A_key ) = 0.
+//
+// The key terms fold into one per distinct key, so the only multi-scalar
+// multiplication with one point per signature is over the R_i, with 128-bit
+// scalars z_i. If every signature is valid, each satisfies
+// [8]([s_i]B − R_i − [k_i]A) = 0 and so does the sum, whatever the weights.
+// If one is not, the sum vanishes with probability at most about 2⁻¹²⁵ over
+// the choice of its weight. Single and batch verification therefore agree,
+// always in one direction and except with that probability in the other.
+//
+// When a batch fails, the bad entries are found by bisection over the same
+// weights. The sum Q of a failing range is known; the sum Q_L of its first
+// half is computed and the second half's is Q − Q_L, for free. Only halves
+// that fail are split again, so one bad entry among n costs one extra
+// multi-scalar multiplication over n/2 + n/4 + … ≈ n points. Ranges of a few
+// entries, and levels at which every range fails, are checked one entry at
+// a time.
+
+const (
+	// minBatch is the smallest batch verified as a batch; smaller ones are
+	// checked one signature at a time.
+	minBatch = 2
+	// singleCutoff is the largest failing range that is checked one entry
+	// at a time rather than split.
+	singleCutoff = 2
+	// denseLevel is the number of ranges from which, if every range at a
+	// bisection level fails, most entries are taken to be bad and the
+	// failing ranges are checked one entry at a time.
+	denseLevel = 16
+	// strausMax is the largest multiplication done with Straus rather than
+	// Pippenger.
+	strausMax = 96
+	// linearKeys is the number of distinct keys up to which Add finds a
+	// key's index by a linear scan rather than a map.
+	linearKeys = 8
+)
+
+// pippengerWindow returns the window width for a Pippenger multiplication
+// over n points.
+func pippengerWindow(n int) uint {
+	switch {
+	case n < 256:
+		return 6
+	case n < 768:
+		return 7
+	case n < 2048:
+		return 8
+	case n < 6144:
+		return 10
+	default:
+		return 11
+	}
+}
+
+// Batch collects Ed25519 signatures and verifies them together, for much
+// less than the cost of verifying each one. Its results always equal those
+// of [Verify] on each entry (see the package documentation).
+//
+// The zero value is an empty batch ready to use. A Batch keeps its memory
+// across [Batch.Reset], so that a reused batch does not allocate. It is not
+// safe for concurrent use.
+type Batch struct {
+	// slot has one element per Add: the index of the entry, or −1 for a
+	// signature rejected by Add.
+	slot []int32
+
+	// Entries, one per signature accepted by Add.
+	negR []affinePoint
+	s, k []edwards25519.Scalar
+	key  []int32 // index into keys
+
+	// Per call to Verify.
+	z      []scalar128
+	zs, zk []edwards25519.Scalar // z_i·s_i and z_i·k_i
+	good   []bool
+
+	keys   []*PublicKey
+	keyMap map[*PublicKey]int32 // used past linearKeys distinct keys
+	h      *hasher
+
+	// Scratch space.
+	randBuf   []byte
+	keySum    []edwards25519.Scalar
+	keyStamp  []uint32
+	stamp     uint32
+	touched   []int32
+	fixed     []fixedTerm
+	rTables   []rTable
+	rNafs     [][nafLen]int8
+	extra     []extraTerm
+	pip       pippenger
+	level     []bisectNode
+	nextLevel []bisectNode
+
+	stats batchStats
+}
+
+// batchStats counts the work of Verify calls, for tests of its cost.
+type batchStats struct {
+	sumPoints int // signature points in weighted sums
+	singles   int // entries checked one at a time
+}
+
+// bisectNode is a failing range of entries with its weighted sum.
+type bisectNode struct {
+	lo, hi int
+	q      extPoint
+}
+
+// NewBatch returns an empty batch with room for n signatures.
+func NewBatch(n int) *Batch {
+	n = max(n, 0)
+	return &Batch{
+		slot: make([]int32, 0, n),
+		negR: make([]affinePoint, 0, n),
+		s:    make([]edwards25519.Scalar, 0, n),
+		k:    make([]edwards25519.Scalar, 0, n),
+		key:  make([]int32, 0, n),
+	}
+}
+
+// Reset empties the batch, keeping its memory for reuse.
+func (b *Batch) Reset() {
+	b.slot = b.slot[:0]
+	b.negR = b.negR[:0]
+	b.s = b.s[:0]
+	b.k = b.k[:0]
+	b.key = b.key[:0]
+	clear(b.keys) // do not keep keys alive
+	b.keys = b.keys[:0]
+	clear(b.keyMap)
+}
+
+// Len returns the number of signatures added since the last Reset.
+func (b *Batch) Len() int { return len(b.slot) }
+
+// Add adds the signature sig of msg by pk to the batch. It hashes msg at
+// once and keeps neither msg nor sig. A signature that is not 64 bytes
+// long, whose s or R is not canonical, or whose key is nil, is recorded as
+// invalid.
+func (b *Batch) Add(pk *PublicKey, msg, sig []byte) {
+	if pk == nil {
+		b.slot = append(b.slot, -1)
+		return
+	}
+	if b.h == nil {
+		b.h = newHasher()
+	}
+	var p parsed
+	if !p.parseVarTime(b.h, pk, msg, sig) {
+		b.slot = append(b.slot, -1)
+		return
+	}
+	b.slot = append(b.slot, int32(len(b.negR)))
+	b.negR = append(b.negR, p.negR)
+	b.s = append(b.s, p.s)
+	b.k = append(b.k, p.k)
+	b.key = append(b.key, b.keyIndex(pk))
+}
+
+// keyIndex returns the index of pk in b.keys, adding it if needed.
+func (b *Batch) keyIndex(pk *PublicKey) int32 {
+	n := len(b.keys)
+	if n > 0 && b.keys[n-1] == pk {
+		return int32(n - 1)
+	}
+	if n <= linearKeys {
+		for i, k := range b.keys {
+			if k == pk {
+				return int32(i)
+			}
+		}
+	} else if i, ok := b.keyMap[pk]; ok {
+		return i
+	}
+	b.keys = append(b.keys, pk)
+	if len(b.keys) > linearKeys {
+		if b.keyMap == nil {
+			b.keyMap = make(map[*PublicKey]int32)
+		}
+		if len(b.keyMap) == 0 {
+			for i, k := range b.keys {
+				b.keyMap[k] = int32(i)
+			}
+		} else {
+			b.keyMap[pk] = int32(n)
+		}
+	}
+	return int32(n)
+}
+
+// Verify verifies every signature in the batch and reports whether all are
+// valid. If results is not nil, results[i] is set to the validity of the
+// i-th signature added; it must be at least Len() long. With a nil results,
+// Verify stops at the first sign of an invalid signature.
+//
+// The batch weights are read from rand, or from crypto/rand if rand is nil.
+// If rand fails, every signature is checked on its own, with the same
+// results. The batch is unchanged by Verify and may be verified again.
+// Verify is variable-time.
+func (b *Batch) Verify(rand io.Reader, results []bool) bool {
+	n := len(b.slot)
+	if results != nil && len(results) < n {
+		panic("edsig: results shorter than the batch")
+	}
+	m := len(b.negR)
+	if results == nil && m < n {
+		return false
+	}
+	b.good = grow(b.good, m)
+	clear(b.good)
+	if m > 0 {
+		b.verifyEntries(rand, results == nil)
+	}
+	all := true
+	for i, e := range b.slot {
+		ok := e >= 0 && b.good[e]
+		if results != nil {
+			results[i] = ok
+		}
+		all = all && ok
+	}
+	return all
+}
+
+// grow returns s with length n, reusing its memory when large enough.
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n, n+n/4)
+	}
+	return s[:n]
+}
+
+// verifyEntries sets b.good for every entry. If boolOnly is set and some
+// entry is invalid, it may leave b.good all false.
+func (b *Batch) verifyEntries(rand io.Reader, boolOnly bool) {
+	m := len(b.negR)
+	if m < minBatch || !b.drawWeights(rand) {
+		b.singlesVarTime(0, m, false)
+		return
+	}
+	b.zs = grow(b.zs, m)
+	b.zk = grow(b.zk, m)
+	var zb [32]byte
+	var zScalar edwards25519.Scalar
+	for i := range m {
+		binary.LittleEndian.PutUint64(zb[0:8], b.z[i][0])
+		binary.LittleEndian.PutUint64(zb[8:16], b.z[i][1])
+		if _, err := zScalar.SetCanonicalBytes(zb[:]); err != nil {
+			panic("edsig: internal error: " + err.Error())
+		}
+		b.zs[i].Multiply(&zScalar, &b.s[i])
+		b.zk[i].Multiply(&zScalar, &b.k[i])
+	}
+
+	b.keySum = grow(b.keySum, len(b.keys))
+	if len(b.keyStamp) < len(b.keys) {
+		b.keyStamp = make([]uint32, len(b.keys), cap(b.keySum))
+		b.stamp = 0
+	}
+
+	var q extPoint
+	b.sumVarTime(&q, 0, m)
+	if q.cofactorClears() {
+		for i := range b.good {
+			b.good[i] = true
+		}
+		return
+	}
+	if !boolOnly {
+		b.bisectVarTime(&q)
+	}
+}
+
+// drawWeights fills b.z with nonzero 128-bit weights read from rand.
+func (b *Batch) drawWeights(rand io.Reader) bool {
+	if rand == nil {
+		rand = cryptorand.Reader
+	}
+	m := len(b.negR)
+	b.z = grow(b.z, m)
+	b.randBuf = grow(b.randBuf, 16*m)
+	if _, err := io.ReadFull(rand, b.randBuf); err != nil {
+		return false
+	}
+	for i := range m {
+		z := scalar128{
+			binary.LittleEndian.Uint64(b.randBuf[16*i:]),
+			binary.LittleEndian.Uint64(b.randBuf[16*i+8:]),
+		}
+		for z.isZero() {
+			var buf [16]byte
+			if _, err := io.ReadFull(rand, buf[:]); err != nil {
+				return false
+			}
+			z = scalar128{
+				binary.LittleEndian.Uint64(buf[0:]),
+				binary.LittleEndian.Uint64(buf[8:]),
+			}
+		}
+		b.z[i] = z
+	}
+	return true
+}
+
+// sumVarTime sets q = Σ_{lo≤i<hi} z_i·([s_i]B − R_i − [k_i]A_i), the
+// weighted sum of a range of entries before the cofactor is cleared.
+func (b *Batch) sumVarTime(q *extPoint, lo, hi int) {
+	b.stamp++
+	if b.stamp == 0 {
+		clear(b.keyStamp)
+		b.stamp = 1
+	}
+	b.touched = b.touched[:0]
+	b.stats.sumPoints += hi - lo
+	var sum edwards25519.Scalar
+	for i := lo; i < hi; i++ {
+		sum.Add(&sum, &b.zs[i])
+		key := b.key[i]
+		if b.keyStamp[key] != b.stamp {
+			b.keyStamp[key] = b.stamp
+			b.keySum[key] = b.zk[i]
+			b.touched = append(b.touched, key)
+		} else {
+			b.keySum[key].Add(&b.keySum[key], &b.zk[i])
+		}
+	}
+
+	bt := getBaseTables()
+	sLo, sHi := split128((*[32]byte)(sum.Bytes()))
+	m := hi - lo
+	if m <= strausMax {
+		b.fixed = grow(b.fixed, 2+2*len(b.touched))
+		b.fixed[0].table = bt.b[:]
+		nafVarTime(&b.fixed[0].naf, &sLo, baseWindow)
+		b.fixed[1].table = bt.b128[:]
+		nafVarTime(&b.fixed[1].naf, &sHi, baseWindow)
+		for j, key := range b.touched {
+			pk := b.keys[key]
+			cLo, cHi := split128((*[32]byte)(b.keySum[key].Bytes()))
+			f := b.fixed[2+2*j:]
+			f[0].table = pk.negA[:]
+			nafVarTime(&f[0].naf, &cLo, keyWindow)
+			f[1].table = pk.negA128[:]
+			nafVarTime(&f[1].naf, &cHi, keyWindow)
+		}
+		b.rTables = grow(b.rTables, m)
+		b.rNafs = grow(b.rNafs, m)
+		for i := range m {
+			b.rTables[i].setVarTime(&b.negR[lo+i])
+			nafVarTime(&b.rNafs[i], &b.z[lo+i], rWindow)
+		}
+		strausVarTime(q, b.fixed, b.rTables, b.rNafs)
+		return
+	}
+
+	b.extra = grow(b.extra, 2+2*len(b.touched))
+	b.extra[0] = extraTerm{&bt.b[0], sLo}
+	b.extra[1] = extraTerm{&bt.b128[0], sHi}
+	for j, key := range b.touched {
+		pk := b.keys[key]
+		cLo, cHi := split128((*[32]byte)(b.keySum[key].Bytes()))
+		b.extra[2+2*j] = extraTerm{&pk.negA[0], cLo}
+		b.extra[3+2*j] = extraTerm{&pk.negA128[0], cHi}
+	}
+	b.pip.multVarTime(q, b.negR[lo:hi], b.z[lo:hi], b.extra, pippengerWindow(m))
+}
+
+// bisectVarTime finds the bad entries of the batch, whose weighted sum q
+// is known to fail.
+func (b *Batch) bisectVarTime(q *extPoint) {
+	b.level = append(b.level[:0], bisectNode{lo: 0, hi: len(b.negR), q: *q})
+	width := 1 // the number of ranges at this level
+	for len(b.level) > 0 {
+		if width >= denseLevel && len(b.level) == width {
+			for i := range b.level {
+				b.singlesVarTime(b.level[i].lo, b.level[i].hi, true)
+			}
+			return
+		}
+		b.nextLevel = b.nextLevel[:0]
+		for i := range b.level {
+			nd := &b.level[i]
+			switch size := nd.hi - nd.lo; {
+			case size == 1:
+				// Known bad: b.good[nd.lo] stays false.
+			case size <= singleCutoff:
+				b.singlesVarTime(nd.lo, nd.hi, true)
+			default:
+				mid := nd.lo + size/2
+				var ql, qr extPoint
+				b.sumVarTime(&ql, nd.lo, mid)
+				qr.sub(&nd.q, &ql)
+				b.settleVarTime(nd.lo, mid, &ql)
+				b.settleVarTime(mid, nd.hi, &qr)
+			}
+		}
+		b.level, b.nextLevel = b.nextLevel, b.level
+		width *= 2
+	}
+}
+
+// settleVarTime marks the range [lo, hi) good if its weighted sum q passes,
+// and queues it for the next bisection level otherwise.
+func (b *Batch) settleVarTime(lo, hi int, q *extPoint) {
+	if q.cofactorClears() {
+		for i := lo; i < hi; i++ {
+			b.good[i] = true
+		}
+		return
+	}
+	b.nextLevel = append(b.nextLevel, bisectNode{lo: lo, hi: hi, q: *q})
+}
+
+// singlesVarTime checks the entries of [lo, hi) one at a time. If knownBad
+// is set, the range holds at least one bad entry, so when all but the last
+// pass the last one is bad without a check.
+func (b *Batch) singlesVarTime(lo, hi int, knownBad bool) {
+	allGood := true
+	for i := lo; i < hi; i++ {
+		if knownBad && allGood && i == hi-1 {
+			return
+		}
+		b.stats.singles++
+		b.good[i] = checkVarTime(b.keys[b.key[i]], &b.negR[i], &b.s[i], &b.k[i])
+		allGood = allGood && b.good[i]
+	}
+}

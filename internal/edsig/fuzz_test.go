@@ -1,0 +1,68 @@
+package edsig
+
+import (
+	"crypto/ed25519"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// FuzzBatchMatchesSingle checks that a batch holding an arbitrary entry,
+// among valid signatures, gives that entry the result of Verify, and never
+// panics on any key, message or signature.
+func FuzzBatchMatchesSingle(f *testing.F) {
+	for _, c := range loadVectors(f) {
+		f.Add(c.key, c.msg, c.sig)
+	}
+	priv := ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize))
+	fixed, err := NewPublicKey(priv.Public().(ed25519.PublicKey))
+	if err != nil {
+		f.Fatal(err)
+	}
+	valid := make([][2][]byte, 6)
+	for i := range valid {
+		msg := fmt.Appendf(nil, "valid %d", i)
+		valid[i] = [2][]byte{msg, ed25519.Sign(priv, msg)}
+	}
+	var b Batch
+
+	f.Fuzz(func(t *testing.T, key, msg, sig []byte) {
+		pk, err := NewPublicKey(key)
+		if err == nil && string(pk.Bytes()) != string(key) {
+			t.Fatalf("Bytes = %x, want %x", pk.Bytes(), key)
+		}
+		if err != nil {
+			pk = nil
+		}
+		wantKey := pk != nil && Verify(pk, msg, sig)
+		wantFixed := Verify(fixed, msg, sig)
+
+		b.Reset()
+		b.Add(fixed, valid[0][0], valid[0][1])
+		b.Add(pk, msg, sig)
+		for _, v := range valid[1:4] {
+			b.Add(fixed, v[0], v[1])
+		}
+		b.Add(fixed, msg, sig)
+		for _, v := range valid[4:] {
+			b.Add(fixed, v[0], v[1])
+		}
+		results := make([]bool, b.Len())
+		all := b.Verify(rand.NewChaCha8([32]byte{byte(len(sig)), byte(len(msg))}), results)
+		for i, ok := range results {
+			want := true
+			switch i {
+			case 1:
+				want = wantKey
+			case 5:
+				want = wantFixed
+			}
+			if ok != want {
+				t.Errorf("entry %d: batch %v, single %v", i, ok, want)
+			}
+		}
+		if all != (wantKey && wantFixed) {
+			t.Errorf("Verify = %v, want %v", all, wantKey && wantFixed)
+		}
+	})
+}
