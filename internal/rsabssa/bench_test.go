@@ -1,0 +1,135 @@
+package rsabssa
+
+// Benchmarks, each beside its baseline so that ratios come from one run.
+// Reproduce with:
+//
+//	go test ./internal/rsabssa -run '^$' -bench . -cpu 1 -count 3
+//
+// All use the 2048-bit issuer key of RFC 9578, Appendix A.2.
+
+import (
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha512"
+	"testing"
+
+	"github.com/cloudflare/circl/blindsign/blindrsa"
+)
+
+var sink []byte
+
+// benchSetup returns the key, a 98-byte token-sized message, and a blinded
+// message with the state that finalizes its blind signature.
+func benchSetup(b *testing.B) (*rsa.PrivateKey, *PrivateKey, []byte, []byte, State) {
+	sk, k := testKey(b)
+	msg := make([]byte, 98)
+	rand.Read(msg)
+	blinded, st, err := Blind(k.Public(), rand.Reader, msg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return sk, k, msg, blinded, st
+}
+
+func BenchmarkBlindSign(b *testing.B) {
+	_, k, _, blinded, _ := benchSetup(b)
+	b.Run("2048", func(b *testing.B) {
+		for b.Loop() {
+			s, err := k.BlindSign(blinded)
+			if err != nil {
+				b.Fatal(err)
+			}
+			sink = s
+		}
+	})
+}
+
+func BenchmarkVerify(b *testing.B) {
+	_, k, msg, _, _ := benchSetup(b)
+	pk := k.Public()
+	sig := signForBench(b, k, msg)
+	b.Run("2048", func(b *testing.B) {
+		for b.Loop() {
+			if err := pk.Verify(msg, sig); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+func BenchmarkHolder(b *testing.B) {
+	_, k, msg, blinded, st := benchSetup(b)
+	pk := k.Public()
+	blindSig, err := k.BlindSign(blinded)
+	if err != nil {
+		b.Fatal(err)
+	}
+	// Each iteration is one holder's cost per token: one Blind of a fresh
+	// request and one Finalize (which verifies). The Finalize is of a
+	// request prepared above, so the issuer's work is not measured.
+	b.Run("blind+finalize", func(b *testing.B) {
+		for b.Loop() {
+			bl, _, err := Blind(pk, rand.Reader, msg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			sig, err := Finalize(st, blindSig)
+			if err != nil {
+				b.Fatal(err)
+			}
+			sink, sink = bl, sig
+		}
+	})
+}
+
+func BenchmarkBaseline(b *testing.B) {
+	sk, k, msg, blinded, _ := benchSetup(b)
+	digest := sha512.Sum384(msg)
+	opts := &rsa.PSSOptions{SaltLength: saltLength, Hash: crypto.SHA384}
+	b.Run("stdlib-rsa-signpss-2048", func(b *testing.B) {
+		for b.Loop() {
+			s, err := rsa.SignPSS(rand.Reader, sk, crypto.SHA384, digest[:], opts)
+			if err != nil {
+				b.Fatal(err)
+			}
+			sink = s
+		}
+	})
+	signer := blindrsa.NewSigner(sk)
+	b.Run("circl-blindsign-2048", func(b *testing.B) {
+		for b.Loop() {
+			s, err := signer.BlindSign(blinded)
+			if err != nil {
+				b.Fatal(err)
+			}
+			sink = s
+		}
+	})
+	sig := signForBench(b, k, msg)
+	b.Run("stdlib-rsa-pss-2048", func(b *testing.B) {
+		for b.Loop() {
+			d := sha512.Sum384(msg)
+			if err := rsa.VerifyPSS(&sk.PublicKey, crypto.SHA384, d[:], sig, opts); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// signForBench issues a signature of msg through the blind protocol.
+func signForBench(b *testing.B, k *PrivateKey, msg []byte) []byte {
+	blinded, st, err := Blind(k.Public(), rand.Reader, msg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	blindSig, err := k.BlindSign(blinded)
+	if err != nil {
+		b.Fatal(err)
+	}
+	sig, err := Finalize(st, blindSig)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return sig
+}
