@@ -19,9 +19,11 @@ import (
 // multiplication with one point per signature is over the R_i, with 128-bit
 // scalars z_i. If every signature is valid, each satisfies
 // [8]([s_i]B − R_i − [k_i]A) = 0 and so does the sum, whatever the weights.
-// If one is not, the sum vanishes with probability at most about 2⁻¹²⁵ over
-// the choice of its weight. Single and batch verification therefore agree,
-// always in one direction and except with that probability in the other.
+// If one is not, its term [8][z_i](…) is a nonzero point of prime order L,
+// so exactly one z_i mod L makes the sum vanish, and a uniform 128-bit z_i
+// is that value with probability below 2⁻¹²⁷. Single and batch verification
+// therefore agree, always in one direction and, in the other, except with
+// that probability for each check an invalid entry takes part in.
 //
 // When a batch fails, the bad entries are found by bisection over the same
 // weights. The sum Q of a failing range is known; the sum Q_L of its first
@@ -152,10 +154,10 @@ func (b *Batch) Len() int { return len(b.slot) }
 
 // Add adds the signature sig of msg by pk to the batch. It hashes msg at
 // once and keeps neither msg nor sig. A signature that is not 64 bytes
-// long, whose s or R is not canonical, or whose key is nil, is recorded as
-// invalid.
+// long, whose s or R is not canonical, or whose key is nil or zero, is
+// recorded as invalid.
 func (b *Batch) Add(pk *PublicKey, msg, sig []byte) {
-	if pk == nil {
+	if pk == nil || !pk.valid {
 		b.slot = append(b.slot, -1)
 		return
 	}

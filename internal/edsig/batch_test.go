@@ -409,11 +409,12 @@ func TestBadLengths(t *testing.T) {
 		b.Add(pk, msg, s)
 		want = append(want, ok)
 	}
-	if Verify(nil, msg, sig) {
-		t.Error("nil key accepted")
+	if Verify(nil, msg, sig) || Verify(new(PublicKey), msg, sig) {
+		t.Error("nil or zero key accepted")
 	}
 	b.Add(nil, msg, sig)
-	want = append(want, false)
+	b.Add(new(PublicKey), msg, sig)
+	want = append(want, false, false)
 	results := make([]bool, b.Len())
 	if b.Verify(nil, results) {
 		t.Error("batch with bad lengths passed")

@@ -23,10 +23,12 @@
 //
 // # Security considerations
 //
-// Batch verification draws random 128-bit weights for every call; a batch
-// reports a forged entry as valid with probability at most about 2⁻¹²⁵.
-// The weights must be unpredictable to whoever made the signatures, so a
-// deterministic reader may be passed to [Batch.Verify] only in tests.
+// Batch verification draws random 128-bit weights for every call. A batch
+// reports an invalid signature as valid only if a weight hits one bad value
+// in one of the at most log₂(n)+1 checks that the signature takes part in:
+// with probability below 2⁻¹²⁰. The weights must be unpredictable to whoever
+// made the signatures, so a deterministic reader may be passed to
+// [Batch.Verify] only in tests.
 //
 // All arithmetic here is variable-time. That is sound because verification
 // handles public values only: keys, messages, signatures and the weights
@@ -58,7 +60,8 @@ var ErrInvalidKey = errors.New("edsig: invalid public key")
 // PublicKey is a validated Ed25519 public key with its precomputed tables.
 // It is immutable and safe for concurrent use.
 type PublicKey struct {
-	enc [PublicKeySize]byte
+	valid bool // set by NewPublicKey; a zero PublicKey verifies nothing
+	enc   [PublicKeySize]byte
 	// negA and negA128 hold the odd multiples of −A and of −[2¹²⁸]A in
 	// affine form; negA[0] is −A itself.
 	negA, negA128 [1 << (keyWindow - 2)]affinePoint
@@ -90,6 +93,7 @@ func NewPublicKey(b []byte) (*PublicKey, error) {
 	a128.doubleN(&a, 128)
 	oddMultiplesVarTime(pk.negA[:], &a)
 	oddMultiplesVarTime(pk.negA128[:], &a128)
+	pk.valid = true
 	return pk, nil
 }
 
@@ -225,10 +229,11 @@ func checkVarTime(pk *PublicKey, negR *affinePoint, s, k *edwards25519.Scalar) b
 var hasherPool = sync.Pool{New: func() any { return newHasher() }}
 
 // Verify reports whether sig is a valid signature of msg by pk under the
-// rules in the package documentation. It returns false for a nil key or a
+// rules in the package documentation (RFC 8032, section 5.1.7, with the
+// cofactored equation). It returns false for a nil or zero key and for a
 // signature that is not 64 bytes long. Verify is variable-time.
 func Verify(pk *PublicKey, msg, sig []byte) bool {
-	if pk == nil {
+	if pk == nil || !pk.valid {
 		return false
 	}
 	h := hasherPool.Get().(*hasher)
