@@ -1,0 +1,205 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/statustoken/statustoken/examples/deploy/internal/files"
+	"github.com/statustoken/statustoken/token"
+)
+
+// An Attester decides, from its own evidence, which status the issuer's
+// policy gives the holder who presented a credential. It is the only part
+// of the service that learns anything about a holder; the rest sees only
+// the Attestation.
+type Attester interface {
+	// Attest returns the holder's attestation, an error wrapping
+	// errUnknownHolder when the credential names no holder, or another
+	// error when the attester cannot answer now. Errors must not quote
+	// the credential.
+	Attest(ctx context.Context, credential string) (Attestation, error)
+}
+
+// Attestation is an attester's answer.
+type Attestation struct {
+	// Holder is an opaque handle, stable for one holder, used only to
+	// rate-limit requests in memory. It is never logged or stored.
+	Holder string
+	// Status is the status assigned to the holder.
+	Status token.Status
+}
+
+var errUnknownHolder = errors.New("unknown API key")
+
+// maxCredential bounds the API keys the service accepts.
+const maxCredential = 256
+
+// fileAttester is the demo attester: a file of API keys and the status
+// each is assigned. Each line is
+//
+//	sha256:HEX STATUS   the SHA-256 of an API key (what add-holder writes)
+//	KEY STATUS          an API key as is
+//
+// with STATUS a status name; blank lines and lines starting with # are
+// ignored. The file must be readable by its owner only. Keys are looked up
+// by their SHA-256 hash, so lookups take the same time for every key.
+type fileAttester struct {
+	holders map[[sha256.Size]byte]token.Status
+}
+
+// maxHoldersFile bounds the holders file (about 400,000 holders).
+const maxHoldersFile = 32 << 20
+
+func loadFileAttester(name string, statuses []token.StatusName) (*fileAttester, error) {
+	data, err := readHoldersFile(name)
+	if err != nil {
+		return nil, err
+	}
+	a := &fileAttester{holders: make(map[[sha256.Size]byte]token.Status)}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 0, 1024), 1024)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		f := strings.Fields(line)
+		if len(f) != 2 {
+			return nil, fmt.Errorf("%s:%d: want an API key (or sha256:HEX) and a status name", name, n)
+		}
+		var sum [sha256.Size]byte
+		if h, ok := strings.CutPrefix(f[0], "sha256:"); ok {
+			b, err := hex.DecodeString(h)
+			if err != nil || len(b) != sha256.Size {
+				return nil, fmt.Errorf("%s:%d: sha256: must be followed by 64 hex digits", name, n)
+			}
+			copy(sum[:], b)
+		} else {
+			if !validCredential(f[0]) {
+				return nil, fmt.Errorf("%s:%d: an API key is 1 to %d printable ASCII characters", name, n, maxCredential)
+			}
+			sum = sha256.Sum256([]byte(f[0]))
+		}
+		code, ok := statusCode(statuses, f[1])
+		if !ok {
+			return nil, fmt.Errorf("%s:%d: unknown status %q (the issuer's statuses: %s)", name, n, f[1], statusList(statuses))
+		}
+		if _, dup := a.holders[sum]; dup {
+			return nil, fmt.Errorf("%s:%d: the same API key is listed twice", name, n)
+		}
+		a.holders[sum] = code
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %v", name, err)
+	}
+	return a, nil
+}
+
+func readHoldersFile(name string) ([]byte, error) {
+	fi, err := os.Stat(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("no holders file %s: create holders with \"issuer add-holder STATUS\"", name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", name)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("%s has mode %04o: it holds API keys, so only its owner may read it (chmod 600 %s)", name, fi.Mode().Perm(), name)
+	}
+	if fi.Size() > maxHoldersFile {
+		return nil, fmt.Errorf("%s is larger than %d bytes", name, maxHoldersFile)
+	}
+	return os.ReadFile(name)
+}
+
+func validCredential(s string) bool {
+	if len(s) == 0 || len(s) > maxCredential {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
+}
+
+// Attest implements Attester.
+func (a *fileAttester) Attest(_ context.Context, credential string) (Attestation, error) {
+	if !validCredential(credential) {
+		return Attestation{}, errUnknownHolder
+	}
+	sum := sha256.Sum256([]byte(credential))
+	st, ok := a.holders[sum]
+	if !ok {
+		return Attestation{}, errUnknownHolder
+	}
+	return Attestation{Holder: string(sum[:]), Status: st}, nil
+}
+
+// addHolder creates a random API key for a holder of status, appends its
+// hash and status to the holders file (creating it with mode 0600, and its
+// directory with mode 0700) and returns the key.
+func addHolder(name, status string, statuses []token.StatusName) (string, error) {
+	if _, ok := statusCode(statuses, status); !ok {
+		return "", fmt.Errorf("unknown status %q (the issuer's statuses: %s)", status, statusList(statuses))
+	}
+	if err := files.EnsurePrivateDir(filepath.Dir(name)); err != nil {
+		return "", err
+	}
+	if _, err := os.Stat(name); err == nil {
+		// Check the existing file before adding to it.
+		if _, err := loadFileAttester(name, statuses); err != nil {
+			return "", err
+		}
+	}
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	key := base64.RawURLEncoding.EncodeToString(b[:])
+	sum := sha256.Sum256([]byte(key))
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return "", err
+	}
+	if _, err := fmt.Fprintf(f, "sha256:%x %s\n", sum, status); err != nil {
+		f.Close()
+		return "", err
+	}
+	if err := f.Close(); err != nil {
+		return "", err
+	}
+	return key, nil
+}
+
+func statusCode(statuses []token.StatusName, name string) (token.Status, bool) {
+	for _, s := range statuses {
+		if s.Name == name {
+			return s.Code, true
+		}
+	}
+	return 0, false
+}
+
+func statusList(statuses []token.StatusName) string {
+	names := make([]string, len(statuses))
+	for i, s := range statuses {
+		names[i] = s.Name
+	}
+	return strings.Join(names, ", ")
+}

@@ -1,0 +1,179 @@
+package main
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/statustoken/statustoken/examples/deploy/internal/files"
+	"github.com/statustoken/statustoken/issue"
+	"github.com/statustoken/statustoken/token"
+)
+
+// The issuer's state directory holds:
+//
+//	root.key    the Ed25519 root key that signs directories (PKCS #8 PEM, 0600)
+//	root.pub    its public key in base64, for wallets and scanners to pin
+//	seed.key    the issuer seed (PEM, 0600)
+//	serial      the serial of the last directory published (0600)
+//	keys/       RSA issuing keys, one PEM file each (issue.FileKeyStore)
+//	holders     the demo attester's API keys (see attester.go), by default
+const (
+	rootKeyFile = "root.key"
+	rootPubFile = "root.pub"
+	seedFile    = "seed.key"
+	serialFile  = "serial"
+	keysDir     = "keys"
+	holdersFile = "holders"
+
+	seedPEMType = "STATUSTOKEN ISSUER SEED"
+	// maxSecretFile bounds what is read from a key, seed or serial file.
+	maxSecretFile = 4096
+)
+
+// state is an opened state directory.
+type state struct {
+	dir     string
+	root    ed25519.PrivateKey
+	seed    []byte
+	created bool
+}
+
+// openState opens the state directory dir, creating it (mode 0700) with a
+// new root key and seed when it does not exist yet or holds neither.
+// It refuses a directory or secret file that others may read.
+func openState(dir string) (*state, error) {
+	if err := files.EnsurePrivateDir(dir); err != nil {
+		return nil, err
+	}
+	if err := files.EnsurePrivateDir(filepath.Join(dir, keysDir)); err != nil {
+		return nil, err
+	}
+	st := &state{dir: dir}
+	rootPath, seedPath := filepath.Join(dir, rootKeyFile), filepath.Join(dir, seedFile)
+	_, rootErr := os.Lstat(rootPath)
+	_, seedErr := os.Lstat(seedPath)
+	switch {
+	case errors.Is(rootErr, fs.ErrNotExist) && errors.Is(seedErr, fs.ErrNotExist):
+		if err := st.create(); err != nil {
+			return nil, err
+		}
+		st.created = true
+	case errors.Is(rootErr, fs.ErrNotExist) || errors.Is(seedErr, fs.ErrNotExist):
+		return nil, fmt.Errorf("%s holds only one of %s and %s: restore the missing file from a backup, or start with an empty state directory", dir, rootKeyFile, seedFile)
+	default:
+		if err := st.load(); err != nil {
+			return nil, err
+		}
+	}
+	// root.pub is public and only informative: rewrite it if it is missing
+	// or does not match the root key.
+	want := rootPublicText(st.root.Public().(ed25519.PublicKey)) + "\n"
+	if have, err := os.ReadFile(filepath.Join(dir, rootPubFile)); err != nil || string(have) != want {
+		if err := files.WriteAtomic(filepath.Join(dir, rootPubFile), []byte(want), 0o644); err != nil {
+			return nil, err
+		}
+	}
+	return st, nil
+}
+
+// rootPublicText is the form in which the root public key is printed and
+// pinned: standard base64 of its 32 bytes.
+func rootPublicText(pub ed25519.PublicKey) string {
+	return base64.StdEncoding.EncodeToString(pub)
+}
+
+func (st *state) create() error {
+	_, root, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return err
+	}
+	seed := make([]byte, issue.SeedSize)
+	if _, err := rand.Read(seed); err != nil {
+		return err
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(root)
+	if err != nil {
+		return err
+	}
+	if err := files.WriteNew(filepath.Join(st.dir, seedFile), pem.EncodeToMemory(&pem.Block{Type: seedPEMType, Bytes: seed})); err != nil {
+		return err
+	}
+	if err := files.WriteNew(filepath.Join(st.dir, rootKeyFile), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})); err != nil {
+		return err
+	}
+	st.root, st.seed = root, seed
+	return nil
+}
+
+func (st *state) load() error {
+	block, err := readPEM(filepath.Join(st.dir, rootKeyFile), "PRIVATE KEY")
+	if err != nil {
+		return err
+	}
+	k, err := x509.ParsePKCS8PrivateKey(block)
+	if err != nil {
+		return fmt.Errorf("%s: not a PKCS #8 private key: %v", filepath.Join(st.dir, rootKeyFile), err)
+	}
+	root, ok := k.(ed25519.PrivateKey)
+	if !ok {
+		return fmt.Errorf("%s: not an Ed25519 key", filepath.Join(st.dir, rootKeyFile))
+	}
+	seed, err := readPEM(filepath.Join(st.dir, seedFile), seedPEMType)
+	if err != nil {
+		return err
+	}
+	if len(seed) != issue.SeedSize {
+		return fmt.Errorf("%s: seed of %d bytes, want %d", filepath.Join(st.dir, seedFile), len(seed), issue.SeedSize)
+	}
+	st.root, st.seed = root, seed
+	return nil
+}
+
+// nextSerial reads the serial of the last published directory, stores the
+// next one and returns it. Serials only increase, across restarts too.
+func (st *state) nextSerial() (uint64, error) {
+	name := filepath.Join(st.dir, serialFile)
+	var last uint64
+	data, err := files.ReadPrivate(name, maxSecretFile)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return 0, err
+	default:
+		last, err = strconv.ParseUint(strings.TrimSpace(string(data)), 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("%s is not a decimal serial number; it must hold the last published serial", name)
+		}
+	}
+	if last >= token.MaxSerial {
+		return 0, fmt.Errorf("%s: serial %d reached the format's limit", name, last)
+	}
+	next := last + 1
+	if err := files.WriteAtomic(name, []byte(strconv.FormatUint(next, 10)+"\n"), 0o600); err != nil {
+		return 0, err
+	}
+	return next, nil
+}
+
+func readPEM(name, typ string) ([]byte, error) {
+	data, err := files.ReadPrivate(name, maxSecretFile)
+	if err != nil {
+		return nil, err
+	}
+	block, rest := pem.Decode(data)
+	if block == nil || block.Type != typ || len(bytes.TrimSpace(rest)) != 0 {
+		return nil, fmt.Errorf("%s is not one PEM %q block", name, typ)
+	}
+	return block.Bytes, nil
+}

@@ -1,0 +1,203 @@
+// Package redisstore is a verify.SpentStore in Redis, for many scanners
+// that share one venue: a token accepted at one entrance is refused as
+// replayed at every other.
+//
+// Each accepted token becomes one key, "statustoken:spent:" followed by
+// its key ID and nonce, set with SET NX and an absolute expiry (EXAT) at the
+// end of the key's epoch plus the verifier's skew: after that the token
+// cannot verify anyway. Nothing else is stored: no time of use, no scanner,
+// nothing about the holder.
+//
+// # Failure behaviour
+//
+// A Store never retries a SET (a retry after a lost reply would report a
+// fresh token as replayed). When Redis cannot be reached, does not answer
+// within Options.Timeout, is loading, or is a read-only replica, Spend
+// returns an error wrapping verify.ErrStoreUnavailable, and the verifier
+// refuses the token unless its Options.SpentFailOpen is set. Any other
+// error reply from Redis (out of memory, authentication) refuses the token
+// whatever the configuration.
+//
+// # Security considerations
+//
+// Expiry is judged by the Redis server's clock: keep it synchronised with
+// the scanners', or a key may vanish while a scanner still accepts its
+// token. Redis without persistence forgets spent tokens when it restarts;
+// size maxmemory for the tokens of one epoch (about 150 bytes each) with
+// the noeviction policy, so that a full Redis refuses new tokens rather
+// than forgetting spent ones.
+package redisstore
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/statustoken/statustoken/token"
+	"github.com/statustoken/statustoken/verify"
+)
+
+// DefaultPrefix starts every key the store writes when Options.Prefix is
+// empty.
+const DefaultPrefix = "statustoken:spent:"
+
+// DefaultTimeout bounds one Spend when Options.Timeout is zero: a scanner
+// at a gate should not wait longer for the store.
+const DefaultTimeout = 500 * time.Millisecond
+
+// Options configure a Store. The zero value is ready to use.
+type Options struct {
+	// Prefix starts every key; DefaultPrefix when empty. Scanners that
+	// share a store must use the same prefix.
+	Prefix string
+	// Timeout bounds each Spend, connecting included; DefaultTimeout when
+	// zero.
+	Timeout time.Duration
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// Store is a verify.SpentStore backed by Redis. It is safe for concurrent
+// use.
+type Store struct {
+	c       redis.Cmdable
+	closer  func() error
+	where   string
+	prefix  string
+	timeout time.Duration
+	now     func() time.Time
+}
+
+var _ verify.SpentStore = (*Store)(nil)
+
+// Open returns a Store for the Redis server at addr, either host:port or a
+// redis:// or rediss:// URL (which may carry a password and a database
+// number). It does not connect until the first Spend. The client it creates
+// never retries a command and gives up after Options.Timeout.
+func Open(addr string, opts *Options) (*Store, error) {
+	o := options(opts)
+	var ro *redis.Options
+	if strings.Contains(addr, "://") {
+		var err error
+		if ro, err = redis.ParseURL(addr); err != nil {
+			return nil, fmt.Errorf("redisstore: bad Redis URL: %v", err)
+		}
+	} else {
+		if addr == "" || !strings.Contains(addr, ":") {
+			return nil, fmt.Errorf("redisstore: Redis address %q: want host:port or a redis:// URL", addr)
+		}
+		ro = &redis.Options{Addr: addr}
+	}
+	ro.MaxRetries = -1
+	ro.DialerRetries = 1
+	ro.DialTimeout = o.Timeout
+	ro.ReadTimeout = o.Timeout
+	ro.WriteTimeout = o.Timeout
+	ro.PoolTimeout = o.Timeout
+	ro.ContextTimeoutEnabled = true
+	ro.DisableIdentity = true
+	c := redis.NewClient(ro)
+	s := newStore(c, o)
+	s.closer = c.Close
+	s.where = ro.Addr
+	return s, nil
+}
+
+// New returns a Store that uses an existing client. The client must not
+// retry commands (redis.Options.MaxRetries = -1): a retried SET NX whose
+// first reply was lost reports a fresh token as replayed.
+func New(c redis.Cmdable, opts *Options) *Store {
+	s := newStore(c, options(opts))
+	s.where = "redis"
+	return s
+}
+
+func options(opts *Options) Options {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.Prefix == "" {
+		o.Prefix = DefaultPrefix
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o
+}
+
+func newStore(c redis.Cmdable, o Options) *Store {
+	return &Store{c: c, prefix: o.Prefix, timeout: o.Timeout, now: o.Now}
+}
+
+// Key returns the Redis key under which the store records a token.
+func (s *Store) Key(id token.KeyID, nonce token.Nonce) string {
+	var b strings.Builder
+	b.Grow(len(s.prefix) + 16 + 1 + 43)
+	b.WriteString(s.prefix)
+	b.WriteString(id.String())
+	b.WriteByte(':')
+	b.WriteString(base64.RawURLEncoding.EncodeToString(nonce[:]))
+	return b.String()
+}
+
+// Spend implements verify.SpentStore: it records the token with SET NX
+// expiring at until, and reports a token already recorded as
+// verify.ErrReplayed.
+func (s *Store) Spend(id token.KeyID, nonce token.Nonce, until time.Time) error {
+	if !until.After(s.now()) {
+		// The token can no longer verify; nothing to remember.
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
+	defer cancel()
+	err := s.c.SetArgs(ctx, s.Key(id, nonce), "1", redis.SetArgs{Mode: "NX", ExpireAt: until}).Err()
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, redis.Nil):
+		return fmt.Errorf("%w (recorded in %s)", verify.ErrReplayed, s.where)
+	case unavailable(err):
+		return fmt.Errorf("%w: %s: %v", verify.ErrStoreUnavailable, s.where, err)
+	}
+	return fmt.Errorf("redisstore: %s refused to record the token: %v", s.where, err)
+}
+
+// unavailable reports whether err means that Redis could not be asked or
+// cannot record anything right now, as opposed to an error reply that
+// refuses this write (out of memory, authentication).
+func unavailable(err error) bool {
+	var re redis.Error
+	if !errors.As(err, &re) {
+		// Network errors, timeouts, a closed client or pool.
+		return true
+	}
+	return redis.IsLoadingError(err) || redis.IsReadOnlyError(err) || redis.IsMasterDownError(err) ||
+		redis.IsTryAgainError(err) || redis.IsClusterDownError(err)
+}
+
+// Ping checks that the server answers, within the store's timeout.
+func (s *Store) Ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	if err := s.c.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("%w: %s: %v", verify.ErrStoreUnavailable, s.where, err)
+	}
+	return nil
+}
+
+// Close closes the client that Open created; it does nothing for a Store
+// made by New.
+func (s *Store) Close() error {
+	if s.closer == nil {
+		return nil
+	}
+	return s.closer()
+}

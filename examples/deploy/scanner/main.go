@@ -1,0 +1,648 @@
+// Command scanner verifies statustoken tokens offline, against a key
+// directory signed by a pinned root key.
+//
+//	scanner -root KEY [flags] [TOKEN]      verify one token (from stdin when TOKEN is absent or -)
+//	scanner -root KEY -batch FILE [flags]  verify a file of tokens, one a line
+//	scanner update -root KEY -issuer URL   fetch and check the directory for offline use
+//
+// A token is given in its QR text form (HT1:...) or in base64url.
+// Verification reads only the local directory files: it performs no I/O
+// but the optional spent-token store. With -redis, scanners that share one
+// Redis refuse a token already accepted at any of them; when Redis cannot be
+// reached, a scanner refuses every token (fail closed) unless -fail-open is
+// set, in which case it accepts valid tokens and says that their replay
+// check was skipped.
+//
+// The exit status is 0 when every token is valid, 1 when any is refused,
+// and 2 for a usage or setup error.
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/statustoken/statustoken/examples/deploy/internal/directory"
+	"github.com/statustoken/statustoken/examples/deploy/internal/files"
+	"github.com/statustoken/statustoken/examples/deploy/redisstore"
+	"github.com/statustoken/statustoken/token"
+	"github.com/statustoken/statustoken/verify"
+)
+
+func main() {
+	// Store errors are reported with each token; the Redis client's own
+	// log lines would only repeat them.
+	redis.SetLogger(quietLogger{})
+	a := &app{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, now: time.Now}
+	os.Exit(a.run(context.Background(), os.Args[1:]))
+}
+
+const usageText = `usage:
+  scanner -root KEY [flags] [TOKEN]      verify one token: TOKEN, or stdin when
+                                         TOKEN is absent or -
+  scanner -root KEY -batch FILE [flags]  verify every token in FILE (- for stdin),
+                                         one a line
+  scanner update -root KEY -issuer URL   fetch the issuer's directory, check it
+                                         against the root key and save it
+
+Tokens are in QR text form (HT1:...) or base64url. Verification is offline:
+it reads the -directory and -signature files saved by "scanner update".
+With -redis, scanners sharing one Redis refuse a token used at any of them;
+without Redis reachable they refuse every token, unless -fail-open.
+Exit status: 0 all valid, 1 any refused, 2 usage or setup error.
+`
+
+type quietLogger struct{}
+
+func (quietLogger) Printf(context.Context, string, ...any) {}
+
+type app struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	now            func() time.Time
+}
+
+func (a *app) run(ctx context.Context, args []string) int {
+	if len(args) > 0 && args[0] == "update" {
+		return a.update(ctx, args[1:])
+	}
+	return a.verify(args)
+}
+
+func (a *app) usageErr(format string, args ...any) int {
+	fmt.Fprintf(a.stderr, "scanner: "+format+"\n", args...)
+	return 2
+}
+
+// maxInput bounds one token's input: the longest text form, with room for
+// surrounding whitespace.
+var maxInput = max(token.MaxTextSize, token.MaxBase64Size) + 64
+
+// batchChunk is how many tokens are verified together; it bounds memory
+// for files of any length.
+const batchChunk = 1024
+
+type verifyFlags struct {
+	root, dirFile, sigFile string
+	batch                  string
+	jsonOut                bool
+	redis                  string
+	redisPrefix            string
+	redisTimeout           time.Duration
+	failOpen               bool
+	skew                   time.Duration
+}
+
+func (a *app) verify(args []string) int {
+	var f verifyFlags
+	fl := flag.NewFlagSet("scanner", flag.ContinueOnError)
+	fl.SetOutput(a.stderr)
+	fl.Usage = func() {
+		fmt.Fprintf(a.stderr, "%s\nflags:\n", usageText)
+		fl.PrintDefaults()
+	}
+	fl.StringVar(&f.root, "root", "", "pinned root public key: base64, or a `file` holding it (required)")
+	fl.StringVar(&f.dirFile, "directory", "directory.json", "directory `file`")
+	fl.StringVar(&f.sigFile, "signature", "directory.sig", "directory signature `file`")
+	fl.StringVar(&f.batch, "batch", "", "verify every token in this `file` (- for stdin), one a line; # starts a comment")
+	fl.BoolVar(&f.jsonOut, "json", false, "print JSON: one object per token (JSON Lines with -batch)")
+	fl.StringVar(&f.redis, "redis", "", "shared spent-token store: Redis `address` host:port or redis:// URL")
+	fl.StringVar(&f.redisPrefix, "redis-prefix", redisstore.DefaultPrefix, "key `prefix` in Redis; the same for every scanner of a venue")
+	fl.DurationVar(&f.redisTimeout, "redis-timeout", redisstore.DefaultTimeout, "give up on Redis after this long")
+	fl.BoolVar(&f.failOpen, "fail-open", false, "accept valid tokens when Redis is unreachable (their replay check is skipped, and said so); default: refuse them")
+	fl.DurationVar(&f.skew, "skew", verify.DefaultSkew, "clock skew tolerated at both ends of a token's validity")
+	if err := fl.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if f.root == "" {
+		return a.usageErr("-root is required: the issuer's root public key, or its root.pub file")
+	}
+	if f.skew < 0 {
+		return a.usageErr("-skew must not be negative")
+	}
+	if f.batch != "" && fl.NArg() > 0 {
+		return a.usageErr("give either -batch FILE or one TOKEN, not both")
+	}
+	if fl.NArg() > 1 {
+		return a.usageErr("one token at a time; use -batch FILE for many")
+	}
+	pinned, err := directory.ParseRootKey(f.root)
+	if err != nil {
+		return a.usageErr("%v", err)
+	}
+	dirData, err := files.ReadLimited(f.dirFile, token.MaxDirectorySize)
+	if errors.Is(err, fs.ErrNotExist) {
+		return a.usageErr("no directory file %s: fetch one with \"scanner update -root KEY -issuer URL\"", f.dirFile)
+	}
+	if err != nil {
+		return a.usageErr("%v", err)
+	}
+	sig, err := files.ReadLimited(f.sigFile, token.DirectorySignatureSize)
+	if err != nil {
+		return a.usageErr("%v", err)
+	}
+
+	opts := &verify.Options{Now: a.now, Skew: f.skew, SpentFailOpen: f.failOpen}
+	rep := reporter{out: a.stdout, json: f.jsonOut}
+	var store *redisstore.Store
+	switch {
+	case f.redis != "":
+		store, err = redisstore.Open(f.redis, &redisstore.Options{Prefix: f.redisPrefix, Timeout: f.redisTimeout})
+		if err != nil {
+			return a.usageErr("%v", err)
+		}
+		defer store.Close()
+		opts.Spent = store
+		rep.store = "shared"
+		rep.failOpen = f.failOpen
+	case f.batch != "":
+		// Without a shared store, a batch still refuses a token listed
+		// twice in it.
+		opts.Spent = verify.NewMemoryStore(0, a.now)
+		rep.store = "run"
+	}
+	var track *trackingStore
+	if opts.Spent != nil {
+		track = &trackingStore{inner: opts.Spent}
+		opts.Spent = track
+	}
+	v, err := verify.New(dirData, sig, pinned, opts)
+	if err != nil {
+		return a.usageErr("%s and %s: %v", f.dirFile, f.sigFile, err)
+	}
+	if f.batch != "" {
+		return a.verifyBatch(v, f.batch, &rep, track)
+	}
+	input := "-"
+	if fl.NArg() == 1 {
+		input = fl.Arg(0)
+	}
+	if input == "-" {
+		b, err := io.ReadAll(io.LimitReader(a.stdin, int64(maxInput)+1))
+		if err != nil {
+			return a.usageErr("reading stdin: %v", err)
+		}
+		if len(b) > maxInput {
+			return rep.report(0, outcome{err: fmt.Errorf("%w: input longer than any token", verify.ErrMalformed)})
+		}
+		input = string(b)
+	}
+	if strings.TrimSpace(input) == "" {
+		return a.usageErr("no token: give one as an argument or on stdin")
+	}
+	o := verifyOne(v, input)
+	if o.err == nil && track != nil {
+		o.unchecked = o.res.ReplayUnchecked
+	}
+	return rep.report(0, o)
+}
+
+// outcome is one token's result.
+type outcome struct {
+	res       verify.Result
+	err       error
+	unchecked bool
+}
+
+// decode reads a token in text form or base64url, ignoring surrounding
+// whitespace, and returns its binary encoding.
+func decode(s string) ([]byte, error) {
+	s = strings.TrimSpace(s)
+	var t *token.Token
+	var err error
+	if strings.HasPrefix(s, token.TextPrefix) {
+		t, err = token.ParseText(s)
+	} else {
+		t, err = token.ParseBase64(s)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return t.Marshal()
+}
+
+func verifyOne(v *verify.Verifier, input string) outcome {
+	raw, err := decode(input)
+	if err != nil {
+		return outcome{err: err}
+	}
+	res, err := v.Verify(raw)
+	return outcome{res: res, err: err}
+}
+
+// trackingStore passes Spend to the scanner's store and remembers which
+// tokens it could not record because the store was unavailable, so that
+// batch results say whose replay check was skipped.
+type trackingStore struct {
+	inner     verify.SpentStore
+	mu        sync.Mutex
+	unchecked map[[8 + token.NonceSize]byte]bool
+}
+
+func trackKey(id token.KeyID, nonce token.Nonce) (k [8 + token.NonceSize]byte) {
+	copy(k[:8], id[:])
+	copy(k[8:], nonce[:])
+	return k
+}
+
+func (s *trackingStore) Spend(id token.KeyID, nonce token.Nonce, until time.Time) error {
+	err := s.inner.Spend(id, nonce, until)
+	if errors.Is(err, verify.ErrStoreUnavailable) {
+		s.mu.Lock()
+		if s.unchecked == nil {
+			s.unchecked = make(map[[8 + token.NonceSize]byte]bool)
+		}
+		s.unchecked[trackKey(id, nonce)] = true
+		s.mu.Unlock()
+	}
+	return err
+}
+
+func (s *trackingStore) wasUnchecked(raw []byte) bool {
+	t, err := token.Parse(raw)
+	if err != nil {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.unchecked[trackKey(t.KeyID, t.Nonce)]
+}
+
+func (s *trackingStore) reset() {
+	s.mu.Lock()
+	clear(s.unchecked)
+	s.mu.Unlock()
+}
+
+func (a *app) verifyBatch(v *verify.Verifier, name string, rep *reporter, track *trackingStore) int {
+	var in io.Reader = a.stdin
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return a.usageErr("%v", err)
+		}
+		defer f.Close()
+		in = f
+	}
+	lr := newLineReader(in, maxInput)
+	b := v.NewBatch()
+	var (
+		lines    []int
+		raws     [][]byte
+		pending  []outcome
+		valid    int
+		refused  int
+		readErr  error
+		finished bool
+	)
+	flush := func() {
+		// Tokens that failed to decode are reported in line order with
+		// the rest.
+		var ok [][]byte
+		var idx []int
+		for i, raw := range raws {
+			if raw != nil {
+				ok = append(ok, raw)
+				idx = append(idx, i)
+			}
+		}
+		errs := make([]error, len(ok))
+		if len(ok) > 0 {
+			b.Verify(ok, errs)
+		}
+		for j, i := range idx {
+			pending[i].err = errs[j]
+			if errs[j] == nil && track != nil {
+				pending[i].unchecked = track.wasUnchecked(ok[j])
+			}
+		}
+		for i, o := range pending {
+			if o.err == nil {
+				if t, err := token.Parse(raws[i]); err == nil {
+					o.res = resultFor(v, t)
+				}
+			}
+			if rep.report(lines[i], o) == 0 {
+				valid++
+			} else {
+				refused++
+			}
+		}
+		lines, raws, pending = lines[:0], raws[:0], pending[:0]
+		if track != nil {
+			track.reset()
+		}
+	}
+	for !finished {
+		n, line, tooLong, err := lr.next()
+		switch {
+		case err == io.EOF:
+			finished = true
+			continue
+		case err != nil:
+			readErr = err
+			finished = true
+			continue
+		}
+		text := strings.TrimSpace(line)
+		if !tooLong && (text == "" || strings.HasPrefix(text, "#")) {
+			continue
+		}
+		var o outcome
+		var raw []byte
+		if tooLong {
+			o.err = fmt.Errorf("%w: line longer than any token", verify.ErrMalformed)
+		} else if raw, o.err = decode(text); o.err != nil {
+			raw = nil
+		}
+		lines, raws, pending = append(lines, n), append(raws, raw), append(pending, o)
+		if len(raws) == batchChunk {
+			flush()
+		}
+	}
+	flush()
+	if readErr != nil {
+		fmt.Fprintf(a.stderr, "scanner: reading %s: %v\n", name, readErr)
+		return 2
+	}
+	if valid+refused == 0 {
+		fmt.Fprintf(a.stderr, "scanner: no tokens in %s\n", name)
+		return 1
+	}
+	if !rep.json {
+		fmt.Fprintf(a.stdout, "%d valid, %d refused\n", valid, refused)
+	}
+	if refused > 0 {
+		return 1
+	}
+	return 0
+}
+
+// resultFor describes a token that a batch accepted, as Verify would.
+func resultFor(v *verify.Verifier, t *token.Token) verify.Result {
+	d := v.Directory()
+	name, _ := d.StatusName(t.Status)
+	return verify.Result{Suite: t.Suite, Status: t.Status, StatusName: name, Expiry: t.ExpiryTime().UTC(), KeyID: t.KeyID}
+}
+
+// lineReader yields lines of at most limit bytes; longer lines are skipped
+// whole and reported as too long.
+type lineReader struct {
+	r     *bufio.Reader
+	limit int
+	n     int
+}
+
+func newLineReader(r io.Reader, limit int) *lineReader {
+	return &lineReader{r: bufio.NewReaderSize(r, limit+2), limit: limit}
+}
+
+func (l *lineReader) next() (n int, line string, tooLong bool, err error) {
+	b, err := l.r.ReadSlice('\n')
+	if err == io.EOF && len(b) > 0 {
+		err = nil
+	}
+	if err == bufio.ErrBufferFull {
+		for err == bufio.ErrBufferFull {
+			_, err = l.r.ReadSlice('\n')
+		}
+		if err == io.EOF {
+			err = nil
+		}
+		if err != nil {
+			return 0, "", false, err
+		}
+		l.n++
+		return l.n, "", true, nil
+	}
+	if err != nil {
+		return 0, "", false, err
+	}
+	l.n++
+	return l.n, string(b), false, nil
+}
+
+// reporter prints outcomes, for people or as JSON.
+type reporter struct {
+	out      io.Writer
+	json     bool
+	store    string // "", "run" (this batch only) or "shared"
+	failOpen bool
+}
+
+// jsonResult is the JSON form of one outcome.
+type jsonResult struct {
+	Line        int    `json:"line,omitempty"`
+	Valid       bool   `json:"valid"`
+	Status      string `json:"status,omitempty"`
+	StatusCode  int    `json:"status_code,omitempty"`
+	Suite       string `json:"suite,omitempty"`
+	KeyID       string `json:"key_id,omitempty"`
+	Expiry      string `json:"expiry,omitempty"`
+	ReplayCheck string `json:"replay_check,omitempty"`
+	Reason      string `json:"reason,omitempty"`
+	Error       string `json:"error,omitempty"`
+}
+
+// report prints one outcome and returns 0 for a valid token, 1 otherwise.
+func (r *reporter) report(line int, o outcome) int {
+	code := 0
+	if o.err != nil {
+		code = 1
+	}
+	replay := r.replayCheck(o)
+	if r.json {
+		j := jsonResult{Line: line, Valid: o.err == nil, ReplayCheck: replay}
+		if o.err == nil {
+			j.Status, j.StatusCode, j.Suite = o.res.StatusName, int(o.res.Status), o.res.Suite.String()
+			j.KeyID, j.Expiry = o.res.KeyID.String(), o.res.Expiry.UTC().Format(time.RFC3339)
+		} else {
+			j.Reason, j.Error = reason(o.err), r.message(o.err)
+		}
+		enc := json.NewEncoder(r.out)
+		enc.Encode(j)
+		return code
+	}
+	prefix := ""
+	if line > 0 {
+		prefix = fmt.Sprintf("line %d: ", line)
+	}
+	if o.err != nil {
+		fmt.Fprintf(r.out, "%sREFUSED  %s\n", prefix, r.message(o.err))
+		return code
+	}
+	var check string
+	switch replay {
+	case "passed":
+		if r.store == "shared" {
+			check = "passed (shared store)"
+		} else {
+			check = "passed (within this batch only; no -redis)"
+		}
+	case "skipped":
+		check = "SKIPPED: spent-token store unavailable, accepted because of -fail-open"
+	default:
+		check = "not done (no -redis store)"
+	}
+	fmt.Fprintf(r.out, "%sVALID    %s (%s, key %s, valid until %s); replay check: %s\n", prefix,
+		o.res.StatusName, o.res.Suite, o.res.KeyID, o.res.Expiry.UTC().Format(time.RFC3339), check)
+	return code
+}
+
+// replayCheck says what became of the replay check: "passed", "skipped"
+// (store unavailable, failed open), "failed" (replayed, or the store
+// refused) or "off" (no store).
+func (r *reporter) replayCheck(o outcome) string {
+	switch {
+	case r.store == "":
+		return "off"
+	case o.err == nil && o.unchecked:
+		return "skipped"
+	case o.err == nil:
+		return "passed"
+	case errors.Is(o.err, verify.ErrReplayed), errors.Is(o.err, verify.ErrStoreUnavailable), storeError(o.err):
+		return "failed"
+	}
+	// Refused before the store was asked.
+	return ""
+}
+
+// storeError reports whether err came from the spent-token store rather
+// than from the token.
+func storeError(err error) bool {
+	return reason(err) == "store_error"
+}
+
+func reason(err error) string {
+	for _, c := range []struct {
+		err  error
+		name string
+	}{
+		{verify.ErrMalformed, "malformed"},
+		{verify.ErrExpired, "expired"},
+		{verify.ErrTooFarAhead, "too_far_ahead"},
+		{verify.ErrKeyMismatch, "key_mismatch"},
+		{verify.ErrUnknownKey, "unknown_key"},
+		{verify.ErrNotYetValid, "not_yet_valid"},
+		{verify.ErrInvalidSignature, "invalid_signature"},
+		{verify.ErrReplayed, "replayed"},
+		{verify.ErrStoreUnavailable, "store_unavailable"},
+	} {
+		if errors.Is(err, c.err) {
+			return c.name
+		}
+	}
+	return "store_error"
+}
+
+func (r *reporter) message(err error) string {
+	switch reason(err) {
+	case "malformed":
+		msg := "malformed: not a statustoken v1 token"
+		if detail := strings.TrimPrefix(strings.TrimPrefix(err.Error(), verify.ErrMalformed.Error()), ": "); detail != "" && detail != err.Error() {
+			msg += " (" + detail + ")"
+		}
+		return msg
+	case "expired":
+		return "expired"
+	case "too_far_ahead":
+		return "expiry further ahead than the directory allows"
+	case "key_mismatch":
+		return "token fields do not match its key"
+	case "unknown_key":
+		return "unknown key: not in this directory (withdrawn, or update the directory)"
+	case "not_yet_valid":
+		return "not valid yet"
+	case "invalid_signature":
+		return "invalid signature"
+	case "replayed":
+		return "already used: this token was presented before"
+	case "store_unavailable":
+		return "spent-token store unavailable, so the token is refused (fail closed; -fail-open would accept it): " +
+			strings.TrimPrefix(err.Error(), verify.ErrStoreUnavailable.Error()+": ")
+	}
+	return "spent-token store refused the token: " + err.Error()
+}
+
+func (a *app) update(ctx context.Context, args []string) int {
+	var root, issuer, dirFile, sigFile string
+	var timeout time.Duration
+	fl := flag.NewFlagSet("scanner update", flag.ContinueOnError)
+	fl.SetOutput(a.stderr)
+	fl.Usage = func() {
+		fmt.Fprintf(a.stderr, "usage: scanner update -root KEY -issuer URL [flags]\n\n"+
+			"Fetches the issuer's directory, checks its signature against the pinned root key\n"+
+			"and every format rule, refuses one older than the saved file, and saves it.\n\nflags:\n")
+		fl.PrintDefaults()
+	}
+	fl.StringVar(&root, "root", "", "pinned root public key: base64, or a `file` holding it (required)")
+	fl.StringVar(&issuer, "issuer", "http://127.0.0.1:8080", "issuer base `URL`")
+	fl.StringVar(&dirFile, "directory", "directory.json", "directory `file` to write")
+	fl.StringVar(&sigFile, "signature", "directory.sig", "signature `file` to write")
+	fl.DurationVar(&timeout, "timeout", 30*time.Second, "give up after this long")
+	if err := fl.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fl.NArg() != 0 {
+		return a.usageErr("unexpected argument %q", fl.Arg(0))
+	}
+	if root == "" {
+		return a.usageErr("-root is required: the issuer's root public key, or its root.pub file")
+	}
+	pinned, err := directory.ParseRootKey(root)
+	if err != nil {
+		return a.usageErr("%v", err)
+	}
+	base, err := directory.IssuerURL(issuer)
+	if err != nil {
+		return a.usageErr("%v", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	data, sig, err := directory.Fetch(ctx, &http.Client{}, base)
+	if err != nil {
+		fmt.Fprintf(a.stderr, "scanner: fetching the directory: %v\n", err)
+		return 1
+	}
+	d, err := token.OpenDirectory(data, sig, pinned)
+	if err != nil {
+		fmt.Fprintf(a.stderr, "scanner: the issuer's directory is refused: %v\n", err)
+		return 1
+	}
+	prev, err := files.ReadLimited(dirFile, token.MaxDirectorySize)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return a.usageErr("%v", err)
+	}
+	if err := directory.CheckNewer(prev, data); err != nil {
+		fmt.Fprintf(a.stderr, "scanner: %v\n", err)
+		return 1
+	}
+	// The signature goes first: a reader between the two writes sees an
+	// old directory with a new signature, which fails, never a mismatch
+	// that passes.
+	if err := files.WriteAtomic(sigFile, sig, 0o644); err != nil {
+		return a.usageErr("%v", err)
+	}
+	if err := files.WriteAtomic(dirFile, data, 0o644); err != nil {
+		return a.usageErr("%v", err)
+	}
+	fmt.Fprintf(a.stdout, "directory serial %d with %d keys saved to %s (signature %s)\n", d.Serial, len(d.Keys), dirFile, sigFile)
+	return 0
+}
