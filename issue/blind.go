@@ -173,7 +173,14 @@ func (is *Issuer) activeRSAKey(id token.KeyID, now time.Time) (*rsabssa.PrivateK
 //
 // The issuer learns only the key (so the status and epoch) and the count:
 // blinded messages are uniformly random to it, and it never sees a token.
+//
+// A request is at most MaxRequestSize bytes; a longer one is refused as
+// malformed without being read. A nil assigned assigns no status, so every
+// request is refused with ErrStatusNotAssigned.
 func (is *Issuer) Respond(request []byte, now time.Time, assigned func() (token.Status, error)) ([]byte, error) {
+	if err := is.ready(); err != nil {
+		return nil, err
+	}
 	if !is.publishes(token.RSABSSA) {
 		return nil, fmt.Errorf("%w: the issuer does not publish rsabssa keys", ErrUnknownKey)
 	}
@@ -184,6 +191,9 @@ func (is *Issuer) Respond(request []byte, now time.Time, assigned func() (token.
 	k, status, err := is.activeRSAKey(w.keyID, now)
 	if err != nil {
 		return nil, err
+	}
+	if assigned == nil {
+		return nil, fmt.Errorf("%w: no policy", ErrStatusNotAssigned)
 	}
 	want, err := assigned()
 	if err != nil {
@@ -253,6 +263,9 @@ func (h *Holder) Request(status token.Status, at time.Time, n int) (*Pending, []
 	if n < 1 || n > MaxTokens {
 		return nil, nil, fmt.Errorf("%w: %d", ErrCount, n)
 	}
+	if h == nil {
+		return nil, nil, fmt.Errorf("%w: no directory", ErrNoKey)
+	}
 	dk, ok := h.dir.KeyAt(token.RSABSSA, status, at)
 	if !ok {
 		return nil, nil, fmt.Errorf("%w: rsabssa status %d at %v", ErrNoKey, status, at.UTC())
@@ -281,9 +294,10 @@ func (h *Holder) Request(status token.Status, at time.Time, n int) (*Pending, []
 // verify under the key the holder's own directory lists; if the response
 // is malformed, names another key, has another count, or any signature
 // fails, the whole response is refused with ErrResponse and nothing from
-// it is returned. A Pending finalizes once.
+// it is returned. A Pending finalizes once. A response is at most
+// MaxResponseSize bytes; a longer one is refused without being read.
 func (h *Holder) Finalize(p *Pending, response []byte) ([]*token.Token, error) {
-	if p == nil || p.used {
+	if p == nil || p.used || p.key == nil {
 		return nil, fmt.Errorf("%w: no pending request, or already finalized", ErrResponse)
 	}
 	w, err := parseBlindWire(response)
@@ -323,7 +337,10 @@ func (h *Holder) Accept(toks []*token.Token) error {
 		if err != nil {
 			return fmt.Errorf("%w: token %d: %v", ErrResponse, i, err)
 		}
-		k := h.keys.Lookup(t.KeyID)
+		var k *keyset.Key
+		if h != nil && h.keys != nil {
+			k = h.keys.Lookup(t.KeyID)
+		}
 		if k == nil || !k.Matches(t) {
 			return fmt.Errorf("%w: token %d: key %v is not the directory's key for its status and expiry", ErrResponse, i, t.KeyID)
 		}
@@ -335,5 +352,11 @@ func (h *Holder) Accept(toks []*token.Token) error {
 	return nil
 }
 
-// Directory returns the holder's checked directory.
-func (h *Holder) Directory() *token.Directory { return h.dir }
+// Directory returns the holder's checked directory, or nil for a Holder
+// not made by NewHolder.
+func (h *Holder) Directory() *token.Directory {
+	if h == nil {
+		return nil
+	}
+	return h.dir
+}

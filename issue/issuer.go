@@ -148,9 +148,21 @@ func NewIssuer(cfg Config) (*Issuer, error) {
 	return is, nil
 }
 
-// RootPublicKey returns the public key that wallets and scanners pin.
+// RootPublicKey returns the public key that wallets and scanners pin, or
+// nil for an Issuer not made by NewIssuer.
 func (is *Issuer) RootPublicKey() ed25519.PublicKey {
+	if is.ready() != nil {
+		return nil
+	}
 	return slices.Clone(is.root.Public().(ed25519.PublicKey))
+}
+
+// ready returns an error for an Issuer not made by NewIssuer.
+func (is *Issuer) ready() error {
+	if is == nil || is.epoch == 0 || len(is.root) != ed25519.PrivateKeySize {
+		return fmt.Errorf("%w: the issuer was not made by NewIssuer", ErrConfig)
+	}
+	return nil
 }
 
 // epochStart returns the start of the epoch containing t.
@@ -225,6 +237,9 @@ func (is *Issuer) directoryKey(suite token.Suite, status token.Status, notBefore
 // than that of every directory published before. RSABSSA keys missing
 // from the key store are generated and stored first.
 func (is *Issuer) Directory(now time.Time, serial uint64) (data, sig []byte, err error) {
+	if err := is.ready(); err != nil {
+		return nil, nil, err
+	}
 	start, err := is.epochStart(now)
 	if err != nil {
 		return nil, nil, err
@@ -263,6 +278,9 @@ func (is *Issuer) Directory(now time.Time, serial uint64) (data, sig []byte, err
 // holder is (a walk-in test site that asks for no identity); an issuer that
 // knows the holder must issue through the blind rsabssa suite.
 func (is *Issuer) IssueEd25519(status token.Status, now time.Time, n int) ([]*token.Token, error) {
+	if err := is.ready(); err != nil {
+		return nil, err
+	}
 	if n < 1 || n > MaxTokens {
 		return nil, fmt.Errorf("%w: %d", ErrCount, n)
 	}

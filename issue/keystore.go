@@ -88,7 +88,8 @@ func (m *MemoryKeyStore) Put(ref KeyRef, key *rsa.PrivateKey) error {
 
 // FileKeyStore keeps each key in its own PEM file (PKCS #8) in a
 // directory. Files are created with mode 0600, and a key file that anyone
-// but its owner may read or write is refused.
+// but its owner may read or write is refused, as is one larger than
+// 16 KiB (a 2048-bit key's file is about 1.7 KB).
 type FileKeyStore struct {
 	Dir string
 }
@@ -145,6 +146,9 @@ func parseKeyPEM(data []byte, name string) (*rsa.PrivateKey, error) {
 // Put implements KeyStore. It writes the file with mode 0600 and fails if
 // the file exists.
 func (f FileKeyStore) Put(ref KeyRef, key *rsa.PrivateKey) error {
+	if key == nil {
+		return fmt.Errorf("%w: no key", ErrKeyFile)
+	}
 	der, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrKeyFile, err)

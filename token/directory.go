@@ -32,6 +32,8 @@ var (
 
 // Limits on a directory (SPEC.md, "Directory").
 const (
+	// MaxDirectorySize is the size in bytes of the largest directory
+	// ParseDirectory and OpenDirectory read.
 	MaxDirectorySize  = 1 << 20
 	MaxDirectoryKeys  = 2048
 	MinEpochLength    = 3600
@@ -109,7 +111,8 @@ func (d *Directory) Marshal() ([]byte, error) {
 
 // ParseDirectory decodes and validates directory bytes without checking
 // their signature; use [OpenDirectory] for bytes from anywhere else than
-// the caller's own issuer.
+// the caller's own issuer. Data larger than [MaxDirectorySize] is refused
+// with [ErrMalformedDirectory] without being decoded.
 func ParseDirectory(data []byte) (*Directory, error) {
 	if len(data) > MaxDirectorySize {
 		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrMalformedDirectory, len(data), MaxDirectorySize)
@@ -148,7 +151,9 @@ func DirectorySignatureInput(data []byte) []byte {
 // pinned root public key, then parses and validates the directory as
 // [ParseDirectory] does. Wallets and scanners load directories only
 // through it. The signature is checked under the same rules as Ed25519
-// tokens (SPEC.md, "Ed25519 verification").
+// tokens (SPEC.md, "Ed25519 verification"). Data larger than
+// [MaxDirectorySize] is refused with [ErrMalformedDirectory] before the
+// signature is checked.
 func OpenDirectory(data, sig []byte, root ed25519.PublicKey) (*Directory, error) {
 	if len(data) > MaxDirectorySize {
 		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrMalformedDirectory, len(data), MaxDirectorySize)
@@ -167,6 +172,9 @@ func OpenDirectory(data, sig []byte, root ed25519.PublicKey) (*Directory, error)
 func (d *Directory) Validate() error {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: "+format, append([]any{ErrInvalidDirectory}, args...)...)
+	}
+	if d == nil {
+		return bad("no directory")
 	}
 	if d.Version != Version {
 		return bad("version %d", d.Version)
@@ -292,6 +300,9 @@ func validStatusName(s string) bool {
 
 // StatusName returns the name of status code c.
 func (d *Directory) StatusName(c Status) (string, bool) {
+	if d == nil {
+		return "", false
+	}
 	for _, s := range d.Statuses {
 		if s.Code == c {
 			return s.Name, true
@@ -302,6 +313,9 @@ func (d *Directory) StatusName(c Status) (string, bool) {
 
 // Lookup returns the key with ID id.
 func (d *Directory) Lookup(id KeyID) (*Key, bool) {
+	if d == nil {
+		return nil, false
+	}
 	for i := range d.Keys {
 		if d.Keys[i].ID == id {
 			return &d.Keys[i], true
@@ -312,6 +326,9 @@ func (d *Directory) Lookup(id KeyID) (*Key, bool) {
 
 // KeyAt returns the key of suite and status whose epoch contains t.
 func (d *Directory) KeyAt(suite Suite, status Status, t time.Time) (*Key, bool) {
+	if d == nil {
+		return nil, false
+	}
 	u := t.Unix()
 	for i := range d.Keys {
 		k := &d.Keys[i]
@@ -325,7 +342,7 @@ func (d *Directory) KeyAt(suite Suite, status Status, t time.Time) (*Key, bool) 
 // Matches reports whether the token's suite, status and expiry equal the
 // key's. A token whose fields differ from its key's entry is invalid.
 func (k *Key) Matches(t *Token) bool {
-	return t.KeyID == k.ID && t.Suite == k.Suite && t.Status == k.Status && t.Expiry == k.Expiry
+	return k != nil && t != nil && t.KeyID == k.ID && t.Suite == k.Suite && t.Status == k.Status && t.Expiry == k.Expiry
 }
 
 // ExpiryTime returns Expiry as a time.Time.

@@ -36,7 +36,8 @@ func (t *Token) MarshalText() ([]byte, error) {
 
 // ParseText decodes the text form produced by [Token.MarshalText]. It
 // accepts only the exact prefix and canonical base45, and everything
-// [Parse] rejects it rejects with [ErrMalformed].
+// [Parse] rejects it rejects with [ErrMalformed]. A string longer than
+// [MaxTextSize] is refused without being decoded.
 func ParseText(s string) (*Token, error) {
 	if len(s) > MaxTextSize {
 		return nil, fmt.Errorf("%w: text form of %d characters", ErrMalformed, len(s))
@@ -63,7 +64,8 @@ func (t *Token) Base64() (string, error) {
 }
 
 // ParseBase64 decodes the form produced by [Token.Base64]: unpadded,
-// canonical base64url (no padding, no line breaks, zero trailing bits).
+// canonical base64url (no padding, no line breaks, zero trailing bits). A
+// string longer than [MaxBase64Size] is refused without being decoded.
 func ParseBase64(s string) (*Token, error) {
 	if len(s) > MaxBase64Size {
 		return nil, fmt.Errorf("%w: base64 form of %d characters", ErrMalformed, len(s))

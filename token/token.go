@@ -168,8 +168,9 @@ type Token struct {
 func (t *Token) ExpiryTime() time.Time { return time.Unix(int64(t.Expiry), 0).UTC() }
 
 // Parse decodes a binary token. It accepts exactly one encoding per token
-// and rejects anything else with [ErrMalformed]. The returned token does not
-// alias b.
+// and rejects anything else with [ErrMalformed]; no valid token is longer
+// than [MaxSize] bytes, and a longer b is refused without being read. The
+// returned token does not alias b.
 func Parse(b []byte) (*Token, error) {
 	t, err := parse(b)
 	if err != nil {
@@ -255,6 +256,9 @@ func canonicalY(b []byte) bool {
 
 // Marshal encodes t, after checking that every field is valid.
 func (t *Token) Marshal() ([]byte, error) {
+	if t == nil {
+		return nil, fmt.Errorf("%w: nil token", ErrMalformed)
+	}
 	return t.AppendBinary(make([]byte, 0, t.Suite.Size()))
 }
 
@@ -268,6 +272,9 @@ func (t *Token) AppendBinary(b []byte) ([]byte, error) {
 }
 
 func (t *Token) check() error {
+	if t == nil {
+		return fmt.Errorf("%w: nil token", ErrMalformed)
+	}
 	if !t.Suite.Valid() {
 		return fmt.Errorf("%w: unknown suite %d", ErrMalformed, uint8(t.Suite))
 	}

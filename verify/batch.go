@@ -38,11 +38,21 @@ func (v *Verifier) NewBatch() *Batch { return &Batch{v: v} }
 // Verify checks every token in tokens as Verifier.Verify would, and sets
 // errs[i] to nil or the error for tokens[i]. It returns nil when every
 // token is valid and an error wrapping ErrBatch otherwise. errs must have
-// the length of tokens. With a spent-token store set, valid tokens are
-// recorded in order, so the second of two equal tokens is ErrReplayed.
+// the length of tokens: if it does not, no token is checked, and the error
+// returned, which does not wrap ErrBatch, is also set in every slot of errs.
+// With a spent-token store set, valid tokens are recorded in order, so the
+// second of two equal tokens is ErrReplayed.
+//
+// Each token is at most token.MaxSize bytes; longer ones are refused as
+// malformed without being read. A Batch's memory grows in proportion to
+// the largest number of tokens it has been given, and is kept for reuse.
 func (b *Batch) Verify(tokens [][]byte, errs []error) error {
 	if len(errs) != len(tokens) {
-		panic("verify: Batch.Verify needs one error slot per token")
+		err := fmt.Errorf("verify: Batch.Verify given %d error slots for %d tokens", len(errs), len(tokens))
+		for i := range errs {
+			errs[i] = err
+		}
+		return err
 	}
 	v := b.v
 	now := v.now()

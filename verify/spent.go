@@ -35,7 +35,8 @@ type SpentStore interface {
 // by the time they may be forgotten and drops whole groups once that time
 // has passed, so memory is bounded by the tokens of live epochs, and by
 // its limit: when full it refuses tokens with ErrStoreFull rather than
-// growing.
+// growing. The zero MemoryStore is ready to use, with DefaultSpentLimit
+// and time.Now.
 type MemoryStore struct {
 	mu     sync.Mutex
 	limit  int
@@ -67,10 +68,19 @@ func NewMemoryStore(limit int, now func() time.Time) *MemoryStore {
 
 // Spend implements SpentStore.
 func (m *MemoryStore) Spend(id token.KeyID, nonce token.Nonce, until time.Time) error {
-	now := m.now().Unix()
-	u := until.Unix()
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.now == nil {
+		m.now = time.Now
+	}
+	if m.limit <= 0 {
+		m.limit = DefaultSpentLimit
+	}
+	if m.groups == nil {
+		m.groups = make(map[int64]map[spentKey]struct{})
+	}
+	now := m.now().Unix()
+	u := until.Unix()
 	for t, g := range m.groups {
 		if t <= now {
 			m.count -= len(g)

@@ -83,6 +83,7 @@ type Verifier struct {
 // New builds a Verifier from directory bytes, their detached signature and
 // the pinned root public key. It checks the signature and every directory
 // rule once (token.OpenDirectory), and prepares every key for verification.
+// A directory is at most token.MaxDirectorySize bytes.
 func New(directory, signature []byte, root ed25519.PublicKey, opts *Options) (*Verifier, error) {
 	d, err := token.OpenDirectory(directory, signature, root)
 	if err != nil {
@@ -112,7 +113,16 @@ func New(directory, signature []byte, root ed25519.PublicKey, opts *Options) (*V
 
 // Update returns a Verifier for a newer directory under the same root key
 // and options. The new serial must be higher, or equal with identical bytes.
+// A zero Verifier has accepted no directory: Update is then New with its
+// options.
 func (v *Verifier) Update(directory, signature []byte, root ed25519.PublicKey) (*Verifier, error) {
+	if v == nil {
+		return New(directory, signature, root, nil)
+	}
+	if v.dir == nil {
+		opts := v.opts
+		return New(directory, signature, root, &opts)
+	}
 	opts := v.opts
 	opts.MinSerial = v.dir.Serial
 	nv, err := New(directory, signature, root, &opts)
@@ -125,8 +135,12 @@ func (v *Verifier) Update(directory, signature []byte, root ed25519.PublicKey) (
 	return nv, nil
 }
 
-// Directory returns a copy of the verifier's directory.
+// Directory returns a copy of the verifier's directory, or nil for a zero
+// Verifier.
 func (v *Verifier) Directory() *token.Directory {
+	if v == nil || v.dir == nil {
+		return nil
+	}
 	d := *v.dir
 	d.Statuses = append([]token.StatusName(nil), d.Statuses...)
 	d.Keys = append([]token.Key(nil), d.Keys...)
@@ -147,7 +161,7 @@ type Result struct {
 }
 
 func (v *Verifier) now() int64 {
-	if v.opts.Now != nil {
+	if v != nil && v.opts.Now != nil {
 		return v.opts.Now().Unix()
 	}
 	return time.Now().Unix()
@@ -156,7 +170,10 @@ func (v *Verifier) now() int64 {
 // Verify checks one binary token: its encoding, its key in the directory,
 // that its status and expiry equal the key's, the time window, and its
 // signature (SPEC.md, "Verification"). With Options.Spent set it also
-// records the token as used. Every failure is one of the package's errors.
+// records the token as used. Every failure is one of the package's errors;
+// a zero Verifier knows no key, and refuses every well-formed token with
+// ErrUnknownKey. raw is at most token.MaxSize bytes: anything longer is
+// refused as malformed without being read.
 func (v *Verifier) Verify(raw []byte) (Result, error) {
 	// The message buffer comes from a pool: signature verification
 	// retains no reference to it, but escape analysis cannot tell.
@@ -178,7 +195,8 @@ func (v *Verifier) Verify(raw []byte) (Result, error) {
 
 var msgPool = sync.Pool{New: func() any { return new([token.MessageSize]byte) }}
 
-// VerifyText checks a token in its QR text form (token.ParseText).
+// VerifyText checks a token in its QR text form (token.ParseText), at
+// most token.MaxTextSize characters.
 func (v *Verifier) VerifyText(s string) (Result, error) {
 	t, err := token.ParseText(s)
 	if err != nil {
@@ -208,6 +226,9 @@ func (v *Verifier) precheck(buf, raw []byte, now int64) ([]byte, token.Token, *k
 	msg, t, err := token.MessageOf(buf, raw)
 	if err != nil {
 		return nil, t, nil, err
+	}
+	if v == nil || v.dir == nil {
+		return nil, t, nil, ErrUnknownKey
 	}
 	exp := int64(t.Expiry)
 	switch {

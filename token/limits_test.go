@@ -1,0 +1,85 @@
+package token
+
+import (
+	"crypto/ed25519"
+	"errors"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// allocated returns the bytes f allocates on the heap.
+func allocated(f func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	f()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
+
+// maxWork bounds what refusing an oversized input may allocate: a small
+// fraction of the input, which must be refused without being read.
+const maxWork = 64 << 10
+
+// TestInputLimits checks each entry point's documented maximum: the largest
+// valid input has exactly that size, and an input ten times larger is
+// refused with the package's error without being decoded.
+func TestInputLimits(t *testing.T) {
+	rsaTok := sample(RSABSSA)
+	raw, _ := rsaTok.Marshal()
+	text, _ := rsaTok.MarshalText()
+	b64, _ := rsaTok.Base64()
+	if len(raw) != MaxSize || len(text) != MaxTextSize || len(b64) != MaxBase64Size {
+		t.Fatalf("largest token: %d, %d, %d bytes; limits %d, %d, %d",
+			len(raw), len(text), len(b64), MaxSize, MaxTextSize, MaxBase64Size)
+	}
+
+	bigRaw := make([]byte, 10*MaxSize)
+	copy(bigRaw, raw)
+	bigText := string(text) + strings.Repeat("0", 9*MaxTextSize)
+	bigB64 := b64 + strings.Repeat("A", 9*MaxBase64Size)
+	// A directory ten times the limit, of valid JSON: one status list
+	// padded with entries.
+	var sb strings.Builder
+	sb.WriteString(`{"version":1,"serial":1,"epoch_length":3600,"max_lifetime":3600,"statuses":[`)
+	for sb.Len() < 10*MaxDirectorySize {
+		sb.WriteString(`{"code":1,"name":"a"},`)
+	}
+	sb.WriteString(`{"code":1,"name":"a"}],"keys":[]}`)
+	bigDir := []byte(sb.String())
+	root := ed25519.NewKeyFromSeed(make([]byte, 32))
+	sig := ed25519.Sign(root, DirectorySignatureInput(bigDir))
+
+	for _, c := range []struct {
+		name string
+		max  int
+		size int
+		call func() error
+		want error
+	}{
+		{"Parse", MaxSize, len(bigRaw), func() error { _, err := Parse(bigRaw); return err }, ErrMalformed},
+		{"MessageOf", MaxSize, len(bigRaw), func() error { _, _, err := MessageOf(nil, bigRaw); return err }, ErrMalformed},
+		{"ParseText", MaxTextSize, len(bigText), func() error { _, err := ParseText(bigText); return err }, ErrMalformed},
+		{"ParseBase64", MaxBase64Size, len(bigB64), func() error { _, err := ParseBase64(bigB64); return err }, ErrMalformed},
+		{"ParseDirectory", MaxDirectorySize, len(bigDir), func() error { _, err := ParseDirectory(bigDir); return err }, ErrMalformedDirectory},
+		{"OpenDirectory", MaxDirectorySize, len(bigDir), func() error {
+			_, err := OpenDirectory(bigDir, sig, root.Public().(ed25519.PublicKey))
+			return err
+		}, ErrMalformedDirectory},
+	} {
+		if c.size < 10*c.max {
+			t.Fatalf("%s: input of %d bytes, not ten times %d", c.name, c.size, c.max)
+		}
+		var err error
+		if n := allocated(func() { err = c.call() }); n > maxWork {
+			t.Errorf("%s: allocated %d bytes to refuse %d", c.name, n, c.size)
+		}
+		if !errors.Is(err, c.want) {
+			t.Errorf("%s of %d bytes: %v, want %v", c.name, c.size, err, c.want)
+		}
+		if len(err.Error()) > 200 {
+			t.Errorf("%s: %d-byte error text", c.name, len(err.Error()))
+		}
+	}
+}

@@ -1,0 +1,193 @@
+package token
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+// noPanic runs f and fails the test if it panics.
+func noPanic(t *testing.T, name string, f func()) {
+	t.Helper()
+	defer func() {
+		if r := recover(); r != nil {
+			t.Errorf("%s panicked: %v", name, r)
+		}
+	}()
+	f()
+}
+
+// TestMisuse calls every exported function and method of the package with
+// zero values, nil, empty and oversized inputs: none may panic, and every
+// one that can fail must fail with the package's error. Methods without
+// an error result are called on zero values; on a nil *Token or *Key they
+// are programmer errors.
+func TestMisuse(t *testing.T) {
+	huge := make([]byte, 10*MaxDirectorySize)
+	for i := range huge {
+		huge[i] = byte(i)
+	}
+	inputs := map[string][]byte{"nil": nil, "empty": {}, "zeros": make([]byte, MaxSize), "huge": huge}
+
+	for name, in := range inputs {
+		noPanic(t, "Parse "+name, func() {
+			if tok, err := Parse(in); tok != nil || !errors.Is(err, ErrMalformed) {
+				t.Errorf("Parse %s: %v", name, err)
+			}
+		})
+		noPanic(t, "ParseText "+name, func() {
+			if tok, err := ParseText(string(in)); tok != nil || !errors.Is(err, ErrMalformed) {
+				t.Errorf("ParseText %s: %v", name, err)
+			}
+		})
+		noPanic(t, "ParseBase64 "+name, func() {
+			if tok, err := ParseBase64(string(in)); tok != nil || !errors.Is(err, ErrMalformed) {
+				t.Errorf("ParseBase64 %s: %v", name, err)
+			}
+		})
+		noPanic(t, "MessageOf "+name, func() {
+			if msg, _, err := MessageOf(in, in); msg != nil || !errors.Is(err, ErrMalformed) {
+				t.Errorf("MessageOf %s: %v", name, err)
+			}
+		})
+		noPanic(t, "ParseDirectory "+name, func() {
+			if d, err := ParseDirectory(in); d != nil || !errors.Is(err, ErrMalformedDirectory) {
+				t.Errorf("ParseDirectory %s: %v", name, err)
+			}
+		})
+		for sname, sig := range inputs {
+			for rname, root := range inputs {
+				noPanic(t, "OpenDirectory", func() {
+					d, err := OpenDirectory(in, sig, root)
+					if d != nil || (!errors.Is(err, ErrDirectorySignature) && !errors.Is(err, ErrMalformedDirectory)) {
+						t.Errorf("OpenDirectory(%s, %s, %s): %v", name, sname, rname, err)
+					}
+				})
+			}
+		}
+		noPanic(t, "ComputeKeyID "+name, func() { ComputeKeyID(in) })
+		noPanic(t, "DirectorySignatureInput "+name, func() {
+			if m := DirectorySignatureInput(in); !bytes.Equal(m, append([]byte(directoryLabel), in...)) {
+				t.Errorf("DirectorySignatureInput %s", name)
+			}
+		})
+		noPanic(t, "Suite.UnmarshalText "+name, func() {
+			var s Suite
+			if err := s.UnmarshalText(in); err == nil || len(err.Error()) > 200 {
+				t.Errorf("Suite.UnmarshalText %s: %v", name, err)
+			}
+		})
+		noPanic(t, "KeyID.UnmarshalText "+name, func() {
+			var id KeyID
+			if err := id.UnmarshalText(in); err == nil || len(err.Error()) > 200 {
+				t.Errorf("KeyID.UnmarshalText %s: %v", name, err)
+			}
+		})
+	}
+
+	// Suites: the zero suite and every unknown one.
+	for _, s := range []Suite{0, 3, 255} {
+		noPanic(t, "Suite methods", func() {
+			if s.Valid() || s.Size() != 0 || s.SignatureSize() != 0 || s.String() == "" {
+				t.Errorf("suite %d", s)
+			}
+			if b, err := s.MarshalText(); b != nil || err == nil {
+				t.Errorf("MarshalText of suite %d: %v", s, err)
+			}
+		})
+	}
+	noPanic(t, "KeyID zero", func() {
+		var id KeyID
+		if b, err := id.MarshalText(); err != nil || string(b) != strings.Repeat("0", 16) || id.String() != string(b) {
+			t.Errorf("zero KeyID: %s %v", b, err)
+		}
+	})
+
+	// Tokens: nil and zero.
+	var nilTok *Token
+	for name, tok := range map[string]*Token{"nil": nilTok, "zero": {}} {
+		noPanic(t, name+" Token.Marshal", func() {
+			if b, err := tok.Marshal(); len(b) != 0 || !errors.Is(err, ErrMalformed) {
+				t.Errorf("%s Token.Marshal: %v", name, err)
+			}
+		})
+		noPanic(t, name+" Token.AppendBinary", func() {
+			if b, err := tok.AppendBinary([]byte{9}); !bytes.Equal(b, []byte{9}) || !errors.Is(err, ErrMalformed) {
+				t.Errorf("%s Token.AppendBinary: %v", name, err)
+			}
+		})
+		noPanic(t, name+" Token.MarshalText", func() {
+			if b, err := tok.MarshalText(); b != nil || !errors.Is(err, ErrMalformed) {
+				t.Errorf("%s Token.MarshalText: %v", name, err)
+			}
+		})
+		noPanic(t, name+" Token.Base64", func() {
+			if s, err := tok.Base64(); s != "" || !errors.Is(err, ErrMalformed) {
+				t.Errorf("%s Token.Base64: %v", name, err)
+			}
+		})
+	}
+	noPanic(t, "zero Token accessors", func() {
+		var tok Token
+		if len(tok.Message()) != MessageSize || len(tok.AppendMessage(nil)) != MessageSize ||
+			!tok.ExpiryTime().Equal(time.Unix(0, 0)) {
+			t.Error("zero Token accessors")
+		}
+	})
+	noPanic(t, "oversized signature", func() {
+		tok := Token{Suite: Ed25519, Status: 1, Signature: huge}
+		if b, err := tok.Marshal(); len(b) != 0 || !errors.Is(err, ErrMalformed) {
+			t.Errorf("Marshal with a %d-byte signature: %v", len(huge), err)
+		}
+	})
+
+	// Directories: nil and zero.
+	var nilDir *Directory
+	for name, d := range map[string]*Directory{"nil": nilDir, "zero": {}} {
+		noPanic(t, name+" Directory", func() {
+			if err := d.Validate(); !errors.Is(err, ErrInvalidDirectory) {
+				t.Errorf("%s Directory.Validate: %v", name, err)
+			}
+			if b, err := d.Marshal(); b != nil || !errors.Is(err, ErrInvalidDirectory) {
+				t.Errorf("%s Directory.Marshal: %v", name, err)
+			}
+			if _, ok := d.StatusName(0); ok {
+				t.Errorf("%s Directory.StatusName found a name", name)
+			}
+			if k, ok := d.Lookup(KeyID{}); ok || k != nil {
+				t.Errorf("%s Directory.Lookup found a key", name)
+			}
+			if k, ok := d.KeyAt(0, 0, time.Time{}); ok || k != nil {
+				t.Errorf("%s Directory.KeyAt found a key", name)
+			}
+		})
+	}
+	noPanic(t, "oversized directory", func() {
+		d := Directory{Version: 1, Serial: 1, EpochLength: MinEpochLength, MaxLifetime: MinEpochLength,
+			Statuses: []StatusName{{Code: 1, Name: "a"}}, Keys: make([]Key, MaxDirectoryKeys+1)}
+		if err := d.Validate(); !errors.Is(err, ErrInvalidDirectory) {
+			t.Errorf("Validate with %d keys: %v", len(d.Keys), err)
+		}
+	})
+	noPanic(t, "ValidateStatuses", func() {
+		for _, s := range [][]StatusName{nil, {}, {{}}, make([]StatusName, 300)} {
+			if err := ValidateStatuses(s); !errors.Is(err, ErrInvalidDirectory) {
+				t.Errorf("ValidateStatuses(%d entries): %v", len(s), err)
+			}
+		}
+	})
+
+	// Keys: nil and zero.
+	var nilKey *Key
+	noPanic(t, "Key.Matches", func() {
+		var k Key
+		if nilKey.Matches(nil) || nilKey.Matches(&Token{}) || k.Matches(nil) {
+			t.Error("Matches with a nil key or token")
+		}
+		if !k.ExpiryTime().Equal(time.Unix(0, 0)) || !k.NotBeforeTime().Equal(time.Unix(0, 0)) {
+			t.Error("zero Key times")
+		}
+	})
+}

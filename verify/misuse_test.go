@@ -1,0 +1,148 @@
+package verify
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/statustoken/statustoken/token"
+)
+
+// noPanic runs f and fails the test if it panics.
+func noPanic(t *testing.T, name string, f func()) {
+	t.Helper()
+	defer func() {
+		if r := recover(); r != nil {
+			t.Errorf("%s panicked: %v", name, r)
+		}
+	}()
+	f()
+}
+
+// TestMisuse calls every exported function and method of the package with
+// zero values, nil, empty and oversized inputs: none may panic, and each
+// refuses what it cannot use with one of its errors.
+func TestMisuse(t *testing.T) {
+	f := newFixture(t, nil)
+	valid := f.edTokens(t, 1, 1)[0]
+	huge := make([]byte, 10*token.MaxDirectorySize)
+	inputs := map[string][]byte{"nil": nil, "empty": {}, "zeros": make([]byte, token.MaxSize), "huge": huge}
+
+	for name, in := range inputs {
+		noPanic(t, "New "+name, func() {
+			for _, opts := range []*Options{nil, {}} {
+				if v, err := New(in, in, in, opts); v != nil ||
+					(!errors.Is(err, token.ErrDirectorySignature) && !errors.Is(err, token.ErrMalformedDirectory)) {
+					t.Errorf("New(%s): %v", name, err)
+				}
+			}
+		})
+	}
+
+	var nilVerifier *Verifier
+	for vname, v := range map[string]*Verifier{"nil": nilVerifier, "zero": {}} {
+		noPanic(t, vname+" Verifier", func() {
+			for name, in := range inputs {
+				if _, err := v.Verify(in); !errors.Is(err, ErrMalformed) {
+					t.Errorf("%s Verifier.Verify(%s): %v", vname, name, err)
+				}
+				if _, err := v.VerifyText(string(in)); !errors.Is(err, ErrMalformed) {
+					t.Errorf("%s Verifier.VerifyText(%s): %v", vname, name, err)
+				}
+			}
+			// A zero Verifier knows no key.
+			if _, err := v.Verify(valid); !errors.Is(err, ErrUnknownKey) {
+				t.Errorf("%s Verifier.Verify(valid token): %v", vname, err)
+			}
+			errs := make([]error, 2)
+			if err := v.VerifyBatch([][]byte{valid, nil}, errs); !errors.Is(err, ErrBatch) ||
+				!errors.Is(errs[0], ErrUnknownKey) || !errors.Is(errs[1], ErrMalformed) {
+				t.Errorf("%s Verifier.VerifyBatch: %v %v", vname, err, errs)
+			}
+			if err := v.NewBatch().Verify([][]byte{valid}, errs[:1]); !errors.Is(errs[0], ErrUnknownKey) || err == nil {
+				t.Errorf("%s Verifier.NewBatch().Verify: %v %v", vname, err, errs[0])
+			}
+			if err := v.VerifyBatch(nil, nil); err != nil {
+				t.Errorf("%s Verifier.VerifyBatch of nothing: %v", vname, err)
+			}
+			if d := v.Directory(); d != nil {
+				t.Errorf("%s Verifier.Directory: %+v", vname, d)
+			}
+			// With no directory accepted yet, Update accepts any valid one.
+			nv, err := v.Update(f.dir, f.sig, f.root)
+			if err != nil || nv.Directory() == nil || nv.Directory().Serial != 1 {
+				t.Errorf("%s Verifier.Update: %v", vname, err)
+			}
+			if _, err := v.Update(nil, nil, nil); err == nil {
+				t.Errorf("%s Verifier.Update(nil): accepted", vname)
+			}
+		})
+	}
+
+	noPanic(t, "zero Batch", func() {
+		var b Batch
+		errs := make([]error, 1)
+		if err := b.Verify([][]byte{valid}, errs); !errors.Is(err, ErrBatch) || !errors.Is(errs[0], ErrUnknownKey) {
+			t.Errorf("zero Batch.Verify: %v %v", err, errs[0])
+		}
+	})
+
+	// Batch.Verify with the wrong number of error slots checks nothing and
+	// leaves no slot nil, so a caller reading only errs accepts nothing.
+	noPanic(t, "Batch.Verify slots", func() {
+		b := f.v.NewBatch()
+		for _, n := range []int{0, 1, 3} {
+			errs := make([]error, n)
+			err := b.Verify([][]byte{valid, valid}, errs)
+			if err == nil || errors.Is(err, ErrBatch) {
+				t.Errorf("%d slots for 2 tokens: %v", n, err)
+			}
+			for i, e := range errs {
+				if e != err {
+					t.Errorf("%d slots for 2 tokens: slot %d is %v", n, i, e)
+				}
+			}
+		}
+		if err := f.v.VerifyBatch([][]byte{valid}, nil); err == nil {
+			t.Error("VerifyBatch with no slots: no error")
+		}
+	})
+
+	noPanic(t, "oversized batch entries", func() {
+		toks := [][]byte{huge, huge[:token.MaxSize+1], valid}
+		errs := make([]error, len(toks))
+		if err := f.v.VerifyBatch(toks, errs); !errors.Is(err, ErrBatch) ||
+			!errors.Is(errs[0], ErrMalformed) || !errors.Is(errs[1], ErrMalformed) || errs[2] != nil {
+			t.Errorf("oversized batch entries: %v %v", err, errs)
+		}
+		if _, err := f.v.VerifyText(strings.Repeat("0", 10*token.MaxTextSize)); !errors.Is(err, ErrMalformed) {
+			t.Errorf("oversized text: %v", err)
+		}
+	})
+
+	noPanic(t, "zero MemoryStore", func() {
+		var m MemoryStore
+		until := time.Now().Add(time.Hour)
+		if err := m.Spend(token.KeyID{}, token.Nonce{}, until); err != nil {
+			t.Errorf("zero MemoryStore.Spend: %v", err)
+		}
+		if err := m.Spend(token.KeyID{}, token.Nonce{}, until); !errors.Is(err, ErrReplayed) {
+			t.Errorf("zero MemoryStore.Spend again: %v", err)
+		}
+		if err := m.Spend(token.KeyID{}, token.Nonce{}, time.Time{}); err != nil {
+			t.Errorf("zero MemoryStore.Spend of a past time: %v", err)
+		}
+		if m.Len() != 1 {
+			t.Errorf("zero MemoryStore.Len = %d", m.Len())
+		}
+	})
+	noPanic(t, "NewMemoryStore", func() {
+		for _, limit := range []int{-1, 0, 1} {
+			m := NewMemoryStore(limit, nil)
+			if err := m.Spend(token.KeyID{}, token.Nonce{}, time.Now().Add(time.Hour)); err != nil || m.Len() != 1 {
+				t.Errorf("NewMemoryStore(%d, nil): %v", limit, err)
+			}
+		}
+	})
+}
