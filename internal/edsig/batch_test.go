@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/big"
 	"math/rand/v2"
+	"sync"
 	"testing"
 
 	"filippo.io/edwards25519"
@@ -536,4 +537,36 @@ func TestWeights(t *testing.T) {
 			t.Errorf("weight %d is zero", i)
 		}
 	}
+}
+
+// TestConcurrentUse verifies with one PublicKey from several goroutines,
+// singly and in one Batch per goroutine; run it with -race.
+func TestConcurrentUse(t *testing.T) {
+	rng := rand.New(rand.NewPCG(71, 72))
+	s := newSigner(t, rng, 0)
+	entries := make([]testEntry, 20)
+	for i := range entries {
+		kind := corruptNone
+		if i%5 == 4 {
+			kind = corruptBitMsg
+		}
+		entries[i] = makeEntry(t, rng, []*signer{s}, kind)
+	}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			var b Batch
+			for _, e := range entries {
+				b.Add(s.pk, e.msg, e.sig)
+			}
+			results := make([]bool, len(entries))
+			b.Verify(nil, results)
+			for i, e := range entries {
+				if single := Verify(s.pk, e.msg, e.sig); single != results[i] || single != (e.kind == corruptNone) {
+					t.Errorf("goroutine %d, entry %d: batch %v, single %v", g, i, results[i], single)
+				}
+			}
+		})
+	}
+	wg.Wait()
 }

@@ -177,8 +177,8 @@ type hasher struct {
 
 func newHasher() *hasher { return &hasher{h: sha512.New()} }
 
-// challenge returns k = SHA-512(R || A || msg) mod L, RFC 8032, section
-// 5.1.7, step 2.
+// challenge sets k = SHA-512(R || A || msg) mod L, RFC 8032, section 5.1.7,
+// step 2, over the encodings r and a as given.
 func (h *hasher) challenge(k *edwards25519.Scalar, r, a, msg []byte) {
 	h.h.Reset()
 	h.h.Write(r)
