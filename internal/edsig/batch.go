@@ -4,8 +4,6 @@ import (
 	cryptorand "crypto/rand"
 	"encoding/binary"
 	"io"
-
-	"filippo.io/edwards25519"
 )
 
 // Batch verification.
@@ -84,13 +82,12 @@ type Batch struct {
 
 	// Entries, one per signature accepted by Add.
 	negR []affinePoint
-	s, k []edwards25519.Scalar
+	s, k [][32]byte
 	key  []int32 // index into keys
 
 	// Per call to Verify.
-	z      []scalar128
-	zs, zk []edwards25519.Scalar // z_i·s_i and z_i·k_i
-	good   []bool
+	z    []scalar128
+	good []bool
 
 	keys   []*PublicKey
 	keyMap map[*PublicKey]int32 // used past linearKeys distinct keys
@@ -98,7 +95,7 @@ type Batch struct {
 
 	// Scratch space.
 	randBuf   []byte
-	keySum    []edwards25519.Scalar
+	keySum    []wideAcc
 	keyStamp  []uint32
 	stamp     uint32
 	touched   []int32
@@ -131,8 +128,8 @@ func NewBatch(n int) *Batch {
 	return &Batch{
 		slot: make([]int32, 0, n),
 		negR: make([]affinePoint, 0, n),
-		s:    make([]edwards25519.Scalar, 0, n),
-		k:    make([]edwards25519.Scalar, 0, n),
+		s:    make([][32]byte, 0, n),
+		k:    make([][32]byte, 0, n),
 		key:  make([]int32, 0, n),
 	}
 }
@@ -257,20 +254,6 @@ func (b *Batch) verifyEntries(rand io.Reader, boolOnly bool) {
 		b.singlesVarTime(0, m, false)
 		return
 	}
-	b.zs = grow(b.zs, m)
-	b.zk = grow(b.zk, m)
-	var zb [32]byte
-	var zScalar edwards25519.Scalar
-	for i := range m {
-		binary.LittleEndian.PutUint64(zb[0:8], b.z[i][0])
-		binary.LittleEndian.PutUint64(zb[8:16], b.z[i][1])
-		if _, err := zScalar.SetCanonicalBytes(zb[:]); err != nil {
-			panic("edsig: internal error: " + err.Error())
-		}
-		b.zs[i].Multiply(&zScalar, &b.s[i])
-		b.zk[i].Multiply(&zScalar, &b.k[i])
-	}
-
 	b.keySum = grow(b.keySum, len(b.keys))
 	if len(b.keyStamp) < len(b.keys) {
 		b.keyStamp = make([]uint32, len(b.keys), cap(b.keySum))
@@ -333,8 +316,8 @@ func (b *Batch) sumVarTime(q *extPoint, lo, hi int) {
 	}
 }
 
-// foldScalars returns the halves of Σ z_i·s_i over [lo, hi), and sets
-// keySum[key] = Σ z_i·k_i over the entries of each key listed in touched.
+// foldScalars returns the halves of Σ z_i·s_i mod L over [lo, hi), and
+// sets keySum[key] = Σ z_i·k_i, unreduced, for each key listed in touched.
 func (b *Batch) foldScalars(lo, hi int) (sLo, sHi scalar128) {
 	b.stamp++
 	if b.stamp == 0 {
@@ -342,19 +325,19 @@ func (b *Batch) foldScalars(lo, hi int) (sLo, sHi scalar128) {
 		b.stamp = 1
 	}
 	b.touched = b.touched[:0]
-	var sum edwards25519.Scalar
+	var sum wideAcc
 	for i := lo; i < hi; i++ {
-		sum.Add(&sum, &b.zs[i])
+		sum.mulAdd(&b.z[i], &b.s[i])
 		key := b.key[i]
 		if b.keyStamp[key] != b.stamp {
 			b.keyStamp[key] = b.stamp
-			b.keySum[key] = b.zk[i]
+			b.keySum[key] = wideAcc{}
 			b.touched = append(b.touched, key)
-		} else {
-			b.keySum[key].Add(&b.keySum[key], &b.zk[i])
 		}
+		b.keySum[key].mulAdd(&b.z[i], &b.k[i])
 	}
-	return split128((*[32]byte)(sum.Bytes()))
+	s := sum.reduce()
+	return split128(&s)
 }
 
 // strausVarTime computes the weighted sum of [lo, hi) with Straus, given
@@ -369,7 +352,8 @@ func (b *Batch) strausVarTime(q *extPoint, lo, hi int, sLo, sHi scalar128) {
 	nafVarTime(&b.fixed[1].naf, &sHi, baseWindow)
 	for j, key := range b.touched {
 		pk := b.keys[key]
-		cLo, cHi := split128((*[32]byte)(b.keySum[key].Bytes()))
+		c := b.keySum[key].reduce()
+		cLo, cHi := split128(&c)
 		f := b.fixed[2+2*j:]
 		f[0].table = pk.negA[:]
 		nafVarTime(&f[0].naf, &cLo, keyWindow)
@@ -394,7 +378,8 @@ func (b *Batch) pippengerVarTime(q *extPoint, lo, hi int, sLo, sHi scalar128, c 
 	b.extra[1] = extraTerm{&bt.b128[0], sHi}
 	for j, key := range b.touched {
 		pk := b.keys[key]
-		cLo, cHi := split128((*[32]byte)(b.keySum[key].Bytes()))
+		c := b.keySum[key].reduce()
+		cLo, cHi := split128(&c)
 		b.extra[2+2*j] = extraTerm{&pk.negA[0], cLo}
 		b.extra[3+2*j] = extraTerm{&pk.negA128[0], cHi}
 	}

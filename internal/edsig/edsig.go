@@ -127,20 +127,39 @@ func decodeVarTime(x, y *field.Element, b *[32]byte) bool {
 	if _, err := y.SetBytes(b[:]); err != nil {
 		return false
 	}
-	// x² = (y² − 1) / (d·y² + 1).
-	var u, v, yy field.Element
-	yy.Square(y)
-	u.Subtract(&yy, feOne)
-	v.Multiply(&yy, curveD)
+	// x² = u/v = (y² − 1) / (d·y² + 1). The candidate root is
+	// r = u·v³·(u·v⁷)^((p−5)/8); then v·r² is u, or −u and r·√−1 is a root,
+	// or neither and u/v is not a square.
+	var u, v, v2, v3, uv3, t, check field.Element
+	t.Square(y)
+	u.Subtract(&t, feOne)
+	v.Multiply(&t, curveD)
 	v.Add(&v, feOne)
-	if _, wasSquare := x.SqrtRatio(&u, &v); wasSquare != 1 {
-		return false
-	}
-	// SqrtRatio returns the non-negative root.
-	if b[31]>>7 == 1 {
-		if x.Equal(&feZero) == 1 {
+	v2.Square(&v)
+	v3.Multiply(&v2, &v)
+	uv3.Multiply(&u, &v3)
+	t.Square(&v2)
+	t.Multiply(&t, &uv3) // u·v⁷
+	t.Pow22523(&t)
+	x.Multiply(&uv3, &t)
+	check.Multiply(&v, t.Square(x))
+	var cb, ub [32]byte
+	copy(cb[:], check.Bytes())
+	copy(ub[:], u.Bytes())
+	if cb != ub {
+		t.Negate(&u)
+		if [32]byte(t.Bytes()) != cb {
 			return false
 		}
+		x.Multiply(x, sqrtM1)
+	}
+	// Pick the root whose parity is the sign bit; x = 0 has no negative.
+	xb := [32]byte(x.Bytes())
+	sign := b[31] >> 7
+	if sign == 1 && xb == [32]byte{} {
+		return false
+	}
+	if xb[0]&1 != sign {
 		x.Negate(x)
 	}
 	return true
@@ -162,10 +181,11 @@ func decodeNegVarTime(r *affinePoint, b *[32]byte) bool {
 	return true
 }
 
-// parsed is what verification needs from one signature: −R, s and k.
+// parsed is what verification needs from one signature: −R, and s and k
+// as 32-byte little-endian integers below L.
 type parsed struct {
 	negR affinePoint
-	s, k edwards25519.Scalar
+	s, k [32]byte
 }
 
 // hasher computes challenges. Its digest buffer lives with it so that a
@@ -179,14 +199,16 @@ func newHasher() *hasher { return &hasher{h: sha512.New()} }
 
 // challenge sets k = SHA-512(R || A || msg) mod L, RFC 8032, section 5.1.7,
 // step 2, over the encodings r and a as given.
-func (h *hasher) challenge(k *edwards25519.Scalar, r, a, msg []byte) {
+func (h *hasher) challenge(k *[32]byte, r, a, msg []byte) {
 	h.h.Reset()
 	h.h.Write(r)
 	h.h.Write(a)
 	h.h.Write(msg)
-	if _, err := k.SetUniformBytes(h.h.Sum(h.digest[:0])); err != nil {
+	var ks edwards25519.Scalar
+	if _, err := ks.SetUniformBytes(h.h.Sum(h.digest[:0])); err != nil {
 		panic("edsig: internal error: " + err.Error())
 	}
+	*k = [32]byte(ks.Bytes())
 }
 
 // parseVarTime checks the encodings of sig, computes its challenge with h,
@@ -196,7 +218,8 @@ func (p *parsed) parseVarTime(h *hasher, pk *PublicKey, msg, sig []byte) bool {
 	if len(sig) != SignatureSize {
 		return false
 	}
-	if _, err := p.s.SetCanonicalBytes(sig[32:]); err != nil {
+	p.s = [32]byte(sig[32:])
+	if !isCanonicalScalar(&p.s) {
 		return false
 	}
 	if !decodeNegVarTime(&p.negR, (*[32]byte)(sig[:32])) {
@@ -207,10 +230,10 @@ func (p *parsed) parseVarTime(h *hasher, pk *PublicKey, msg, sig []byte) bool {
 }
 
 // checkVarTime reports whether [8]([s]B − R − [k]A) is the identity.
-func checkVarTime(pk *PublicKey, negR *affinePoint, s, k *edwards25519.Scalar) bool {
+func checkVarTime(pk *PublicKey, negR *affinePoint, s, k *[32]byte) bool {
 	bt := getBaseTables()
-	sLo, sHi := split128((*[32]byte)(s.Bytes()))
-	kLo, kHi := split128((*[32]byte)(k.Bytes()))
+	sLo, sHi := split128(s)
+	kLo, kHi := split128(k)
 	var terms [4]fixedTerm
 	terms[0].table = bt.b[:]
 	nafVarTime(&terms[0].naf, &sLo, baseWindow)

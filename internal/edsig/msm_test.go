@@ -285,6 +285,59 @@ func TestPointArithmetic(t *testing.T) {
 	}
 }
 
+func TestConstants(t *testing.T) {
+	var m1 field.Element
+	m1.Negate(feOne)
+	if new(field.Element).Square(sqrtM1).Equal(&m1) != 1 {
+		t.Error("sqrtM1² ≠ −1")
+	}
+	d := new(field.Element).Multiply(curveD, feFromUint64(121666))
+	if d.Add(d, feFromUint64(121665)).Equal(&feZero) != 1 {
+		t.Error("d·121666 + 121665 ≠ 0")
+	}
+	if new(field.Element).Multiply(curveD, curveDInv).Equal(feOne) != 1 {
+		t.Error("d·(1/d) ≠ 1")
+	}
+}
+
+// TestDecodeMatchesEdwards25519 compares decoding with edwards25519's
+// lenient SetBytes on random and structured encodings: they must agree
+// wherever the encoding is canonical.
+func TestDecodeMatchesEdwards25519(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	for i := range 20000 {
+		var b [32]byte
+		for j := range b {
+			b[j] = byte(rng.Uint32())
+		}
+		switch i % 4 {
+		case 1: // small y, either sign
+			clear(b[1:31])
+			b[31] &= 0x80
+		case 2: // y near p
+			for j := 1; j < 31; j++ {
+				b[j] = 0xff
+			}
+			b[31] |= 0x7f
+		}
+		var x, y field.Element
+		got := decodeVarTime(&x, &y, &b)
+		p, err := new(edwards25519.Point).SetBytes(b[:])
+		want := err == nil && [32]byte(p.Bytes()) == b
+		if got != want {
+			t.Fatalf("%x: decode %v, edwards25519 canonical %v", b, got, want)
+		}
+		if got {
+			e := extPoint{X: x, Y: y}
+			e.Z.One()
+			e.T.Multiply(&x, &y)
+			if fromExt(t, &e).Equal(p) != 1 {
+				t.Fatalf("%x: decoded to a different point", b)
+			}
+		}
+	}
+}
+
 func TestDecode(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 12))
 	for range 200 {
@@ -333,5 +386,59 @@ func TestDecode(t *testing.T) {
 	one := mustHex(t, "0100000000000000000000000000000000000000000000000000000000000080")
 	if decodeVarTime(&x, &y, (*[32]byte)(one)) {
 		t.Error("identity with the sign bit accepted")
+	}
+}
+
+func TestScalarHelpers(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 16))
+	lMinus1 := [32]byte(scalarL)
+	lMinus1[0]--
+	edge := [][32]byte{{}, [32]byte(scalarL), lMinus1, {0xff, 0xff}}
+	full := [32]byte{}
+	for i := range full {
+		full[i] = 0xff
+	}
+	edge = append(edge, full)
+	for i := range 5000 {
+		var b [32]byte
+		if i < len(edge) {
+			b = edge[i]
+		} else {
+			for j := range b {
+				b[j] = byte(rng.Uint32())
+			}
+			if i%2 == 0 {
+				b[31] &= 0x1f // mostly below L
+			}
+		}
+		_, err := edwards25519.NewScalar().SetCanonicalBytes(b[:])
+		if got := isCanonicalScalar(&b); got != (err == nil) {
+			t.Fatalf("isCanonicalScalar(%x) = %v", b, got)
+		}
+	}
+
+	// wideAcc against edwards25519 scalar arithmetic, with the largest
+	// operands the accumulator can meet.
+	for range 200 {
+		var acc wideAcc
+		want := edwards25519.NewScalar()
+		for range 1 + rng.IntN(300) {
+			z := randScalar128(rng)
+			var s [32]byte
+			for j := range s {
+				s[j] = byte(rng.Uint32())
+			}
+			if rng.IntN(3) == 0 {
+				s = full
+			}
+			acc.mulAdd(&z, &s)
+			var wide [64]byte
+			copy(wide[:], s[:])
+			sv, _ := edwards25519.NewScalar().SetUniformBytes(wide[:])
+			want.MultiplyAdd(z.scalar(t), sv, want)
+		}
+		if got := acc.reduce(); got != [32]byte(want.Bytes()) {
+			t.Fatalf("wideAcc: %x, want %x", got, want.Bytes())
+		}
 	}
 }

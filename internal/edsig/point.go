@@ -56,6 +56,13 @@ var (
 	curveD2 = new(field.Element).Add(curveD, curveD)
 	// curveDInv is 1/d.
 	curveDInv = new(field.Element).Invert(curveD)
+	// sqrtM1 is √−1 = 2^((p−1)/4) = (2^((p−5)/8))²·2.
+	sqrtM1 = func() *field.Element {
+		two := feFromUint64(2)
+		r := new(field.Element).Pow22523(two)
+		r.Square(r)
+		return r.Multiply(r, two)
+	}()
 )
 
 // feFromUint64 returns the field element x.

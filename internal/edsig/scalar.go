@@ -3,6 +3,8 @@ package edsig
 import (
 	"encoding/binary"
 	"math/bits"
+
+	"filippo.io/edwards25519"
 )
 
 // A 128-bit scalar is stored as two little-endian 64-bit words. The batch
@@ -113,4 +115,61 @@ func (z *scalar128) signedDigit(j, c, numWindows uint) int {
 		v -= int(z.bit(p+c-1)) << c
 	}
 	return v
+}
+
+// orderL is the group order L = 2²⁵² + 27742317777372353535851937790883648493
+// as little-endian 64-bit words.
+var orderL = [4]uint64{0x5812631a5cf5d3ed, 0x14def9dea2f79cd6, 0, 0x1000000000000000}
+
+// isCanonicalScalar reports whether the 32-byte little-endian b is below L.
+func isCanonicalScalar(b *[32]byte) bool {
+	for i := 3; i >= 0; i-- {
+		w := binary.LittleEndian.Uint64(b[8*i:])
+		if w != orderL[i] {
+			return w < orderL[i]
+		}
+	}
+	return false
+}
+
+// wideAcc accumulates sums of products z·s of a 128-bit z and a 256-bit s
+// exactly, without reduction: each product is below 2³⁸⁴, so 448 bits hold
+// the sum of 2⁶⁴ of them.
+type wideAcc [7]uint64
+
+// mulAdd sets a += z·s, for s a 32-byte little-endian integer.
+func (a *wideAcc) mulAdd(z *scalar128, s *[32]byte) {
+	var sw [4]uint64
+	for j := range sw {
+		sw[j] = binary.LittleEndian.Uint64(s[8*j:])
+	}
+	for i := range 2 {
+		var carry uint64
+		for j := range 4 {
+			hi, lo := bits.Mul64(z[i], sw[j])
+			var c uint64
+			lo, c = bits.Add64(lo, a[i+j], 0)
+			hi += c
+			lo, c = bits.Add64(lo, carry, 0)
+			hi += c
+			a[i+j] = lo
+			carry = hi
+		}
+		for k := i + 4; carry != 0 && k < len(a); k++ {
+			a[k], carry = bits.Add64(a[k], carry, 0)
+		}
+	}
+}
+
+// reduce returns a mod L as 32 little-endian bytes.
+func (a *wideAcc) reduce() [32]byte {
+	var wide [64]byte
+	for i, w := range a {
+		binary.LittleEndian.PutUint64(wide[8*i:], w)
+	}
+	var s edwards25519.Scalar
+	if _, err := s.SetUniformBytes(wide[:]); err != nil {
+		panic("edsig: internal error: " + err.Error())
+	}
+	return [32]byte(s.Bytes())
 }
