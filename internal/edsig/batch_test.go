@@ -570,3 +570,30 @@ func TestConcurrentUse(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestAddDoesNotRetain overwrites the caller's message and signature
+// buffers after Add; the batch must verify what was added.
+func TestAddDoesNotRetain(t *testing.T) {
+	rng := rand.New(rand.NewPCG(81, 82))
+	s := newSigner(t, rng, 0)
+	var b Batch
+	var msgs, sigs [][]byte
+	for range 12 {
+		e := makeEntry(t, rng, []*signer{s}, corruptNone)
+		b.Add(s.pk, e.msg, e.sig)
+		msgs = append(msgs, e.msg)
+		sigs = append(sigs, e.sig)
+	}
+	for i := range msgs {
+		for j := range msgs[i] {
+			msgs[i][j] ^= 0xff
+		}
+		for j := range sigs[i] {
+			sigs[i][j] = 0
+		}
+	}
+	results := make([]bool, b.Len())
+	if !b.Verify(nil, results) {
+		t.Errorf("batch changed by writes to the caller's buffers: %v", results)
+	}
+}
