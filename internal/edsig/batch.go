@@ -29,7 +29,8 @@ import (
 // that fail are split again, so one bad entry among n costs one extra
 // multi-scalar multiplication over n/2 + n/4 + … ≈ n points. Ranges of a few
 // entries, and levels at which every range fails, are checked one entry at
-// a time.
+// a time, and so is the whole batch if a few entries at unpredictable
+// positions are all bad.
 
 const (
 	// minBatch is the smallest batch verified as a batch; smaller ones are
@@ -42,6 +43,11 @@ const (
 	// bisection level fails, most entries are taken to be bad and the
 	// failing ranges are checked one entry at a time.
 	denseLevel = 16
+	// denseSamples entries of a failing batch of at least denseSampleMin
+	// entries are checked one at a time first; if all are bad, every entry
+	// is checked one at a time.
+	denseSamples   = 4
+	denseSampleMin = 64
 	// strausMax is the largest multiplication done with Straus rather than
 	// Pippenger.
 	strausMax = 80
@@ -268,9 +274,30 @@ func (b *Batch) verifyEntries(rand io.Reader, boolOnly bool) {
 		}
 		return
 	}
-	if !boolOnly {
-		b.bisectVarTime(&q)
+	if boolOnly {
+		return
 	}
+	if m >= denseSampleMin && b.mostlyBadVarTime() {
+		b.singlesVarTime(0, m, true)
+		return
+	}
+	b.bisectVarTime(&q)
+}
+
+// mostlyBadVarTime checks denseSamples entries at positions drawn from the
+// weights, which the signers cannot predict, and reports whether all of
+// them are bad. That is likely if most of the batch is bad and unlikely
+// otherwise: with half of the entries bad, it happens once in 16.
+func (b *Batch) mostlyBadVarTime() bool {
+	m := len(b.negR)
+	for j := range denseSamples {
+		i := int(b.z[j][1] % uint64(m))
+		b.stats.singles++
+		if checkVarTime(b.keys[b.key[i]], &b.negR[i], &b.s[i], &b.k[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // drawWeights fills b.z with nonzero 128-bit weights read from rand.

@@ -328,7 +328,7 @@ func TestBisectionCost(t *testing.T) {
 			t.Fatalf("entry %d: %v", i, ok)
 		}
 	}
-	if b.stats.sumPoints > 2*n+n/8 || b.stats.singles > singleCutoff {
+	if b.stats.sumPoints > 2*n+n/8 || b.stats.singles > singleCutoff+denseSamples {
 		t.Errorf("one bad among %d: %d points in weighted sums, %d single checks", n, b.stats.sumPoints, b.stats.singles)
 	}
 	b.stats = batchStats{}
@@ -595,5 +595,34 @@ func TestAddDoesNotRetain(t *testing.T) {
 	results := make([]bool, b.Len())
 	if !b.Verify(nil, results) {
 		t.Errorf("batch changed by writes to the caller's buffers: %v", results)
+	}
+}
+
+// TestMostlyBad checks that a batch in which nearly every entry is bad is
+// settled by single checks after the sample, without bisection.
+func TestMostlyBad(t *testing.T) {
+	rng := rand.New(rand.NewPCG(91, 92))
+	s := newSigner(t, rng, 0)
+	const n = 200
+	var b Batch
+	for i := range n {
+		e := makeEntry(t, rng, []*signer{s}, corruptNone)
+		if i != 17 {
+			e.msg = append(e.msg, 1)
+		}
+		b.Add(s.pk, e.msg, e.sig)
+	}
+	results := make([]bool, n)
+	// With 199 of 200 entries bad, the four samples are all bad for almost
+	// every draw of the weights, and for this one.
+	b.stats = batchStats{}
+	b.Verify(rand.NewChaCha8([32]byte{3}), results)
+	for i, ok := range results {
+		if ok != (i == 17) {
+			t.Fatalf("entry %d: %v", i, ok)
+		}
+	}
+	if b.stats.sumPoints != n || b.stats.singles > n+denseSamples {
+		t.Errorf("mostly bad: %d points in weighted sums, %d single checks", b.stats.sumPoints, b.stats.singles)
 	}
 }
