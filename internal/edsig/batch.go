@@ -75,8 +75,10 @@ func pippengerWindow(n int) uint {
 }
 
 // Batch collects Ed25519 signatures and verifies them together, for much
-// less than the cost of verifying each one. Its results always equal those
-// of [Verify] on each entry (see the package documentation).
+// less than the cost of verifying each one. Its results equal those of
+// [Verify] on each entry: a valid signature always passes, and an invalid
+// one fails except with the negligible probability given in the package
+// documentation.
 //
 // The zero value is an empty batch ready to use. A Batch keeps its memory
 // across [Batch.Reset], so that a reused batch does not allocate. It is not
