@@ -1,0 +1,11 @@
+package main
+
+import "testing"
+
+// TestRun runs the whole demo on a small count: issuance of both suites,
+// single and batch verification, and every refusal it shows.
+func TestRun(t *testing.T) {
+	if err := run(120, 32); err != nil {
+		t.Fatal(err)
+	}
+}
