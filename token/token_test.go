@@ -3,6 +3,7 @@ package token
 import (
 	"bytes"
 	"encoding/hex"
+	"reflect"
 	"errors"
 	"strings"
 	"testing"
@@ -255,5 +256,24 @@ func TestSuiteAndKeyIDText(t *testing.T) {
 	}
 	if err := id.UnmarshalText([]byte("a0a1a2a3a4a5a6a7")); err != nil || id != sample(Ed25519).KeyID {
 		t.Errorf("key ID parse: %v %v", id, err)
+	}
+}
+
+// TestNoOtherFields pins the token's fields to those of SPEC.md: nothing
+// else, in particular nothing per person, can be carried.
+func TestNoOtherFields(t *testing.T) {
+	want := []string{"Suite", "Status", "Expiry", "KeyID", "Nonce", "Signature"}
+	typ := reflect.TypeOf(Token{})
+	if typ.NumField() != len(want) {
+		t.Fatalf("Token has %d fields, want %d", typ.NumField(), len(want))
+	}
+	for i, name := range want {
+		if typ.Field(i).Name != name {
+			t.Fatalf("field %d is %s, want %s", i, typ.Field(i).Name, name)
+		}
+	}
+	// The encoding has room for nothing else either: header plus signature.
+	if MinSize != 1+1+1+4+8+32+64 || MaxSize != 1+1+1+4+8+32+256 {
+		t.Fatalf("sizes %d, %d", MinSize, MaxSize)
 	}
 }
