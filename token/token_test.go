@@ -3,8 +3,8 @@ package token
 import (
 	"bytes"
 	"encoding/hex"
-	"reflect"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 )
