@@ -1,0 +1,362 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/statustoken/statustoken/examples/deploy/internal/directory"
+	"github.com/statustoken/statustoken/examples/deploy/internal/redistest"
+	"github.com/statustoken/statustoken/issue"
+	"github.com/statustoken/statustoken/token"
+)
+
+var statuses = []token.StatusName{{Code: 1, Name: "green"}, {Code: 2, Name: "red"}}
+
+func newIssuer(t *testing.T, suites ...token.Suite) *issue.Issuer {
+	t.Helper()
+	_, root, _ := ed25519.GenerateKey(rand.Reader)
+	seed := make([]byte, issue.SeedSize)
+	rand.Read(seed)
+	is, err := issue.NewIssuer(issue.Config{
+		RootKey: root, Seed: seed, EpochLength: 24 * time.Hour, Statuses: statuses,
+		Suites: suites, Epochs: 1, RSAKeys: issue.NewMemoryKeyStore(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return is
+}
+
+// env is a scanner's working directory with a directory from one issuer.
+type env struct {
+	t    *testing.T
+	is   *issue.Issuer
+	dir  string
+	root string
+}
+
+var sharedIssuer struct {
+	once sync.Once
+	is   *issue.Issuer
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	sharedIssuer.once.Do(func() { sharedIssuer.is = newIssuer(t, token.Ed25519, token.RSABSSA) })
+	e := &env{t: t, is: sharedIssuer.is, dir: t.TempDir()}
+	e.root = base64.StdEncoding.EncodeToString(e.is.RootPublicKey())
+	data, sig, err := e.is.Directory(time.Now(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(e.dir, "directory.json"), data, 0o644)
+	os.WriteFile(filepath.Join(e.dir, "directory.sig"), sig, 0o644)
+	return e
+}
+
+// tokens issues n Ed25519 tokens of status 1, in text form.
+func (e *env) tokens(n int) []string {
+	e.t.Helper()
+	var out []string
+	for len(out) < n {
+		toks, err := e.is.IssueEd25519(1, time.Now(), min(issue.MaxTokens, n-len(out)))
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		for _, tk := range toks {
+			text, _ := tk.MarshalText()
+			out = append(out, string(text))
+		}
+	}
+	return out
+}
+
+// blindToken issues one rsabssa token of status 2 the way a wallet does.
+func (e *env) blindToken() *token.Token {
+	e.t.Helper()
+	data, sig, _ := e.is.Directory(time.Now(), 1)
+	h, err := issue.NewHolder(data, sig, e.is.RootPublicKey())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	p, req, err := h.Request(2, time.Now(), 1)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	resp, err := e.is.Respond(req, time.Now(), func() (token.Status, error) { return 2, nil })
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	toks, err := h.Finalize(p, resp)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return toks[0]
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+func (e *env) run(stdin string, now time.Time, args ...string) result {
+	e.t.Helper()
+	var out, errOut bytes.Buffer
+	a := &app{stdin: strings.NewReader(stdin), stdout: &out, stderr: &errOut, now: func() time.Time { return now }}
+	full := append([]string{"-root", e.root,
+		"-directory", filepath.Join(e.dir, "directory.json"),
+		"-signature", filepath.Join(e.dir, "directory.sig")}, args...)
+	code := a.run(context.Background(), full)
+	return result{code, out.String(), errOut.String()}
+}
+
+func TestVerifyOne(t *testing.T) {
+	e := newEnv(t)
+	now := time.Now()
+	text := e.tokens(1)[0]
+	blind := e.blindToken()
+	blindB64, _ := blind.Base64()
+
+	if r := e.run("", now, text); r.code != 0 || !strings.HasPrefix(r.stdout, "VALID    green (ed25519") ||
+		!strings.Contains(r.stdout, "replay check: not done (no -redis store)") {
+		t.Fatalf("text token as argument: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	// base64url on stdin, with the whitespace a pipe adds.
+	if r := e.run(" "+blindB64+"\r\n", now); r.code != 0 || !strings.HasPrefix(r.stdout, "VALID    red (rsabssa") {
+		t.Fatalf("base64url token on stdin: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	r := e.run(text+"\n", now, "-json", "-")
+	var j map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &j); err != nil || r.code != 0 {
+		t.Fatalf("JSON: %d %q %v", r.code, r.stdout, err)
+	}
+	if j["valid"] != true || j["status"] != "green" || j["status_code"] != 1.0 || j["suite"] != "ed25519" || j["replay_check"] != "off" {
+		t.Fatalf("JSON result: %v", j)
+	}
+
+	// Refusals, each with its reason.
+	raw, _ := token.ParseText(text)
+	forged := *raw
+	forged.Signature = bytes.Clone(raw.Signature)
+	forged.Signature[40] ^= 1
+	forgedText, _ := forged.MarshalText()
+	foreign := newIssuer(t, token.Ed25519)
+	ftoks, _ := foreign.IssueEd25519(1, now, 1)
+	foreignText, _ := ftoks[0].MarshalText()
+	for _, c := range []struct {
+		name, input string
+		at          time.Time
+		reason, msg string
+	}{
+		{"forged", string(forgedText), now, "invalid_signature", "invalid signature"},
+		{"garbage", "HT1:NOT A TOKEN", now, "malformed", "malformed"},
+		{"lower case", strings.ToLower(text), now, "malformed", "malformed"},
+		{"expired", text, raw.ExpiryTime().Add(time.Hour), "expired", "expired"},
+		{"foreign issuer", string(foreignText), now, "unknown_key", "unknown key"},
+		{"too long", strings.Repeat("A", maxInput+1), now, "malformed", "longer than any token"},
+	} {
+		r := e.run(c.input, c.at)
+		if r.code != 1 || !strings.HasPrefix(r.stdout, "REFUSED") || !strings.Contains(r.stdout, c.msg) {
+			t.Errorf("%s: %d %q", c.name, r.code, r.stdout)
+		}
+		r = e.run(c.input, c.at, "-json")
+		if err := json.Unmarshal([]byte(r.stdout), &j); err != nil || j["valid"] != false || j["reason"] != c.reason {
+			t.Errorf("%s JSON: %q", c.name, r.stdout)
+		}
+	}
+}
+
+func TestSetupErrors(t *testing.T) {
+	e := newEnv(t)
+	other, _, _ := ed25519.GenerateKey(rand.Reader)
+	for _, c := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no root", []string{"-root", ""}, "-root is required"},
+		{"bad root", []string{"-root", "not-a-key"}, "neither a base64"},
+		{"other root", []string{"-root", base64.StdEncoding.EncodeToString(other)}, "directory signature invalid"},
+		{"no directory", []string{"-directory", filepath.Join(e.dir, "missing.json")}, "scanner update"},
+		{"two tokens", []string{"a", "b"}, "one token at a time"},
+		{"batch and token", []string{"-batch", "x", "a"}, "not both"},
+		{"bad redis", []string{"-redis", "nohost"}, "want host:port"},
+		{"no token", nil, "no token"},
+	} {
+		r := e.run("", time.Now(), c.args...)
+		if r.code != 2 || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("%s: %d %q, want exit 2 with %q", c.name, r.code, r.stderr, c.want)
+		}
+	}
+	var out, errOut bytes.Buffer
+	a := &app{stdout: &out, stderr: &errOut, now: time.Now}
+	if code := a.run(context.Background(), []string{"-h"}); code != 0 || !strings.Contains(errOut.String(), "-fail-open") {
+		t.Fatalf("-h: %d", code)
+	}
+}
+
+func TestBatch(t *testing.T) {
+	e := newEnv(t)
+	toks := e.tokens(batchChunk + 100)
+	var b strings.Builder
+	b.WriteString("# gate 3, morning\n\n")
+	for _, tk := range toks {
+		b.WriteString(tk + "\n")
+	}
+	b.WriteString(toks[0] + "\n")                         // presented again, in another chunk
+	b.WriteString("HT1:GARBAGE\n")                        // malformed
+	b.WriteString(strings.Repeat("x", 3*maxInput) + "\n") // far too long
+	b.WriteString(toks[batchChunk+50])                    // presented again, no final newline
+	name := filepath.Join(e.dir, "batch.txt")
+	os.WriteFile(name, []byte(b.String()), 0o600)
+
+	r := e.run("", time.Now(), "-batch", name)
+	if r.code != 1 {
+		t.Fatalf("batch with refusals: exit %d %s", r.code, r.stderr)
+	}
+	if !strings.HasSuffix(r.stdout, fmt.Sprintf("%d valid, 4 refused\n", len(toks))) {
+		t.Fatalf("summary: %q", r.stdout[max(0, len(r.stdout)-100):])
+	}
+	r = e.run("", time.Now(), "-batch", name, "-json")
+	lines := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n")
+	if len(lines) != len(toks)+4 {
+		t.Fatalf("%d JSON lines, want %d", len(lines), len(toks)+4)
+	}
+	var last []map[string]any
+	for _, l := range lines[len(lines)-4:] {
+		var j map[string]any
+		if err := json.Unmarshal([]byte(l), &j); err != nil {
+			t.Fatal(err)
+		}
+		last = append(last, j)
+	}
+	want := []struct {
+		line   float64
+		reason string
+	}{{float64(len(toks) + 3), "replayed"}, {float64(len(toks) + 4), "malformed"}, {float64(len(toks) + 5), "malformed"}, {float64(len(toks) + 6), "replayed"}}
+	for i, w := range want {
+		if last[i]["line"] != w.line || last[i]["reason"] != w.reason || last[i]["valid"] != false {
+			t.Errorf("result %d: %v, want line %v %s", i, last[i], w.line, w.reason)
+		}
+	}
+	var first map[string]any
+	json.Unmarshal([]byte(lines[0]), &first)
+	if first["line"] != 3.0 || first["valid"] != true || first["replay_check"] != "passed" {
+		t.Fatalf("first result: %v", first)
+	}
+
+	// From stdin, all valid.
+	r = e.run(strings.Join(toks[:5], "\n"), time.Now(), "-batch", "-")
+	if r.code != 0 || !strings.HasSuffix(r.stdout, "5 valid, 0 refused\n") {
+		t.Fatalf("stdin batch: %d %q", r.code, r.stdout)
+	}
+	if r := e.run("# nothing\n", time.Now(), "-batch", "-"); r.code != 1 || !strings.Contains(r.stderr, "no tokens") {
+		t.Fatalf("empty batch: %d %q", r.code, r.stderr)
+	}
+}
+
+// TestSharedRedis runs two scanners against one Redis, as two gates of a
+// venue, then stops Redis.
+func TestSharedRedis(t *testing.T) {
+	srv := redistest.Start(t)
+	e := newEnv(t)
+	toks := e.tokens(5)
+	now := time.Now()
+	gate := func(input string, args ...string) result {
+		return e.run(input, now, append([]string{"-redis", srv.Addr}, args...)...)
+	}
+	if r := gate(toks[0]); r.code != 0 || !strings.Contains(r.stdout, "replay check: passed (shared store)") {
+		t.Fatalf("gate A: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	if r := gate(toks[0]); r.code != 1 || !strings.Contains(r.stdout, "REFUSED  already used") {
+		t.Fatalf("gate B, same token: %d %q", r.code, r.stdout)
+	}
+	batch := strings.Join([]string{toks[1], toks[2], toks[0]}, "\n")
+	r := gate(batch, "-batch", "-", "-json")
+	if r.code != 1 || strings.Count(r.stdout, `"replay_check":"passed"`) != 2 || !strings.Contains(r.stdout, `"reason":"replayed"`) {
+		t.Fatalf("batch against the shared store: %d %s", r.code, r.stdout)
+	}
+
+	srv.Stop()
+	r = gate(toks[3])
+	if r.code != 1 || !strings.Contains(r.stdout, "spent-token store unavailable, so the token is refused (fail closed") {
+		t.Fatalf("fail closed: %d %q", r.code, r.stdout)
+	}
+	r = gate(toks[3], "-fail-open")
+	if r.code != 0 || !strings.Contains(r.stdout, "VALID") || !strings.Contains(r.stdout, "replay check: SKIPPED") {
+		t.Fatalf("fail open: %d %q", r.code, r.stdout)
+	}
+	r = gate(toks[4], "-fail-open", "-json")
+	if r.code != 0 || !strings.Contains(r.stdout, `"replay_check":"skipped"`) {
+		t.Fatalf("fail open, JSON: %q", r.stdout)
+	}
+	r = gate(toks[3]+"\n"+toks[4]+"\n", "-fail-open", "-batch", "-")
+	if r.code != 0 || strings.Count(r.stdout, "replay check: SKIPPED") != 2 {
+		t.Fatalf("fail open, batch: %q", r.stdout)
+	}
+	r = gate(toks[3]+"\n"+toks[4]+"\n", "-batch", "-", "-json")
+	if r.code != 1 || strings.Count(r.stdout, `"reason":"store_unavailable"`) != 2 {
+		t.Fatalf("fail closed, batch: %q", r.stdout)
+	}
+	// A token that is invalid anyway is refused for its own reason,
+	// without asking the store.
+	r = gate("HT1:BAD", "-fail-open")
+	if r.code != 1 || !strings.Contains(r.stdout, "malformed") {
+		t.Fatalf("malformed with the store down: %q", r.stdout)
+	}
+}
+
+func TestUpdate(t *testing.T) {
+	e := newEnv(t)
+	serial := uint64(3)
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+directory.Path, func(w http.ResponseWriter, r *http.Request) {
+		data, sig, _ := e.is.Directory(time.Now(), serial)
+		w.Header().Set(directory.SignatureHeader, base64.StdEncoding.EncodeToString(sig))
+		w.Write(data)
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	dir := t.TempDir()
+	update := func(root string) result {
+		var out, errOut bytes.Buffer
+		a := &app{stdout: &out, stderr: &errOut, now: time.Now}
+		code := a.run(context.Background(), []string{"update", "-root", root, "-issuer", srv.URL,
+			"-directory", filepath.Join(dir, "d.json"), "-signature", filepath.Join(dir, "d.sig")})
+		return result{code, out.String(), errOut.String()}
+	}
+	if r := update(e.root); r.code != 0 || !strings.Contains(r.stdout, "directory serial 3") {
+		t.Fatalf("update: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	// The saved files verify tokens offline.
+	var out bytes.Buffer
+	a := &app{stdin: strings.NewReader(e.tokens(1)[0]), stdout: &out, stderr: &out, now: time.Now}
+	if code := a.run(context.Background(), []string{"-root", e.root, "-directory", filepath.Join(dir, "d.json"), "-signature", filepath.Join(dir, "d.sig")}); code != 0 {
+		t.Fatalf("verify with updated files: %s", out.String())
+	}
+	serial = 2
+	if r := update(e.root); r.code != 1 || !strings.Contains(r.stderr, "older than serial 3") {
+		t.Fatalf("rollback: %d %q", r.code, r.stderr)
+	}
+	other, _, _ := ed25519.GenerateKey(rand.Reader)
+	serial = 4
+	if r := update(base64.StdEncoding.EncodeToString(other)); r.code != 1 || !strings.Contains(r.stderr, "refused") {
+		t.Fatalf("other root: %d %q", r.code, r.stderr)
+	}
+	if r := update(e.root); r.code != 0 || !strings.Contains(r.stdout, "serial 4") {
+		t.Fatalf("newer: %d %q", r.code, r.stderr)
+	}
+}

@@ -1,0 +1,478 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"image/png"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/statustoken/statustoken/examples/deploy/internal/directory"
+	"github.com/statustoken/statustoken/issue"
+	"github.com/statustoken/statustoken/token"
+	"github.com/statustoken/statustoken/verify"
+)
+
+const testAPIKey = "test-api-key-3f9c2a"
+
+// testIssuer is one issuer shared by the tests (RSA keys take a moment).
+var testIssuer = sync.OnceValues(func() (*issue.Issuer, error) {
+	_, root, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	seed := make([]byte, issue.SeedSize)
+	rand.Read(seed)
+	return issue.NewIssuer(issue.Config{
+		RootKey: root, Seed: seed, EpochLength: 24 * time.Hour,
+		Statuses: []token.StatusName{{Code: 1, Name: "green"}, {Code: 2, Name: "red"}},
+		Suites:   []token.Suite{token.RSABSSA}, Epochs: 1,
+		RSAKeys: issue.NewMemoryKeyStore(),
+	})
+})
+
+// fakeIssuer serves the issuer's HTTP interface for one holder of status
+// green, with API key testAPIKey.
+type fakeIssuer struct {
+	t       *testing.T
+	is      *issue.Issuer
+	serial  uint64
+	mutate  func([]byte) []byte
+	srv     *httptest.Server
+	mu      sync.Mutex
+	gotAuth []string
+}
+
+func newFakeIssuer(t *testing.T) *fakeIssuer {
+	is, err := testIssuer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fakeIssuer{t: t, is: is, serial: 5}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+directory.Path, func(w http.ResponseWriter, r *http.Request) {
+		data, sig, err := f.is.Directory(time.Now(), f.serial)
+		if err != nil {
+			t.Error(err)
+		}
+		w.Header().Set(directory.SignatureHeader, base64.StdEncoding.EncodeToString(sig))
+		w.Write(data)
+	})
+	mux.HandleFunc("POST "+directory.TokenRequestPath, func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		f.gotAuth = append(f.gotAuth, r.Header.Get("Authorization"))
+		f.mu.Unlock()
+		if r.Header.Get("Authorization") != "Bearer "+testAPIKey {
+			http.Error(w, "unknown API key", http.StatusUnauthorized)
+			return
+		}
+		body, _ := io.ReadAll(io.LimitReader(r.Body, issue.MaxRequestSize))
+		resp, err := f.is.Respond(body, time.Now(), func() (token.Status, error) { return 1, nil })
+		switch {
+		case errors.Is(err, issue.ErrStatusNotAssigned):
+			http.Error(w, "the requested status is not the one assigned to this holder", http.StatusForbidden)
+			return
+		case err != nil:
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		if f.mutate != nil {
+			resp = f.mutate(resp)
+		}
+		w.Write(resp)
+	})
+	f.srv = httptest.NewServer(mux)
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+func (f *fakeIssuer) rootText() string {
+	return base64.StdEncoding.EncodeToString(f.is.RootPublicKey())
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+func runWallet(t *testing.T, env map[string]string, args ...string) result {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	a := &app{stdout: &out, stderr: &errOut, getenv: func(k string) string { return env[k] }, now: time.Now}
+	code := a.run(context.Background(), args)
+	return result{code, out.String(), errOut.String()}
+}
+
+var withKey = map[string]string{apiKeyEnv: testAPIKey}
+
+func TestRequestShowExport(t *testing.T) {
+	f := newFakeIssuer(t)
+	state := filepath.Join(t.TempDir(), "w")
+	r := runWallet(t, withKey, "request", "-state", state, "-issuer", f.srv.URL, "-root", f.rootText(), "-n", "4")
+	if r.code != 0 {
+		t.Fatalf("request: %d %s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "4 green tokens stored") {
+		t.Fatalf("request output: %q", r.stderr)
+	}
+
+	// The state holds the tokens (0600) and the directory, nothing that
+	// names the holder: not the API key, not the issuer's address.
+	fi, err := os.Stat(state)
+	if err != nil || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("state dir: %v %v", fi.Mode(), err)
+	}
+	entries, _ := os.ReadDir(state)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+		data, _ := os.ReadFile(filepath.Join(state, e.Name()))
+		if bytes.Contains(data, []byte(testAPIKey)) || bytes.Contains(data, []byte(strings.TrimPrefix(f.srv.URL, "http://"))) {
+			t.Errorf("%s holds the API key or the issuer's address", e.Name())
+		}
+	}
+	if strings.Join(names, " ") != "directory.json directory.sig tokens.json" {
+		t.Fatalf("state files: %v", names)
+	}
+	tf := filepath.Join(state, tokensFile)
+	if fi, _ := os.Stat(tf); fi.Mode().Perm() != 0o600 {
+		t.Fatalf("tokens file mode %04o", fi.Mode().Perm())
+	}
+	var raw map[string]any
+	data, _ := os.ReadFile(tf)
+	if err := json.Unmarshal(data, &raw); err != nil {
+		t.Fatal(err)
+	}
+	if len(raw) != 2 || raw["version"] != 1.0 {
+		t.Fatalf("tokens file fields: %v", raw)
+	}
+	for _, e := range raw["tokens"].([]any) {
+		if len(e.(map[string]any)) != 2 {
+			t.Fatalf("token entry fields: %v", e)
+		}
+	}
+
+	// show: a terminal QR code, the text form, a PNG; the token is used.
+	pngName := filepath.Join(t.TempDir(), "t.png")
+	r = runWallet(t, nil, "show", "-state", state, "-png", pngName)
+	if r.code != 0 {
+		t.Fatalf("show: %d %s", r.code, r.stderr)
+	}
+	lines := strings.Split(strings.TrimRight(r.stdout, "\n"), "\n")
+	text := lines[len(lines)-1]
+	if !strings.HasPrefix(text, token.TextPrefix) || len(lines) < 30 || !strings.ContainsAny(r.stdout, "█▀▄") {
+		t.Fatalf("show output has no QR code and text form:\n%s", r.stdout)
+	}
+	if !strings.Contains(r.stderr, "green token") || !strings.Contains(r.stderr, "3 unused left") {
+		t.Fatalf("show stderr: %q", r.stderr)
+	}
+	if fi, err := os.Stat(pngName); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("PNG: %v", err)
+	}
+	v := verifier(t, f)
+	if _, err := v.VerifyText(text); err != nil {
+		t.Fatalf("shown token: %v", err)
+	}
+
+	// export the rest; each token appears once across show and export.
+	r = runWallet(t, nil, "export", "-state", state, "-n", "3")
+	if r.code != 0 {
+		t.Fatalf("export: %d %s", r.code, r.stderr)
+	}
+	exported := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n")
+	if len(exported) != 3 {
+		t.Fatalf("export printed %d tokens", len(exported))
+	}
+	seen := map[string]bool{text: true}
+	for _, e := range exported {
+		if seen[e] {
+			t.Fatal("a token was given out twice")
+		}
+		seen[e] = true
+		if _, err := v.VerifyText(e); err != nil {
+			t.Fatalf("exported token: %v", err)
+		}
+	}
+	if r := runWallet(t, nil, "show", "-state", state, "-png", ""); r.code != 1 || !strings.Contains(r.stderr, "no unused token left") {
+		t.Fatalf("show with none left: %d %q", r.code, r.stderr)
+	}
+	if r := runWallet(t, nil, "export", "-state", state); r.code != 1 {
+		t.Fatalf("export with none left: %d", r.code)
+	}
+	if r := runWallet(t, nil, "list", "-state", state); r.code != 0 || !strings.Contains(r.stdout, "0 unused    4 used") {
+		t.Fatalf("list: %d %q", r.code, r.stdout)
+	}
+	// The API key was sent with the token request only.
+	if len(f.gotAuth) != 1 || f.gotAuth[0] != "Bearer "+testAPIKey {
+		t.Fatalf("Authorization headers sent: %q", f.gotAuth)
+	}
+}
+
+func verifier(t *testing.T, f *fakeIssuer) *verify.Verifier {
+	t.Helper()
+	data, sig, err := f.is.Directory(time.Now(), f.serial)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := verify.New(data, sig, f.is.RootPublicKey(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func TestRequestRefusals(t *testing.T) {
+	f := newFakeIssuer(t)
+	other, _, _ := ed25519.GenerateKey(rand.Reader)
+	rootFile := filepath.Join(t.TempDir(), "root.pub")
+	os.WriteFile(rootFile, []byte(f.rootText()+"\n"), 0o644)
+
+	cases := []struct {
+		name string
+		env  map[string]string
+		args []string
+		code int
+		want string
+	}{
+		{"no API key", nil, []string{"-root", f.rootText()}, 2, "STATUSTOKEN_API_KEY"},
+		{"no root", withKey, nil, 2, "-root is required"},
+		{"bad root", withKey, []string{"-root", "abc"}, 1, "neither a base64"},
+		{"other root", withKey, []string{"-root", base64.StdEncoding.EncodeToString(other)}, 1, "not signed by the pinned root key"},
+		{"wrong API key", map[string]string{apiKeyEnv: "nope"}, []string{"-root", rootFile}, 1, "401 Unauthorized: unknown API key"},
+		{"unassigned status", withKey, []string{"-root", rootFile, "-status", "red"}, 1, "403 Forbidden: the requested status is not the one assigned"},
+		{"unknown status", withKey, []string{"-root", rootFile, "-status", "blue"}, 1, `no status "blue"`},
+		{"count", withKey, []string{"-root", rootFile, "-n", "101"}, 2, "-n must be"},
+		{"plain http to another host", withKey, []string{"-root", rootFile, "-issuer", "http://issuer.example.test"}, 1, "use https"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			state := filepath.Join(t.TempDir(), "w")
+			args := append([]string{"request", "-state", state, "-issuer", f.srv.URL}, c.args...)
+			r := runWallet(t, c.env, args...)
+			if r.code != c.code || !strings.Contains(r.stderr, c.want) {
+				t.Fatalf("exit %d %q, want %d with %q", r.code, r.stderr, c.code, c.want)
+			}
+			if _, err := os.Stat(filepath.Join(state, tokensFile)); err == nil {
+				t.Fatal("tokens stored after a refusal")
+			}
+		})
+	}
+}
+
+func TestResponseTampered(t *testing.T) {
+	f := newFakeIssuer(t)
+	f.mutate = func(b []byte) []byte {
+		b = bytes.Clone(b)
+		b[len(b)-1] ^= 1
+		return b
+	}
+	state := filepath.Join(t.TempDir(), "w")
+	r := runWallet(t, withKey, "request", "-state", state, "-issuer", f.srv.URL, "-root", f.rootText(), "-n", "2")
+	if r.code != 1 || !strings.Contains(r.stderr, "does not verify") {
+		t.Fatalf("tampered response: %d %q", r.code, r.stderr)
+	}
+	if r := runWallet(t, nil, "list", "-state", state); !strings.Contains(r.stdout, "no tokens") {
+		t.Fatalf("tokens kept from a refused response: %q", r.stdout)
+	}
+}
+
+func TestDirectoryRollback(t *testing.T) {
+	f := newFakeIssuer(t)
+	state := filepath.Join(t.TempDir(), "w")
+	args := []string{"request", "-state", state, "-issuer", f.srv.URL, "-root", f.rootText(), "-n", "1"}
+	if r := runWallet(t, withKey, args...); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	f.serial = 4
+	if r := runWallet(t, withKey, args...); r.code != 1 || !strings.Contains(r.stderr, "older than serial 5") {
+		t.Fatalf("older directory: %d %q", r.code, r.stderr)
+	}
+	f.serial = 6
+	if r := runWallet(t, withKey, args...); r.code != 0 {
+		t.Fatalf("newer directory: %s", r.stderr)
+	}
+}
+
+func TestTokenFileChecks(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "w")
+	w, err := openWallet(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	expired := &token.Token{Suite: token.RSABSSA, Status: 1, Expiry: uint32(now.Unix() - 10), Signature: make([]byte, 256)}
+	soon := &token.Token{Suite: token.RSABSSA, Status: 1, Expiry: uint32(now.Unix() + 100), Signature: make([]byte, 256)}
+	later := &token.Token{Suite: token.RSABSSA, Status: 2, Expiry: uint32(now.Unix() + 200), Signature: make([]byte, 256)}
+	w.add([]*token.Token{later, expired, soon})
+	if err := w.save(now); err != nil {
+		t.Fatal(err)
+	}
+	w, err = openWallet(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(w.entries) != 2 {
+		t.Fatalf("%d tokens after reload, want the 2 unexpired", len(w.entries))
+	}
+	if got := w.takeUnused(1, now); len(got) != 1 || got[0].Expiry != soon.Expiry {
+		t.Fatal("the token expiring first was not taken first")
+	}
+
+	tf := filepath.Join(state, tokensFile)
+	os.Chmod(tf, 0o644)
+	if _, err := openWallet(state); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+		t.Fatalf("tokens file readable by others: %v", err)
+	}
+	for _, bad := range []string{`{"version":1,"tokens":[],"api_key":"x"}`, `{"version":2,"tokens":[]}`, `{"version":1,"tokens":[{"token":"AAAA","used":false}]}`, `[`} {
+		os.WriteFile(tf, []byte(bad), 0o600)
+		os.Chmod(tf, 0o600)
+		if _, err := openWallet(state); err == nil {
+			t.Errorf("tokens file %q accepted", bad)
+		}
+	}
+	os.Chmod(state, 0o755)
+	if _, err := openWallet(state); err == nil || !strings.Contains(err.Error(), "chmod 700") {
+		t.Fatalf("state dir readable by others: %v", err)
+	}
+}
+
+// decodeTerminal reads back what writeTerminalQR drew without colours.
+func decodeTerminal(t *testing.T, s string, n int) [][]bool {
+	t.Helper()
+	m := make([][]bool, n)
+	for y := range m {
+		m[y] = make([]bool, n)
+	}
+	for i, line := range strings.Split(strings.TrimRight(s, "\n"), "\n") {
+		x := 0
+		for _, r := range line {
+			top, bottom := r == '█' || r == '▀', r == '█' || r == '▄'
+			if r != ' ' && !top && !bottom {
+				t.Fatalf("unexpected character %q", r)
+			}
+			m[2*i][x] = top
+			if 2*i+1 < n {
+				m[2*i+1][x] = bottom
+			} else if bottom {
+				t.Fatal("a dark module below the code")
+			}
+			x++
+		}
+		if x != n {
+			t.Fatalf("line %d is %d wide, want %d", i, x, n)
+		}
+	}
+	return m
+}
+
+func equalModules(a, b [][]bool) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for y := range a {
+		if len(a[y]) != len(b[y]) {
+			return false
+		}
+		for x := range a[y] {
+			if a[y][x] != b[y][x] {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func TestQRRendering(t *testing.T) {
+	// The longest token text form (rsabssa): 4 + 459 characters.
+	text := token.TextPrefix + strings.Repeat("Z9$%*+-./: ", 42)[:token.MaxTextSize-len(token.TextPrefix)]
+	m, err := qrModules(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := len(m)
+	// Version v has 17+4v modules a side; at level M, 459 alphanumeric
+	// characters need version 13 (69 modules).
+	if n != 69+2*quietZone {
+		t.Fatalf("QR code of %d modules with quiet zone, want %d", n, 69+2*quietZone)
+	}
+	for i := 0; i < quietZone; i++ {
+		for j := range n {
+			if m[i][j] || m[n-1-i][j] || m[j][i] || m[j][n-1-i] {
+				t.Fatal("dark module in the quiet zone")
+			}
+		}
+	}
+	// The finder pattern's corner is dark.
+	if !m[quietZone][quietZone] {
+		t.Fatal("no finder pattern at the top left")
+	}
+
+	var plain, ansi bytes.Buffer
+	writeTerminalQR(&plain, m, false)
+	if !equalModules(decodeTerminal(t, plain.String(), n), m) {
+		t.Fatal("terminal QR code does not match the modules")
+	}
+	writeTerminalQR(&ansi, m, true)
+	stripped := strings.NewReplacer("\x1b[30;107m", "", "\x1b[0m", "").Replace(ansi.String())
+	if stripped != plain.String() || strings.Count(ansi.String(), "\x1b[0m") != (n+1)/2 {
+		t.Fatal("coloured terminal QR code differs from the plain one")
+	}
+
+	data, err := qrPNG(m, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := img.Bounds(); b.Dx() != 3*n || b.Dy() != 3*n {
+		t.Fatalf("PNG is %v", b)
+	}
+	for y := range n {
+		for x := range n {
+			r, _, _, _ := img.At(3*x+1, 3*y+1).RGBA()
+			if dark := r < 0x8000; dark != m[y][x] {
+				t.Fatalf("PNG module (%d,%d) differs", x, y)
+			}
+		}
+	}
+
+	// Lower-case text is outside the QR alphanumeric set; the encoder
+	// refuses it rather than switching modes silently.
+	if _, err := qrModules("ht1:abc"); err == nil {
+		t.Fatal("lower-case text encoded in alphanumeric mode")
+	}
+}
+
+func TestUsage(t *testing.T) {
+	if r := runWallet(t, nil); r.code != 2 || !strings.Contains(r.stderr, "wallet request") {
+		t.Fatalf("no command: %d", r.code)
+	}
+	for _, cmd := range []string{"request", "show", "export", "list"} {
+		if r := runWallet(t, nil, cmd, "-h"); r.code != 0 || !strings.Contains(r.stderr, "-state") {
+			t.Errorf("%s -h: %d %q", cmd, r.code, r.stderr)
+		}
+	}
+	if r := runWallet(t, nil, "-h"); r.code != 0 || !strings.Contains(r.stdout, "wallet show") {
+		t.Errorf("-h: %d", r.code)
+	}
+	if r := runWallet(t, nil, "fly"); r.code != 2 {
+		t.Errorf("unknown command: %d", r.code)
+	}
+	if r := runWallet(t, nil, "show", "-scale", "0"); r.code != 2 {
+		t.Errorf("bad scale: %d", r.code)
+	}
+}
