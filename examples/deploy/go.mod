@@ -5,6 +5,7 @@ go 1.26.0
 replace github.com/statustoken/statustoken => ../..
 
 require (
+	github.com/boombuler/barcode v1.1.0
 	github.com/redis/go-redis/v9 v9.23.0
 	github.com/statustoken/statustoken v0.0.0-00010101000000-000000000000
 )
@@ -12,7 +13,6 @@ require (
 require (
 	filippo.io/bigmod v0.1.0 // indirect
 	filippo.io/edwards25519 v1.2.0 // indirect
-	github.com/boombuler/barcode v1.1.0 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/cloudflare/circl v1.6.5 // indirect
 	go.uber.org/atomic v1.12.0 // indirect

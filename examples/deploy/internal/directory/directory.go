@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -31,31 +32,34 @@ const (
 	TokenRequestPath = "/token-request"
 )
 
-// ParseRootKey reads a pinned root public key: either its standard or
-// URL-safe base64 text (what the issuer writes to root.pub), or the name of
-// a file holding that text.
+// ParseRootKey reads a pinned root public key: the name of a file holding
+// its base64 text (the issuer's root.pub), or that text itself, in
+// standard base64 or unpadded base64url. An existing file takes precedence.
 func ParseRootKey(v string) (ed25519.PublicKey, error) {
+	if fi, err := os.Stat(v); err == nil && fi.Mode().IsRegular() {
+		f, err := os.Open(v)
+		if err != nil {
+			return nil, fmt.Errorf("reading root key file %s: %v", v, err)
+		}
+		defer f.Close()
+		data, err := io.ReadAll(io.LimitReader(f, 1024))
+		if err != nil {
+			return nil, fmt.Errorf("reading root key file %s: %v", v, err)
+		}
+		if k, ok := decodeKey(string(data)); ok {
+			return k, nil
+		}
+		return nil, fmt.Errorf("root key file %s does not hold a base64 Ed25519 public key", v)
+	}
 	if k, ok := decodeKey(v); ok {
 		return k, nil
 	}
-	f, err := os.Open(v)
-	if err != nil {
-		return nil, fmt.Errorf("root key %q is neither a base64 Ed25519 public key nor a readable file holding one", v)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, 1024))
-	if err != nil {
-		return nil, fmt.Errorf("reading root key file %s: %v", v, err)
-	}
-	if k, ok := decodeKey(string(data)); ok {
-		return k, nil
-	}
-	return nil, fmt.Errorf("root key file %s does not hold a base64 Ed25519 public key", v)
+	return nil, fmt.Errorf("root key %q is neither a base64 Ed25519 public key nor a readable file holding one", v)
 }
 
 func decodeKey(s string) (ed25519.PublicKey, bool) {
 	s = strings.TrimSpace(s)
-	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawURLEncoding} {
 		if b, err := enc.Strict().DecodeString(s); err == nil && len(b) == ed25519.PublicKeySize {
 			return ed25519.PublicKey(b), true
 		}
@@ -77,7 +81,11 @@ func IssuerURL(s string) (*url.URL, error) {
 // loopback address), where plain http exposes nothing.
 func Loopback(u *url.URL) bool {
 	h := u.Hostname()
-	return h == "localhost" || h == "::1" || strings.HasPrefix(h, "127.")
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
 }
 
 // maxErrorBody bounds what is read of an error response.
