@@ -68,6 +68,12 @@ run, and writes the root public key that wallets and scanners pin to
 STATE/root.pub. Holders authenticate with "Authorization: Bearer API-KEY";
 the demo attester reads API keys and statuses from the holders file
 (default STATE/holders; send SIGHUP to reload it).
+
+  GET  /.well-known/statustoken-directory      the signed directory (signature in
+                                               the Statustoken-Directory-Signature header)
+  GET  /.well-known/statustoken-directory.sig  the detached 64-byte signature
+  POST /token-request                          a blind token request, binary body,
+                                               with "Authorization: Bearer API-KEY"
 `
 
 // config is the service's configuration, from flags.
