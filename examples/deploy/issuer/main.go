@@ -290,7 +290,6 @@ func newServer(c *config, logger *slog.Logger, now func() time.Time) (*server, *
 		att:      att,
 		lim:      newLimiter(c.rateLimit, c.rateWindow, c.maxHolders),
 		limitMsg: fmt.Sprintf("at most %d token requests per %v", c.rateLimit, c.rateWindow),
-		statuses: c.statuses,
 		sem:      make(chan struct{}, c.maxConcurrent),
 		logger:   logger,
 		now:      now,

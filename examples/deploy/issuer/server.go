@@ -118,7 +118,6 @@ type server struct {
 	att      Attester
 	lim      *limiter
 	limitMsg string
-	statuses []token.StatusName
 	sem      chan struct{}
 	logger   *slog.Logger
 	now      func() time.Time
