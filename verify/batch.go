@@ -47,8 +47,17 @@ func (v *Verifier) NewBatch() *Batch { return &Batch{v: v} }
 // malformed without being read. A Batch's memory grows in proportion to
 // the largest number of tokens it has been given, and is kept for reuse.
 func (b *Batch) Verify(tokens [][]byte, errs []error) error {
-	if len(errs) != len(tokens) {
-		err := fmt.Errorf("verify: Batch.Verify given %d error slots for %d tokens", len(errs), len(tokens))
+	return b.VerifyResults(tokens, nil, errs)
+}
+
+// VerifyResults is Verify that also describes each valid token: results[i]
+// is set as Verifier.Verify would return it for tokens[i] (the zero Result
+// where errs[i] is not nil). results may be nil; otherwise it must have the
+// length of tokens, like errs. Use it to read statuses and, with a
+// fail-open spent-token store, which tokens skipped the replay check.
+func (b *Batch) VerifyResults(tokens [][]byte, results []Result, errs []error) error {
+	if len(errs) != len(tokens) || (results != nil && len(results) != len(tokens)) {
+		err := fmt.Errorf("verify: Batch.Verify given %d error slots and %d result slots for %d tokens", len(errs), len(results), len(tokens))
 		for i := range errs {
 			errs[i] = err
 		}
@@ -86,14 +95,21 @@ func (b *Batch) Verify(tokens [][]byte, errs []error) error {
 	b.verifyRSA(errs)
 	bad := 0
 	for i, raw := range tokens {
+		var r Result
+		if errs[i] == nil && (results != nil || v.opts.Spent != nil) {
+			r = v.result(b.ks[i])
+		}
 		if errs[i] == nil && v.opts.Spent != nil {
 			// Only the nonce is needed; the token has parsed before.
 			_, t, _ := token.MessageOf(b.buf[:], raw)
-			var r Result
 			errs[i] = v.spend(b.ks[i], &t, &r)
 		}
 		if errs[i] != nil {
 			bad++
+			r = Result{}
+		}
+		if results != nil {
+			results[i] = r
 		}
 	}
 	if bad > 0 {

@@ -130,10 +130,13 @@ func TestMisuse(t *testing.T) {
 		if err := m.Spend(token.KeyID{}, token.Nonce{}, until); !errors.Is(err, ErrReplayed) {
 			t.Errorf("zero MemoryStore.Spend again: %v", err)
 		}
-		if err := m.Spend(token.KeyID{}, token.Nonce{}, time.Time{}); err != nil {
+		if err := m.Spend(token.KeyID{}, token.Nonce{}, time.Time{}); !errors.Is(err, ErrReplayed) {
+			t.Errorf("zero MemoryStore.Spend of a past time, same nonce: %v", err)
+		}
+		if err := m.Spend(token.KeyID{}, token.Nonce{1}, time.Time{}); err != nil {
 			t.Errorf("zero MemoryStore.Spend of a past time: %v", err)
 		}
-		if m.Len() != 1 {
+		if m.Len() != 2 {
 			t.Errorf("zero MemoryStore.Len = %d", m.Len())
 		}
 	})

@@ -382,3 +382,57 @@ func TestBatchAllocations(t *testing.T) {
 		t.Fatalf("Verify: %v allocations, want 0", allocs)
 	}
 }
+
+func TestBatchResults(t *testing.T) {
+	f := newFixture(t, &Options{Spent: downStore{}, SpentFailOpen: true, Skew: -1})
+	toks := append(f.edTokens(t, 2, 3), f.rsaTokens(t, 3, 1)...)
+	bad := bytes.Clone(toks[1])
+	bad[20] ^= 1
+	toks = append(toks, bad)
+	results := make([]Result, len(toks))
+	errs := make([]error, len(toks))
+	if err := f.v.NewBatch().VerifyResults(toks, results, errs); !errors.Is(err, ErrBatch) {
+		t.Fatalf("batch: %v", err)
+	}
+	for i := range 4 {
+		single, err := f.v.Verify(toks[i])
+		if err != nil || errs[i] != nil {
+			t.Fatalf("token %d: %v %v", i, err, errs[i])
+		}
+		if results[i] != single || !results[i].ReplayUnchecked {
+			t.Fatalf("token %d: batch result %+v, single %+v", i, results[i], single)
+		}
+	}
+	if results[3].StatusName != "red" || results[0].StatusName != "amber" {
+		t.Fatalf("statuses %q %q", results[0].StatusName, results[3].StatusName)
+	}
+	if !errors.Is(errs[4], ErrInvalidSignature) || results[4] != (Result{}) {
+		t.Fatalf("bad token: %v %+v", errs[4], results[4])
+	}
+	if err := f.v.NewBatch().VerifyResults(toks, results[:2], errs); err == nil || errors.Is(err, ErrBatch) {
+		t.Fatalf("short results slice: %v", err)
+	}
+}
+
+func TestMemoryStoreAcrossSkews(t *testing.T) {
+	store := NewMemoryStore(0, func() time.Time { return testNow })
+	f := newFixture(t, nil)
+	tight, _ := New(f.dir, f.sig, f.root, &Options{Now: func() time.Time { return testNow }, Skew: -1, Spent: store})
+	loose, _ := New(f.dir, f.sig, f.root, &Options{Now: func() time.Time { return testNow }, Skew: time.Hour, Spent: store})
+	raw := f.edTokens(t, 1, 1)[0]
+	if _, err := tight.Verify(raw); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := loose.Verify(raw); !errors.Is(err, ErrReplayed) {
+		t.Fatalf("replay through a verifier with another skew: %v", err)
+	}
+	// A token this store's clock sees as expired is still remembered.
+	var id token.KeyID
+	var n token.Nonce
+	if err := store.Spend(id, n, testNow.Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Spend(id, n, testNow.Add(-time.Hour)); !errors.Is(err, ErrReplayed) {
+		t.Fatalf("second spend of a stale token: %v", err)
+	}
+}
