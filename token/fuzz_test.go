@@ -224,12 +224,10 @@ func FuzzParseBase64(f *testing.F) {
 }
 
 // checkDirectory checks what ParseDirectory guarantees of a directory it
-// returns: it passes Validate and re-encodes to exactly the parsed bytes.
+// returns: it passes Validate (which Marshal runs) and re-encodes to
+// exactly the parsed bytes.
 func checkDirectory(t *testing.T, d *Directory, data []byte) {
 	t.Helper()
-	if err := d.Validate(); err != nil {
-		t.Fatalf("accepted an invalid directory: %v", err)
-	}
 	again, err := d.Marshal()
 	if err != nil || !bytes.Equal(again, data) {
 		t.Fatalf("re-encoding differs (%v):\n got %s\nwant %s", err, again, data)
@@ -321,12 +319,13 @@ func FuzzOpenDirectory(f *testing.F) {
 			}
 			return
 		}
-		pd, perr := ParseDirectory(data)
-		if directorySentinel(err) != directorySentinel(perr) {
-			t.Fatalf("signed directory: OpenDirectory gave %v, ParseDirectory %v", err, perr)
-		}
-		if err == nil && (d.Serial != pd.Serial || len(d.Keys) != len(pd.Keys)) {
-			t.Fatal("OpenDirectory and ParseDirectory disagree on the contents")
+		// Under a valid signature OpenDirectory is ParseDirectory. When it
+		// accepts, checkDirectory has already shown the directory to be
+		// valid and canonical.
+		if err != nil {
+			if _, perr := ParseDirectory(data); directorySentinel(err) != directorySentinel(perr) {
+				t.Fatalf("signed directory: OpenDirectory gave %v, ParseDirectory %v", err, perr)
+			}
 		}
 	})
 }
