@@ -55,7 +55,8 @@ func (s *switchStore) Spend(id token.KeyID, nonce token.Nonce, until time.Time) 
 }
 
 // FuzzVerifyDifferential checks that batch verification gives every token
-// the result single verification gives it. The batch is built from the
+// the result single verification gives it: the same error, and the same
+// Result when Batch.VerifyResults describes it. The batch is built from the
 // committed vector tokens and two fuzzed tokens a and b (seeded from the
 // vectors), as layout says:
 //
@@ -64,8 +65,9 @@ func (s *switchStore) Spend(id token.KeyID, nonce token.Nonce, until time.Time) 
 //     times the tokens below are repeated (bits 2-4, one to eight times),
 //     up to 128 tokens;
 //   - layout[1] picks a spent-token store (bit 0), one or two rsabssa
-//     workers (bit 1), a pooled or a reused Batch (bit 2), and where the
-//     batch is split into two calls (the other bits);
+//     workers (bit 1), a pooled Batch or one Batch reused, whose first call
+//     also returns results (bit 2), and where the batch is split into two
+//     calls (the other bits);
 //   - every following pair of bytes adds one token: the first byte picks a,
 //     b or a vector token, the second mutates it (0: none; below 0x80: flip
 //     one bit; else: overwrite one byte); the bit or byte depends on the
@@ -149,18 +151,26 @@ func FuzzVerifyDifferential(f *testing.F) {
 
 		single := verifiers[[3]bool{true, withStore, false}]
 		want := make([]string, len(toks))
+		wantRes := make([]Result, len(toks))
 		for i, tok := range toks {
-			_, err := single.Verify(tok)
-			want[i] = resultClass(err)
+			r, err := single.Verify(tok)
+			want[i], wantRes[i] = resultClass(err), r
 		}
 
 		batched := verifiers[[3]bool{false, withStore, twoWorkers}]
 		errs := make([]error, len(toks))
 		var batchErr [2]error
 		if reuse {
+			// One Batch for both calls, the first with results.
+			res := make([]Result, split)
 			bt := batched.NewBatch()
-			batchErr[0] = bt.Verify(toks[:split], errs[:split])
+			batchErr[0] = bt.VerifyResults(toks[:split], res, errs[:split])
 			batchErr[1] = bt.Verify(toks[split:], errs[split:])
+			for i := range res {
+				if res[i] != wantRes[i] {
+					t.Fatalf("token %d: batch result %+v, single %+v", i, res[i], wantRes[i])
+				}
+			}
 		} else {
 			batchErr[0] = batched.VerifyBatch(toks[:split], errs[:split])
 			batchErr[1] = batched.VerifyBatch(toks[split:], errs[split:])

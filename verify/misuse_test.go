@@ -86,6 +86,14 @@ func TestMisuse(t *testing.T) {
 		if err := b.Verify([][]byte{valid}, errs); !errors.Is(err, ErrBatch) || !errors.Is(errs[0], ErrUnknownKey) {
 			t.Errorf("zero Batch.Verify: %v %v", err, errs[0])
 		}
+		res := []Result{{Status: 9}}
+		if err := b.VerifyResults([][]byte{valid}, res, errs); !errors.Is(err, ErrBatch) ||
+			!errors.Is(errs[0], ErrUnknownKey) || res[0] != (Result{}) {
+			t.Errorf("zero Batch.VerifyResults: %v %v %+v", err, errs[0], res[0])
+		}
+		if err := b.VerifyResults(nil, nil, nil); err != nil {
+			t.Errorf("zero Batch.VerifyResults of nothing: %v", err)
+		}
 	})
 
 	// Batch.Verify with the wrong number of error slots checks nothing and
@@ -106,6 +114,13 @@ func TestMisuse(t *testing.T) {
 		}
 		if err := f.v.VerifyBatch([][]byte{valid}, nil); err == nil {
 			t.Error("VerifyBatch with no slots: no error")
+		}
+		for _, n := range []int{1, 3} {
+			errs := make([]error, 2)
+			err := b.VerifyResults([][]byte{valid, valid}, make([]Result, n), errs)
+			if err == nil || errors.Is(err, ErrBatch) || errs[0] != err || errs[1] != err {
+				t.Errorf("%d result slots for 2 tokens: %v %v", n, err, errs)
+			}
 		}
 	})
 
