@@ -6,19 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/statustoken/statustoken/internal/misusetest"
 	"github.com/statustoken/statustoken/token"
 )
-
-// noPanic runs f and fails the test if it panics.
-func noPanic(t *testing.T, name string, f func()) {
-	t.Helper()
-	defer func() {
-		if r := recover(); r != nil {
-			t.Errorf("%s panicked: %v", name, r)
-		}
-	}()
-	f()
-}
 
 // TestMisuse calls every exported function and method of the package with
 // zero values, nil, empty and oversized inputs: none may panic, and each
@@ -27,13 +17,13 @@ func TestMisuse(t *testing.T) {
 	huge := make([]byte, 10*token.MaxDirectorySize)
 	inputs := map[string][]byte{"nil": nil, "empty": {}, "huge": huge}
 
-	noPanic(t, "NewIssuer", func() {
+	misusetest.NoPanic(t, "NewIssuer", func() {
 		if is, err := NewIssuer(Config{}); is != nil || !errors.Is(err, ErrConfig) {
 			t.Errorf("NewIssuer(Config{}): %v", err)
 		}
 	})
 	for name, in := range inputs {
-		noPanic(t, "NewHolder "+name, func() {
+		misusetest.NoPanic(t, "NewHolder "+name, func() {
 			if h, err := NewHolder(in, in, in); h != nil || err == nil {
 				t.Errorf("NewHolder(%s): %v", name, err)
 			}
@@ -42,7 +32,7 @@ func TestMisuse(t *testing.T) {
 
 	var nilIssuer *Issuer
 	for iname, is := range map[string]*Issuer{"nil": nilIssuer, "zero": {}} {
-		noPanic(t, iname+" Issuer", func() {
+		misusetest.NoPanic(t, iname+" Issuer", func() {
 			if pk := is.RootPublicKey(); pk != nil {
 				t.Errorf("%s Issuer.RootPublicKey: %x", iname, pk)
 			}
@@ -73,7 +63,7 @@ func TestMisuse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	noPanic(t, "Issuer with bad arguments", func() {
+	misusetest.NoPanic(t, "Issuer with bad arguments", func() {
 		if _, err := is.Respond(req, testNow, nil); !errors.Is(err, ErrStatusNotAssigned) {
 			t.Errorf("Respond with no policy: %v", err)
 		}
@@ -99,7 +89,7 @@ func TestMisuse(t *testing.T) {
 
 	var nilHolder *Holder
 	for hname, zh := range map[string]*Holder{"nil": nilHolder, "zero": {}} {
-		noPanic(t, hname+" Holder", func() {
+		misusetest.NoPanic(t, hname+" Holder", func() {
 			if p, r, err := zh.Request(1, testNow, 1); p != nil || r != nil || !errors.Is(err, ErrNoKey) {
 				t.Errorf("%s Holder.Request: %v", hname, err)
 			}
@@ -120,7 +110,7 @@ func TestMisuse(t *testing.T) {
 			}
 		})
 	}
-	noPanic(t, "Holder with bad arguments", func() {
+	misusetest.NoPanic(t, "Holder with bad arguments", func() {
 		if err := h.Accept([]*token.Token{nil}); !errors.Is(err, ErrResponse) {
 			t.Errorf("Accept of a nil token: %v", err)
 		}
@@ -153,7 +143,7 @@ func TestMisuse(t *testing.T) {
 	})
 
 	ref := KeyRef{}
-	noPanic(t, "zero MemoryKeyStore", func() {
+	misusetest.NoPanic(t, "zero MemoryKeyStore", func() {
 		var m MemoryKeyStore
 		if k, err := m.Get(ref); k != nil || !errors.Is(err, ErrKeyNotFound) {
 			t.Errorf("zero MemoryKeyStore.Get: %v", err)
@@ -166,7 +156,7 @@ func TestMisuse(t *testing.T) {
 		}
 		_ = ref.String()
 	})
-	noPanic(t, "FileKeyStore", func() {
+	misusetest.NoPanic(t, "FileKeyStore", func() {
 		// The zero FileKeyStore uses the working directory.
 		t.Chdir(t.TempDir())
 		for _, fs := range []FileKeyStore{{}, {Dir: t.TempDir()}} {

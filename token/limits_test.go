@@ -3,24 +3,11 @@ package token
 import (
 	"crypto/ed25519"
 	"errors"
-	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/statustoken/statustoken/internal/misusetest"
 )
-
-// allocated returns the bytes f allocates on the heap.
-func allocated(f func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	f()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
-}
-
-// maxWork bounds what refusing an oversized input may allocate: a small
-// fraction of the input, which must be refused without being read.
-const maxWork = 64 << 10
 
 // TestInputLimits checks each entry point's documented maximum: the largest
 // valid input has exactly that size, and an input ten times larger is
@@ -72,7 +59,7 @@ func TestInputLimits(t *testing.T) {
 			t.Fatalf("%s: input of %d bytes, not ten times %d", c.name, c.size, c.max)
 		}
 		var err error
-		if n := allocated(func() { err = c.call() }); n > maxWork {
+		if n := misusetest.Allocated(func() { err = c.call() }); n > misusetest.MaxWork {
 			t.Errorf("%s: allocated %d bytes to refuse %d", c.name, n, c.size)
 		}
 		if !errors.Is(err, c.want) {

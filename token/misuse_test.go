@@ -6,18 +6,9 @@ import (
 	"strings"
 	"testing"
 	"time"
-)
 
-// noPanic runs f and fails the test if it panics.
-func noPanic(t *testing.T, name string, f func()) {
-	t.Helper()
-	defer func() {
-		if r := recover(); r != nil {
-			t.Errorf("%s panicked: %v", name, r)
-		}
-	}()
-	f()
-}
+	"github.com/statustoken/statustoken/internal/misusetest"
+)
 
 // TestMisuse calls every exported function and method of the package with
 // zero values, nil, empty and oversized inputs: none may panic, and every
@@ -32,34 +23,34 @@ func TestMisuse(t *testing.T) {
 	inputs := map[string][]byte{"nil": nil, "empty": {}, "zeros": make([]byte, MaxSize), "huge": huge}
 
 	for name, in := range inputs {
-		noPanic(t, "Parse "+name, func() {
+		misusetest.NoPanic(t, "Parse "+name, func() {
 			if tok, err := Parse(in); tok != nil || !errors.Is(err, ErrMalformed) {
 				t.Errorf("Parse %s: %v", name, err)
 			}
 		})
-		noPanic(t, "ParseText "+name, func() {
+		misusetest.NoPanic(t, "ParseText "+name, func() {
 			if tok, err := ParseText(string(in)); tok != nil || !errors.Is(err, ErrMalformed) {
 				t.Errorf("ParseText %s: %v", name, err)
 			}
 		})
-		noPanic(t, "ParseBase64 "+name, func() {
+		misusetest.NoPanic(t, "ParseBase64 "+name, func() {
 			if tok, err := ParseBase64(string(in)); tok != nil || !errors.Is(err, ErrMalformed) {
 				t.Errorf("ParseBase64 %s: %v", name, err)
 			}
 		})
-		noPanic(t, "MessageOf "+name, func() {
+		misusetest.NoPanic(t, "MessageOf "+name, func() {
 			if msg, _, err := MessageOf(in, in); msg != nil || !errors.Is(err, ErrMalformed) {
 				t.Errorf("MessageOf %s: %v", name, err)
 			}
 		})
-		noPanic(t, "ParseDirectory "+name, func() {
+		misusetest.NoPanic(t, "ParseDirectory "+name, func() {
 			if d, err := ParseDirectory(in); d != nil || !errors.Is(err, ErrMalformedDirectory) {
 				t.Errorf("ParseDirectory %s: %v", name, err)
 			}
 		})
 		for sname, sig := range inputs {
 			for rname, root := range inputs {
-				noPanic(t, "OpenDirectory", func() {
+				misusetest.NoPanic(t, "OpenDirectory", func() {
 					d, err := OpenDirectory(in, sig, root)
 					if d != nil || (!errors.Is(err, ErrDirectorySignature) && !errors.Is(err, ErrMalformedDirectory)) {
 						t.Errorf("OpenDirectory(%s, %s, %s): %v", name, sname, rname, err)
@@ -67,19 +58,19 @@ func TestMisuse(t *testing.T) {
 				})
 			}
 		}
-		noPanic(t, "ComputeKeyID "+name, func() { ComputeKeyID(in) })
-		noPanic(t, "DirectorySignatureInput "+name, func() {
+		misusetest.NoPanic(t, "ComputeKeyID "+name, func() { ComputeKeyID(in) })
+		misusetest.NoPanic(t, "DirectorySignatureInput "+name, func() {
 			if m := DirectorySignatureInput(in); !bytes.Equal(m, append([]byte(directoryLabel), in...)) {
 				t.Errorf("DirectorySignatureInput %s", name)
 			}
 		})
-		noPanic(t, "Suite.UnmarshalText "+name, func() {
+		misusetest.NoPanic(t, "Suite.UnmarshalText "+name, func() {
 			var s Suite
 			if err := s.UnmarshalText(in); err == nil || len(err.Error()) > 200 {
 				t.Errorf("Suite.UnmarshalText %s: %v", name, err)
 			}
 		})
-		noPanic(t, "KeyID.UnmarshalText "+name, func() {
+		misusetest.NoPanic(t, "KeyID.UnmarshalText "+name, func() {
 			var id KeyID
 			if err := id.UnmarshalText(in); err == nil || len(err.Error()) > 200 {
 				t.Errorf("KeyID.UnmarshalText %s: %v", name, err)
@@ -89,7 +80,7 @@ func TestMisuse(t *testing.T) {
 
 	// Suites: the zero suite and every unknown one.
 	for _, s := range []Suite{0, 3, 255} {
-		noPanic(t, "Suite methods", func() {
+		misusetest.NoPanic(t, "Suite methods", func() {
 			if s.Valid() || s.Size() != 0 || s.SignatureSize() != 0 || s.String() == "" {
 				t.Errorf("suite %d", s)
 			}
@@ -98,7 +89,7 @@ func TestMisuse(t *testing.T) {
 			}
 		})
 	}
-	noPanic(t, "KeyID zero", func() {
+	misusetest.NoPanic(t, "KeyID zero", func() {
 		var id KeyID
 		if b, err := id.MarshalText(); err != nil || string(b) != strings.Repeat("0", 16) || id.String() != string(b) {
 			t.Errorf("zero KeyID: %s %v", b, err)
@@ -108,35 +99,35 @@ func TestMisuse(t *testing.T) {
 	// Tokens: nil and zero.
 	var nilTok *Token
 	for name, tok := range map[string]*Token{"nil": nilTok, "zero": {}} {
-		noPanic(t, name+" Token.Marshal", func() {
+		misusetest.NoPanic(t, name+" Token.Marshal", func() {
 			if b, err := tok.Marshal(); len(b) != 0 || !errors.Is(err, ErrMalformed) {
 				t.Errorf("%s Token.Marshal: %v", name, err)
 			}
 		})
-		noPanic(t, name+" Token.AppendBinary", func() {
+		misusetest.NoPanic(t, name+" Token.AppendBinary", func() {
 			if b, err := tok.AppendBinary([]byte{9}); !bytes.Equal(b, []byte{9}) || !errors.Is(err, ErrMalformed) {
 				t.Errorf("%s Token.AppendBinary: %v", name, err)
 			}
 		})
-		noPanic(t, name+" Token.MarshalText", func() {
+		misusetest.NoPanic(t, name+" Token.MarshalText", func() {
 			if b, err := tok.MarshalText(); b != nil || !errors.Is(err, ErrMalformed) {
 				t.Errorf("%s Token.MarshalText: %v", name, err)
 			}
 		})
-		noPanic(t, name+" Token.Base64", func() {
+		misusetest.NoPanic(t, name+" Token.Base64", func() {
 			if s, err := tok.Base64(); s != "" || !errors.Is(err, ErrMalformed) {
 				t.Errorf("%s Token.Base64: %v", name, err)
 			}
 		})
 	}
-	noPanic(t, "zero Token accessors", func() {
+	misusetest.NoPanic(t, "zero Token accessors", func() {
 		var tok Token
 		if len(tok.Message()) != MessageSize || len(tok.AppendMessage(nil)) != MessageSize ||
 			!tok.ExpiryTime().Equal(time.Unix(0, 0)) {
 			t.Error("zero Token accessors")
 		}
 	})
-	noPanic(t, "oversized signature", func() {
+	misusetest.NoPanic(t, "oversized signature", func() {
 		tok := Token{Suite: Ed25519, Status: 1, Signature: huge}
 		if b, err := tok.Marshal(); len(b) != 0 || !errors.Is(err, ErrMalformed) {
 			t.Errorf("Marshal with a %d-byte signature: %v", len(huge), err)
@@ -146,7 +137,7 @@ func TestMisuse(t *testing.T) {
 	// Directories: nil and zero.
 	var nilDir *Directory
 	for name, d := range map[string]*Directory{"nil": nilDir, "zero": {}} {
-		noPanic(t, name+" Directory", func() {
+		misusetest.NoPanic(t, name+" Directory", func() {
 			if err := d.Validate(); !errors.Is(err, ErrInvalidDirectory) {
 				t.Errorf("%s Directory.Validate: %v", name, err)
 			}
@@ -164,14 +155,14 @@ func TestMisuse(t *testing.T) {
 			}
 		})
 	}
-	noPanic(t, "oversized directory", func() {
+	misusetest.NoPanic(t, "oversized directory", func() {
 		d := Directory{Version: 1, Serial: 1, EpochLength: MinEpochLength, MaxLifetime: MinEpochLength,
 			Statuses: []StatusName{{Code: 1, Name: "a"}}, Keys: make([]Key, MaxDirectoryKeys+1)}
 		if err := d.Validate(); !errors.Is(err, ErrInvalidDirectory) {
 			t.Errorf("Validate with %d keys: %v", len(d.Keys), err)
 		}
 	})
-	noPanic(t, "ValidateStatuses", func() {
+	misusetest.NoPanic(t, "ValidateStatuses", func() {
 		for _, s := range [][]StatusName{nil, {}, {{}}, make([]StatusName, 300)} {
 			if err := ValidateStatuses(s); !errors.Is(err, ErrInvalidDirectory) {
 				t.Errorf("ValidateStatuses(%d entries): %v", len(s), err)
@@ -181,7 +172,7 @@ func TestMisuse(t *testing.T) {
 
 	// Keys: nil and zero.
 	var nilKey *Key
-	noPanic(t, "Key.Matches", func() {
+	misusetest.NoPanic(t, "Key.Matches", func() {
 		var k Key
 		if nilKey.Matches(nil) || nilKey.Matches(&Token{}) || k.Matches(nil) {
 			t.Error("Matches with a nil key or token")

@@ -6,19 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/statustoken/statustoken/internal/misusetest"
 	"github.com/statustoken/statustoken/token"
 )
-
-// noPanic runs f and fails the test if it panics.
-func noPanic(t *testing.T, name string, f func()) {
-	t.Helper()
-	defer func() {
-		if r := recover(); r != nil {
-			t.Errorf("%s panicked: %v", name, r)
-		}
-	}()
-	f()
-}
 
 // TestMisuse calls every exported function and method of the package with
 // zero values, nil, empty and oversized inputs: none may panic, and each
@@ -30,7 +20,7 @@ func TestMisuse(t *testing.T) {
 	inputs := map[string][]byte{"nil": nil, "empty": {}, "zeros": make([]byte, token.MaxSize), "huge": huge}
 
 	for name, in := range inputs {
-		noPanic(t, "New "+name, func() {
+		misusetest.NoPanic(t, "New "+name, func() {
 			for _, opts := range []*Options{nil, {}} {
 				if v, err := New(in, in, in, opts); v != nil ||
 					(!errors.Is(err, token.ErrDirectorySignature) && !errors.Is(err, token.ErrMalformedDirectory)) {
@@ -42,7 +32,7 @@ func TestMisuse(t *testing.T) {
 
 	var nilVerifier *Verifier
 	for vname, v := range map[string]*Verifier{"nil": nilVerifier, "zero": {}} {
-		noPanic(t, vname+" Verifier", func() {
+		misusetest.NoPanic(t, vname+" Verifier", func() {
 			for name, in := range inputs {
 				if _, err := v.Verify(in); !errors.Is(err, ErrMalformed) {
 					t.Errorf("%s Verifier.Verify(%s): %v", vname, name, err)
@@ -80,7 +70,7 @@ func TestMisuse(t *testing.T) {
 		})
 	}
 
-	noPanic(t, "zero Batch", func() {
+	misusetest.NoPanic(t, "zero Batch", func() {
 		var b Batch
 		errs := make([]error, 1)
 		if err := b.Verify([][]byte{valid}, errs); !errors.Is(err, ErrBatch) || !errors.Is(errs[0], ErrUnknownKey) {
@@ -98,7 +88,7 @@ func TestMisuse(t *testing.T) {
 
 	// Batch.Verify with the wrong number of error slots checks nothing and
 	// leaves no slot nil, so a caller reading only errs accepts nothing.
-	noPanic(t, "Batch.Verify slots", func() {
+	misusetest.NoPanic(t, "Batch.Verify slots", func() {
 		b := f.v.NewBatch()
 		for _, n := range []int{0, 1, 3} {
 			errs := make([]error, n)
@@ -124,7 +114,7 @@ func TestMisuse(t *testing.T) {
 		}
 	})
 
-	noPanic(t, "oversized batch entries", func() {
+	misusetest.NoPanic(t, "oversized batch entries", func() {
 		toks := [][]byte{huge, huge[:token.MaxSize+1], valid}
 		errs := make([]error, len(toks))
 		if err := f.v.VerifyBatch(toks, errs); !errors.Is(err, ErrBatch) ||
@@ -136,7 +126,7 @@ func TestMisuse(t *testing.T) {
 		}
 	})
 
-	noPanic(t, "zero MemoryStore", func() {
+	misusetest.NoPanic(t, "zero MemoryStore", func() {
 		var m MemoryStore
 		until := time.Now().Add(time.Hour)
 		if err := m.Spend(token.KeyID{}, token.Nonce{}, until); err != nil {
@@ -155,7 +145,7 @@ func TestMisuse(t *testing.T) {
 			t.Errorf("zero MemoryStore.Len = %d", m.Len())
 		}
 	})
-	noPanic(t, "NewMemoryStore", func() {
+	misusetest.NoPanic(t, "NewMemoryStore", func() {
 		for _, limit := range []int{-1, 0, 1} {
 			m := NewMemoryStore(limit, nil)
 			if err := m.Spend(token.KeyID{}, token.Nonce{}, time.Now().Add(time.Hour)); err != nil || m.Len() != 1 {
