@@ -276,8 +276,7 @@ func (k *Key) validate(d *Directory) error {
 func checkPublicKey(suite Suite, pub []byte) error {
 	switch suite {
 	case Ed25519:
-		_, err := edsig.NewPublicKey(pub)
-		return err
+		return edsig.CheckPublicKey(pub)
 	case RSABSSA:
 		_, err := rsabssa.ParsePublicKey(pub)
 		return err

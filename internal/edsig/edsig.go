@@ -72,20 +72,12 @@ type PublicKey struct {
 // order, and does the per-key precomputation that verification relies on.
 // The error wraps [ErrInvalidKey].
 func NewPublicKey(b []byte) (*PublicKey, error) {
-	if len(b) != PublicKeySize {
-		return nil, fmt.Errorf("%w: length %d, want %d", ErrInvalidKey, len(b), PublicKeySize)
+	var a extPoint
+	if err := decodePublicKey(&a, b); err != nil {
+		return nil, err
 	}
 	pk := new(PublicKey)
 	copy(pk.enc[:], b)
-	var a extPoint
-	if !decodeVarTime(&a.X, &a.Y, &pk.enc) {
-		return nil, fmt.Errorf("%w: not the canonical encoding of a curve point", ErrInvalidKey)
-	}
-	a.Z.One()
-	a.T.Multiply(&a.X, &a.Y)
-	if a.cofactorClears() {
-		return nil, fmt.Errorf("%w: point of small order", ErrInvalidKey)
-	}
 	// Negate once here so that every equation adds the key terms.
 	a.X.Negate(&a.X)
 	a.T.Negate(&a.T)
@@ -95,6 +87,32 @@ func NewPublicKey(b []byte) (*PublicKey, error) {
 	oddMultiplesVarTime(pk.negA128[:], &a128)
 	pk.valid = true
 	return pk, nil
+}
+
+// CheckPublicKey applies NewPublicKey's rules to b without the per-key
+// precomputation, for callers that only validate keys. The error wraps
+// [ErrInvalidKey].
+func CheckPublicKey(b []byte) error {
+	var a extPoint
+	return decodePublicKey(&a, b)
+}
+
+// decodePublicKey sets a to the point b encodes, if b is the canonical
+// encoding of a point that is not of small order.
+func decodePublicKey(a *extPoint, b []byte) error {
+	if len(b) != PublicKeySize {
+		return fmt.Errorf("%w: length %d, want %d", ErrInvalidKey, len(b), PublicKeySize)
+	}
+	enc := [PublicKeySize]byte(b)
+	if !decodeVarTime(&a.X, &a.Y, &enc) {
+		return fmt.Errorf("%w: not the canonical encoding of a curve point", ErrInvalidKey)
+	}
+	a.Z.One()
+	a.T.Multiply(&a.X, &a.Y)
+	if a.cofactorClears() {
+		return fmt.Errorf("%w: point of small order", ErrInvalidKey)
+	}
+	return nil
 }
 
 // Bytes returns the 32-byte encoding of the key, as given to NewPublicKey.
