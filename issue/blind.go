@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/statustoken/statustoken/internal/keyset"
@@ -108,13 +109,13 @@ func parseBlindWire(data []byte) (*blindWire, error) {
 
 // rsaKey returns the prepared private key for status and the epoch starting
 // at notBefore, generating and storing it first when create is set.
-func (is *Issuer) rsaKey(status token.Status, notBefore uint32, create bool) (*rsabssa.PrivateKey, error) {
+func (is *Issuer) rsaKey(status token.Status, notBefore uint32, create bool) (rsaEntry, error) {
 	ref := KeyRef{Status: status, NotBefore: notBefore, EpochLength: is.epoch}
 	is.mu.Lock()
-	k, ok := is.rsa[ref]
+	e, ok := is.rsa[ref]
 	is.mu.Unlock()
 	if ok {
-		return k, nil
+		return e, nil
 	}
 	sk, err := is.rsaKeys.Get(ref)
 	if errors.Is(err, ErrKeyNotFound) && create {
@@ -125,18 +126,29 @@ func (is *Issuer) rsaKey(status token.Status, notBefore uint32, create bool) (*r
 		}
 	}
 	if err != nil {
-		return nil, err
+		return rsaEntry{}, err
 	}
-	if k, err = rsabssa.NewPrivateKey(sk); err != nil {
-		return nil, fmt.Errorf("%w: key %v: %v", ErrKeyFile, ref, err)
+	k, err := rsabssa.NewPrivateKey(sk)
+	if err != nil {
+		return rsaEntry{}, fmt.Errorf("%w: key %v: %v", ErrKeyFile, ref, err)
 	}
+	e = rsaEntry{key: k, pub: k.PublicKeyBytes()}
+	e.id = token.ComputeKeyID(e.pub)
 	is.mu.Lock()
 	defer is.mu.Unlock()
 	if len(is.rsa) > 1024 {
 		clear(is.rsa)
 	}
-	is.rsa[ref] = k
-	return k, nil
+	is.rsa[ref] = e
+	return e, nil
+}
+
+// rsaEntry is a prepared RSABSSA key with its public encoding and key ID,
+// computed once.
+type rsaEntry struct {
+	key *rsabssa.PrivateKey
+	pub []byte
+	id  token.KeyID
 }
 
 // activeRSAKey finds the issuer's rsabssa key with ID id among the epochs
@@ -149,15 +161,15 @@ func (is *Issuer) activeRSAKey(id token.KeyID, now time.Time) (*rsabssa.PrivateK
 	for e := range is.epochs {
 		nb := start + uint32(e)*is.epoch
 		for _, st := range is.statuses {
-			k, err := is.rsaKey(st.Code, nb, false)
+			e, err := is.rsaKey(st.Code, nb, false)
 			if errors.Is(err, ErrKeyNotFound) {
 				continue
 			}
 			if err != nil {
 				return nil, 0, err
 			}
-			if token.ComputeKeyID(k.PublicKeyBytes()) == id {
-				return k, st.Code, nil
+			if e.id == id {
+				return e.key, st.Code, nil
 			}
 		}
 	}
@@ -216,14 +228,7 @@ func (is *Issuer) Respond(request []byte, now time.Time, assigned func() (token.
 	return resp.marshal()
 }
 
-func (is *Issuer) publishes(s token.Suite) bool {
-	for _, x := range is.suites {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
+func (is *Issuer) publishes(s token.Suite) bool { return slices.Contains(is.suites, s) }
 
 // Holder is a wallet's side of issuance. It trusts only the directory it
 // fetched and checked itself: every token it accepts verifies under the key

@@ -12,7 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/statustoken/statustoken/internal/rsabssa"
 	"github.com/statustoken/statustoken/token"
 )
 
@@ -79,7 +78,7 @@ type Issuer struct {
 
 	mu  sync.Mutex
 	ed  map[edKeyRef]ed25519.PrivateKey
-	rsa map[KeyRef]*rsabssa.PrivateKey
+	rsa map[KeyRef]rsaEntry
 }
 
 type edKeyRef struct {
@@ -140,7 +139,7 @@ func NewIssuer(cfg Config) (*Issuer, error) {
 		epochs:   epochs,
 		rsaKeys:  cfg.RSAKeys,
 		ed:       make(map[edKeyRef]ed25519.PrivateKey),
-		rsa:      make(map[KeyRef]*rsabssa.PrivateKey),
+		rsa:      make(map[KeyRef]rsaEntry),
 	}
 	if err := token.ValidateStatuses(is.statuses); err != nil {
 		return nil, bad("%v", err)
@@ -215,11 +214,11 @@ func (is *Issuer) directoryKey(suite token.Suite, status token.Status, notBefore
 	case token.Ed25519:
 		pub = slices.Clone(is.edPrivateKey(status, notBefore).Public().(ed25519.PublicKey))
 	case token.RSABSSA:
-		k, err := is.rsaKey(status, notBefore, true)
+		e, err := is.rsaKey(status, notBefore, true)
 		if err != nil {
 			return token.Key{}, err
 		}
-		pub = k.PublicKeyBytes()
+		pub = slices.Clone(e.pub)
 	}
 	return token.Key{
 		ID:        token.ComputeKeyID(pub),
