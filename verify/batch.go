@@ -23,6 +23,7 @@ type Batch struct {
 	ok  []bool        // edsig results
 	rsa []rsaJob      // rsabssa tokens
 	ks  []*keyset.Key // key of each token that passed prechecks
+	ns  []token.Nonce // nonce of each token that passed prechecks
 	buf [token.MessageSize]byte
 }
 
@@ -68,9 +69,10 @@ func (b *Batch) VerifyResults(tokens [][]byte, results []Result, errs []error) e
 	b.ed.Reset()
 	b.idx, b.rsa = b.idx[:0], b.rsa[:0]
 	b.ks = grow(b.ks, len(tokens))
+	b.ns = grow(b.ns, len(tokens))
 	for i, raw := range tokens {
 		msg, t, k, err := v.precheck(b.buf[:], raw, now)
-		errs[i], b.ks[i] = err, k
+		errs[i], b.ks[i], b.ns[i] = err, k, t.Nonce
 		if err != nil {
 			continue
 		}
@@ -94,15 +96,13 @@ func (b *Batch) VerifyResults(tokens [][]byte, results []Result, errs []error) e
 	}
 	b.verifyRSA(errs)
 	bad := 0
-	for i, raw := range tokens {
+	for i := range tokens {
 		var r Result
 		if errs[i] == nil && (results != nil || v.opts.Spent != nil) {
 			r = v.result(b.ks[i])
 		}
 		if errs[i] == nil && v.opts.Spent != nil {
-			// Only the nonce is needed; the token has parsed before.
-			_, t, _ := token.MessageOf(b.buf[:], raw)
-			errs[i] = v.spend(b.ks[i], &t, &r)
+			errs[i] = v.spend(b.ks[i], b.ns[i], &r)
 		}
 		if errs[i] != nil {
 			bad++

@@ -187,7 +187,7 @@ func (v *Verifier) Verify(raw []byte) (Result, error) {
 		return Result{}, ErrInvalidSignature
 	}
 	r := v.result(k)
-	if err := v.spend(k, &t, &r); err != nil {
+	if err := v.spend(k, t.Nonce, &r); err != nil {
 		return Result{}, err
 	}
 	return r, nil
@@ -254,12 +254,12 @@ func (v *Verifier) precheck(buf, raw []byte, now int64) ([]byte, token.Token, *k
 
 // spend records a verified token in the spent store, until its key's
 // epoch ends plus the tolerated skew.
-func (v *Verifier) spend(k *keyset.Key, t *token.Token, r *Result) error {
+func (v *Verifier) spend(k *keyset.Key, nonce token.Nonce, r *Result) error {
 	if v.opts.Spent == nil {
 		return nil
 	}
 	until := time.Unix(int64(k.Expiry)+v.skew, 0)
-	err := v.opts.Spent.Spend(k.ID, t.Nonce, until)
+	err := v.opts.Spent.Spend(k.ID, nonce, until)
 	switch {
 	case err == nil:
 		return nil
