@@ -4,6 +4,7 @@ import (
 	cryptorand "crypto/rand"
 	"encoding/binary"
 	"io"
+	"slices"
 )
 
 // Batch verification.
@@ -88,7 +89,9 @@ type Batch struct {
 	// signature rejected by Add.
 	slot []int32
 
-	// Entries, one per signature accepted by Add.
+	// Entries, one per signature accepted by Add. rEnc holds the encoding
+	// of R, and negR the decoded −R of the first len(negR) entries.
+	rEnc [][32]byte
 	negR []affinePoint
 	s, k [][32]byte
 	key  []int32 // index into keys
@@ -102,6 +105,8 @@ type Batch struct {
 	h      *hasher
 
 	// Scratch space.
+	dropped   []int32
+	remap     []int32
 	randBuf   []byte
 	keySum    []wideAcc
 	keyStamp  []uint32
@@ -135,6 +140,7 @@ func NewBatch(n int) *Batch {
 	n = max(n, 0)
 	return &Batch{
 		slot: make([]int32, 0, n),
+		rEnc: make([][32]byte, 0, n),
 		negR: make([]affinePoint, 0, n),
 		s:    make([][32]byte, 0, n),
 		k:    make([][32]byte, 0, n),
@@ -145,6 +151,7 @@ func NewBatch(n int) *Batch {
 // Reset empties the batch, keeping its memory for reuse.
 func (b *Batch) Reset() {
 	b.slot = b.slot[:0]
+	b.rEnc = b.rEnc[:0]
 	b.negR = b.negR[:0]
 	b.s = b.s[:0]
 	b.k = b.k[:0]
@@ -160,25 +167,78 @@ func (b *Batch) Len() int { return len(b.slot) }
 // Add adds the signature sig of msg by pk to the batch. It hashes msg at
 // once and keeps neither msg nor sig. A signature that is not 64 bytes
 // long, whose s or R is not canonical, or whose key is nil or zero, is
-// recorded as invalid.
+// recorded as invalid. R is decoded by the next Verify, two points at a
+// time.
 func (b *Batch) Add(pk *PublicKey, msg, sig []byte) {
-	if pk == nil || !pk.valid {
+	if pk == nil || !pk.valid || len(sig) != SignatureSize {
+		b.slot = append(b.slot, -1)
+		return
+	}
+	r, s := [32]byte(sig[:32]), [32]byte(sig[32:])
+	if !isCanonicalScalar(&s) || !isCanonicalY(&r) {
 		b.slot = append(b.slot, -1)
 		return
 	}
 	if b.h == nil {
 		b.h = newHasher()
 	}
-	var p parsed
-	if !p.parseVarTime(b.h, pk, msg, sig) {
-		b.slot = append(b.slot, -1)
+	var k [32]byte
+	b.h.challenge(&k, sig[:32], pk.enc[:], msg)
+	b.slot = append(b.slot, int32(len(b.rEnc)))
+	b.rEnc = append(b.rEnc, r)
+	b.s = append(b.s, s)
+	b.k = append(b.k, k)
+	b.key = append(b.key, b.keyIndex(pk))
+}
+
+// decodeVarTime decodes the R of every entry added since the last call,
+// and drops the entries whose R is not a curve point, marking their
+// signatures invalid.
+func (b *Batch) decodeVarTime() {
+	lo, m := len(b.negR), len(b.rEnc)
+	if lo == m {
 		return
 	}
-	b.slot = append(b.slot, int32(len(b.negR)))
-	b.negR = append(b.negR, p.negR)
-	b.s = append(b.s, p.s)
-	b.k = append(b.k, p.k)
-	b.key = append(b.key, b.keyIndex(pk))
+	b.negR = slices.Grow(b.negR, m-lo)[:m]
+	b.dropped = b.dropped[:0]
+	i := lo
+	for ; i+1 < m; i += 2 {
+		ok0, ok1 := decodeNegPairVarTime(&b.negR[i], &b.negR[i+1], &b.rEnc[i], &b.rEnc[i+1])
+		if !ok0 {
+			b.dropped = append(b.dropped, int32(i))
+		}
+		if !ok1 {
+			b.dropped = append(b.dropped, int32(i+1))
+		}
+	}
+	if i < m && !decodeNegVarTime(&b.negR[i], &b.rEnc[i]) {
+		b.dropped = append(b.dropped, int32(i))
+	}
+	if len(b.dropped) == 0 {
+		return
+	}
+	// Move the entries after each dropped one down, and renumber the
+	// slots that point past lo.
+	b.remap = grow(b.remap, m-lo)
+	next, d := lo, 0
+	for i := lo; i < m; i++ {
+		if d < len(b.dropped) && int(b.dropped[d]) == i {
+			b.remap[i-lo] = -1
+			d++
+			continue
+		}
+		b.remap[i-lo] = int32(next)
+		b.negR[next], b.rEnc[next] = b.negR[i], b.rEnc[i]
+		b.s[next], b.k[next], b.key[next] = b.s[i], b.k[i], b.key[i]
+		next++
+	}
+	b.negR, b.rEnc = b.negR[:next], b.rEnc[:next]
+	b.s, b.k, b.key = b.s[:next], b.k[:next], b.key[:next]
+	for j, e := range b.slot {
+		if int(e) >= lo {
+			b.slot[j] = b.remap[int(e)-lo]
+		}
+	}
 }
 
 // keyIndex returns the index of pk in b.keys, adding it if needed.
@@ -226,6 +286,7 @@ func (b *Batch) Verify(rand io.Reader, results []bool) bool {
 	if results != nil && len(results) < n {
 		panic("edsig: results shorter than the batch")
 	}
+	b.decodeVarTime()
 	m := len(b.negR)
 	if results == nil && m < n {
 		return false

@@ -139,33 +139,59 @@ func isCanonicalY(b *[32]byte) bool {
 // section 5.1.3, and reports whether b is the canonical encoding of a curve
 // point: y < p, and the sign bit is clear when x = 0.
 func decodeVarTime(x, y *field.Element, b *[32]byte) bool {
+	var d decoder
+	if !d.start(b) {
+		return false
+	}
+	d.t.Pow22523(&d.t)
+	if !d.finish(x, b) {
+		return false
+	}
+	y.Set(&d.y)
+	return true
+}
+
+// decoder holds one point decoding across its field exponentiation, so
+// that two decodings can share the exponentiation's schedule.
+//
+// x² = u/v = (y² − 1) / (d·y² + 1). The candidate root is
+// r = u·v³·(u·v⁷)^((p−5)/8); then v·r² is u, or −u and r·√−1 is a root,
+// or neither and u/v is not a square.
+type decoder struct {
+	y, u, v, uv3 field.Element
+	t            field.Element // u·v⁷, then (u·v⁷)^((p−5)/8)
+}
+
+// start sets y from b and t = u·v⁷, and reports whether y is canonical.
+func (d *decoder) start(b *[32]byte) bool {
 	if !isCanonicalY(b) {
 		return false
 	}
-	if _, err := y.SetBytes(b[:]); err != nil {
+	if _, err := d.y.SetBytes(b[:]); err != nil {
 		return false
 	}
-	// x² = u/v = (y² − 1) / (d·y² + 1). The candidate root is
-	// r = u·v³·(u·v⁷)^((p−5)/8); then v·r² is u, or −u and r·√−1 is a root,
-	// or neither and u/v is not a square.
-	var u, v, v2, v3, uv3, t, check field.Element
-	t.Square(y)
-	u.Subtract(&t, feOne)
-	v.Multiply(&t, curveD)
-	v.Add(&v, feOne)
-	v2.Square(&v)
-	v3.Multiply(&v2, &v)
-	uv3.Multiply(&u, &v3)
-	t.Square(&v2)
-	t.Multiply(&t, &uv3) // u·v⁷
-	t.Pow22523(&t)
-	x.Multiply(&uv3, &t)
-	check.Multiply(&v, t.Square(x))
-	var cb, ub [32]byte
-	copy(cb[:], check.Bytes())
-	copy(ub[:], u.Bytes())
-	if cb != ub {
-		t.Negate(&u)
+	var v2 field.Element
+	d.t.Square(&d.y)
+	d.u.Subtract(&d.t, feOne)
+	d.v.Multiply(&d.t, curveD)
+	d.v.Add(&d.v, feOne)
+	v2.Square(&d.v)
+	d.uv3.Multiply(&v2, &d.v)
+	d.uv3.Multiply(&d.uv3, &d.u)
+	d.t.Square(&v2)
+	d.t.Multiply(&d.t, &d.uv3) // u·v⁷
+	return true
+}
+
+// finish sets x to the root whose parity is b's sign bit, given
+// t = (u·v⁷)^((p−5)/8), and reports whether there is one.
+func (d *decoder) finish(x *field.Element, b *[32]byte) bool {
+	var check, t field.Element
+	x.Multiply(&d.uv3, &d.t)
+	check.Multiply(&d.v, t.Square(x))
+	cb := [32]byte(check.Bytes())
+	if cb != [32]byte(d.u.Bytes()) {
+		t.Negate(&d.u)
 		if [32]byte(t.Bytes()) != cb {
 			return false
 		}
@@ -183,20 +209,48 @@ func decodeVarTime(x, y *field.Element, b *[32]byte) bool {
 	return true
 }
 
+// setNeg sets r to −(x, y) in affine form.
+func (r *affinePoint) setNeg(x, y *field.Element) *affinePoint {
+	var t field.Element
+	// −R = (−x, y): y+(−x) = y−x, y−(−x) = y+x.
+	r.YplusX.Subtract(y, x)
+	r.YminusX.Add(y, x)
+	t.Multiply(x, y)
+	r.T2d.Multiply(&t, curveD2)
+	r.T2d.Negate(&r.T2d)
+	return r
+}
+
 // decodeNegVarTime sets r to −R, for the point R encoded by b, and reports
 // whether b is a canonical point encoding.
 func decodeNegVarTime(r *affinePoint, b *[32]byte) bool {
-	var x, y, t field.Element
+	var x, y field.Element
 	if !decodeVarTime(&x, &y, b) {
 		return false
 	}
-	// −R = (−x, y): y+(−x) = y−x, y−(−x) = y+x.
-	r.YplusX.Subtract(&y, &x)
-	r.YminusX.Add(&y, &x)
-	t.Multiply(&x, &y)
-	r.T2d.Multiply(&t, curveD2)
-	r.T2d.Negate(&r.T2d)
+	r.setNeg(&x, &y)
 	return true
+}
+
+// decodeNegPairVarTime is decodeNegVarTime on two encodings at once, with
+// their exponentiations interleaved by pow22523Pair.
+func decodeNegPairVarTime(r0, r1 *affinePoint, b0, b1 *[32]byte) (ok0, ok1 bool) {
+	var d0, d1 decoder
+	if !d0.start(b0) {
+		return false, decodeNegVarTime(r1, b1)
+	}
+	if !d1.start(b1) {
+		return decodeNegVarTime(r0, b0), false
+	}
+	pow22523Pair(&d0.t, &d1.t)
+	var x field.Element
+	if ok0 = d0.finish(&x, b0); ok0 {
+		r0.setNeg(&x, &d0.y)
+	}
+	if ok1 = d1.finish(&x, b1); ok1 {
+		r1.setNeg(&x, &d1.y)
+	}
+	return ok0, ok1
 }
 
 // parsed is what verification needs from one signature: −R, and s and k
