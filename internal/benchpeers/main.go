@@ -2,13 +2,15 @@
 // against other Go implementations, in one run on one core, and prints the
 // cost per signature of each as a ratio to one crypto/ed25519.Verify:
 //
-//	cd internal/benchpeers && go run . [-sizes 64,1024,4096] [-rounds 3]
+//	cd internal/benchpeers && go run . [-sizes 64,1024,4096] [-rounds 21]
 //
 // Every implementation verifies the same signatures: valid Ed25519 token
 // signatures under one issuing key, over statustoken's 67-byte signed
-// message. Rows are medians over the rounds, and every implementation is
-// measured in each round, so that noise on a shared machine hits all
-// columns alike.
+// message. Each round times every implementation once, for about 60ms,
+// one after another in an order that rotates between rounds; every figure
+// printed is a median over the rounds of a ratio between timings of the
+// same round, so that the drift in speed of a shared machine, which is
+// slow next to one round, cancels out.
 //
 // It is a separate module so that the peers stay out of statustoken's own
 // requirements.
@@ -24,7 +26,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"testing"
 	"time"
 
 	"github.com/hdevalence/ed25519consensus"
@@ -82,89 +83,103 @@ func newWorkload(n int) (*workload, error) {
 	return w, nil
 }
 
+// impl is one implementation under test. setup prepares it for a
+// workload and returns one iteration: a verification of every signature,
+// reporting whether all were found valid.
 type impl struct {
-	name string
-	run  func(w *workload) func(b *testing.B)
+	name  string
+	setup func(w *workload) (func() bool, error)
 }
 
 var impls = []impl{
-	{"crypto/ed25519.Verify", func(w *workload) func(*testing.B) {
-		return func(b *testing.B) {
-			for b.Loop() {
-				for i := range w.msgs {
-					if !ed25519.Verify(w.pub, w.msgs[i], w.sigs[i]) {
-						b.Fatal("invalid")
-					}
+	{"crypto/ed25519.Verify", func(w *workload) (func() bool, error) {
+		return func() bool {
+			for i := range w.msgs {
+				if !ed25519.Verify(w.pub, w.msgs[i], w.sigs[i]) {
+					return false
 				}
 			}
-		}
+			return true
+		}, nil
 	}},
-	{"statustoken verify.Batch (tokens)", func(w *workload) func(*testing.B) {
-		return func(b *testing.B) {
-			batch := w.verifier.NewBatch()
-			errs := make([]error, len(w.raws))
-			for b.Loop() {
-				if err := batch.Verify(w.raws, errs); err != nil {
-					b.Fatal(err)
-				}
-			}
-		}
+	{"statustoken verify.Batch (tokens)", func(w *workload) (func() bool, error) {
+		batch := w.verifier.NewBatch()
+		errs := make([]error, len(w.raws))
+		return func() bool { return batch.Verify(w.raws, errs) == nil }, nil
 	}},
-	{"statustoken edsig.Batch (signatures)", func(w *workload) func(*testing.B) {
-		return func(b *testing.B) {
-			pk, err := edsig.NewPublicKey(w.pub)
-			if err != nil {
-				b.Fatal(err)
-			}
-			var batch edsig.Batch
-			ok := make([]bool, len(w.msgs))
-			for b.Loop() {
-				batch.Reset()
-				for i := range w.msgs {
-					batch.Add(pk, w.msgs[i], w.sigs[i])
-				}
-				if !batch.Verify(nil, ok) {
-					b.Fatal("invalid")
-				}
-			}
+	{"statustoken edsig.Batch (signatures)", func(w *workload) (func() bool, error) {
+		pk, err := edsig.NewPublicKey(w.pub)
+		if err != nil {
+			return nil, err
 		}
+		var batch edsig.Batch
+		ok := make([]bool, len(w.msgs))
+		return func() bool {
+			batch.Reset()
+			for i := range w.msgs {
+				batch.Add(pk, w.msgs[i], w.sigs[i])
+			}
+			return batch.Verify(nil, ok)
+		}, nil
 	}},
-	{"curve25519-voi BatchVerifier", func(w *workload) func(*testing.B) {
-		return func(b *testing.B) {
-			epk, err := voi.NewExpandedPublicKey(voi.PublicKey(w.pub))
-			if err != nil {
-				b.Fatal(err)
-			}
-			v := voi.NewBatchVerifierWithCapacity(len(w.msgs))
-			for b.Loop() {
-				v.Reset()
-				for i := range w.msgs {
-					v.AddExpanded(epk, w.msgs[i], w.sigs[i])
-				}
-				if !v.VerifyBatchOnly(nil) {
-					b.Fatal("invalid")
-				}
-			}
+	{"curve25519-voi BatchVerifier", func(w *workload) (func() bool, error) {
+		epk, err := voi.NewExpandedPublicKey(voi.PublicKey(w.pub))
+		if err != nil {
+			return nil, err
 		}
-	}},
-	{"ed25519consensus BatchVerifier", func(w *workload) func(*testing.B) {
-		return func(b *testing.B) {
-			for b.Loop() {
-				v := ed25519consensus.NewPreallocatedBatchVerifier(len(w.msgs))
-				for i := range w.msgs {
-					v.Add(w.pub, w.msgs[i], w.sigs[i])
-				}
-				if !v.Verify() {
-					b.Fatal("invalid")
-				}
+		v := voi.NewBatchVerifierWithCapacity(len(w.msgs))
+		return func() bool {
+			v.Reset()
+			for i := range w.msgs {
+				v.AddExpanded(epk, w.msgs[i], w.sigs[i])
 			}
-		}
+			return v.VerifyBatchOnly(nil)
+		}, nil
 	}},
+	{"ed25519consensus BatchVerifier", func(w *workload) (func() bool, error) {
+		return func() bool {
+			v := ed25519consensus.NewPreallocatedBatchVerifier(len(w.msgs))
+			for i := range w.msgs {
+				v.Add(w.pub, w.msgs[i], w.sigs[i])
+			}
+			return v.Verify()
+		}, nil
+	}},
+}
+
+// Indexes into impls used by the summary lines.
+const (
+	stdlibImpl = 0
+	tokensImpl = 1
+	sigsImpl   = 2
+	voiImpl    = 3
+)
+
+// sample is the time of one measurement, long enough to be timed
+// accurately and short enough that the machine's speed barely drifts
+// within it.
+const sample = 60 * time.Millisecond
+
+// measure times iters iterations of run and returns the ns per signature.
+func measure(run func() bool, iters, n int) (float64, error) {
+	start := time.Now()
+	for range iters {
+		if !run() {
+			return 0, fmt.Errorf("a valid signature was rejected")
+		}
+	}
+	return float64(time.Since(start).Nanoseconds()) / float64(iters*n), nil
+}
+
+// median returns the median of xs, which it sorts.
+func median(xs []float64) float64 {
+	slices.Sort(xs)
+	return xs[len(xs)/2]
 }
 
 func main() {
 	sizesFlag := flag.String("sizes", "8,64,256,1024,4096", "comma-separated batch sizes")
-	rounds := flag.Int("rounds", 3, "rounds per size; the table shows medians")
+	rounds := flag.Int("rounds", 21, "rounds per size; the table shows medians")
 	flag.Parse()
 	var sizes []int
 	for _, s := range strings.Split(*sizesFlag, ",") {
@@ -175,57 +190,112 @@ func main() {
 		}
 		sizes = append(sizes, n)
 	}
-	if *rounds < 1 || *rounds > 50 {
-		fmt.Fprintln(os.Stderr, "benchpeers: -rounds must be 1..50")
+	if *rounds < 1 || *rounds > 200 {
+		fmt.Fprintln(os.Stderr, "benchpeers: -rounds must be 1..200")
 		os.Exit(2)
 	}
+	if err := run(sizes, *rounds); err != nil {
+		fmt.Fprintln(os.Stderr, "benchpeers:", err)
+		os.Exit(1)
+	}
+}
+
+func run(sizes []int, rounds int) error {
 	runtime.GOMAXPROCS(1)
-	fmt.Printf("ns per signature, and its ratio to one crypto/ed25519.Verify (same run, one core, median of %d rounds)\n\n", *rounds)
-	fmt.Printf("| %-38s |", "implementation")
-	for _, n := range sizes {
-		fmt.Printf(" n=%-14d |", n)
-	}
-	fmt.Printf("\n|%s|", strings.Repeat("-", 40))
-	for range sizes {
-		fmt.Printf("%s|", strings.Repeat("-", 18))
-	}
-	fmt.Println()
-	table := make([][]float64, len(impls)) // [impl][size] ns per signature
+	// ratio[i][si] is the median over rounds of implementation i's time
+	// per signature over crypto/ed25519.Verify's in the same round;
+	// voiSpeedup and overhead are medians of same-round ratios too.
+	ratio := make([][]float64, len(impls))
+	ns := make([][]float64, len(impls))
 	for i := range impls {
-		table[i] = make([]float64, len(sizes))
+		ratio[i] = make([]float64, len(sizes))
+		ns[i] = make([]float64, len(sizes))
 	}
+	voiSpeedup := make([]float64, len(sizes))
+	overhead := make([]float64, len(sizes))
 	for si, n := range sizes {
 		w, err := newWorkload(n)
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "benchpeers:", err)
-			os.Exit(1)
+			return err
 		}
-		samples := make([][]float64, len(impls))
-		for range *rounds {
-			for i, im := range impls {
-				r := testing.Benchmark(im.run(w))
-				samples[i] = append(samples[i], float64(r.NsPerOp())/float64(n))
+		runs := make([]func() bool, len(impls))
+		iters := make([]int, len(impls))
+		for i, im := range impls {
+			if runs[i], err = im.setup(w); err != nil {
+				return fmt.Errorf("%s: %v", im.name, err)
+			}
+			// Warm up, then size each sample to about the same duration.
+			start := time.Now()
+			count := 0
+			for time.Since(start) < sample/2 || count < 2 {
+				if !runs[i]() {
+					return fmt.Errorf("%s: a valid signature was rejected", im.name)
+				}
+				count++
+			}
+			per := time.Since(start) / time.Duration(count)
+			iters[i] = max(1, int(sample/per))
+		}
+		perRound := make([][]float64, len(impls)) // ns per signature
+		for r := range rounds {
+			// Rotate the order so that no implementation always runs
+			// first, or just after another.
+			for k := range impls {
+				i := (k + r) % len(impls)
+				t, err := measure(runs[i], iters[i], n)
+				if err != nil {
+					return fmt.Errorf("%s: %v", impls[i].name, err)
+				}
+				perRound[i] = append(perRound[i], t)
 			}
 		}
 		for i := range impls {
-			slices.Sort(samples[i])
-			table[i][si] = samples[i][len(samples[i])/2]
+			var rs []float64
+			for r := range rounds {
+				rs = append(rs, perRound[i][r]/perRound[stdlibImpl][r])
+			}
+			ratio[i][si] = median(rs)
+			ns[i][si] = median(slices.Clone(perRound[i]))
 		}
+		var sp, ov []float64
+		for r := range rounds {
+			sp = append(sp, perRound[voiImpl][r]/perRound[tokensImpl][r])
+			ov = append(ov, perRound[tokensImpl][r]/perRound[sigsImpl][r]-1)
+		}
+		voiSpeedup[si], overhead[si] = median(sp), median(ov)
 	}
+
+	fmt.Printf("Time per signature as a ratio to one crypto/ed25519.Verify in the same round\n")
+	fmt.Printf("(one core; medians of %d rounds, each timing every implementation for about %v;\n", rounds, sample)
+	fmt.Printf("crypto/ed25519.Verify took")
+	for si, n := range sizes {
+		fmt.Printf(" %.0f ns (n=%d)", ns[stdlibImpl][si], n)
+	}
+	fmt.Printf(")\n\n")
+	fmt.Printf("| %-38s |", "implementation")
+	for _, n := range sizes {
+		fmt.Printf(" n=%-6d |", n)
+	}
+	fmt.Printf("\n|%s|", strings.Repeat("-", 40))
+	for range sizes {
+		fmt.Printf("%s|", strings.Repeat("-", 10))
+	}
+	fmt.Println()
 	for i, im := range impls {
 		fmt.Printf("| %-38s |", im.name)
 		for si := range sizes {
-			fmt.Printf(" %6.0f ns  %5.3f |", table[i][si], table[i][si]/table[0][si])
+			fmt.Printf(" %8.3f |", ratio[i][si])
 		}
 		fmt.Println()
 	}
 	fmt.Printf("\nstatustoken verify.Batch speed-up over curve25519-voi per signature:")
 	for si, n := range sizes {
-		fmt.Printf("  n=%d %.2fx", n, table[3][si]/table[1][si])
+		fmt.Printf("  n=%d %.2fx", n, voiSpeedup[si])
 	}
 	fmt.Printf("\nwhole-token overhead of verify.Batch over edsig.Batch:")
 	for si, n := range sizes {
-		fmt.Printf("  n=%d %+.1f%%", n, 100*(table[1][si]/table[2][si]-1))
+		fmt.Printf("  n=%d %+.1f%%", n, 100*overhead[si])
 	}
 	fmt.Println()
+	return nil
 }
