@@ -57,8 +57,10 @@ type Options struct {
 	// Rand supplies batch verification coefficients; crypto/rand when nil.
 	// Only tests set it.
 	Rand io.Reader
-	// Workers bounds the goroutines that verify rsabssa tokens in a batch;
-	// GOMAXPROCS when zero.
+	// Workers bounds the goroutines that verify a batch: its rsabssa
+	// tokens, and its Ed25519 tokens once there are enough for each
+	// goroutine to take a sub-batch of 256 or more. GOMAXPROCS when zero;
+	// 1 keeps every batch on the calling goroutine.
 	Workers int
 	// Spent, when set, records every valid token's nonce and refuses a
 	// token seen before with ErrReplayed.

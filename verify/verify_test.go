@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 	"time"
 
@@ -161,7 +162,19 @@ func (f *fixture) issuerTokenAt(t *testing.T, at time.Time) []byte {
 // tokens of both suites and several keys, in batches of many sizes: every
 // per-token result must equal single verification.
 func TestBatchMatchesSingle(t *testing.T) {
-	f := newFixture(t, nil)
+	t.Run("serial", func(t *testing.T) { testBatchMatchesSingle(t, nil, 200) })
+	// Sub-batches of a few tokens each, on three goroutines, with the
+	// weights from a reader that is not safe for concurrent use.
+	t.Run("parallel", func(t *testing.T) {
+		defer func(m, p int) { edParallelMin = m; runtime.GOMAXPROCS(p) }(edParallelMin, runtime.GOMAXPROCS(4))
+		edParallelMin = 5
+		opts := &Options{Workers: 3, Rand: rand.NewChaCha8([32]byte{7})}
+		testBatchMatchesSingle(t, opts, 60)
+	})
+}
+
+func testBatchMatchesSingle(t *testing.T, opts *Options, maxN int) {
+	f := newFixture(t, opts)
 	var pool [][]byte
 	for _, s := range testStatuses {
 		pool = append(pool, f.edTokens(t, s.Code, 40)...)
@@ -170,7 +183,7 @@ func TestBatchMatchesSingle(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	b := f.v.NewBatch()
 	for round := range 60 {
-		n := 1 + rng.IntN(200)
+		n := 1 + rng.IntN(maxN)
 		if round%10 == 0 {
 			n = 1 + rng.IntN(8)
 		}
@@ -383,6 +396,20 @@ func TestBatchAllocations(t *testing.T) {
 	allocs = testing.AllocsPerRun(20, func() { f.v.Verify(toks[0]) })
 	if allocs != 0 {
 		t.Fatalf("Verify: %v allocations, want 0", allocs)
+	}
+	// Split into sub-batches on two goroutines.
+	defer func(m, p int) { edParallelMin = m; runtime.GOMAXPROCS(p) }(edParallelMin, runtime.GOMAXPROCS(2))
+	edParallelMin = 64
+	fp := newFixture(t, &Options{Workers: 2})
+	b = fp.v.NewBatch()
+	b.Verify(toks, errs)
+	allocs = testing.AllocsPerRun(20, func() {
+		if err := b.Verify(toks, errs); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("Batch.Verify of 256 tokens in 2 sub-batches: %v allocations per run, want 0", allocs)
 	}
 }
 
