@@ -8,7 +8,7 @@ import "filippo.io/edwards25519/field"
 // Each chain is some 250 squarings in a row, each waiting on the one before,
 // so a single chain leaves most of the multiplier idle. Interleaving two
 // independent chains lets the processor run one while the other waits: on
-// x86-64 this takes about 20% less time than two calls to Pow22523
+// x86-64 a point decoding takes about 15% less time this way
 // (BenchmarkDecode in this package).
 func pow22523Pair(a, b *field.Element) {
 	x, y := *a, *b // a and b may be the same element
