@@ -96,9 +96,17 @@ func (b *Batch) VerifyResults(tokens [][]byte, results []Result, errs []error) e
 	}
 	v := b.v
 	now := v.now()
+	// Split the Ed25519 tokens, counted by their suite byte, into w
+	// sub-batches of consecutive tokens.
+	nEd := 0
+	for _, raw := range tokens {
+		if len(raw) > 1 && raw[1] == byte(token.Ed25519) {
+			nEd++
+		}
+	}
 	w := 1
 	if v != nil {
-		w = max(1, min(v.opts.Workers, runtime.GOMAXPROCS(0), len(tokens)/edParallelMin))
+		w = max(1, min(v.opts.Workers, runtime.GOMAXPROCS(0), nEd/edParallelMin))
 	}
 	for len(b.eds) < w {
 		b.eds = append(b.eds, edSub{})
@@ -108,6 +116,7 @@ func (b *Batch) VerifyResults(tokens [][]byte, results []Result, errs []error) e
 		b.eds[s].idx = b.eds[s].idx[:0]
 	}
 	b.rsa = b.rsa[:0]
+	edSeen := 0
 	b.ks = grow(b.ks, len(tokens))
 	b.ns = grow(b.ns, len(tokens))
 	for i, raw := range tokens {
@@ -118,7 +127,11 @@ func (b *Batch) VerifyResults(tokens [][]byte, results []Result, errs []error) e
 		}
 		switch k.Suite {
 		case token.Ed25519:
-			sub := &b.eds[i*w/len(tokens)]
+			sub := &b.eds[0]
+			if w > 1 { // then nEd ≥ w·edParallelMin
+				sub = &b.eds[min(edSeen*w/nEd, w-1)]
+			}
+			edSeen++
 			sub.ed.Add(k.Ed, msg, t.Signature)
 			sub.idx = append(sub.idx, i)
 		case token.RSABSSA:
