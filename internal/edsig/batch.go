@@ -170,12 +170,8 @@ func (b *Batch) Len() int { return len(b.slot) }
 // recorded as invalid. R is decoded by the next Verify, two points at a
 // time.
 func (b *Batch) Add(pk *PublicKey, msg, sig []byte) {
-	if pk == nil || !pk.valid || len(sig) != SignatureSize {
-		b.slot = append(b.slot, -1)
-		return
-	}
-	r, s := [32]byte(sig[:32]), [32]byte(sig[32:])
-	if !isCanonicalScalar(&s) || !isCanonicalY(&r) {
+	r, s, ok := splitSignature(sig)
+	if pk == nil || !pk.valid || !ok {
 		b.slot = append(b.slot, -1)
 		return
 	}

@@ -283,20 +283,26 @@ func (h *hasher) challenge(k *[32]byte, r, a, msg []byte) {
 	*k = [32]byte(ks.Bytes())
 }
 
+// splitSignature returns the encodings of R and s in sig, and reports
+// whether they pass the checks that need no decoding: sig is 64 bytes,
+// s < L, and R's y is below p.
+func splitSignature(sig []byte) (r, s [32]byte, ok bool) {
+	if len(sig) != SignatureSize {
+		return r, s, false
+	}
+	r, s = [32]byte(sig[:32]), [32]byte(sig[32:])
+	return r, s, isCanonicalScalar(&s) && isCanonicalY(&r)
+}
+
 // parseVarTime checks the encodings of sig, computes its challenge with h,
 // and reports whether sig is well formed: 64 bytes, s < L, and R the
 // canonical encoding of a curve point.
 func (p *parsed) parseVarTime(h *hasher, pk *PublicKey, msg, sig []byte) bool {
-	if len(sig) != SignatureSize {
+	r, s, ok := splitSignature(sig)
+	if !ok || !decodeNegVarTime(&p.negR, &r) {
 		return false
 	}
-	p.s = [32]byte(sig[32:])
-	if !isCanonicalScalar(&p.s) {
-		return false
-	}
-	if !decodeNegVarTime(&p.negR, (*[32]byte)(sig[:32])) {
-		return false
-	}
+	p.s = s
 	h.challenge(&p.k, sig[:32], pk.enc[:], msg)
 	return true
 }
