@@ -206,11 +206,10 @@ func run(sizes []int, rounds int) error {
 	// per signature over crypto/ed25519.Verify's in the same round;
 	// voiSpeedup and overhead are medians of same-round ratios too.
 	ratio := make([][]float64, len(impls))
-	ns := make([][]float64, len(impls))
 	for i := range impls {
 		ratio[i] = make([]float64, len(sizes))
-		ns[i] = make([]float64, len(sizes))
 	}
+	stdlibNs := make([]float64, len(sizes)) // median ns per verification
 	voiSpeedup := make([]float64, len(sizes))
 	overhead := make([]float64, len(sizes))
 	for si, n := range sizes {
@@ -239,7 +238,7 @@ func run(sizes []int, rounds int) error {
 		perRound := make([][]float64, len(impls)) // ns per signature
 		for r := range rounds {
 			// Rotate the order so that no implementation always runs
-			// first, or just after another.
+			// first.
 			for k := range impls {
 				i := (k + r) % len(impls)
 				t, err := measure(runs[i], iters[i], n)
@@ -255,8 +254,8 @@ func run(sizes []int, rounds int) error {
 				rs = append(rs, perRound[i][r]/perRound[stdlibImpl][r])
 			}
 			ratio[i][si] = median(rs)
-			ns[i][si] = median(slices.Clone(perRound[i]))
 		}
+		stdlibNs[si] = median(slices.Clone(perRound[stdlibImpl]))
 		var sp, ov []float64
 		for r := range rounds {
 			sp = append(sp, perRound[voiImpl][r]/perRound[tokensImpl][r])
@@ -269,7 +268,7 @@ func run(sizes []int, rounds int) error {
 	fmt.Printf("(one core; medians of %d rounds, each timing every implementation for about %v;\n", rounds, sample)
 	fmt.Printf("crypto/ed25519.Verify took")
 	for si, n := range sizes {
-		fmt.Printf(" %.0f ns (n=%d)", ns[stdlibImpl][si], n)
+		fmt.Printf(" %.0f ns (n=%d)", stdlibNs[si], n)
 	}
 	fmt.Printf(")\n\n")
 	fmt.Printf("| %-38s |", "implementation")
