@@ -162,18 +162,38 @@ func (f *fixture) issuerTokenAt(t *testing.T, at time.Time) []byte {
 // tokens of both suites and several keys, in batches of many sizes: every
 // per-token result must equal single verification.
 func TestBatchMatchesSingle(t *testing.T) {
-	t.Run("serial", func(t *testing.T) { testBatchMatchesSingle(t, nil, 200) })
+	t.Run("serial", func(t *testing.T) {
+		if subs := testBatchMatchesSingle(t, nil, 200); subs != 1 {
+			t.Fatalf("%d sub-batches used, want 1", subs)
+		}
+	})
 	// Sub-batches of a few tokens each, on three goroutines, with the
 	// weights from a reader that is not safe for concurrent use.
 	t.Run("parallel", func(t *testing.T) {
 		defer func(m, p int) { edParallelMin = m; runtime.GOMAXPROCS(p) }(edParallelMin, runtime.GOMAXPROCS(4))
 		edParallelMin = 5
 		opts := &Options{Workers: 3, Rand: rand.NewChaCha8([32]byte{7})}
-		testBatchMatchesSingle(t, opts, 60)
+		if subs := testBatchMatchesSingle(t, opts, 60); subs != 3 {
+			t.Fatalf("at most %d sub-batches used, want 3", subs)
+		}
 	})
 }
 
-func testBatchMatchesSingle(t *testing.T, opts *Options, maxN int) {
+// usedSubs returns the number of Ed25519 sub-batches b filled in its last
+// call.
+func usedSubs(b *Batch) int {
+	n := 0
+	for i := range b.eds {
+		if len(b.eds[i].idx) > 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// testBatchMatchesSingle returns the largest number of Ed25519 sub-batches
+// used by one call.
+func testBatchMatchesSingle(t *testing.T, opts *Options, maxN int) int {
 	f := newFixture(t, opts)
 	var pool [][]byte
 	for _, s := range testStatuses {
@@ -182,6 +202,7 @@ func testBatchMatchesSingle(t *testing.T, opts *Options, maxN int) {
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	b := f.v.NewBatch()
+	maxSubs := 0
 	for round := range 60 {
 		n := 1 + rng.IntN(maxN)
 		if round%10 == 0 {
@@ -205,6 +226,7 @@ func testBatchMatchesSingle(t *testing.T, opts *Options, maxN int) {
 		}
 		errs := make([]error, n)
 		berr := b.Verify(toks, errs)
+		maxSubs = max(maxSubs, usedSubs(b))
 		bad := 0
 		for i, raw := range toks {
 			_, serr := f.v.Verify(raw)
@@ -219,6 +241,7 @@ func testBatchMatchesSingle(t *testing.T, opts *Options, maxN int) {
 			t.Fatalf("round %d: %d bad, batch error %v", round, bad, berr)
 		}
 	}
+	return maxSubs
 }
 
 func TestReplay(t *testing.T) {
@@ -403,6 +426,9 @@ func TestBatchAllocations(t *testing.T) {
 	fp := newFixture(t, &Options{Workers: 2})
 	b = fp.v.NewBatch()
 	b.Verify(toks, errs)
+	if subs := usedSubs(b); subs != 2 {
+		t.Fatalf("%d sub-batches used, want 2", subs)
+	}
 	allocs = testing.AllocsPerRun(20, func() {
 		if err := b.Verify(toks, errs); err != nil {
 			t.Fatal(err)
