@@ -12,23 +12,40 @@ import (
 	"sync"
 	"time"
 
+	"github.com/statustoken/statustoken/internal/format"
 	"github.com/statustoken/statustoken/token"
 )
 
+// Errors of the issuer, each for a case a caller handles in its own way.
 var (
-	// ErrConfig is returned by NewIssuer for an unusable configuration.
+	// ErrConfig: NewIssuer was given an unusable configuration, or an
+	// Issuer was not made by NewIssuer. Fix the configuration.
 	ErrConfig = errors.New("issue: invalid issuer configuration")
-	// ErrUnknownStatus: the status is not one of the issuer's statuses.
-	ErrUnknownStatus = errors.New("issue: unknown status")
-	// ErrCount: the number of tokens asked for is outside 1..MaxTokens.
+	// ErrMalformedRequest: a token request is not exactly one valid
+	// encoding, or a blinded message in it is not below the modulus.
+	// Refuse it as the holder's fault (HTTP 400).
+	ErrMalformedRequest = errors.New("issue: malformed token request")
+	// ErrNotIssuing: the issuer has no key for what was asked: a suite it
+	// does not publish, a status it does not know, a request for a key
+	// that is not among the current and upcoming epochs' keys, or a time
+	// outside the token format's range. The holder should fetch the
+	// current directory and ask again (HTTP 404 or 409).
+	ErrNotIssuing = errors.New("issue: no key for this suite, status and epoch")
+	// ErrStatusNotAssigned: a request is for another status than the one
+	// the issuer's policy gave the holder (HTTP 403).
+	ErrStatusNotAssigned = errors.New("issue: status not assigned to this holder")
+	// ErrCount: the number of tokens asked of IssueEd25519 is outside
+	// 1..MaxTokens.
 	ErrCount = errors.New("issue: token count out of range")
-	// ErrNoKey: the issuer has no key for the suite, status and time.
-	ErrNoKey = errors.New("issue: no key for this suite, status and epoch")
+	// ErrSigning: the private operation failed its own check (s^e = m);
+	// nothing was returned. It points at a hardware or memory fault:
+	// alert the operator (HTTP 500).
+	ErrSigning = errors.New("issue: signing failed its own check")
 )
 
 // MaxTokens bounds the tokens issued by one call or requested in one
 // request.
-const MaxTokens = 100
+const MaxTokens = format.MaxTokens
 
 // SeedSize is the length of an issuer seed.
 const SeedSize = 32
@@ -141,7 +158,17 @@ func NewIssuer(cfg Config) (*Issuer, error) {
 		ed:       make(map[edKeyRef]ed25519.PrivateKey),
 		rsa:      make(map[KeyRef]rsaEntry),
 	}
-	if err := token.ValidateStatuses(is.statuses); err != nil {
+	// The status rules are the directory's: check them on a directory
+	// this issuer could publish, with one derived key.
+	probe := token.Directory{Version: token.Version, EpochLength: is.epoch, MaxLifetime: is.lifetime, Statuses: is.statuses}
+	if len(is.statuses) > 0 {
+		k, err := is.directoryKey(token.Ed25519, is.statuses[0].Code, 0)
+		if err != nil {
+			return nil, bad("%v", err)
+		}
+		probe.Keys = []token.Key{k}
+	}
+	if err := probe.Validate(); err != nil {
 		return nil, bad("%v", err)
 	}
 	return is, nil
@@ -168,7 +195,7 @@ func (is *Issuer) ready() error {
 func (is *Issuer) epochStart(t time.Time) (uint32, error) {
 	u := t.Unix()
 	if u < 0 || u >= 1<<32-int64(is.epoch)*int64(is.epochs+1) {
-		return 0, fmt.Errorf("%w: time %v outside the token format's range", ErrNoKey, t.UTC())
+		return 0, fmt.Errorf("%w: time %v outside the token format's range", ErrNotIssuing, t.UTC())
 	}
 	return uint32(u) - uint32(u)%is.epoch, nil
 }
@@ -262,11 +289,11 @@ func (is *Issuer) Directory(now time.Time, serial uint64) (data, sig []byte, err
 			}
 		}
 	}
-	data, err = d.Marshal()
+	data, err = d.MarshalBinary()
 	if err != nil {
 		return nil, nil, err
 	}
-	return data, ed25519.Sign(is.root, token.DirectorySignatureInput(data)), nil
+	return data, ed25519.Sign(is.root, format.DirectoryMessage(data)), nil
 }
 
 // IssueEd25519 signs n tokens of status for the epoch containing now, each
@@ -284,10 +311,10 @@ func (is *Issuer) IssueEd25519(status token.Status, now time.Time, n int) ([]*to
 		return nil, fmt.Errorf("%w: %d", ErrCount, n)
 	}
 	if !is.knownStatus(status) {
-		return nil, fmt.Errorf("%w: %d", ErrUnknownStatus, status)
+		return nil, fmt.Errorf("%w: unknown status %d", ErrNotIssuing, status)
 	}
 	if !is.publishes(token.Ed25519) {
-		return nil, fmt.Errorf("%w: the issuer does not publish ed25519 keys", ErrNoKey)
+		return nil, fmt.Errorf("%w: the issuer does not publish ed25519 keys", ErrNotIssuing)
 	}
 	nb, err := is.epochStart(now)
 	if err != nil {
@@ -296,12 +323,13 @@ func (is *Issuer) IssueEd25519(status token.Status, now time.Time, n int) ([]*to
 	priv := is.edPrivateKey(status, nb)
 	id := token.ComputeKeyID(priv.Public().(ed25519.PublicKey))
 	toks := make([]*token.Token, n)
-	msg := make([]byte, 0, token.MessageSize)
+	var hdr [format.HeaderSize]byte
+	var msg [format.MessageSize]byte
 	for i := range toks {
 		t := &token.Token{Suite: token.Ed25519, Status: status, Expiry: nb + is.epoch, KeyID: id}
 		rand.Read(t.Nonce[:])
-		msg = t.AppendMessage(msg[:0])
-		t.Signature = ed25519.Sign(priv, msg)
+		h := format.AppendHeader(hdr[:0], byte(t.Suite), byte(t.Status), t.Expiry, (*[8]byte)(&t.KeyID), (*[format.NonceSize]byte)(&t.Nonce))
+		t.Signature = ed25519.Sign(priv, format.AppendMessage(msg[:0], h))
 		toks[i] = t
 	}
 	return toks, nil

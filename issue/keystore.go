@@ -18,13 +18,16 @@ import (
 
 var (
 	// ErrKeyNotFound is returned by a KeyStore that holds no key for a
-	// reference.
+	// reference; the Issuer then generates one. KeyStore implementations
+	// must return it (wrapped or not) for a missing key.
 	ErrKeyNotFound = errors.New("issue: key not found")
 	// ErrKeyExists is returned by a KeyStore asked to store a second key
-	// for one reference.
+	// for one reference; the Issuer then reads the stored one.
+	// KeyStore implementations must return it for an existing key.
 	ErrKeyExists = errors.New("issue: key already stored")
 	// ErrKeyFile is returned for a key file that is unreadable, malformed,
-	// of the wrong size or exponent, or readable by others than its owner.
+	// of the wrong size or exponent, not a regular file, or readable by
+	// others than its owner. The operator must repair the key directory.
 	ErrKeyFile = errors.New("issue: bad key file")
 )
 
@@ -102,32 +105,53 @@ func (f FileKeyStore) path(ref KeyRef) string {
 	return filepath.Join(f.Dir, ref.String()+".pem")
 }
 
-// Get implements KeyStore.
+// Get implements KeyStore. It refuses, before opening it, anything but a
+// regular file (a symbolic link, FIFO or device named like a key file is
+// neither opened nor read), and a file that anyone but its owner may read
+// or write.
 func (f FileKeyStore) Get(ref KeyRef) (*rsa.PrivateKey, error) {
 	name := f.path(ref)
-	file, err := os.Open(name)
+	st, err := os.Lstat(name)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%w: %v", ErrKeyNotFound, ref)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrKeyFile, err)
 	}
-	defer file.Close()
-	st, err := file.Stat()
+	if err := checkKeyFileInfo(name, st); err != nil {
+		return nil, err
+	}
+	file, err := os.Open(name)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrKeyFile, err)
 	}
-	if !st.Mode().IsRegular() || st.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("%w: %s has mode %v, want 0600 or narrower", ErrKeyFile, name, st.Mode())
+	defer file.Close()
+	// The file opened must be the one checked.
+	ost, err := file.Stat()
+	if err != nil || !os.SameFile(st, ost) {
+		return nil, fmt.Errorf("%w: %s changed while it was opened", ErrKeyFile, name)
 	}
-	if st.Size() > maxKeyFileSize {
-		return nil, fmt.Errorf("%w: %s is %d bytes", ErrKeyFile, name, st.Size())
+	if err := checkKeyFileInfo(name, ost); err != nil {
+		return nil, err
 	}
 	data, err := io.ReadAll(io.LimitReader(file, maxKeyFileSize+1))
 	if err != nil || len(data) > maxKeyFileSize {
 		return nil, fmt.Errorf("%w: cannot read %s", ErrKeyFile, name)
 	}
 	return parseKeyPEM(data, name)
+}
+
+func checkKeyFileInfo(name string, st fs.FileInfo) error {
+	if !st.Mode().IsRegular() {
+		return fmt.Errorf("%w: %s is not a regular file (mode %v)", ErrKeyFile, name, st.Mode())
+	}
+	if st.Mode().Perm()&0o077 != 0 {
+		return fmt.Errorf("%w: %s has mode %v, want 0600 or narrower", ErrKeyFile, name, st.Mode())
+	}
+	if st.Size() > maxKeyFileSize {
+		return fmt.Errorf("%w: %s is %d bytes", ErrKeyFile, name, st.Size())
+	}
+	return nil
 }
 
 func parseKeyPEM(data []byte, name string) (*rsa.PrivateKey, error) {

@@ -8,9 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/statustoken/statustoken/internal/edsig"
+	"github.com/statustoken/statustoken/internal/format"
 	"github.com/statustoken/statustoken/internal/rsabssa"
 )
 
@@ -45,13 +47,11 @@ const (
 	DirectorySignatureSize = ed25519.SignatureSize
 )
 
-// directoryLabel separates directory signatures from every other use of the
-// root key.
-const directoryLabel = "statustoken/v1 directory"
-
 // Directory is the issuer's public list of issuing keys, signed by its root
-// key. Its JSON encoding (the exact bytes that are signed) is produced by
-// [Directory.Marshal] and read by [ParseDirectory] and [OpenDirectory].
+// key. Its canonical JSON encoding (SPEC.md, "Directory encoding"), the
+// exact bytes that are signed, is produced by [Directory.MarshalBinary]
+// (or MarshalText: the encoding is text) and read by [ParseDirectory] and
+// [OpenDirectory].
 type Directory struct {
 	Version int `json:"version"`
 	// Serial increases with every directory the issuer publishes.
@@ -93,13 +93,19 @@ func ComputeKeyID(publicKey []byte) KeyID {
 	return KeyID(h[:8])
 }
 
-// Marshal checks d against every rule of [ParseDirectory] and returns its
-// canonical encoding.
-func (d *Directory) Marshal() ([]byte, error) {
+// jsonDirectory is Directory without its methods, for encoding/json.
+type jsonDirectory Directory
+
+// MarshalBinary checks d against every rule of [ParseDirectory] and
+// returns its canonical encoding.
+func (d *Directory) MarshalBinary() ([]byte, error) {
 	if err := d.Validate(); err != nil {
 		return nil, err
 	}
-	b, err := json.Marshal(d)
+	// For the types of a directory's fields (integers, strings limited
+	// to [a-z0-9_-] and hex, and byte strings in padded base64),
+	// encoding/json writes exactly the canonical encoding of SPEC.md.
+	b, err := json.Marshal((*jsonDirectory)(d))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidDirectory, err)
 	}
@@ -107,6 +113,52 @@ func (d *Directory) Marshal() ([]byte, error) {
 		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrInvalidDirectory, len(b), MaxDirectorySize)
 	}
 	return b, nil
+}
+
+// AppendBinary appends the canonical encoding of d to b. On error it
+// returns b unchanged.
+func (d *Directory) AppendBinary(b []byte) ([]byte, error) {
+	enc, err := d.MarshalBinary()
+	if err != nil {
+		return b, err
+	}
+	return append(b, enc...), nil
+}
+
+// MarshalText is [Directory.MarshalBinary]: the canonical encoding is
+// JSON text.
+func (d *Directory) MarshalText() ([]byte, error) { return d.MarshalBinary() }
+
+// AppendText is [Directory.AppendBinary].
+func (d *Directory) AppendText(b []byte) ([]byte, error) { return d.AppendBinary(b) }
+
+// UnmarshalBinary decodes and validates a directory into d, as
+// [ParseDirectory] does, without checking a signature. On error d is left
+// unchanged.
+func (d *Directory) UnmarshalBinary(data []byte) error {
+	nd, err := ParseDirectory(data)
+	if err != nil {
+		return err
+	}
+	*d = *nd
+	return nil
+}
+
+// UnmarshalText is [Directory.UnmarshalBinary].
+func (d *Directory) UnmarshalText(text []byte) error { return d.UnmarshalBinary(text) }
+
+// Clone returns a deep copy of d: no slice is shared with d.
+func (d *Directory) Clone() *Directory {
+	if d == nil {
+		return nil
+	}
+	c := *d
+	c.Statuses = slices.Clone(d.Statuses)
+	c.Keys = slices.Clone(d.Keys)
+	for i := range c.Keys {
+		c.Keys[i].PublicKey = slices.Clone(c.Keys[i].PublicKey)
+	}
+	return &c
 }
 
 // ParseDirectory decodes and validates directory bytes without checking
@@ -120,7 +172,7 @@ func ParseDirectory(data []byte) (*Directory, error) {
 	var d Directory
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&d); err != nil {
+	if err := dec.Decode((*jsonDirectory)(&d)); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformedDirectory, err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
@@ -129,7 +181,7 @@ func ParseDirectory(data []byte) (*Directory, error) {
 	// One encoding per directory: whatever encoding/json tolerates
 	// (spacing, field order or case, duplicate or missing fields, null,
 	// escapes, base64 variants) differs from the canonical re-encoding.
-	canon, err := json.Marshal(&d)
+	canon, err := json.Marshal((*jsonDirectory)(&d))
 	if err != nil || !bytes.Equal(canon, data) {
 		return nil, fmt.Errorf("%w: not in canonical form", ErrMalformedDirectory)
 	}
@@ -137,14 +189,6 @@ func ParseDirectory(data []byte) (*Directory, error) {
 		return nil, err
 	}
 	return &d, nil
-}
-
-// DirectorySignatureInput returns the message that the root key signs for
-// directory bytes data: a domain-separation label followed by data.
-func DirectorySignatureInput(data []byte) []byte {
-	m := make([]byte, 0, len(directoryLabel)+len(data))
-	m = append(m, directoryLabel...)
-	return append(m, data...)
 }
 
 // OpenDirectory checks the detached signature sig over data under the
@@ -162,7 +206,7 @@ func OpenDirectory(data, sig []byte, root ed25519.PublicKey) (*Directory, error)
 	if err != nil {
 		return nil, fmt.Errorf("%w: root key: %v", ErrDirectorySignature, err)
 	}
-	if len(sig) != DirectorySignatureSize || !edsig.Verify(pk, DirectorySignatureInput(data), sig) {
+	if len(sig) != DirectorySignatureSize || !edsig.Verify(pk, format.DirectoryMessage(data), sig) {
 		return nil, ErrDirectorySignature
 	}
 	return ParseDirectory(data)
@@ -188,7 +232,7 @@ func (d *Directory) Validate() error {
 	if d.MaxLifetime < d.EpochLength || d.MaxLifetime > 2*d.EpochLength {
 		return bad("max lifetime %d s outside [epoch length, 2 epoch lengths]", d.MaxLifetime)
 	}
-	if err := ValidateStatuses(d.Statuses); err != nil {
+	if err := validateStatuses(d.Statuses); err != nil {
 		return err
 	}
 	if len(d.Keys) == 0 || len(d.Keys) > MaxDirectoryKeys {
@@ -211,10 +255,10 @@ func (d *Directory) Validate() error {
 	return nil
 }
 
-// ValidateStatuses checks a directory's status list: 1 to 255 entries,
+// validateStatuses checks a directory's status list: 1 to 255 entries,
 // codes nonzero and strictly increasing, names unique, each 1 to
 // MaxStatusNameSize characters of [a-z0-9_-].
-func ValidateStatuses(statuses []StatusName) error {
+func validateStatuses(statuses []StatusName) error {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: "+format, append([]any{ErrInvalidDirectory}, args...)...)
 	}

@@ -5,33 +5,41 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/statustoken/statustoken/internal/base45"
+	"github.com/statustoken/statustoken/internal/format"
 )
 
 // TextPrefix starts the text form of every v1 token. Its characters, like
 // base45's, are all in the QR alphanumeric set.
-const TextPrefix = "HT1:"
+const TextPrefix = format.TextPrefix
 
 // MaxTextSize is the length of the longest valid text form.
-var MaxTextSize = len(TextPrefix) + base45.EncodedLen(MaxSize)
+const MaxTextSize = format.MaxTextSize
 
 // MaxBase64Size is the length of the longest valid base64url form.
-var MaxBase64Size = base64.RawURLEncoding.EncodedLen(MaxSize)
+const MaxBase64Size = (MaxSize*8 + 5) / 6
 
 var b64 = base64.RawURLEncoding.Strict()
 
-// MarshalText returns the text form of t for QR codes: [TextPrefix] followed
-// by the base45 (RFC 9285) encoding of the binary token. An Ed25519 token's
-// text form is 171 characters, within the alphanumeric capacity (195) of a
-// version-7 QR code at error-correction level M.
+// MarshalText returns the text form of t for QR codes: [TextPrefix]
+// followed by the base45 (RFC 9285) encoding of the binary token. An
+// Ed25519 token's text form is 171 characters, within the alphanumeric
+// capacity (195) of a version-7 QR code at error-correction level M.
 func (t *Token) MarshalText() ([]byte, error) {
-	b, err := t.Marshal()
-	if err != nil {
-		return nil, err
+	if t == nil {
+		return nil, fmt.Errorf("%w: nil token", ErrMalformed)
 	}
-	out := make([]byte, 0, len(TextPrefix)+base45.EncodedLen(len(b)))
-	out = append(out, TextPrefix...)
-	return base45.AppendEncode(out, b), nil
+	return t.AppendText(make([]byte, 0, len(TextPrefix)+t.Suite.Size()/2*3+2))
+}
+
+// AppendText appends the text form of t (see [Token.MarshalText]) to b.
+// On error it returns b unchanged.
+func (t *Token) AppendText(b []byte) ([]byte, error) {
+	var buf [MaxSize]byte
+	raw, err := t.AppendBinary(buf[:0])
+	if err != nil {
+		return b, err
+	}
+	return format.AppendText(b, raw), nil
 }
 
 // ParseText decodes the text form produced by [Token.MarshalText]. It
@@ -39,24 +47,32 @@ func (t *Token) MarshalText() ([]byte, error) {
 // [Parse] rejects it rejects with [ErrMalformed]. A string longer than
 // [MaxTextSize] is refused without being decoded.
 func ParseText(s string) (*Token, error) {
-	if len(s) > MaxTextSize {
-		return nil, fmt.Errorf("%w: text form of %d characters", ErrMalformed, len(s))
+	t := new(Token)
+	if err := t.unmarshalText(s); err != nil {
+		return nil, err
 	}
-	rest, ok := strings.CutPrefix(s, TextPrefix)
-	if !ok {
-		return nil, fmt.Errorf("%w: text form does not start with %q", ErrMalformed, TextPrefix)
-	}
-	b, err := base45.DecodeString(rest)
+	return t, nil
+}
+
+// UnmarshalText decodes a text form into t, as [ParseText] does. On error
+// t is left unchanged.
+func (t *Token) UnmarshalText(text []byte) error {
+	return t.unmarshalText(string(text))
+}
+
+func (t *Token) unmarshalText(s string) error {
+	var buf [MaxSize]byte
+	raw, err := format.DecodeText(&buf, s)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+		return fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
-	return Parse(b)
+	return t.UnmarshalBinary(raw)
 }
 
 // Base64 returns the unpadded base64url encoding of the binary token, for
 // HTTP headers and URLs.
 func (t *Token) Base64() (string, error) {
-	b, err := t.Marshal()
+	b, err := t.MarshalBinary()
 	if err != nil {
 		return "", err
 	}
@@ -73,9 +89,10 @@ func ParseBase64(s string) (*Token, error) {
 	if strings.ContainsAny(s, "\r\n") {
 		return nil, fmt.Errorf("%w: line break in base64 form", ErrMalformed)
 	}
-	b, err := b64.DecodeString(s)
+	var buf [MaxSize]byte
+	n, err := b64.Decode(buf[:], []byte(s))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
-	return Parse(b)
+	return Parse(buf[:n])
 }

@@ -1,33 +1,38 @@
 package verify
 
 import (
+	"bytes"
+	"context"
 	"fmt"
-	"io"
 	"runtime"
+	"slices"
 	"sync"
 
 	"github.com/statustoken/statustoken/internal/edsig"
+	"github.com/statustoken/statustoken/internal/format"
 	"github.com/statustoken/statustoken/internal/keyset"
 	"github.com/statustoken/statustoken/token"
 )
 
 // Batch verifies many tokens at once. Ed25519 tokens are checked together
-// with one randomized equation per batch (SPEC.md, "Batch verification"),
-// which is several times faster per token than single verification and
-// gives the same result for every token; a large batch is split into
-// sub-batches verified in parallel. rsabssa tokens are checked in
-// parallel. A Batch keeps its buffers between calls, so a reused Batch
-// does not allocate per token. It is not safe for concurrent use; use one
-// per goroutine.
+// with one randomized equation per batch (token/SPEC.md, "Batch
+// verification"), which is several times faster per token than single
+// verification and gives the same result for every token; a large batch
+// is split into sub-batches verified in parallel. rsabssa tokens are
+// checked in parallel. A Batch keeps its buffers between calls, so a
+// reused Batch does not allocate per token. It is not safe for concurrent
+// use; use one per goroutine.
 type Batch struct {
-	v   *Verifier
-	eds []edSub       // Ed25519 sub-batches, one per goroutine
-	rsa []rsaJob      // rsabssa tokens
-	ks  []*keyset.Key // key of each token that passed prechecks
-	ns  []token.Nonce // nonce of each token that passed prechecks
-	buf [token.MessageSize]byte
-	wg  sync.WaitGroup
-	rnd lockedReader
+	v     *Verifier
+	eds   []edSub       // Ed25519 sub-batches, one per goroutine
+	rsa   []rsaJob      // rsabssa tokens
+	ks    []*keyset.Key // key of each token that passed prechecks
+	ns    []token.Nonce // nonce of each token that passed prechecks
+	order []int32       // valid tokens, sorted to find repeats
+	texts [][format.MaxTokenSize]byte
+	views [][]byte // binary tokens decoded from texts
+	buf   [format.MessageSize]byte
+	wg    sync.WaitGroup
 }
 
 // edSub is one Ed25519 sub-batch: a contiguous range of the tokens.
@@ -35,65 +40,84 @@ type edSub struct {
 	ed  edsig.Batch
 	idx []int  // edsig entry -> token index
 	ok  []bool // edsig results
-}
-
-// edParallelMin is the number of tokens per goroutine from which a batch's
-// Ed25519 tokens are split into sub-batches verified in parallel. Below
-// it, the cost of starting goroutines and the lower efficiency of smaller
-// multi-scalar multiplications outweigh the gain (BenchmarkVerifyBatch with
-// -cpu 1,2).
-var edParallelMin = 256
-
-// lockedReader serializes reads from Options.Rand, which need not be safe
-// for concurrent use, by parallel sub-batches.
-type lockedReader struct {
-	mu sync.Mutex
-	r  io.Reader
-}
-
-func (l *lockedReader) Read(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.r.Read(p)
+	err error  // set if the random source failed
 }
 
 type rsaJob struct {
 	i   int
-	msg [token.MessageSize]byte
+	msg [format.MessageSize]byte
 	sig []byte
 }
 
 // NewBatch returns a Batch for v's directory and options.
 func (v *Verifier) NewBatch() *Batch { return &Batch{v: v} }
 
-// Verify checks every token in tokens as Verifier.Verify would, and sets
-// errs[i] to nil or the error for tokens[i]. It returns nil when every
-// token is valid and an error wrapping ErrBatch otherwise. errs must have
-// the length of tokens: if it does not, no token is checked, and the error
-// returned, which does not wrap ErrBatch, is also set in every slot of errs.
-// With a spent-token store set, valid tokens are recorded in order, so the
-// second of two equal tokens is ErrReplayed.
+// Verify checks every binary token in tokens as Verifier.Verify would:
+// it sets errs[i] to nil or the error for tokens[i], and, unless results
+// is nil, results[i] to the token's Result (the zero Result where errs[i]
+// is not nil). It returns nil when every token is valid, an error
+// wrapping ErrBatch when some are not, and one wrapping ErrRandomness,
+// set for every token too, if the system's random source failed, in which
+// case no token is accepted.
+//
+// errs, and results unless nil, must have the length of tokens: if they
+// do not, no token is checked, and the error returned, which wraps
+// neither, is also set in every slot of errs.
+//
+// With a spent-token store set, valid tokens are recorded in order, so
+// the second of two equal tokens is ErrReplayed, whatever the store's
+// state; every store call gets ctx, so a deadline on ctx bounds the time
+// the whole batch spends on the store, and once it has passed the store
+// is not asked again.
 //
 // Each token is at most token.MaxSize bytes; longer ones are refused as
 // malformed without being read. A Batch's memory grows in proportion to
 // the largest number of tokens it has been given, and is kept for reuse.
-func (b *Batch) Verify(tokens [][]byte, errs []error) error {
-	return b.VerifyResults(tokens, nil, errs)
-}
-
-// VerifyResults is Verify that also describes each valid token: results[i]
-// is set as Verifier.Verify would return it for tokens[i] (the zero Result
-// where errs[i] is not nil). results may be nil; otherwise it must have the
-// length of tokens, like errs. Use it to read statuses and, with a
-// fail-open spent-token store, which tokens skipped the replay check.
-func (b *Batch) VerifyResults(tokens [][]byte, results []Result, errs []error) error {
-	if len(errs) != len(tokens) || (results != nil && len(results) != len(tokens)) {
-		err := fmt.Errorf("verify: Batch.Verify given %d error slots and %d result slots for %d tokens", len(errs), len(results), len(tokens))
-		for i := range errs {
-			errs[i] = err
-		}
+func (b *Batch) Verify(ctx context.Context, tokens [][]byte, results []Result, errs []error) error {
+	if err := checkSlots(len(tokens), results, errs); err != nil {
 		return err
 	}
+	clear(errs)
+	return b.run(ctx, tokens, results, errs)
+}
+
+// VerifyText is Verify for tokens in their QR text form
+// (token.ParseText), each at most token.MaxTextSize characters. Each text
+// is decoded once, straight into the batch's own buffers.
+func (b *Batch) VerifyText(ctx context.Context, texts []string, results []Result, errs []error) error {
+	if err := checkSlots(len(texts), results, errs); err != nil {
+		return err
+	}
+	if cap(b.texts) < len(texts) {
+		b.texts = make([][format.MaxTokenSize]byte, len(texts))
+	}
+	b.texts = b.texts[:len(texts)]
+	b.views = grow(b.views, len(texts))
+	for i, s := range texts {
+		raw, err := format.DecodeText(&b.texts[i], s)
+		b.views[i], errs[i] = raw, nil
+		if err != nil {
+			errs[i] = fmt.Errorf("%w: %v", token.ErrMalformed, err)
+		}
+	}
+	err := b.run(ctx, b.views, results, errs)
+	clear(b.views)
+	return err
+}
+
+func checkSlots(n int, results []Result, errs []error) error {
+	if len(errs) == n && (results == nil || len(results) == n) {
+		return nil
+	}
+	err := fmt.Errorf("verify: Batch given %d error slots and %d result slots for %d tokens", len(errs), len(results), n)
+	for i := range errs {
+		errs[i] = err
+	}
+	return err
+}
+
+// run verifies every token whose errs slot is nil.
+func (b *Batch) run(ctx context.Context, tokens [][]byte, results []Result, errs []error) error {
 	v := b.v
 	now := v.now()
 	// Split the Ed25519 tokens, counted by their suite byte, into w
@@ -106,7 +130,11 @@ func (b *Batch) VerifyResults(tokens [][]byte, results []Result, errs []error) e
 	}
 	w := 1
 	if v != nil {
-		w = max(1, min(v.opts.Workers, runtime.GOMAXPROCS(0), nEd/edParallelMin))
+		pmin := edParallelMin
+		if v.parallelMin > 0 {
+			pmin = v.parallelMin
+		}
+		w = max(1, min(v.opts.Workers, runtime.GOMAXPROCS(0), nEd/pmin))
 	}
 	for len(b.eds) < w {
 		b.eds = append(b.eds, edSub{})
@@ -114,21 +142,27 @@ func (b *Batch) VerifyResults(tokens [][]byte, results []Result, errs []error) e
 	for s := range b.eds {
 		b.eds[s].ed.Reset()
 		b.eds[s].idx = b.eds[s].idx[:0]
+		b.eds[s].err = nil
 	}
 	b.rsa = b.rsa[:0]
 	edSeen := 0
 	b.ks = grow(b.ks, len(tokens))
 	b.ns = grow(b.ns, len(tokens))
 	for i, raw := range tokens {
-		msg, t, k, err := v.precheck(b.buf[:], raw, now)
+		b.ks[i] = nil
+		if errs[i] != nil {
+			continue
+		}
+		t, k, err := v.precheck(raw, now)
 		errs[i], b.ks[i], b.ns[i] = err, k, t.Nonce
 		if err != nil {
 			continue
 		}
+		msg := format.AppendMessage(b.buf[:0], raw)
 		switch k.Suite {
 		case token.Ed25519:
 			sub := &b.eds[0]
-			if w > 1 { // then nEd ≥ w·edParallelMin
+			if w > 1 { // then nEd ≥ w·pmin
 				sub = &b.eds[min(edSeen*w/nEd, w-1)]
 			}
 			edSeen++
@@ -139,16 +173,27 @@ func (b *Batch) VerifyResults(tokens [][]byte, results []Result, errs []error) e
 			copy(b.rsa[len(b.rsa)-1].msg[:], msg)
 		}
 	}
-	b.verifyEd25519(w, errs)
+	if err := b.verifyEd25519(w, errs); err != nil {
+		// No weights, no verdict: refuse every token.
+		err = fmt.Errorf("%w: %v", ErrRandomness, err)
+		for i := range errs {
+			errs[i] = err
+			if results != nil {
+				results[i] = Result{}
+			}
+		}
+		return err
+	}
 	b.verifyRSA(errs)
+	if v != nil && v.opts.Spent != nil {
+		b.refuseRepeats(errs)
+	}
 	bad := 0
 	for i := range tokens {
 		var r Result
-		if errs[i] == nil && (results != nil || v.opts.Spent != nil) {
+		if errs[i] == nil {
 			r = v.result(b.ks[i])
-		}
-		if errs[i] == nil && v.opts.Spent != nil {
-			errs[i] = v.spend(b.ks[i], b.ns[i], &r)
+			errs[i] = v.spend(ctx, b.ks[i], b.ns[i], &r)
 		}
 		if errs[i] != nil {
 			bad++
@@ -164,40 +209,68 @@ func (b *Batch) VerifyResults(tokens [][]byte, results []Result, errs []error) e
 	return nil
 }
 
-// verifyEd25519 checks the first w Ed25519 sub-batches, each on its own
-// goroutine.
-func (b *Batch) verifyEd25519(w int, errs []error) {
-	var rnd io.Reader // nil: crypto/rand, which is safe for concurrent use
-	if b.v != nil && b.v.opts.Rand != nil {
-		rnd = b.v.opts.Rand
-		if w > 1 {
-			b.rnd.r = b.v.opts.Rand
-			rnd = &b.rnd
+// refuseRepeats sets ErrReplayed for every valid token that repeats an
+// earlier valid token of the batch (same key and nonce), so that a token
+// is accepted at most once per batch whatever the spent store answers.
+func (b *Batch) refuseRepeats(errs []error) {
+	b.order = b.order[:0]
+	for i, err := range errs {
+		if err == nil {
+			b.order = append(b.order, int32(i))
 		}
 	}
+	if len(b.order) < 2 {
+		return
+	}
+	slices.SortFunc(b.order, b.compareTokens)
+	for j := 1; j < len(b.order); j++ {
+		prev, i := b.order[j-1], b.order[j]
+		if b.ks[prev] == b.ks[i] && b.ns[prev] == b.ns[i] {
+			errs[i] = ErrReplayed
+		}
+	}
+}
+
+// compareTokens orders token indices by nonce, then key, then index.
+func (b *Batch) compareTokens(i, j int32) int {
+	if c := bytes.Compare(b.ns[i][:], b.ns[j][:]); c != 0 {
+		return c
+	}
+	if c := bytes.Compare(b.ks[i].ID[:], b.ks[j].ID[:]); c != 0 {
+		return c
+	}
+	return int(i - j)
+}
+
+// verifyEd25519 checks the first w Ed25519 sub-batches, each on its own
+// goroutine. It fails only if the random source does.
+func (b *Batch) verifyEd25519(w int, errs []error) error {
 	for s := 1; s < w; s++ {
 		b.wg.Add(1)
-		go b.verifySub(s, rnd)
+		go b.verifySub(s)
 	}
-	b.verifySub(0, rnd)
+	b.verifySub(0)
 	b.wg.Wait()
-	b.rnd.r = nil
 	for s := range b.eds[:w] {
 		sub := &b.eds[s]
+		if sub.err != nil {
+			return sub.err
+		}
 		for j, i := range sub.idx {
 			if !sub.ok[j] {
 				errs[i] = ErrInvalidSignature
 			}
 		}
 	}
+	return nil
 }
 
 // verifySub verifies sub-batch s; for s > 0 it runs on its own goroutine.
-func (b *Batch) verifySub(s int, rnd io.Reader) {
+func (b *Batch) verifySub(s int) {
 	sub := &b.eds[s]
 	sub.ok = grow(sub.ok, len(sub.idx))
 	if len(sub.idx) > 0 {
-		sub.ed.Verify(rnd, sub.ok)
+		_, sub.err = sub.ed.Verify(sub.ok)
 	}
 	if s > 0 {
 		b.wg.Done()
@@ -235,18 +308,6 @@ func (b *Batch) verifyRSA(errs []error) {
 		}()
 	}
 	wg.Wait()
-}
-
-var batchPool = sync.Pool{New: func() any { return new(Batch) }}
-
-// VerifyBatch is Batch.Verify with a pooled Batch.
-func (v *Verifier) VerifyBatch(tokens [][]byte, errs []error) error {
-	b := batchPool.Get().(*Batch)
-	b.v = v
-	err := b.Verify(tokens, errs)
-	b.v = nil
-	batchPool.Put(b)
-	return err
 }
 
 func grow[T any](s []T, n int) []T {

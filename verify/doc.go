@@ -1,15 +1,22 @@
-// Package verify is the scanner side of statustoken: it checks tokens
-// against a signed key directory, offline.
+// Package verify is the scanner's side of statustoken: a [Verifier], made
+// by [New] from a signed key directory and the pinned root key, checks
+// tokens offline, one at a time with [Verifier.VerifyText] (a scanned QR
+// code) or [Verifier.Verify] (binary), or many at once with a [Batch].
 //
-// Build a [Verifier] once from the directory, its signature and the pinned
-// root key with [New], then call [Verifier.Verify] (or
-// [Verifier.VerifyText] for a scanned QR code) per token, or a [Batch] for
-// many tokens at once. Verification performs no I/O; the optional
-// [SpentStore] is the only thing it calls out to.
+// Verification performs no I/O; the optional [SpentStore] is the only
+// thing it calls out to, with the caller's context.
 //
-// Every failure is one of the package's errors, testable with errors.Is:
-// [ErrMalformed], [ErrExpired], [ErrTooFarAhead], [ErrKeyMismatch],
-// [ErrUnknownKey], [ErrNotYetValid], [ErrInvalidSignature], [ErrReplayed].
+// # Errors
+//
+// A refused token gets an error that wraps exactly one of:
+// [token.ErrMalformed], [ErrExpired], [ErrTooFarAhead], [ErrKeyMismatch],
+// [ErrUnknownKey], [ErrNotYetValid], [ErrInvalidSignature],
+// [ErrReplayed], [ErrStoreUnavailable], [ErrStoreFull] (from
+// [MemoryStore]), [ErrRandomness] (batches only), or an error of the
+// caller's own [SpentStore]. Batch methods also return [ErrBatch] when
+// some token was refused. Loading a directory ([New], [Verifier.Update])
+// fails with [ErrRollback] or one of [token.ErrMalformedDirectory],
+// [token.ErrInvalidDirectory] and [token.ErrDirectorySignature].
 //
 // # Security considerations
 //
@@ -19,5 +26,8 @@
 // old directory cannot be replayed to bring back withdrawn keys. Ed25519
 // signatures are checked with the cofactored equation of token/SPEC.md,
 // which single and batch verification share; crypto/ed25519.Verify is
-// cofactorless and must not be used on tokens.
+// cofactorless and must not be used on tokens. With a spent-token store
+// that can fail, decide between failing closed (the default: a token is
+// refused while the store is down) and [Options.SpentFailOpen], and show
+// the operator [Result.Replay].
 package verify

@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -11,11 +12,13 @@ import (
 
 var (
 	// ErrStoreUnavailable is wrapped by spent-store errors that mean the
-	// store could not be asked (a network store that is down). Verifiers
-	// refuse the token unless Options.SpentFailOpen is set.
+	// store could not be asked (a network store that is down, or a
+	// context that ended first). Verifiers refuse the token unless
+	// Options.SpentFailOpen is set; the scanner should say that the
+	// replay check is down.
 	ErrStoreUnavailable = errors.New("verify: spent-token store unavailable")
 	// ErrStoreFull is returned by MemoryStore when it holds its limit of
-	// live nonces. It never fails open.
+	// live nonces. It never fails open: raise the limit or share a store.
 	ErrStoreFull = errors.New("verify: spent-token store full")
 )
 
@@ -27,8 +30,9 @@ type SpentStore interface {
 	// the token cannot verify anyway. It returns an error wrapping
 	// ErrReplayed when the pair was already recorded, an error wrapping
 	// ErrStoreUnavailable when the store cannot be reached, and any other
-	// error to refuse the token.
-	Spend(id token.KeyID, nonce token.Nonce, until time.Time) error
+	// error to refuse the token. A store that does I/O must return when
+	// ctx is done; the Verifier then treats the store as unavailable.
+	Spend(ctx context.Context, id token.KeyID, nonce token.Nonce, until time.Time) error
 }
 
 // MemoryStore is a SpentStore in memory, for one scanner. It groups nonces
@@ -66,8 +70,9 @@ func NewMemoryStore(limit int, now func() time.Time) *MemoryStore {
 	return &MemoryStore{limit: limit, now: now, groups: make(map[int64]map[spentKey]struct{})}
 }
 
-// Spend implements SpentStore.
-func (m *MemoryStore) Spend(id token.KeyID, nonce token.Nonce, until time.Time) error {
+// Spend implements SpentStore. It does no I/O and does not block, so it
+// does not consult ctx.
+func (m *MemoryStore) Spend(_ context.Context, id token.KeyID, nonce token.Nonce, until time.Time) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.now == nil {

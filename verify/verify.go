@@ -1,48 +1,70 @@
 package verify
 
 import (
+	"bytes"
+	"context"
 	"crypto/ed25519"
 	"errors"
 	"fmt"
-	"io"
 	"runtime"
 	"sync"
 	"time"
 
+	"github.com/statustoken/statustoken/internal/format"
 	"github.com/statustoken/statustoken/internal/keyset"
 	"github.com/statustoken/statustoken/token"
 )
 
+// Errors of verification, each for a case a scanner handles in its own
+// way. A token that is not one canonical v1 encoding is refused with an
+// error wrapping [token.ErrMalformed] (show "not a token"; ask for a new
+// scan).
 var (
-	// ErrMalformed wraps token.ErrMalformed: the bytes are not a v1 token.
-	ErrMalformed = token.ErrMalformed
-	// ErrExpired: the token's expiry has passed.
+	// ErrExpired: the token's expiry has passed. Show the expiry; the
+	// holder needs a fresh token.
 	ErrExpired = errors.New("verify: token expired")
-	// ErrNotYetValid: the token's key epoch has not started.
+	// ErrNotYetValid: the token's key epoch has not started. The holder's
+	// token is from the future: check the scanner's clock.
 	ErrNotYetValid = errors.New("verify: token not yet valid")
 	// ErrTooFarAhead: the token's expiry lies further ahead than the
-	// directory's maximum lifetime.
+	// directory's maximum lifetime: check the scanner's clock.
 	ErrTooFarAhead = errors.New("verify: token expiry beyond the maximum lifetime")
-	// ErrUnknownKey: no key in the directory has the token's key ID.
+	// ErrUnknownKey: no key in the directory has the token's key ID. The
+	// scanner's directory may be outdated: update it, then scan again.
 	ErrUnknownKey = errors.New("verify: unknown key")
 	// ErrKeyMismatch: the token's suite, status or expiry differ from its
-	// key's directory entry, or its expiry is not at an epoch boundary.
+	// key's directory entry, or its expiry is not at an epoch boundary:
+	// the token is forged.
 	ErrKeyMismatch = errors.New("verify: token fields do not match its key")
-	// ErrInvalidSignature: the signature does not verify. Every
-	// cryptographic failure returns this one error.
+	// ErrInvalidSignature: the signature does not verify: the token is
+	// forged or damaged. Every cryptographic failure returns this one
+	// error.
 	ErrInvalidSignature = errors.New("verify: invalid signature")
-	// ErrReplayed: the token's nonce was already spent.
+	// ErrReplayed: the token's nonce was already spent: the token was
+	// shown before.
 	ErrReplayed = errors.New("verify: token already used")
 	// ErrRollback: a directory's serial number is lower than one already
-	// accepted, or equal with different contents.
+	// accepted, or equal with different contents. Keep the current
+	// directory.
 	ErrRollback = errors.New("verify: directory serial rollback")
 	// ErrBatch is returned by batch verification when at least one token
 	// is invalid; the per-token errors say which and why.
 	ErrBatch = errors.New("verify: invalid tokens in batch")
+	// ErrRandomness: batch verification could not read the system's
+	// random source; no token of the batch was accepted. Retry, or
+	// verify the tokens one at a time.
+	ErrRandomness = errors.New("verify: random source failed")
 )
 
 // DefaultSkew is the clock skew tolerated when Options.Skew is zero.
 const DefaultSkew = 5 * time.Minute
+
+// edParallelMin is the number of tokens per goroutine from which a
+// batch's Ed25519 tokens are split into sub-batches verified in parallel.
+// Below it, the cost of starting goroutines and the lower efficiency of
+// smaller multi-scalar multiplications outweigh the gain
+// (BenchmarkVerifyBatch with -cpu 1,2).
+const edParallelMin = 256
 
 // Options configure a Verifier. The zero value is ready to use.
 type Options struct {
@@ -54,9 +76,6 @@ type Options struct {
 	// MinSerial refuses directories with a lower serial number: set it to
 	// the highest serial the scanner has seen.
 	MinSerial uint64
-	// Rand supplies batch verification coefficients; crypto/rand when nil.
-	// Only tests set it.
-	Rand io.Reader
 	// Workers bounds the goroutines that verify a batch: its rsabssa
 	// tokens, and its Ed25519 tokens once there are enough for each
 	// goroutine to take a sub-batch of 256 or more. GOMAXPROCS when zero;
@@ -66,40 +85,38 @@ type Options struct {
 	// token seen before with ErrReplayed.
 	Spent SpentStore
 	// SpentFailOpen accepts a valid token when Spent reports an error
-	// wrapping ErrStoreUnavailable, and says so in Result.ReplayUnchecked.
-	// By default such a token is refused with that error (fail closed).
-	// Any other store error is always refused.
+	// wrapping ErrStoreUnavailable (or the context ends before the store
+	// answers), and says so in Result.Replay. By default such a token is
+	// refused with that error (fail closed). Any other store error is
+	// always refused, and a token repeated within one batch is always
+	// refused as ErrReplayed.
 	SpentFailOpen bool
 }
 
 // Verifier verifies tokens against one signed key directory, offline: it
 // performs no I/O of its own. It is safe for concurrent use.
 type Verifier struct {
+	root ed25519.PublicKey
 	dir  *token.Directory
 	raw  []byte
 	keys *keyset.Set
 	opts Options
 	skew int64
+
+	// parallelMin replaces edParallelMin when nonzero; set by this
+	// package's tests to exercise parallel sub-batches on small batches.
+	parallelMin int
 }
 
 // New builds a Verifier from directory bytes, their detached signature and
-// the pinned root public key. It checks the signature and every directory
-// rule once (token.OpenDirectory), and prepares every key for verification.
-// A directory is at most token.MaxDirectorySize bytes.
+// the pinned root public key, which the Verifier keeps for every later
+// Update. It checks the signature and every directory rule once
+// (token.OpenDirectory), and prepares every key for verification. A
+// directory is at most token.MaxDirectorySize bytes.
 func New(directory, signature []byte, root ed25519.PublicKey, opts *Options) (*Verifier, error) {
-	d, err := token.OpenDirectory(directory, signature, root)
-	if err != nil {
-		return nil, err
-	}
-	v := &Verifier{dir: d, raw: append([]byte(nil), directory...)}
+	v := &Verifier{root: bytes.Clone(root)}
 	if opts != nil {
 		v.opts = *opts
-	}
-	if d.Serial < v.opts.MinSerial {
-		return nil, fmt.Errorf("%w: serial %d below %d", ErrRollback, d.Serial, v.opts.MinSerial)
-	}
-	if v.keys, err = keyset.New(d); err != nil {
-		return nil, err
 	}
 	switch {
 	case v.opts.Skew == 0:
@@ -110,43 +127,80 @@ func New(directory, signature []byte, root ed25519.PublicKey, opts *Options) (*V
 	if v.opts.Workers <= 0 {
 		v.opts.Workers = runtime.GOMAXPROCS(0)
 	}
+	if err := v.load(directory, signature, v.opts.MinSerial); err != nil {
+		return nil, err
+	}
 	return v, nil
 }
 
-// Update returns a Verifier for a newer directory under the same root key
-// and options. The new serial must be higher, or equal with identical bytes.
-// A zero Verifier has accepted no directory: Update is then New with its
-// options.
-func (v *Verifier) Update(directory, signature []byte, root ed25519.PublicKey) (*Verifier, error) {
-	if v == nil {
-		return New(directory, signature, root, nil)
-	}
-	if v.dir == nil {
-		opts := v.opts
-		return New(directory, signature, root, &opts)
-	}
-	opts := v.opts
-	opts.MinSerial = v.dir.Serial
-	nv, err := New(directory, signature, root, &opts)
+// load checks and prepares a directory with a serial of at least min.
+func (v *Verifier) load(directory, signature []byte, min uint64) error {
+	d, err := token.OpenDirectory(directory, signature, v.root)
 	if err != nil {
+		return err
+	}
+	if d.Serial < min {
+		return fmt.Errorf("%w: serial %d below %d", ErrRollback, d.Serial, min)
+	}
+	if v.keys, err = keyset.New(d); err != nil {
+		return err
+	}
+	v.dir, v.raw = d, bytes.Clone(directory)
+	return nil
+}
+
+// Update returns a Verifier for a newer directory signed by the root key
+// given to New, with the same options. The new serial must be higher, or
+// equal with identical bytes; otherwise Update returns an error wrapping
+// ErrRollback. v itself is unchanged and stays usable.
+func (v *Verifier) Update(directory, signature []byte) (*Verifier, error) {
+	if v == nil || v.dir == nil {
+		return nil, fmt.Errorf("%w: the verifier has no directory; make it with New", ErrUnknownKey)
+	}
+	nv := &Verifier{root: v.root, opts: v.opts, skew: v.skew, parallelMin: v.parallelMin}
+	if err := nv.load(directory, signature, v.dir.Serial); err != nil {
 		return nil, err
 	}
-	if nv.dir.Serial == v.dir.Serial && string(nv.raw) != string(v.raw) {
+	if nv.dir.Serial == v.dir.Serial && !bytes.Equal(nv.raw, v.raw) {
 		return nil, fmt.Errorf("%w: two different directories with serial %d", ErrRollback, v.dir.Serial)
 	}
 	return nv, nil
 }
 
-// Directory returns a copy of the verifier's directory, or nil for a zero
-// Verifier.
+// Directory returns a deep copy of the verifier's directory, or nil for a
+// zero Verifier.
 func (v *Verifier) Directory() *token.Directory {
-	if v == nil || v.dir == nil {
+	if v == nil {
 		return nil
 	}
-	d := *v.dir
-	d.Statuses = append([]token.StatusName(nil), d.Statuses...)
-	d.Keys = append([]token.Key(nil), d.Keys...)
-	return &d
+	return v.dir.Clone()
+}
+
+// Replay says how a valid token was checked against earlier use.
+type Replay uint8
+
+const (
+	// ReplayNotChecked: the Verifier has no spent-token store.
+	ReplayNotChecked Replay = iota
+	// ReplayChecked: the spent-token store recorded the token as used.
+	ReplayChecked
+	// ReplayStoreDown: the store could not be reached and
+	// Options.SpentFailOpen accepted the token; within a batch, a
+	// repeated token was still refused.
+	ReplayStoreDown
+)
+
+// String returns "not-checked", "checked" or "store-down".
+func (r Replay) String() string {
+	switch r {
+	case ReplayNotChecked:
+		return "not-checked"
+	case ReplayChecked:
+		return "checked"
+	case ReplayStoreDown:
+		return "store-down"
+	}
+	return fmt.Sprintf("Replay(%d)", uint8(r))
 }
 
 // Result describes a valid token.
@@ -157,9 +211,8 @@ type Result struct {
 	StatusName string
 	Expiry     time.Time
 	KeyID      token.KeyID
-	// ReplayUnchecked is set when the spent-token store could not be
-	// reached and Options.SpentFailOpen accepted the token regardless.
-	ReplayUnchecked bool
+	// Replay says whether and how the token was checked against replay.
+	Replay Replay
 }
 
 func (v *Verifier) now() int64 {
@@ -169,46 +222,56 @@ func (v *Verifier) now() int64 {
 	return time.Now().Unix()
 }
 
+// scratch holds the buffers of one single verification. Signature
+// verification retains no reference to them, but escape analysis cannot
+// tell, so they come from a pool.
+type scratch struct {
+	msg [format.MessageSize]byte
+	raw [format.MaxTokenSize]byte
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
 // Verify checks one binary token: its encoding, its key in the directory,
 // that its status and expiry equal the key's, the time window, and its
-// signature (SPEC.md, "Verification"). With Options.Spent set it also
-// records the token as used. Every failure is one of the package's errors;
-// a zero Verifier knows no key, and refuses every well-formed token with
-// ErrUnknownKey. raw is at most token.MaxSize bytes: anything longer is
-// refused as malformed without being read.
-func (v *Verifier) Verify(raw []byte) (Result, error) {
-	// The message buffer comes from a pool: signature verification
-	// retains no reference to it, but escape analysis cannot tell.
-	buf := msgPool.Get().(*[token.MessageSize]byte)
-	defer msgPool.Put(buf)
-	msg, t, k, err := v.precheck(buf[:], raw, v.now())
+// signature (token/SPEC.md, "Verification"). With Options.Spent set it
+// also records the token as used, passing ctx to the store. Every failure
+// is one of the package's errors; a zero Verifier knows no key, and
+// refuses every well-formed token with ErrUnknownKey. raw is at most
+// token.MaxSize bytes: anything longer is refused as malformed without
+// being read.
+func (v *Verifier) Verify(ctx context.Context, raw []byte) (Result, error) {
+	s := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(s)
+	return v.verify(ctx, s, raw)
+}
+
+// VerifyText checks a token in its QR text form (token.ParseText), at
+// most token.MaxTextSize characters, as Verify does. It decodes the text
+// once, into a buffer it reuses.
+func (v *Verifier) VerifyText(ctx context.Context, text string) (Result, error) {
+	s := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(s)
+	raw, err := format.DecodeText(&s.raw, text)
+	if err != nil {
+		return Result{}, fmt.Errorf("%w: %v", token.ErrMalformed, err)
+	}
+	return v.verify(ctx, s, raw)
+}
+
+func (v *Verifier) verify(ctx context.Context, s *scratch, raw []byte) (Result, error) {
+	t, k, err := v.precheck(raw, v.now())
 	if err != nil {
 		return Result{}, err
 	}
-	if !k.VerifySignature(msg, t.Signature) {
+	if !k.VerifySignature(format.AppendMessage(s.msg[:0], raw), t.Signature) {
 		return Result{}, ErrInvalidSignature
 	}
 	r := v.result(k)
-	if err := v.spend(k, t.Nonce, &r); err != nil {
+	if err := v.spend(ctx, k, t.Nonce, &r); err != nil {
 		return Result{}, err
 	}
 	return r, nil
-}
-
-var msgPool = sync.Pool{New: func() any { return new([token.MessageSize]byte) }}
-
-// VerifyText checks a token in its QR text form (token.ParseText), at
-// most token.MaxTextSize characters.
-func (v *Verifier) VerifyText(s string) (Result, error) {
-	t, err := token.ParseText(s)
-	if err != nil {
-		return Result{}, err
-	}
-	raw, err := t.Marshal()
-	if err != nil {
-		return Result{}, err
-	}
-	return v.Verify(raw)
 }
 
 func (v *Verifier) result(k *keyset.Key) Result {
@@ -217,58 +280,80 @@ func (v *Verifier) result(k *keyset.Key) Result {
 		Suite:      k.Suite,
 		Status:     k.Status,
 		StatusName: name,
-		Expiry:     time.Unix(int64(k.Expiry), 0).UTC(),
+		Expiry:     k.ExpiryTime(),
 		KeyID:      k.ID,
 	}
 }
 
 // precheck runs every check but the signature and the spent store, in the
-// order of SPEC.md, "Verification".
-func (v *Verifier) precheck(buf, raw []byte, now int64) ([]byte, token.Token, *keyset.Key, error) {
-	msg, t, err := token.MessageOf(buf, raw)
+// order of token/SPEC.md, "Verification".
+func (v *Verifier) precheck(raw []byte, now int64) (token.Token, *keyset.Key, error) {
+	f, err := format.ParseToken(raw)
 	if err != nil {
-		return nil, t, nil, err
+		return token.Token{}, nil, fmt.Errorf("%w: %v", token.ErrMalformed, err)
+	}
+	t := token.Token{
+		Suite:     token.Suite(f.Suite),
+		Status:    token.Status(f.Status),
+		Expiry:    f.Expiry,
+		KeyID:     f.KeyID,
+		Nonce:     f.Nonce,
+		Signature: f.Signature,
 	}
 	if v == nil || v.dir == nil {
-		return nil, t, nil, ErrUnknownKey
+		return t, nil, ErrUnknownKey
 	}
 	exp := int64(t.Expiry)
 	switch {
 	case exp+v.skew <= now:
-		return nil, t, nil, ErrExpired
+		return t, nil, ErrExpired
 	case exp > now+int64(v.dir.MaxLifetime)+v.skew:
-		return nil, t, nil, ErrTooFarAhead
+		return t, nil, ErrTooFarAhead
 	case t.Expiry%v.dir.EpochLength != 0:
-		return nil, t, nil, ErrKeyMismatch
+		return t, nil, ErrKeyMismatch
 	}
 	k := v.keys.Lookup(t.KeyID)
 	if k == nil {
-		return nil, t, nil, ErrUnknownKey
+		return t, nil, ErrUnknownKey
 	}
 	if !k.Matches(&t) {
-		return nil, t, nil, ErrKeyMismatch
+		return t, nil, ErrKeyMismatch
 	}
 	if now+v.skew < int64(k.NotBefore) {
-		return nil, t, nil, ErrNotYetValid
+		return t, nil, ErrNotYetValid
 	}
-	return msg, t, k, nil
+	return t, k, nil
 }
 
 // spend records a verified token in the spent store, until its key's
 // epoch ends plus the tolerated skew.
-func (v *Verifier) spend(k *keyset.Key, nonce token.Nonce, r *Result) error {
+func (v *Verifier) spend(ctx context.Context, k *keyset.Key, nonce token.Nonce, r *Result) error {
 	if v.opts.Spent == nil {
 		return nil
 	}
-	until := time.Unix(int64(k.Expiry)+v.skew, 0)
-	err := v.opts.Spent.Spend(k.ID, nonce, until)
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	var err error
+	if cerr := ctx.Err(); cerr != nil {
+		// The store is not asked once the context has ended: a batch
+		// whose deadline passed costs no further store calls.
+		err = fmt.Errorf("%w: %w", ErrStoreUnavailable, cerr)
+	} else {
+		until := time.Unix(int64(k.Expiry)+v.skew, 0)
+		err = v.opts.Spent.Spend(ctx, k.ID, nonce, until)
+		if err != nil && !errors.Is(err, ErrStoreUnavailable) && ctx.Err() != nil {
+			err = fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
+		}
+	}
 	switch {
 	case err == nil:
+		r.Replay = ReplayChecked
 		return nil
 	case errors.Is(err, ErrReplayed):
 		return ErrReplayed
 	case v.opts.SpentFailOpen && errors.Is(err, ErrStoreUnavailable):
-		r.ReplayUnchecked = true
+		r.Replay = ReplayStoreDown
 		return nil
 	}
 	return err

@@ -10,9 +10,13 @@
 //
 // Encoding, and decoding of valid input, take time that depends only on the
 // length of the input: digits are converted by arithmetic, with no table
-// lookups or branches on the data. Invalid input is rejected, and the error
-// text gives the offset of the first fault, so the time spent on invalid
-// input depends on where that fault is.
+// lookups or branches on the data. The decoders read their input once, from
+// start to end, and check it with masks as they convert it, so they do the
+// same work whether or not the input is valid and wherever its faults are;
+// only after the whole input has been read do they branch on whether it was
+// valid. The error text for invalid input gives the offset of the first
+// faulty group, so formatting it is the one step that depends on where that
+// fault is.
 //
 // The alphabet includes the space character, and a valid encoding can start
 // with one. Callers must not remove surrounding whitespace from scanned text
@@ -30,8 +34,9 @@ import (
 	"strings"
 )
 
-// ErrInvalid is returned, possibly wrapped with the offset of the fault, for
-// every input that is not the Base45 encoding of some byte string.
+// ErrInvalid is returned, wrapped with the length of the input or the offset
+// of its first faulty group, for every input that is not the Base45 encoding
+// of some byte string.
 var ErrInvalid = errors.New("base45: invalid encoding")
 
 // EncodedLen returns the length of the Base45 encoding of n bytes: three
@@ -135,130 +140,132 @@ func EncodeToString(src []byte) string {
 // Section 4.2 (lowercase letters included), a length that is one more than a
 // multiple of three, a group of three characters whose value exceeds 65535
 // (such as "GGW", Section 6's example), and a final pair whose value exceeds
-// 255. On any of these it returns 0 and an error wrapping [ErrInvalid], and
-// dst is not written.
+// 255. On any of these it returns 0 and an error wrapping [ErrInvalid]. The
+// error names the length, or else the offset in src of the first faulty
+// group of three characters or of the faulty final pair.
 //
-// Decode checks all of src before it writes any of dst, and panics if src is
-// valid and dst is shorter than its decoded length (see [DecodedLen]). dst
-// may start at the same address as src, to decode in place; any other overlap
-// gives unspecified output. For valid input its running time depends only
-// on len(src).
+// Decode reads src once, from start to end, and writes each group's bytes to
+// dst as soon as it has read the group, checking the group at the same time.
+// Let n be DecodedLen(len(src)). A length that is one more than a multiple
+// of three is rejected before anything is written. Otherwise Decode panics,
+// before it writes anything, if dst is shorter than n, whether or not src is
+// valid. If src turns out to be invalid, Decode sets all of dst[:n] to zero
+// before it returns, so that no byte decoded from invalid input is left
+// behind. Decode never writes beyond dst[:n].
+//
+// dst may start at the same address as src, to decode in place: each group's
+// bytes are written at or before the group's first character, after the
+// group has been read. The first n bytes of the buffer then hold the decoded
+// bytes, or zeros if src was invalid; in either case that part of src is
+// lost, and the rest of it is left as it was. Any other overlap gives
+// unspecified output. For valid input its running time depends only on
+// len(src).
 func Decode(dst, src []byte) (int, error) {
-	n, err := DecodedLen(len(src))
-	if err != nil {
-		return 0, err
-	}
-	if !valid(src) {
-		return 0, firstError(src)
-	}
-	if len(dst) < n {
-		panic("base45: output buffer too small")
-	}
-	decode(dst[:n], src)
-	return n, nil
+	return decode(dst, src)
+}
+
+// DecodeStringInto is [Decode] for a string: it writes the bytes encoded by
+// the Base45 string s to dst, without converting s to a []byte and so
+// without allocating, and returns their number. It has Decode's contract in
+// every other respect: it rejects the same inputs with the same errors,
+// panics before writing if dst is shorter than DecodedLen(len(s)) for a
+// length that is not one more than a multiple of three, and on error leaves
+// dst[:DecodedLen(len(s))] set to zero.
+func DecodeStringInto(dst []byte, s string) (int, error) {
+	return decode(dst, s)
 }
 
 // AppendDecode appends the bytes encoded by the Base45 string src to dst
 // and returns the extended slice. It rejects exactly what [Decode] rejects,
-// and then returns dst unchanged, with nothing appended, and an error
-// wrapping [ErrInvalid]. If dst's spare capacity starts at the same address
-// as src, the decoded bytes replace src in place.
+// and then returns dst itself, with its length unchanged and nothing
+// appended, and an error wrapping [ErrInvalid]. Like Decode, it writes
+// while it checks: on error, the first DecodedLen(len(src)) bytes of dst's
+// spare capacity (if it had that many; otherwise the new array it
+// allocated, which it then drops) have been written and are set to zero.
+//
+// If dst's spare capacity starts at the same address as src, the decoded
+// bytes replace src in place, as for Decode, and on error the first
+// DecodedLen(len(src)) bytes of src are set to zero.
 func AppendDecode(dst, src []byte) ([]byte, error) {
 	n, err := DecodedLen(len(src))
 	if err != nil {
 		return dst, err
 	}
-	if !valid(src) {
-		return dst, firstError(src)
+	out := slices.Grow(dst, n)
+	if _, err := decode(out[len(out):len(out)+n], src); err != nil {
+		return dst, err
 	}
-	dst = slices.Grow(dst, n)
-	decode(dst[len(dst):len(dst)+n], src)
-	return dst[:len(dst)+n], nil
+	return out[:len(out)+n], nil
 }
 
 // DecodeString returns the bytes encoded by the Base45 string s. It rejects
 // exactly what [Decode] rejects, and then returns nil and an error wrapping
-// [ErrInvalid]. The returned slice is the only allocation.
+// [ErrInvalid]. The returned slice is the only allocation; it is made, and
+// then cleared and dropped, for invalid input too, unless the length is
+// wrong.
 func DecodeString(s string) ([]byte, error) {
 	n, err := DecodedLen(len(s))
 	if err != nil {
 		return nil, err
 	}
-	if !valid(s) {
-		return nil, firstError(s)
-	}
 	dst := make([]byte, n)
-	decode(dst, s)
+	if _, err := decode(dst, s); err != nil {
+		return nil, err
+	}
 	return dst, nil
 }
 
-// valid reports whether src, whose length is not one more than a multiple of
-// three, is a valid encoding. It examines every character, and its running
-// time depends only on len(src).
-func valid[S string | []byte](src S) bool {
-	var bad int32
-	i := 0
-	for ; i+3 <= len(src); i += 3 {
+// decode implements [Decode] and [DecodeStringInto] in one pass over src.
+//
+// Each group of three characters, and a final pair, is converted to its
+// value and written to dst whether or not it is valid. A group is faulty if
+// a character is outside the alphabet or its value is too large; g below is
+// -1 for a faulty group and 0 otherwise, computed without branching, and bad
+// gathers g over all groups. While bad is still 0, g &^ bad equals g, so the
+// first faulty group's offset is or-ed into first; after that g &^ bad is 0
+// and first keeps its value. Offsets are multiples of three, so the first
+// faulty group is the final pair exactly when first+2 == len(src).
+func decode[S string | []byte](dst []byte, src S) (int, error) {
+	n, err := DecodedLen(len(src))
+	if err != nil {
+		return 0, err
+	}
+	if len(dst) < n {
+		panic("base45: output buffer too small")
+	}
+	dst = dst[:n]
+	var bad, first int
+	i, j := 0, 0
+	for ; i+3 <= len(src); i, j = i+3, j+2 {
 		c, okc := decodeDigit(src[i])
 		d, okd := decodeDigit(src[i+1])
 		e, oke := decodeDigit(src[i+2])
-		bad |= ^(okc & okd & oke) | geMask(c+d*45+e*45*45, 1<<16)
-	}
-	if i < len(src) {
-		c, okc := decodeDigit(src[i])
-		d, okd := decodeDigit(src[i+1])
-		bad |= ^(okc & okd) | geMask(c+d*45, 1<<8)
-	}
-	return bad == 0
-}
-
-// firstError returns the error for the first fault in src, which valid has
-// rejected: a character outside the alphabet, or a group or final pair whose
-// value is too large, whichever comes first.
-func firstError[S string | []byte](src S) error {
-	for i := 0; i < len(src); i += 3 {
-		g := min(3, len(src)-i)
-		var v, scale int32 = 0, 1
-		for k := range g {
-			d, ok := decodeDigit(src[i+k])
-			if ok == 0 {
-				return fmt.Errorf("%w: character at offset %d is not in the alphabet", ErrInvalid, i+k)
-			}
-			v += d * scale
-			scale *= 45
-		}
-		if g == 3 && v > math.MaxUint16 {
-			return fmt.Errorf("%w: group at offset %d has value above 65535", ErrInvalid, i)
-		}
-		if g == 2 && v > math.MaxUint8 {
-			return fmt.Errorf("%w: final pair at offset %d has value above 255", ErrInvalid, i)
-		}
-	}
-	// Unreachable for input that valid rejected.
-	return ErrInvalid
-}
-
-// decode writes the bytes encoded by src, which valid has accepted, to dst,
-// whose length is DecodedLen(len(src)). It works from the start of src to
-// the end, so dst may start at the same address as src: the two bytes of
-// each group are written at or before the group's first character.
-func decode[S string | []byte](dst []byte, src S) {
-	i, j := 0, 0
-	for ; i+3 <= len(src); i, j = i+3, j+2 {
-		c, _ := decodeDigit(src[i])
-		d, _ := decodeDigit(src[i+1])
-		e, _ := decodeDigit(src[i+2])
 		v := c + d*45 + e*45*45
+		g := int(^(okc & okd & oke) | geMask(v, 1<<16))
+		first |= i & (g &^ bad)
+		bad |= g
 		// Bounds hint: one check for the two writes below.
 		_ = dst[j+1]
 		dst[j] = byte(v >> 8)
 		dst[j+1] = byte(v)
 	}
 	if i < len(src) {
-		c, _ := decodeDigit(src[i])
-		d, _ := decodeDigit(src[i+1])
-		dst[j] = byte(c + d*45)
+		c, okc := decodeDigit(src[i])
+		d, okd := decodeDigit(src[i+1])
+		v := c + d*45
+		g := int(^(okc & okd) | geMask(v, 1<<8))
+		first |= i & (g &^ bad)
+		bad |= g
+		dst[j] = byte(v)
 	}
+	if bad != 0 {
+		clear(dst)
+		if first+2 == len(src) {
+			return 0, fmt.Errorf("%w: final pair at offset %d", ErrInvalid, first)
+		}
+		return 0, fmt.Errorf("%w: group at offset %d", ErrInvalid, first)
+	}
+	return n, nil
 }
 
 // geMask returns -1 (all bits set) if x >= y and 0 otherwise, without

@@ -23,5 +23,24 @@ func Example() {
 	// Output:
 	// "%69 VD92EX0"
 	// Hello!!
-	// true base45: invalid encoding: group at offset 0 has value above 65535
+	// true base45: invalid encoding: group at offset 0
+}
+
+func ExampleDecodeStringInto() {
+	// A fixed buffer, large enough for the longest input expected.
+	var buf [16]byte
+
+	n, err := base45.DecodeStringInto(buf[:], "%69 VD92EX0")
+	if err != nil {
+		panic(err)
+	}
+	fmt.Printf("%s\n", buf[:n])
+
+	// The second group, "GGW", is the first faulty one; the final pair
+	// "::" is faulty too. Nothing decoded is left in buf.
+	n, err = base45.DecodeStringInto(buf[:], "BB8GGW::")
+	fmt.Println(n, err, buf[:5])
+	// Output:
+	// Hello!!
+	// 0 base45: invalid encoding: group at offset 3 [0 0 0 0 0]
 }

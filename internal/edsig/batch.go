@@ -3,6 +3,8 @@ package edsig
 import (
 	cryptorand "crypto/rand"
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"io"
 	"slices"
 )
@@ -121,6 +123,9 @@ type Batch struct {
 	nextLevel []bisectNode
 
 	stats batchStats
+
+	// rand replaces crypto/rand.Reader in this package's tests.
+	rand io.Reader
 }
 
 // batchStats counts the work of Verify calls, for tests of its cost.
@@ -273,11 +278,11 @@ func (b *Batch) keyIndex(pk *PublicKey) int32 {
 // i-th signature added; it must be at least Len() long. With a nil results,
 // Verify stops at the first sign of an invalid signature.
 //
-// The batch weights are read from rand, or from crypto/rand if rand is nil.
-// If rand fails, every signature is checked on its own, with the same
-// results. The batch is unchanged by Verify and may be verified again.
+// The batch weights are read from crypto/rand. If it fails, Verify
+// returns an error, reports every signature as invalid, and accepts
+// nothing. The batch is unchanged by Verify and may be verified again.
 // Verify is variable-time.
-func (b *Batch) Verify(rand io.Reader, results []bool) bool {
+func (b *Batch) Verify(results []bool) (bool, error) {
 	n := len(b.slot)
 	if results != nil && len(results) < n {
 		panic("edsig: results shorter than the batch")
@@ -285,22 +290,23 @@ func (b *Batch) Verify(rand io.Reader, results []bool) bool {
 	b.decodeVarTime()
 	m := len(b.negR)
 	if results == nil && m < n {
-		return false
+		return false, nil
 	}
 	b.good = grow(b.good, m)
 	clear(b.good)
+	var err error
 	if m > 0 {
-		b.verifyEntries(rand, results == nil)
+		err = b.verifyEntries(results == nil)
 	}
-	all := true
+	all := err == nil
 	for i, e := range b.slot {
-		ok := e >= 0 && b.good[e]
+		ok := err == nil && e >= 0 && b.good[e]
 		if results != nil {
 			results[i] = ok
 		}
 		all = all && ok
 	}
-	return all
+	return all, err
 }
 
 // grow returns s with length n, reusing its memory when large enough.
@@ -312,12 +318,16 @@ func grow[T any](s []T, n int) []T {
 }
 
 // verifyEntries sets b.good for every entry. If boolOnly is set and some
-// entry is invalid, it may leave b.good all false.
-func (b *Batch) verifyEntries(rand io.Reader, boolOnly bool) {
+// entry is invalid, it may leave b.good all false. It fails only if the
+// weights cannot be drawn.
+func (b *Batch) verifyEntries(boolOnly bool) error {
 	m := len(b.negR)
-	if m < minBatch || !b.drawWeights(rand) {
+	if m < minBatch {
 		b.singlesVarTime(0, m, false)
-		return
+		return nil
+	}
+	if err := b.drawWeights(); err != nil {
+		return err
 	}
 	b.keySum = grow(b.keySum, len(b.keys))
 	if len(b.keyStamp) < len(b.keys) {
@@ -331,16 +341,17 @@ func (b *Batch) verifyEntries(rand io.Reader, boolOnly bool) {
 		for i := range b.good {
 			b.good[i] = true
 		}
-		return
+		return nil
 	}
 	if boolOnly {
-		return
+		return nil
 	}
 	if m >= denseSampleMin && b.mostlyBadVarTime() {
 		b.singlesVarTime(0, m, true)
-		return
+		return nil
 	}
 	b.bisectVarTime(&q)
+	return nil
 }
 
 // mostlyBadVarTime checks denseSamples entries at positions drawn from the
@@ -359,8 +370,12 @@ func (b *Batch) mostlyBadVarTime() bool {
 	return true
 }
 
-// drawWeights fills b.z with nonzero 128-bit weights read from rand.
-func (b *Batch) drawWeights(rand io.Reader) bool {
+// drawWeights fills b.z with nonzero 128-bit weights read from
+// crypto/rand (or from b.rand, which this package's tests set). A zero
+// weight, which a working source gives with probability 2⁻¹²⁸ per weight,
+// is taken as a failed source: nothing is read again.
+func (b *Batch) drawWeights() error {
+	rand := b.rand
 	if rand == nil {
 		rand = cryptorand.Reader
 	}
@@ -368,27 +383,22 @@ func (b *Batch) drawWeights(rand io.Reader) bool {
 	b.z = grow(b.z, m)
 	b.randBuf = grow(b.randBuf, 16*m)
 	if _, err := io.ReadFull(rand, b.randBuf); err != nil {
-		return false
+		return fmt.Errorf("reading batch weights: %w", err)
 	}
 	for i := range m {
 		z := scalar128{
 			binary.LittleEndian.Uint64(b.randBuf[16*i:]),
 			binary.LittleEndian.Uint64(b.randBuf[16*i+8:]),
 		}
-		for z.isZero() {
-			var buf [16]byte
-			if _, err := io.ReadFull(rand, buf[:]); err != nil {
-				return false
-			}
-			z = scalar128{
-				binary.LittleEndian.Uint64(buf[0:]),
-				binary.LittleEndian.Uint64(buf[8:]),
-			}
+		if z.isZero() {
+			return errZeroWeight
 		}
 		b.z[i] = z
 	}
-	return true
+	return nil
 }
+
+var errZeroWeight = errors.New("randomness source returned a zero batch weight")
 
 // sumVarTime sets q = Σ_{lo≤i<hi} z_i·([s_i]B − R_i − [k_i]A_i), the
 // weighted sum of a range of entries before the cofactor is cleared.

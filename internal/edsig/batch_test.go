@@ -5,6 +5,7 @@ import (
 	"crypto/sha512"
 	"errors"
 	"fmt"
+	"io"
 	"math/big"
 	"math/rand/v2"
 	"sync"
@@ -184,8 +185,11 @@ func checkBatch(t *testing.T, b *Batch, rng *rand.Rand, entries []testEntry, lab
 		t.Fatalf("%s: Len = %d, want %d", label, b.Len(), len(entries))
 	}
 	results := make([]bool, len(entries))
-	wr := rand.NewChaCha8([32]byte{byte(rng.Uint32()), byte(rng.Uint32())})
-	all := b.Verify(wr, results)
+	b.rand = rand.NewChaCha8([32]byte{byte(rng.Uint32()), byte(rng.Uint32())})
+	all, err := b.Verify(results)
+	if err != nil {
+		t.Fatalf("%s: Verify: %v", label, err)
+	}
 	if all != wantAll {
 		t.Errorf("%s: Verify = %v, want %v", label, all, wantAll)
 	}
@@ -194,8 +198,8 @@ func checkBatch(t *testing.T, b *Batch, rng *rand.Rand, entries []testEntry, lab
 			t.Errorf("%s: entry %d (kind %d): batch %v, single %v", label, i, entries[i].kind, results[i], want[i])
 		}
 	}
-	if got := b.Verify(wr, nil); got != wantAll {
-		t.Errorf("%s: Verify without results = %v, want %v", label, got, wantAll)
+	if got, err := b.Verify(nil); err != nil || got != wantAll {
+		t.Errorf("%s: Verify without results = %v, %v; want %v, nil", label, got, err, wantAll)
 	}
 	return want
 }
@@ -320,8 +324,9 @@ func TestBisectionCost(t *testing.T) {
 	}
 	results := make([]bool, n)
 	b.stats = batchStats{}
-	if b.Verify(rand.NewChaCha8([32]byte{}), results) {
-		t.Fatal("batch with a bad entry passed")
+	b.rand = rand.NewChaCha8([32]byte{})
+	if all, err := b.Verify(results); err != nil || all {
+		t.Fatalf("batch with a bad entry: Verify = %v, %v", all, err)
 	}
 	for i, ok := range results {
 		if ok != (i != 300) {
@@ -332,7 +337,12 @@ func TestBisectionCost(t *testing.T) {
 		t.Errorf("one bad among %d: %d points in weighted sums, %d single checks", n, b.stats.sumPoints, b.stats.singles)
 	}
 	b.stats = batchStats{}
-	if !b.Verify(nil, nil) && b.stats.singles != 0 {
+	b.rand = nil // crypto/rand
+	all, err := b.Verify(nil)
+	if err != nil || all {
+		t.Errorf("batch with a bad entry, without results: Verify = %v, %v", all, err)
+	}
+	if !all && b.stats.singles != 0 {
 		t.Errorf("Verify without results made %d single checks", b.stats.singles)
 	}
 }
@@ -351,19 +361,24 @@ func TestBatchAllocs(t *testing.T) {
 		}
 		b := NewBatch(n)
 		results := make([]bool, n)
-		wr := rand.NewChaCha8([32]byte{})
 		run := func() {
 			b.Reset()
 			for _, e := range entries {
 				b.Add(e.s.pk, e.msg, e.sig)
 			}
-			if b.Verify(wr, results) != (bad < 0) {
-				t.Fatal("wrong result")
+			if all, err := b.Verify(results); err != nil || all != (bad < 0) {
+				t.Fatalf("wrong result: %v, %v", all, err)
 			}
 		}
-		run()
-		if allocs := testing.AllocsPerRun(10, run); allocs != 0 {
-			t.Errorf("bad=%d: %v allocations per Add+Verify of %d signatures", bad, allocs, n)
+		for _, src := range []struct {
+			name string
+			r    io.Reader
+		}{{"chacha8", rand.NewChaCha8([32]byte{})}, {"crypto/rand", nil}} {
+			b.rand = src.r
+			run()
+			if allocs := testing.AllocsPerRun(10, run); allocs != 0 {
+				t.Errorf("bad=%d, %s: %v allocations per Add+Verify of %d signatures", bad, src.name, allocs, n)
+			}
 		}
 	}
 	pub, priv, _ := ed25519.GenerateKey(nil)
@@ -417,8 +432,8 @@ func TestBadLengths(t *testing.T) {
 	b.Add(new(PublicKey), msg, sig)
 	want = append(want, false, false)
 	results := make([]bool, b.Len())
-	if b.Verify(nil, results) {
-		t.Error("batch with bad lengths passed")
+	if all, err := b.Verify(results); err != nil || all {
+		t.Errorf("batch with bad lengths: Verify = %v, %v", all, err)
 	}
 	for i := range want {
 		if results[i] != want[i] {
@@ -445,16 +460,18 @@ func TestSmallOrderKeys(t *testing.T) {
 
 func TestEmptyBatch(t *testing.T) {
 	var b Batch
-	if !b.Verify(nil, nil) || !b.Verify(nil, []bool{}) {
-		t.Error("empty batch failed")
+	all1, err1 := b.Verify(nil)
+	all2, err2 := b.Verify([]bool{})
+	if !all1 || !all2 || err1 != nil || err2 != nil {
+		t.Errorf("empty batch failed: %v, %v; %v, %v", all1, err1, all2, err2)
 	}
 	b.Add(nil, nil, nil)
-	if b.Verify(nil, nil) {
-		t.Error("batch of one nil key passed")
+	if all, err := b.Verify(nil); all || err != nil {
+		t.Errorf("batch of one nil key: Verify = %v, %v", all, err)
 	}
 	b.Reset()
-	if b.Len() != 0 || !b.Verify(nil, nil) {
-		t.Error("Reset did not empty the batch")
+	if all, err := b.Verify(nil); b.Len() != 0 || !all || err != nil {
+		t.Errorf("Reset did not empty the batch: Len %d, Verify = %v, %v", b.Len(), all, err)
 	}
 }
 
@@ -467,76 +484,7 @@ func TestShortResultsPanics(t *testing.T) {
 			t.Error("no panic for a results slice shorter than the batch")
 		}
 	}()
-	b.Verify(nil, make([]bool, 1))
-}
-
-// failingReader fails after n bytes.
-type failingReader struct{ n int }
-
-func (r *failingReader) Read(p []byte) (int, error) {
-	if r.n <= 0 {
-		return 0, errors.New("no more randomness")
-	}
-	k := min(len(p), r.n)
-	for i := range k {
-		p[i] = 0x55
-	}
-	r.n -= k
-	return k, nil
-}
-
-// zeroThenReader returns zero bytes first, to exercise the redraw of zero
-// weights.
-type zeroThenReader struct {
-	zeros int
-	rest  *rand.ChaCha8
-}
-
-func (r *zeroThenReader) Read(p []byte) (int, error) {
-	if r.zeros > 0 {
-		k := min(len(p), r.zeros)
-		clear(p[:k])
-		r.zeros -= k
-		return k, nil
-	}
-	return r.rest.Read(p)
-}
-
-func TestWeights(t *testing.T) {
-	rng := rand.New(rand.NewPCG(61, 62))
-	s := newSigner(t, rng, 0)
-	entries := make([]testEntry, 40)
-	for i := range entries {
-		kind := corruptNone
-		if i == 7 {
-			kind = corruptBitMsg
-		}
-		entries[i] = makeEntry(t, rng, []*signer{s}, kind)
-	}
-	var b Batch
-	for _, e := range entries {
-		b.Add(e.s.pk, e.msg, e.sig)
-	}
-	for _, r := range []interface {
-		Read([]byte) (int, error)
-	}{&failingReader{0}, &failingReader{100}, &zeroThenReader{16 * 40, rand.NewChaCha8([32]byte{})}} {
-		results := make([]bool, len(entries))
-		if b.Verify(r, results) {
-			t.Errorf("%T: batch with a bad entry passed", r)
-		}
-		for i, ok := range results {
-			if ok != (i != 7) {
-				t.Errorf("%T: entry %d: %v", r, i, ok)
-			}
-		}
-	}
-	// The redraw leaves no zero weight.
-	b.Verify(&zeroThenReader{16 * 3, rand.NewChaCha8([32]byte{})}, nil)
-	for i, z := range b.z {
-		if z.isZero() {
-			t.Errorf("weight %d is zero", i)
-		}
-	}
+	b.Verify(make([]bool, 1))
 }
 
 // TestConcurrentUse verifies with one PublicKey from several goroutines,
@@ -560,7 +508,9 @@ func TestConcurrentUse(t *testing.T) {
 				b.Add(s.pk, e.msg, e.sig)
 			}
 			results := make([]bool, len(entries))
-			b.Verify(nil, results)
+			if _, err := b.Verify(results); err != nil {
+				t.Errorf("goroutine %d: Verify: %v", g, err)
+			}
 			for i, e := range entries {
 				if single := Verify(s.pk, e.msg, e.sig); single != results[i] || single != (e.kind == corruptNone) {
 					t.Errorf("goroutine %d, entry %d: batch %v, single %v", g, i, results[i], single)
@@ -593,8 +543,8 @@ func TestAddDoesNotRetain(t *testing.T) {
 		}
 	}
 	results := make([]bool, b.Len())
-	if !b.Verify(nil, results) {
-		t.Errorf("batch changed by writes to the caller's buffers: %v", results)
+	if all, err := b.Verify(results); err != nil || !all {
+		t.Errorf("batch changed by writes to the caller's buffers: %v, %v: %v", all, err, results)
 	}
 }
 
@@ -616,7 +566,10 @@ func TestMostlyBad(t *testing.T) {
 	// With 199 of 200 entries bad, the four samples are all bad for almost
 	// every draw of the weights, and for this one.
 	b.stats = batchStats{}
-	b.Verify(rand.NewChaCha8([32]byte{3}), results)
+	b.rand = rand.NewChaCha8([32]byte{3})
+	if all, err := b.Verify(results); err != nil || all {
+		t.Fatalf("mostly bad: Verify = %v, %v", all, err)
+	}
 	for i, ok := range results {
 		if ok != (i == 17) {
 			t.Fatalf("entry %d: %v", i, ok)

@@ -133,7 +133,10 @@ func TestBatchIncremental(t *testing.T) {
 		}
 		for pass := range 2 {
 			results := make([]bool, len(entries))
-			b.Verify(rand.NewChaCha8([32]byte{byte(round), byte(pass)}), results)
+			b.rand = rand.NewChaCha8([32]byte{byte(round), byte(pass)})
+			if _, err := b.Verify(results); err != nil {
+				t.Fatalf("round %d pass %d: Verify: %v", round, pass, err)
+			}
 			for i := range entries {
 				if results[i] != want[i] {
 					t.Fatalf("round %d pass %d: entry %d (kind %d): batch %v, single %v",

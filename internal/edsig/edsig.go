@@ -294,6 +294,15 @@ func splitSignature(sig []byte) (r, s [32]byte, ok bool) {
 	return r, s, isCanonicalScalar(&s) && isCanonicalY(&r)
 }
 
+// CheckSignatureEncoding reports whether sig has the encoding of a
+// signature under the rules in the package documentation, as far as they
+// can be checked without decoding a point: 64 bytes, s < L, and R's y
+// coordinate below p. Whether R is on the curve is left to verification.
+func CheckSignatureEncoding(sig []byte) bool {
+	_, _, ok := splitSignature(sig)
+	return ok
+}
+
 // parseVarTime checks the encodings of sig, computes its challenge with h,
 // and reports whether sig is well formed: 64 bytes, s < L, and R the
 // canonical encoding of a curve point.

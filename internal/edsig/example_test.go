@@ -24,7 +24,11 @@ func Example() {
 		b.Add(pk, msg, sig)
 	}
 	results := make([]bool, b.Len())
-	fmt.Println("all valid:", b.Verify(nil, results))
+	all, err := b.Verify(results)
+	if err != nil {
+		panic(err) // crypto/rand failed
+	}
+	fmt.Println("all valid:", all)
 	fmt.Println(results)
 
 	msg := []byte("one token")

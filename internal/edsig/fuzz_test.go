@@ -48,7 +48,11 @@ func FuzzBatchMatchesSingle(f *testing.F) {
 			b.Add(fixed, v[0], v[1])
 		}
 		results := make([]bool, b.Len())
-		all := b.Verify(rand.NewChaCha8([32]byte{byte(len(sig)), byte(len(msg))}), results)
+		b.rand = rand.NewChaCha8([32]byte{byte(len(sig)), byte(len(msg))})
+		all, err := b.Verify(results)
+		if err != nil {
+			t.Fatalf("Verify: %v", err)
+		}
 		for i, ok := range results {
 			want := true
 			switch i {
@@ -63,6 +67,11 @@ func FuzzBatchMatchesSingle(f *testing.F) {
 		}
 		if all != (wantKey && wantFixed) {
 			t.Errorf("Verify = %v, want %v", all, wantKey && wantFixed)
+		}
+		if enc := CheckSignatureEncoding(sig); enc != refSignatureEncoding(sig) {
+			t.Errorf("CheckSignatureEncoding = %v, reference %v", enc, !enc)
+		} else if !enc && (wantKey || wantFixed) {
+			t.Errorf("signature verifies, but CheckSignatureEncoding refuses it")
 		}
 	})
 }

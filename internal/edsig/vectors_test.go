@@ -200,8 +200,8 @@ func TestVectorsBatch(t *testing.T) {
 	sizes := []int{1, 2, 3, 4, 5, 7, 8, 9, 16, 31, 64, 96, 97, 128, 200, 300}
 	for round := range 4 {
 		rng.Shuffle(len(usable), func(i, j int) { usable[i], usable[j] = usable[j], usable[i] })
-		wr := rand.NewChaCha8([32]byte{byte(round)})
 		var b Batch
+		b.rand = rand.NewChaCha8([32]byte{byte(round)})
 		for start, k := 0, 0; start < len(usable); k++ {
 			n := min(sizes[(k+round)%len(sizes)], len(usable)-start)
 			part := usable[start : start+n]
@@ -213,7 +213,10 @@ func TestVectorsBatch(t *testing.T) {
 				wantAll = wantAll && c.want
 			}
 			results := make([]bool, n)
-			all := b.Verify(wr, results)
+			all, err := b.Verify(results)
+			if err != nil {
+				t.Fatalf("batch of %d: Verify: %v", n, err)
+			}
 			if all != wantAll {
 				t.Errorf("batch of %d: Verify = %v, want %v", n, all, wantAll)
 			}
@@ -222,8 +225,8 @@ func TestVectorsBatch(t *testing.T) {
 					t.Errorf("batch of %d, entry %d, %s (id %d): %v, want %v", n, i, c.name(), c.id, results[i], c.want)
 				}
 			}
-			if got := b.Verify(wr, nil); got != wantAll {
-				t.Errorf("batch of %d without results: Verify = %v, want %v", n, got, wantAll)
+			if got, err := b.Verify(nil); err != nil || got != wantAll {
+				t.Errorf("batch of %d without results: Verify = %v, %v; want %v, nil", n, got, err, wantAll)
 			}
 		}
 	}

@@ -24,7 +24,9 @@ type Set struct {
 	byID map[token.KeyID]*Key
 }
 
-// New prepares every key of d, which must have been validated.
+// New prepares every key of d, which must have passed
+// token.Directory.Validate: that is where every key and directory rule is
+// checked, so New only parses.
 func New(d *token.Directory) (*Set, error) {
 	s := &Set{byID: make(map[token.KeyID]*Key, len(d.Keys))}
 	keys := make([]Key, len(d.Keys))
@@ -41,10 +43,8 @@ func New(d *token.Directory) (*Set, error) {
 			err = fmt.Errorf("unknown suite %d", uint8(dk.Suite))
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%w: key %v: %v", token.ErrInvalidDirectory, dk.ID, err)
-		}
-		if _, dup := s.byID[dk.ID]; dup {
-			return nil, fmt.Errorf("%w: key ID %v used twice", token.ErrInvalidDirectory, dk.ID)
+			// Unreachable for a validated directory.
+			return nil, fmt.Errorf("%w: key %v", token.ErrInvalidDirectory, dk.ID)
 		}
 		s.byID[dk.ID] = k
 	}

@@ -1,0 +1,294 @@
+// Package holder is a wallet's side of statustoken: a [Holder], made by
+// [New] from a signed key directory and the pinned root key, requests
+// blind tokens, checks every token it receives against its own directory,
+// and keeps that directory current.
+//
+// With the rsabssa suite (RFC 9474 blind RSA) the wallet calls
+// [Holder.Request] for a batch of tokens, sends the request to the issuer,
+// and turns the issuer's response into tokens with [Holder.Finalize]. The
+// issuer sees only blinded messages: it cannot recognise the tokens later.
+// Tokens of the ed25519 suite, signed by the issuer directly, are checked
+// with [Holder.Accept]. Show each token once, in its text form
+// ([token.Token.MarshalText]) as a QR code.
+//
+// # Errors
+//
+// Every error wraps one of: [ErrNoKey], [ErrCount], [ErrResponse],
+// [ErrPending], [ErrRollback], and, from loading a directory,
+// [token.ErrMalformedDirectory], [token.ErrInvalidDirectory] and
+// [token.ErrDirectorySignature]; or, only if the system's random source
+// fails while blinding, an error that says so.
+//
+// # Security considerations
+//
+// Pin the issuer's root public key in the wallet itself; never take it
+// from the same place as the directory. A key that the wallet's own
+// directory does not list for a token's status and epoch is an attack (it
+// could mark the holder): Finalize and Accept refuse every token of such a
+// response. Keep the Holder between directory updates, so that it refuses
+// a directory older than one it has seen. A Pending holds the secrets that
+// link a request to its tokens: never send or log it.
+package holder
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/statustoken/statustoken/internal/format"
+	"github.com/statustoken/statustoken/internal/keyset"
+	"github.com/statustoken/statustoken/internal/rsabssa"
+	"github.com/statustoken/statustoken/token"
+)
+
+// Errors of the holder, each for a case a wallet handles in its own way.
+var (
+	// ErrNoKey: the holder's directory lists no rsabssa key for the status
+	// and time asked for. Fetch a newer directory, or ask for another
+	// status or time.
+	ErrNoKey = errors.New("holder: no rsabssa key for this status and time in the directory")
+	// ErrCount: the number of tokens asked for is outside 1..MaxTokens.
+	ErrCount = errors.New("holder: token count out of range")
+	// ErrResponse: the issuer's response or tokens are refused: malformed,
+	// of another key or count than requested, under a key the holder's
+	// current directory does not list for the tokens' status and epoch,
+	// or with any signature that does not verify. No token from it is
+	// kept; the issuer misbehaved or the response was damaged.
+	ErrResponse = errors.New("holder: response refused")
+	// ErrPending: a Pending was already finalized, or was made by another
+	// Holder. Make a new request.
+	ErrPending = errors.New("holder: pending request already finalized or not this holder's")
+	// ErrRollback: a directory's serial number is lower than the highest
+	// the holder has accepted, or equal with different contents. Keep
+	// the current directory.
+	ErrRollback = errors.New("holder: directory serial rollback")
+)
+
+var errBlind = errors.New("holder: blinding failed: the random source failed")
+
+// MaxTokens bounds the tokens of one request.
+const MaxTokens = format.MaxTokens
+
+// MaxResponseSize is the length of the largest valid issuer response.
+const MaxResponseSize = format.MaxBlindSize
+
+// Holder is a wallet's view of the issuer: the pinned root key and the
+// newest directory it has checked. Every token it accepts verifies under
+// the key that directory lists for the token's status and epoch. It is
+// safe for concurrent use.
+type Holder struct {
+	root ed25519.PublicKey
+
+	mu   sync.Mutex
+	dir  *token.Directory
+	raw  []byte
+	keys *keyset.Set
+}
+
+// New checks the directory's signature under the pinned root key and
+// every directory rule (token.OpenDirectory), and returns a Holder that
+// trusts that directory and keeps root for every later update.
+func New(directory, signature []byte, root ed25519.PublicKey) (*Holder, error) {
+	h := &Holder{root: bytes.Clone(root)}
+	d, keys, err := h.open(directory, signature)
+	if err != nil {
+		return nil, err
+	}
+	h.dir, h.raw, h.keys = d, bytes.Clone(directory), keys
+	return h, nil
+}
+
+func (h *Holder) open(directory, signature []byte) (*token.Directory, *keyset.Set, error) {
+	d, err := token.OpenDirectory(directory, signature, h.root)
+	if err != nil {
+		return nil, nil, err
+	}
+	keys, err := keyset.New(d)
+	if err != nil {
+		return nil, nil, err
+	}
+	return d, keys, nil
+}
+
+// Update replaces the holder's directory with a newer one signed by the
+// root key given to New. The new serial must be higher than the current
+// one, or equal with identical bytes; otherwise Update returns an error
+// wrapping ErrRollback and keeps the current directory. Tokens already
+// finalized are not affected, but a Pending made before the update is
+// finalized against the new directory.
+func (h *Holder) Update(directory, signature []byte) error {
+	if h == nil || h.root == nil {
+		return fmt.Errorf("%w: the holder has no pinned root key; make it with New", ErrNoKey)
+	}
+	d, keys, err := h.open(directory, signature)
+	if err != nil {
+		return err
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch {
+	case d.Serial < h.dir.Serial:
+		return fmt.Errorf("%w: serial %d below %d", ErrRollback, d.Serial, h.dir.Serial)
+	case d.Serial == h.dir.Serial && !bytes.Equal(directory, h.raw):
+		return fmt.Errorf("%w: two different directories with serial %d", ErrRollback, d.Serial)
+	}
+	h.dir, h.raw, h.keys = d, bytes.Clone(directory), keys
+	return nil
+}
+
+// Directory returns a deep copy of the holder's current directory, or nil
+// for a Holder not made by New.
+func (h *Holder) Directory() *token.Directory {
+	if h == nil {
+		return nil
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.dir.Clone()
+}
+
+// current returns the holder's directory and keys.
+func (h *Holder) current() (*token.Directory, *keyset.Set) {
+	if h == nil {
+		return nil, nil
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.dir, h.keys
+}
+
+// Pending is an issuance in progress: the holder's secret nonces and
+// blinding states. It never leaves the wallet, and is finalized at most
+// once.
+type Pending struct {
+	h      *Holder
+	keyID  token.KeyID
+	tokens []token.Token
+	states []rsabssa.State
+	used   atomic.Bool
+}
+
+// Request builds a blind request for n tokens (1..MaxTokens) of status,
+// under the directory's rsabssa key for the epoch containing at. Each
+// token gets a fresh random nonce; only blinded messages are sent.
+func (h *Holder) Request(status token.Status, at time.Time, n int) (*Pending, []byte, error) {
+	if n < 1 || n > MaxTokens {
+		return nil, nil, fmt.Errorf("%w: %d, want 1 to %d", ErrCount, n, MaxTokens)
+	}
+	dir, keys := h.current()
+	dk, ok := dir.KeyAt(token.RSABSSA, status, at)
+	if !ok {
+		return nil, nil, fmt.Errorf("%w: status %d at %v", ErrNoKey, status, at.UTC().Format(time.RFC3339))
+	}
+	k := keys.Lookup(dk.ID)
+	p := &Pending{h: h, keyID: k.ID, tokens: make([]token.Token, n), states: make([]rsabssa.State, n)}
+	req := format.AppendBlindHeader(make([]byte, 0, format.BlindSize(n)), (*[8]byte)(&k.ID), n)
+	var hdr [format.HeaderSize]byte
+	var msg [format.MessageSize]byte
+	for i := range p.tokens {
+		t := &p.tokens[i]
+		*t = token.Token{Suite: token.RSABSSA, Status: k.Status, Expiry: k.Expiry, KeyID: k.ID}
+		rand.Read(t.Nonce[:])
+		m := format.AppendMessage(msg[:0], appendHeader(hdr[:0], t))
+		blinded, st, err := rsabssa.Blind(k.RSA, rand.Reader, m)
+		if err != nil {
+			return nil, nil, errBlind
+		}
+		req = append(req, blinded...)
+		p.states[i] = st
+	}
+	return p, req, nil
+}
+
+func appendHeader(b []byte, t *token.Token) []byte {
+	return format.AppendHeader(b, byte(t.Suite), byte(t.Status), t.Expiry, (*[8]byte)(&t.KeyID), (*[format.NonceSize]byte)(&t.Nonce))
+}
+
+// Finalize turns the issuer's response to p into tokens. Every signature
+// must verify under the key that the holder's current directory lists for
+// the tokens' status and epoch; if that key has been withdrawn since the
+// request, or the response is malformed, names another key, has another
+// count, or any signature fails, the whole response is refused with
+// ErrResponse and nothing from it is returned.
+//
+// A Pending is consumed by the first call to Finalize, whatever its
+// outcome, also when called from several goroutines: every later call
+// returns ErrPending, as does a Pending made by another Holder. A response
+// is at most MaxResponseSize bytes; a longer one is refused without being
+// read.
+func (h *Holder) Finalize(p *Pending, response []byte) ([]*token.Token, error) {
+	if p == nil || h == nil || p.h != h {
+		return nil, fmt.Errorf("%w: not a request of this holder", ErrPending)
+	}
+	if !p.used.CompareAndSwap(false, true) {
+		return nil, fmt.Errorf("%w: already finalized", ErrPending)
+	}
+	id, count, elems, err := format.ParseBlind(response)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrResponse, err)
+	}
+	if id != p.keyID {
+		return nil, fmt.Errorf("%w: signed with key %v, not the requested %v", ErrResponse, token.KeyID(id), p.keyID)
+	}
+	if count != len(p.tokens) {
+		return nil, fmt.Errorf("%w: %d signatures for %d requests", ErrResponse, count, len(p.tokens))
+	}
+	_, keys := h.current()
+	k := keys.Lookup(p.keyID)
+	if k == nil || !k.Matches(&p.tokens[0]) {
+		return nil, fmt.Errorf("%w: key %v is not in the holder's current directory", ErrResponse, p.keyID)
+	}
+	out := make([]*token.Token, count)
+	toks := make([]token.Token, count)
+	var hdr [format.HeaderSize]byte
+	var msg [format.MessageSize]byte
+	for i := range count {
+		sig, err := rsabssa.Finalize(p.states[i], elems[i*format.ElementSize:(i+1)*format.ElementSize])
+		if err != nil {
+			return nil, fmt.Errorf("%w: signature %d does not verify", ErrResponse, i)
+		}
+		t := &toks[i]
+		*t = p.tokens[i]
+		t.Signature = sig
+		// Finalize verified sig under the key the request was blinded
+		// for; check it under the directory's key, as scanners will.
+		if !k.VerifySignature(format.AppendMessage(msg[:0], appendHeader(hdr[:0], t)), sig) {
+			return nil, fmt.Errorf("%w: signature %d does not verify", ErrResponse, i)
+		}
+		out[i] = t
+	}
+	return out, nil
+}
+
+// Accept checks tokens received from an Ed25519 issuer the way Finalize
+// checks blind responses: each must be a valid token whose key is in the
+// holder's current directory, whose fields equal the key's entry, and
+// whose signature verifies. If any fails, all are refused with
+// ErrResponse.
+func (h *Holder) Accept(toks []*token.Token) error {
+	_, keys := h.current()
+	var raw [token.MaxSize]byte
+	var msg [format.MessageSize]byte
+	for i, t := range toks {
+		b, err := t.AppendBinary(raw[:0])
+		if err != nil {
+			return fmt.Errorf("%w: token %d: %v", ErrResponse, i, err)
+		}
+		var k *keyset.Key
+		if keys != nil {
+			k = keys.Lookup(t.KeyID)
+		}
+		if k == nil || !k.Matches(t) {
+			return fmt.Errorf("%w: token %d: key %v is not the directory's key for its status and expiry", ErrResponse, i, t.KeyID)
+		}
+		if !k.VerifySignature(format.AppendMessage(msg[:0], b), t.Signature) {
+			return fmt.Errorf("%w: token %d: signature does not verify", ErrResponse, i)
+		}
+	}
+	return nil
+}
