@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/statustoken/statustoken/internal/edsig"
@@ -204,7 +205,7 @@ func OpenDirectory(data, sig []byte, root ed25519.PublicKey) (*Directory, error)
 	}
 	pk, err := edsig.NewPublicKey(root)
 	if err != nil {
-		return nil, fmt.Errorf("%w: root key: %v", ErrDirectorySignature, err)
+		return nil, fmt.Errorf("%w: the root key is not a valid Ed25519 public key (%d bytes, canonical, not of small order)", ErrDirectorySignature, len(root))
 	}
 	if len(sig) != DirectorySignatureSize || !edsig.Verify(pk, format.DirectoryMessage(data), sig) {
 		return nil, ErrDirectorySignature
@@ -316,16 +317,25 @@ func (k *Key) validate(d *Directory) error {
 	return nil
 }
 
-// checkPublicKey validates a canonical public key encoding for suite.
+// checkPublicKey validates a canonical public key encoding for suite,
+// with the rules of the suite's package. Its error text names the suite,
+// not the package.
 func checkPublicKey(suite Suite, pub []byte) error {
+	var err, internal error
 	switch suite {
 	case Ed25519:
-		return edsig.CheckPublicKey(pub)
+		err, internal = edsig.CheckPublicKey(pub), edsig.ErrInvalidKey
 	case RSABSSA:
-		_, err := rsabssa.ParsePublicKey(pub)
-		return err
+		_, err = rsabssa.ParsePublicKey(pub)
+		internal = rsabssa.ErrInvalidKey
+	default:
+		return fmt.Errorf("unknown suite %d", uint8(suite))
 	}
-	return fmt.Errorf("unknown suite %d", uint8(suite))
+	if err != nil {
+		detail, _ := strings.CutPrefix(err.Error(), internal.Error())
+		return fmt.Errorf("invalid %v public key%s", suite, detail)
+	}
+	return nil
 }
 
 func validStatusName(s string) bool {

@@ -9,9 +9,11 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"reflect"
 	"testing"
 
 	"github.com/statustoken/statustoken/internal/base45"
+	"github.com/statustoken/statustoken/internal/format"
 )
 
 // The committed vectors of package verify seed the fuzz targets here.
@@ -101,15 +103,23 @@ func checkToken(t *testing.T, tok *Token, raw []byte) {
 		raw[0] != Version || len(tok.Signature) != tok.Suite.SignatureSize() {
 		t.Fatalf("accepted a token that breaks the format: %x", raw)
 	}
-	again, err := tok.Marshal()
+	again, err := tok.MarshalBinary()
 	if err != nil || !bytes.Equal(again, raw) {
 		t.Fatalf("re-encoding differs (%v):\n got %x\nwant %x", err, again, raw)
 	}
-	msg, lt, err := MessageOf(nil, raw)
-	if err != nil || !bytes.Equal(msg, tok.Message()) || lt.Suite != tok.Suite ||
-		lt.Status != tok.Status || lt.Expiry != tok.Expiry || lt.KeyID != tok.KeyID ||
-		lt.Nonce != tok.Nonce || !bytes.Equal(lt.Signature, tok.Signature) {
-		t.Fatalf("MessageOf disagrees with Parse: %v", err)
+	prefixed, err := tok.AppendBinary([]byte("prefix"))
+	if err != nil || string(prefixed[:6]) != "prefix" || !bytes.Equal(prefixed[6:], raw) {
+		t.Fatalf("AppendBinary differs (%v)", err)
+	}
+	var un Token
+	if err := un.UnmarshalBinary(raw); err != nil || !sameToken(&un, tok) {
+		t.Fatalf("UnmarshalBinary disagrees with Parse: %v", err)
+	}
+	msg, lt, err := messageOf(nil, raw)
+	if err != nil || !bytes.Equal(msg, message(tok)) || Suite(lt.Suite) != tok.Suite ||
+		Status(lt.Status) != tok.Status || lt.Expiry != tok.Expiry || KeyID(lt.KeyID) != tok.KeyID ||
+		Nonce(lt.Nonce) != tok.Nonce || !bytes.Equal(lt.Signature, tok.Signature) {
+		t.Fatalf("format.ParseToken disagrees with Parse: %v", err)
 	}
 	text, err := tok.MarshalText()
 	if err != nil || len(text) > MaxTextSize {
@@ -117,6 +127,13 @@ func checkToken(t *testing.T, tok *Token, raw []byte) {
 	}
 	if back, err := ParseText(string(text)); err != nil || !bytes.Equal(mustMarshal(t, back), raw) {
 		t.Fatalf("text form does not round-trip: %v", err)
+	}
+	if err := un.UnmarshalText(text); err != nil || !sameToken(&un, tok) {
+		t.Fatalf("UnmarshalText disagrees with ParseText: %v", err)
+	}
+	prefixed, err = tok.AppendText([]byte("prefix"))
+	if err != nil || string(prefixed[:6]) != "prefix" || !bytes.Equal(prefixed[6:], text) {
+		t.Fatalf("AppendText differs from MarshalText (%v)", err)
 	}
 	b64, err := tok.Base64()
 	if err != nil || len(b64) > MaxBase64Size {
@@ -129,11 +146,24 @@ func checkToken(t *testing.T, tok *Token, raw []byte) {
 
 func mustMarshal(t *testing.T, tok *Token) []byte {
 	t.Helper()
-	b, err := tok.Marshal()
+	b, err := tok.MarshalBinary()
 	if err != nil {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// checkUnmarshalRefused checks that unmarshal, which a parser refused
+// with err, refuses with the same error and leaves its receiver unchanged.
+func checkUnmarshalRefused(t *testing.T, unmarshal func(*Token) error, err error) {
+	t.Helper()
+	tok := sample(RSABSSA)
+	if uerr := unmarshal(tok); uerr == nil || uerr.Error() != err.Error() {
+		t.Fatalf("Unmarshal gave %v where the parser gave %v", uerr, err)
+	}
+	if !sameToken(tok, sample(RSABSSA)) {
+		t.Fatal("Unmarshal changed its receiver on error")
+	}
 }
 
 // checkRefused checks that a parser's failure returns nothing and the
@@ -150,7 +180,9 @@ func checkRefused(t *testing.T, tok *Token, err error) {
 
 // FuzzParse checks the binary parser: what it accepts obeys the format and
 // re-encodes to the same bytes in every form, the result does not alias
-// the input, and what it refuses gives ErrMalformed and no token.
+// the input, and what it refuses gives ErrMalformed and no token, leaves
+// the receiver of UnmarshalBinary unchanged, and is refused by
+// format.ParseToken too.
 func FuzzParse(f *testing.F) {
 	for _, raw := range seedTokens(f) {
 		f.Add(raw)
@@ -160,9 +192,10 @@ func FuzzParse(f *testing.F) {
 		tok, err := Parse(in)
 		if err != nil {
 			checkRefused(t, tok, err)
-			if _, _, err2 := MessageOf(nil, raw); err2 == nil {
-				t.Fatal("MessageOf accepts what Parse refuses")
+			if _, _, err2 := messageOf(nil, raw); err2 == nil {
+				t.Fatal("format.ParseToken accepts what Parse refuses")
 			}
+			checkUnmarshalRefused(t, func(tok *Token) error { return tok.UnmarshalBinary(raw) }, err)
 			return
 		}
 		checkToken(t, tok, raw)
@@ -187,6 +220,7 @@ func FuzzParseText(f *testing.F) {
 		tok, err := ParseText(s)
 		if err != nil {
 			checkRefused(t, tok, err)
+			checkUnmarshalRefused(t, func(tok *Token) error { return tok.UnmarshalText([]byte(s)) }, err)
 			return
 		}
 		if len(s) > MaxTextSize {
@@ -224,13 +258,24 @@ func FuzzParseBase64(f *testing.F) {
 }
 
 // checkDirectory checks what ParseDirectory guarantees of a directory it
-// returns: it passes Validate (which Marshal runs) and re-encodes to
-// exactly the parsed bytes.
+// returns: it passes Validate (which MarshalBinary runs), re-encodes to
+// exactly the parsed bytes in every form, and its Clone and
+// UnmarshalBinary are equal to it.
 func checkDirectory(t *testing.T, d *Directory, data []byte) {
 	t.Helper()
-	again, err := d.Marshal()
+	again, err := d.MarshalBinary()
 	if err != nil || !bytes.Equal(again, data) {
 		t.Fatalf("re-encoding differs (%v):\n got %s\nwant %s", err, again, data)
+	}
+	if text, err := d.MarshalText(); err != nil || !bytes.Equal(text, data) {
+		t.Fatalf("MarshalText differs from MarshalBinary (%v)", err)
+	}
+	if c := d.Clone(); !reflect.DeepEqual(c, d) {
+		t.Fatal("Clone differs")
+	}
+	var un Directory
+	if err := un.UnmarshalBinary(data); err != nil || !reflect.DeepEqual(&un, d) {
+		t.Fatalf("UnmarshalBinary disagrees with ParseDirectory: %v", err)
 	}
 	for i := range d.Keys {
 		k := &d.Keys[i]
@@ -277,6 +322,18 @@ func FuzzParseDirectory(f *testing.F) {
 		d, err := ParseDirectory(data)
 		if err != nil {
 			checkDirectoryRefused(t, d, err)
+			// The Unmarshal methods refuse with the same error and
+			// leave their receiver unchanged.
+			for name, unmarshal := range map[string]func(*Directory, []byte) error{
+				"UnmarshalBinary": (*Directory).UnmarshalBinary,
+				"UnmarshalText":   (*Directory).UnmarshalText,
+			} {
+				un := Directory{Serial: 7}
+				if uerr := unmarshal(&un, data); uerr == nil || uerr.Error() != err.Error() ||
+					!reflect.DeepEqual(un, Directory{Serial: 7}) {
+					t.Fatalf("%s gave %v where ParseDirectory gave %v", name, uerr, err)
+				}
+			}
 			return
 		}
 		checkDirectory(t, d, data)
@@ -304,7 +361,7 @@ func FuzzOpenDirectory(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data, sig []byte, resign bool) {
 		if resign {
-			sig = ed25519.Sign(root, DirectorySignatureInput(data))
+			sig = ed25519.Sign(root, format.DirectoryMessage(data))
 		}
 		d, err := OpenDirectory(data, sig, pub)
 		if err != nil {
@@ -313,7 +370,7 @@ func FuzzOpenDirectory(f *testing.F) {
 			checkDirectory(t, d, data)
 		}
 		if !resign && len(data) <= MaxDirectorySize &&
-			!bytes.Equal(sig, ed25519.Sign(root, DirectorySignatureInput(data))) {
+			!bytes.Equal(sig, ed25519.Sign(root, format.DirectoryMessage(data))) {
 			if !errors.Is(err, ErrDirectorySignature) {
 				t.Fatalf("a signature the root key did not make gave %v", err)
 			}

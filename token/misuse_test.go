@@ -3,10 +3,12 @@ package token
 import (
 	"bytes"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/statustoken/statustoken/internal/format"
 	"github.com/statustoken/statustoken/internal/misusetest"
 )
 
@@ -38,9 +40,36 @@ func TestMisuse(t *testing.T) {
 				t.Errorf("ParseBase64 %s: %v", name, err)
 			}
 		})
-		misusetest.NoPanic(t, "MessageOf "+name, func() {
-			if msg, _, err := MessageOf(in, in); msg != nil || !errors.Is(err, ErrMalformed) {
-				t.Errorf("MessageOf %s: %v", name, err)
+		// MessageOf became format.ParseToken and format.AppendMessage in
+		// API 1.0; the token package's own parsers of the same bytes are
+		// Parse and Token.UnmarshalBinary.
+		misusetest.NoPanic(t, "format.ParseToken "+name, func() {
+			if ft, err := format.ParseToken(in); err == nil || ft.Signature != nil || ft.Suite != 0 {
+				t.Errorf("format.ParseToken %s: %v", name, err)
+			}
+		})
+		misusetest.NoPanic(t, "Token.UnmarshalBinary "+name, func() {
+			tok := sample(Ed25519)
+			if err := tok.UnmarshalBinary(in); !errors.Is(err, ErrMalformed) || !sameToken(tok, sample(Ed25519)) {
+				t.Errorf("Token.UnmarshalBinary %s: %v", name, err)
+			}
+		})
+		misusetest.NoPanic(t, "Token.UnmarshalText "+name, func() {
+			tok := sample(Ed25519)
+			if err := tok.UnmarshalText(in); !errors.Is(err, ErrMalformed) || !sameToken(tok, sample(Ed25519)) {
+				t.Errorf("Token.UnmarshalText %s: %v", name, err)
+			}
+		})
+		misusetest.NoPanic(t, "Directory.UnmarshalBinary "+name, func() {
+			var d Directory
+			if err := d.UnmarshalBinary(in); !errors.Is(err, ErrMalformedDirectory) || !reflect.DeepEqual(d, Directory{}) {
+				t.Errorf("Directory.UnmarshalBinary %s: %v", name, err)
+			}
+		})
+		misusetest.NoPanic(t, "Directory.UnmarshalText "+name, func() {
+			var d Directory
+			if err := d.UnmarshalText(in); !errors.Is(err, ErrMalformedDirectory) || !reflect.DeepEqual(d, Directory{}) {
+				t.Errorf("Directory.UnmarshalText %s: %v", name, err)
 			}
 		})
 		misusetest.NoPanic(t, "ParseDirectory "+name, func() {
@@ -59,9 +88,10 @@ func TestMisuse(t *testing.T) {
 			}
 		}
 		misusetest.NoPanic(t, "ComputeKeyID "+name, func() { ComputeKeyID(in) })
-		misusetest.NoPanic(t, "DirectorySignatureInput "+name, func() {
-			if m := DirectorySignatureInput(in); !bytes.Equal(m, append([]byte(directoryLabel), in...)) {
-				t.Errorf("DirectorySignatureInput %s", name)
+		// DirectorySignatureInput became format.DirectoryMessage in API 1.0.
+		misusetest.NoPanic(t, "format.DirectoryMessage "+name, func() {
+			if m := format.DirectoryMessage(in); !bytes.Equal(m, append([]byte("statustoken/v1 directory"), in...)) {
+				t.Errorf("format.DirectoryMessage %s", name)
 			}
 		})
 		misusetest.NoPanic(t, "Suite.UnmarshalText "+name, func() {
@@ -99,9 +129,9 @@ func TestMisuse(t *testing.T) {
 	// Tokens: nil and zero.
 	var nilTok *Token
 	for name, tok := range map[string]*Token{"nil": nilTok, "zero": {}} {
-		misusetest.NoPanic(t, name+" Token.Marshal", func() {
-			if b, err := tok.Marshal(); len(b) != 0 || !errors.Is(err, ErrMalformed) {
-				t.Errorf("%s Token.Marshal: %v", name, err)
+		misusetest.NoPanic(t, name+" Token.MarshalBinary", func() {
+			if b, err := tok.MarshalBinary(); len(b) != 0 || !errors.Is(err, ErrMalformed) {
+				t.Errorf("%s Token.MarshalBinary: %v", name, err)
 			}
 		})
 		misusetest.NoPanic(t, name+" Token.AppendBinary", func() {
@@ -114,6 +144,11 @@ func TestMisuse(t *testing.T) {
 				t.Errorf("%s Token.MarshalText: %v", name, err)
 			}
 		})
+		misusetest.NoPanic(t, name+" Token.AppendText", func() {
+			if b, err := tok.AppendText([]byte{9}); !bytes.Equal(b, []byte{9}) || !errors.Is(err, ErrMalformed) {
+				t.Errorf("%s Token.AppendText: %v", name, err)
+			}
+		})
 		misusetest.NoPanic(t, name+" Token.Base64", func() {
 			if s, err := tok.Base64(); s != "" || !errors.Is(err, ErrMalformed) {
 				t.Errorf("%s Token.Base64: %v", name, err)
@@ -121,16 +156,23 @@ func TestMisuse(t *testing.T) {
 		})
 	}
 	misusetest.NoPanic(t, "zero Token accessors", func() {
+		// Token.Message and AppendMessage became format.AppendMessage
+		// in API 1.0: the message of a zero token's fields still has
+		// MessageSize bytes.
 		var tok Token
-		if len(tok.Message()) != MessageSize || len(tok.AppendMessage(nil)) != MessageSize ||
+		if len(message(&tok)) != format.MessageSize ||
+			len(format.AppendMessage(nil, make([]byte, format.HeaderSize))) != format.MessageSize ||
 			!tok.ExpiryTime().Equal(time.Unix(0, 0)) {
 			t.Error("zero Token accessors")
 		}
 	})
 	misusetest.NoPanic(t, "oversized signature", func() {
 		tok := Token{Suite: Ed25519, Status: 1, Signature: huge}
-		if b, err := tok.Marshal(); len(b) != 0 || !errors.Is(err, ErrMalformed) {
-			t.Errorf("Marshal with a %d-byte signature: %v", len(huge), err)
+		if b, err := tok.MarshalBinary(); len(b) != 0 || !errors.Is(err, ErrMalformed) {
+			t.Errorf("MarshalBinary with a %d-byte signature: %v", len(huge), err)
+		}
+		if b, err := tok.AppendText(nil); len(b) != 0 || !errors.Is(err, ErrMalformed) {
+			t.Errorf("AppendText with a %d-byte signature: %v", len(huge), err)
 		}
 	})
 
@@ -141,8 +183,20 @@ func TestMisuse(t *testing.T) {
 			if err := d.Validate(); !errors.Is(err, ErrInvalidDirectory) {
 				t.Errorf("%s Directory.Validate: %v", name, err)
 			}
-			if b, err := d.Marshal(); b != nil || !errors.Is(err, ErrInvalidDirectory) {
-				t.Errorf("%s Directory.Marshal: %v", name, err)
+			if b, err := d.MarshalBinary(); b != nil || !errors.Is(err, ErrInvalidDirectory) {
+				t.Errorf("%s Directory.MarshalBinary: %v", name, err)
+			}
+			if b, err := d.MarshalText(); b != nil || !errors.Is(err, ErrInvalidDirectory) {
+				t.Errorf("%s Directory.MarshalText: %v", name, err)
+			}
+			if b, err := d.AppendBinary([]byte{9}); !bytes.Equal(b, []byte{9}) || !errors.Is(err, ErrInvalidDirectory) {
+				t.Errorf("%s Directory.AppendBinary: %v", name, err)
+			}
+			if b, err := d.AppendText([]byte{9}); !bytes.Equal(b, []byte{9}) || !errors.Is(err, ErrInvalidDirectory) {
+				t.Errorf("%s Directory.AppendText: %v", name, err)
+			}
+			if c := d.Clone(); (d == nil) != (c == nil) || d != nil && (c == d || !reflect.DeepEqual(c, d)) {
+				t.Errorf("%s Directory.Clone: %+v", name, c)
 			}
 			if _, ok := d.StatusName(0); ok {
 				t.Errorf("%s Directory.StatusName found a name", name)
@@ -162,10 +216,10 @@ func TestMisuse(t *testing.T) {
 			t.Errorf("Validate with %d keys: %v", len(d.Keys), err)
 		}
 	})
-	misusetest.NoPanic(t, "ValidateStatuses", func() {
+	misusetest.NoPanic(t, "validateStatuses", func() {
 		for _, s := range [][]StatusName{nil, {}, {{}}, make([]StatusName, 300)} {
-			if err := ValidateStatuses(s); !errors.Is(err, ErrInvalidDirectory) {
-				t.Errorf("ValidateStatuses(%d entries): %v", len(s), err)
+			if err := validateStatuses(s); !errors.Is(err, ErrInvalidDirectory) {
+				t.Errorf("validateStatuses(%d entries): %v", len(s), err)
 			}
 		}
 	})

@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/statustoken/statustoken/internal/format"
 )
 
 // sample returns a token with the given suite and deterministic contents.
@@ -28,6 +30,30 @@ func sample(suite Suite) *Token {
 	}
 	return t
 }
+
+// message returns the bytes a token's signature covers, built from t's
+// fields without checking them (what Token.Message returned before API
+// 1.0): the label and every field but the signature.
+func message(t *Token) []byte {
+	header := format.AppendHeader(nil, byte(t.Suite), byte(t.Status), t.Expiry,
+		(*[format.KeyIDSize]byte)(&t.KeyID), (*[NonceSize]byte)(&t.Nonce))
+	return format.AppendMessage(make([]byte, 0, format.MessageSize), header)
+}
+
+// messageOf parses the binary token raw as the verifiers do, without
+// allocating the token (what MessageOf did before API 1.0): the returned
+// token's Signature aliases raw, and the signed message is appended to
+// buf[:0].
+func messageOf(buf, raw []byte) ([]byte, format.Token, error) {
+	ft, err := format.ParseToken(raw)
+	if err != nil {
+		return nil, format.Token{}, err
+	}
+	return format.AppendMessage(buf[:0], raw), ft, nil
+}
+
+// sameToken reports whether a and b hold the same fields.
+func sameToken(a, b *Token) bool { return reflect.DeepEqual(a, b) }
 
 func TestSizes(t *testing.T) {
 	if got := Ed25519.Size(); got != 111 {
@@ -62,7 +88,7 @@ func TestSizes(t *testing.T) {
 func TestRoundTrip(t *testing.T) {
 	for _, s := range []Suite{Ed25519, RSABSSA} {
 		tok := sample(s)
-		raw, err := tok.Marshal()
+		raw, err := tok.MarshalBinary()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -73,7 +99,7 @@ func TestRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		again, _ := got.Marshal()
+		again, _ := got.MarshalBinary()
 		if !bytes.Equal(raw, again) {
 			t.Fatalf("%v: re-encoding differs", s)
 		}
@@ -100,35 +126,52 @@ func TestRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, x := range []*Token{fromText, fromB64} {
-			enc, _ := x.Marshal()
+			enc, _ := x.MarshalBinary()
 			if !bytes.Equal(enc, raw) {
 				t.Fatalf("%v: text round trip differs", s)
 			}
 		}
-		msg, parsed, err := MessageOf(make([]byte, 0, MessageSize), raw)
-		if err != nil || !bytes.Equal(msg, tok.Message()) || !bytes.Equal(parsed.Signature, tok.Signature) {
-			t.Fatalf("%v: MessageOf disagrees with Message", s)
+		msg, parsed, err := messageOf(make([]byte, 0, format.MessageSize), raw)
+		if err != nil || !bytes.Equal(msg, message(tok)) || !bytes.Equal(parsed.Signature, tok.Signature) {
+			t.Fatalf("%v: the message of the encoding disagrees with that of the fields (%v)", s, err)
 		}
 	}
 }
 
+// TestMessage pins the signed message of a token (SPEC.md, "Token"): the
+// label, then the binary token's first HeaderSize bytes. The message is
+// built in internal/format since API 1.0; both ways of building it, from
+// the fields and from the encoding, give the same bytes.
 func TestMessage(t *testing.T) {
 	tok := sample(Ed25519)
-	msg := tok.Message()
 	want := "737461747573746f6b656e2f763120746f6b656e" + // "statustoken/v1 token"
 		"01" + "01" + "02" + "69279480" + "a0a1a2a3a4a5a6a7" +
 		"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
-	if hex.EncodeToString(msg) != want {
-		t.Fatalf("message\n got %x\nwant %s", msg, want)
+	raw, err := tok.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
 	}
-	if len(msg) != MessageSize {
-		t.Fatalf("message is %d bytes, MessageSize %d", len(msg), MessageSize)
+	fromRaw, _, err := messageOf(nil, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, msg := range map[string][]byte{"fields": message(tok), "encoding": fromRaw} {
+		if hex.EncodeToString(msg) != want {
+			t.Fatalf("message from the %s\n got %x\nwant %s", name, msg, want)
+		}
+		if len(msg) != format.MessageSize {
+			t.Fatalf("message from the %s is %d bytes, MessageSize %d", name, len(msg), format.MessageSize)
+		}
+	}
+	// The message is the label and the encoding's header, nothing else.
+	if !bytes.Equal(fromRaw, append([]byte("statustoken/v1 token"), raw[:format.HeaderSize]...)) {
+		t.Fatal("message is not the label and the header")
 	}
 }
 
 func TestBadLengths(t *testing.T) {
 	for _, s := range []Suite{Ed25519, RSABSSA} {
-		raw, _ := sample(s).Marshal()
+		raw, _ := sample(s).MarshalBinary()
 		for n := 0; n < len(raw); n++ {
 			if tok, err := Parse(raw[:n]); !errors.Is(err, ErrMalformed) || tok != nil {
 				t.Errorf("%v truncated to %d: %v", s, n, err)
@@ -144,7 +187,7 @@ func TestBadLengths(t *testing.T) {
 }
 
 func TestRejections(t *testing.T) {
-	base, _ := sample(Ed25519).Marshal()
+	base, _ := sample(Ed25519).MarshalBinary()
 	mut := func(f func(b []byte)) []byte {
 		b := bytes.Clone(base)
 		f(b)
@@ -175,12 +218,12 @@ func TestRejections(t *testing.T) {
 	}
 	bad := sample(Ed25519)
 	bad.Status = 0
-	if _, err := bad.Marshal(); !errors.Is(err, ErrMalformed) {
+	if _, err := bad.MarshalBinary(); !errors.Is(err, ErrMalformed) {
 		t.Errorf("Marshal of status 0: %v", err)
 	}
 	bad = sample(Ed25519)
 	bad.Signature = bad.Signature[:63]
-	if _, err := bad.Marshal(); !errors.Is(err, ErrMalformed) {
+	if _, err := bad.MarshalBinary(); !errors.Is(err, ErrMalformed) {
 		t.Errorf("Marshal of short signature: %v", err)
 	}
 }

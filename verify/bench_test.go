@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/statustoken/statustoken/internal/edsig"
+	"github.com/statustoken/statustoken/internal/format"
 	"github.com/statustoken/statustoken/internal/rsabssa"
 	"github.com/statustoken/statustoken/token"
 )
@@ -33,7 +34,7 @@ var sinkErr error
 // length, with its key and signature.
 func stdlibEd25519() (ed25519.PublicKey, []byte, []byte) {
 	priv := ed25519.NewKeyFromSeed(fixedBytes("baseline", 32))
-	msg := fixedBytes("message", token.MessageSize)
+	msg := fixedBytes("message", format.MessageSize)
 	return priv.Public().(ed25519.PublicKey), msg, ed25519.Sign(priv, msg)
 }
 
@@ -58,7 +59,7 @@ func BenchmarkVerify(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			before := stdlibNs()
 			for b.Loop() {
-				_, sinkErr = f.v.Verify(c.raw)
+				_, sinkErr = f.v.Verify(bg, c.raw)
 			}
 			if sinkErr != nil {
 				b.Fatal(sinkErr)
@@ -103,7 +104,7 @@ func BenchmarkVerifyBatch(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			msgs[i] = tok.Message()
+			msgs[i] = message(tok)
 		}
 		k := f.v.keys.Lookup(token.KeyID(toks[0][7:15]))
 		var batch edsig.Batch
@@ -114,7 +115,7 @@ func BenchmarkVerifyBatch(b *testing.B) {
 			for i, raw := range toks {
 				batch.Add(k.Ed, msgs[i], raw[47:])
 			}
-			sinkBool = batch.Verify(nil, ok)
+			sinkBool, _ = batch.Verify(ok)
 		}
 		perToken := float64(b.Elapsed().Nanoseconds()) / float64(b.N) / float64(len(toks))
 		b.ReportMetric(perToken, "ns/token")
@@ -132,10 +133,10 @@ func BenchmarkVerifyBatch(b *testing.B) {
 func benchBatch(b *testing.B, f *fixture, toks [][]byte, valid bool) {
 	batch := f.v.NewBatch()
 	errs := make([]error, len(toks))
-	batch.Verify(toks, errs)
+	batch.Verify(bg, toks, nil, errs)
 	before := stdlibNs()
 	for b.Loop() {
-		sinkErr = batch.Verify(toks, errs)
+		sinkErr = batch.Verify(bg, toks, nil, errs)
 	}
 	perToken := float64(b.Elapsed().Nanoseconds()) / float64(b.N) / float64(len(toks))
 	b.ReportMetric(perToken, "ns/token")
@@ -181,7 +182,7 @@ func BenchmarkBaseline(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		h := sha512.Sum384(tok.Message())
+		h := sha512.Sum384(message(tok))
 		opts := &rsa.PSSOptions{SaltLength: 48}
 		for b.Loop() {
 			sinkErr = rsa.VerifyPSS(pk.RSA(), crypto.SHA384, h[:], tok.Signature, opts)
@@ -190,4 +191,70 @@ func BenchmarkBaseline(b *testing.B) {
 			b.Fatal(sinkErr)
 		}
 	})
+}
+
+// BenchmarkVerifyText times Verifier.VerifyText and Verifier.Verify of
+// the same token in alternating order within every iteration, and
+// reports their ratio as x-binary:
+//
+//	go test ./verify -run '^$' -bench 'Text' -cpu 1 -count 5
+func BenchmarkVerifyText(b *testing.B) {
+	f := newFixture(b, nil)
+	raw := f.edTokens(b, 1, 1)[0]
+	txt := texts(b, [][]byte{raw})[0]
+	var text, bin time.Duration
+	i := 0
+	for b.Loop() {
+		t0 := time.Now()
+		if i%2 == 0 {
+			_, sinkErr = f.v.VerifyText(bg, txt)
+		} else {
+			_, sinkErr = f.v.Verify(bg, raw)
+		}
+		t1 := time.Now()
+		if i%2 == 0 {
+			_, sinkErr = f.v.Verify(bg, raw)
+		} else {
+			_, sinkErr = f.v.VerifyText(bg, txt)
+		}
+		t2 := time.Now()
+		if i%2 == 0 {
+			text, bin = text+t1.Sub(t0), bin+t2.Sub(t1)
+		} else {
+			bin, text = bin+t1.Sub(t0), text+t2.Sub(t1)
+		}
+		i++
+	}
+	if sinkErr != nil {
+		b.Fatal(sinkErr)
+	}
+	b.ReportMetric(float64(text)/float64(bin), "x-binary")
+}
+
+// BenchmarkVerifyBatchText times Batch.VerifyText and Batch.Verify of
+// the same 1024 Ed25519 tokens, alternating within every iteration, and
+// reports their ratio as x-binary (command as for BenchmarkVerifyText).
+func BenchmarkVerifyBatchText(b *testing.B) {
+	f := newFixture(b, &Options{Workers: 1})
+	raws := f.edTokens(b, 1, 1024)
+	txt := texts(b, raws)
+	batch := f.v.NewBatch()
+	errs := make([]error, len(raws))
+	results := make([]Result, len(raws))
+	var text, bin time.Duration
+	for b.Loop() {
+		t0 := time.Now()
+		sinkErr = batch.VerifyText(bg, txt, results, errs)
+		t1 := time.Now()
+		if sinkErr == nil {
+			sinkErr = batch.Verify(bg, raws, results, errs)
+		}
+		t2 := time.Now()
+		text, bin = text+t1.Sub(t0), bin+t2.Sub(t1)
+	}
+	if sinkErr != nil {
+		b.Fatal(sinkErr)
+	}
+	b.ReportMetric(float64(text)/float64(bin), "x-binary")
+	b.ReportMetric(float64(text.Nanoseconds())/float64(b.N)/float64(len(raws)), "ns/token")
 }

@@ -13,9 +13,10 @@ import (
 	"testing"
 
 	"filippo.io/edwards25519"
+	"github.com/statustoken/statustoken/holder"
+	"github.com/statustoken/statustoken/internal/format"
 	"github.com/statustoken/statustoken/internal/rsabssa"
 	"github.com/statustoken/statustoken/internal/testkeys"
-	"github.com/statustoken/statustoken/issue"
 	"github.com/statustoken/statustoken/token"
 	"golang.org/x/crypto/cryptobyte"
 	"golang.org/x/crypto/cryptobyte/asn1"
@@ -100,7 +101,10 @@ func (g *dirGen) next() *token.Directory {
 // encode returns d's JSON encoding without checking it, as a careless or
 // malicious issuer would publish it.
 func (g *dirGen) encode(d *token.Directory) []byte {
-	b, err := json.Marshal(d)
+	// A type without Directory's methods, so that encoding/json encodes
+	// the fields instead of calling Directory.MarshalText.
+	type plain token.Directory
+	b, err := json.Marshal((*plain)(d))
 	if err != nil {
 		g.t.Fatal(err)
 	}
@@ -108,7 +112,7 @@ func (g *dirGen) encode(d *token.Directory) []byte {
 }
 
 func (g *dirGen) sign(data []byte) []byte {
-	return ed25519.Sign(g.root, token.DirectorySignatureInput(data))
+	return ed25519.Sign(g.root, format.DirectoryMessage(data))
 }
 
 func vector(name string, data, sig []byte, sentinel string) directoryVector {
@@ -266,7 +270,7 @@ func dirSignatureWithoutLabel(g *dirGen) directoryVector {
 func dirSignatureByAnotherRoot(g *dirGen) directoryVector {
 	other := ed25519.NewKeyFromSeed(fixedBytes("another root", 32))
 	data := g.encode(g.next())
-	return vector("signature-by-another-root-key", data, ed25519.Sign(other, token.DirectorySignatureInput(data)), "token.ErrDirectorySignature")
+	return vector("signature-by-another-root-key", data, ed25519.Sign(other, format.DirectoryMessage(data)), "token.ErrDirectorySignature")
 }
 
 // dirSignatureSNotBelowL adds L to S: the equation still holds, the
@@ -526,15 +530,15 @@ func TestDirectoryVectors(t *testing.T) {
 				t.Errorf("%s: %s gave %v, want %s", v.Name, how, err, v.Error)
 			}
 		}
-		_, err = accepted.Update(dir, sig, root)
+		_, err = accepted.Update(dir, sig)
 		check("Verifier.Update", err)
 		if want != ErrRollback {
 			_, err = New(dir, sig, root, nil)
 			check("New", err)
 			_, err = token.OpenDirectory(dir, sig, root)
 			check("token.OpenDirectory", err)
-			_, err = issue.NewHolder(dir, sig, root)
-			check("issue.NewHolder", err)
+			_, err = holder.New(dir, sig, root)
+			check("holder.New", err)
 		}
 		d, perr := token.ParseDirectory(dir)
 		if perr == nil && d.Serial < acceptedSerial {

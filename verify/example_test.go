@@ -1,6 +1,7 @@
 package verify_test
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
@@ -44,14 +45,14 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	res, err := scanner.VerifyText(string(text))
+	res, err := scanner.VerifyText(context.Background(), string(text))
 	fmt.Println(res.StatusName, err)
-	_, err = scanner.VerifyText(string(text))
+	_, err = scanner.VerifyText(context.Background(), string(text))
 	fmt.Println(errors.Is(err, verify.ErrReplayed))
 
-	raw, _ := toks[1].Marshal()
+	raw, _ := toks[1].MarshalBinary()
 	raw[len(raw)-1] ^= 1
-	_, err = scanner.Verify(raw)
+	_, err = scanner.Verify(context.Background(), raw)
 	fmt.Println(err)
 	// Output:
 	// green <nil>

@@ -1,11 +1,14 @@
 package verify
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"testing"
 	"time"
 
+	"github.com/statustoken/statustoken/holder"
+	"github.com/statustoken/statustoken/internal/format"
 	"github.com/statustoken/statustoken/internal/testkeys"
 	"github.com/statustoken/statustoken/issue"
 	"github.com/statustoken/statustoken/token"
@@ -33,7 +36,7 @@ type fixture struct {
 	dir    []byte
 	sig    []byte
 	v      *Verifier
-	holder *issue.Holder
+	holder *holder.Holder
 }
 
 // newFixture builds an issuer with fixed seeds publishing both suites for
@@ -82,7 +85,7 @@ func newFixture(t testing.TB, opts *Options) *fixture {
 	if f.v, err = New(dir, sig, f.root, &o); err != nil {
 		t.Fatal(err)
 	}
-	if f.holder, err = issue.NewHolder(dir, sig, f.root); err != nil {
+	if f.holder, err = holder.New(dir, sig, f.root); err != nil {
 		t.Fatal(err)
 	}
 	return f
@@ -98,7 +101,7 @@ func (f *fixture) edTokens(t testing.TB, status token.Status, n int) [][]byte {
 			t.Fatal(err)
 		}
 		for _, tok := range toks {
-			raw, err := tok.Marshal()
+			raw, err := tok.MarshalBinary()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -118,7 +121,7 @@ func (f *fixture) rsaTokens(t testing.TB, status token.Status, n int) [][]byte {
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp, err := f.issuer.Respond(req, testNow, func() (token.Status, error) { return status, nil })
+		resp, err := f.issuer.Respond(req, testNow, status)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -127,7 +130,7 @@ func (f *fixture) rsaTokens(t testing.TB, status token.Status, n int) [][]byte {
 			t.Fatal(err)
 		}
 		for _, tok := range toks {
-			raw, err := tok.Marshal()
+			raw, err := tok.MarshalBinary()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -135,4 +138,22 @@ func (f *fixture) rsaTokens(t testing.TB, status token.Status, n int) [][]byte {
 		}
 	}
 	return out
+}
+
+// bg is the context of test calls that need no deadline.
+var bg = context.Background()
+
+// message returns the bytes a token's signature covers.
+func message(t *token.Token) []byte {
+	raw, err := t.MarshalBinary()
+	if err != nil {
+		// A token under construction may have no signature yet: sign
+		// over its header alone.
+		t2 := *t
+		t2.Signature = make([]byte, t.Suite.SignatureSize())
+		if raw, err = t2.MarshalBinary(); err != nil {
+			panic(err)
+		}
+	}
+	return format.AppendMessage(nil, raw)
 }

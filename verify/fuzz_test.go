@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"context"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -38,7 +39,7 @@ func resultClass(err error) string {
 	if err == nil {
 		return "valid"
 	}
-	for _, s := range []error{ErrMalformed, ErrExpired, ErrNotYetValid, ErrTooFarAhead, ErrUnknownKey,
+	for _, s := range []error{token.ErrMalformed, ErrExpired, ErrNotYetValid, ErrTooFarAhead, ErrUnknownKey,
 		ErrKeyMismatch, ErrInvalidSignature, ErrReplayed, ErrStoreFull} {
 		if errors.Is(err, s) {
 			return s.Error()
@@ -50,8 +51,8 @@ func resultClass(err error) string {
 // switchStore is a SpentStore whose backing store can be replaced.
 type switchStore struct{ m *MemoryStore }
 
-func (s *switchStore) Spend(id token.KeyID, nonce token.Nonce, until time.Time) error {
-	return s.m.Spend(id, nonce, until)
+func (s *switchStore) Spend(ctx context.Context, id token.KeyID, nonce token.Nonce, until time.Time) error {
+	return s.m.Spend(ctx, id, nonce, until)
 }
 
 // FuzzVerifyDifferential checks that batch verification gives every token
@@ -153,7 +154,7 @@ func FuzzVerifyDifferential(f *testing.F) {
 		want := make([]string, len(toks))
 		wantRes := make([]Result, len(toks))
 		for i, tok := range toks {
-			r, err := single.Verify(tok)
+			r, err := single.Verify(bg, tok)
 			want[i], wantRes[i] = resultClass(err), r
 		}
 
@@ -164,16 +165,16 @@ func FuzzVerifyDifferential(f *testing.F) {
 			// One Batch for both calls, the first with results.
 			res := make([]Result, split)
 			bt := batched.NewBatch()
-			batchErr[0] = bt.VerifyResults(toks[:split], res, errs[:split])
-			batchErr[1] = bt.Verify(toks[split:], errs[split:])
+			batchErr[0] = bt.Verify(bg, toks[:split], res, errs[:split])
+			batchErr[1] = bt.Verify(bg, toks[split:], nil, errs[split:])
 			for i := range res {
 				if res[i] != wantRes[i] {
 					t.Fatalf("token %d: batch result %+v, single %+v", i, res[i], wantRes[i])
 				}
 			}
 		} else {
-			batchErr[0] = batched.VerifyBatch(toks[:split], errs[:split])
-			batchErr[1] = batched.VerifyBatch(toks[split:], errs[split:])
+			batchErr[0] = batched.NewBatch().Verify(bg, toks[:split], nil, errs[:split])
+			batchErr[1] = batched.NewBatch().Verify(bg, toks[split:], nil, errs[split:])
 		}
 		for i := range toks {
 			if got := resultClass(errs[i]); got != want[i] {
@@ -201,7 +202,7 @@ func FuzzVerifyDifferential(f *testing.F) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if _, err := single.VerifyText(string(text)); resultClass(err) != want[i] {
+				if _, err := single.VerifyText(bg, string(text)); resultClass(err) != want[i] {
 					t.Fatalf("token %d: VerifyText gave %v, Verify %q", i, err, want[i])
 				}
 			}

@@ -28,7 +28,7 @@ func TestInputLimits(t *testing.T) {
 	batch := [][]byte{bigTok, bigTok, bigTok, bigTok, bigTok, bigTok, bigTok, bigTok}
 	errs := make([]error, len(batch))
 	b := f.v.NewBatch()
-	b.Verify(batch, errs) // grows the batch's buffers once
+	b.Verify(bg, batch, nil, errs) // grows the batch's buffers once
 
 	for _, c := range []struct {
 		name string
@@ -37,26 +37,26 @@ func TestInputLimits(t *testing.T) {
 		call func() error
 		want error
 	}{
-		{"Verifier.Verify", token.MaxSize, len(bigTok), func() error { _, err := f.v.Verify(bigTok); return err }, ErrMalformed},
-		{"Verifier.VerifyText", token.MaxTextSize, len(bigText), func() error { _, err := f.v.VerifyText(bigText); return err }, ErrMalformed},
+		{"Verifier.Verify", token.MaxSize, len(bigTok), func() error { _, err := f.v.Verify(bg, bigTok); return err }, token.ErrMalformed},
+		{"Verifier.VerifyText", token.MaxTextSize, len(bigText), func() error { _, err := f.v.VerifyText(bg, bigText); return err }, token.ErrMalformed},
 		{"Batch.Verify", token.MaxSize, len(bigTok), func() error {
-			err := b.Verify(batch, errs)
+			err := b.Verify(bg, batch, nil, errs)
 			for i := range errs {
-				if !errors.Is(errs[i], ErrMalformed) {
+				if !errors.Is(errs[i], token.ErrMalformed) {
 					return errs[i]
 				}
 			}
 			return err
 		}, ErrBatch},
 		{"Verifier.VerifyBatch", token.MaxSize, len(bigTok), func() error {
-			err := f.v.VerifyBatch(batch[:1], errs[:1])
-			if !errors.Is(errs[0], ErrMalformed) {
+			err := f.v.NewBatch().Verify(bg, batch[:1], nil, errs[:1])
+			if !errors.Is(errs[0], token.ErrMalformed) {
 				return errs[0]
 			}
 			return err
 		}, ErrBatch},
 		{"New", token.MaxDirectorySize, len(bigDir), func() error { _, err := New(bigDir, f.sig, f.root, nil); return err }, token.ErrMalformedDirectory},
-		{"Verifier.Update", token.MaxDirectorySize, len(bigDir), func() error { _, err := f.v.Update(bigDir, f.sig, f.root); return err }, token.ErrMalformedDirectory},
+		{"Verifier.Update", token.MaxDirectorySize, len(bigDir), func() error { _, err := f.v.Update(bigDir, f.sig); return err }, token.ErrMalformedDirectory},
 	} {
 		if c.size < 10*c.max {
 			t.Fatalf("%s: input of %d bytes, not ten times %d", c.name, c.size, c.max)

@@ -34,37 +34,37 @@ func TestMisuse(t *testing.T) {
 	for vname, v := range map[string]*Verifier{"nil": nilVerifier, "zero": {}} {
 		misusetest.NoPanic(t, vname+" Verifier", func() {
 			for name, in := range inputs {
-				if _, err := v.Verify(in); !errors.Is(err, ErrMalformed) {
+				if _, err := v.Verify(bg, in); !errors.Is(err, token.ErrMalformed) {
 					t.Errorf("%s Verifier.Verify(%s): %v", vname, name, err)
 				}
-				if _, err := v.VerifyText(string(in)); !errors.Is(err, ErrMalformed) {
+				if _, err := v.VerifyText(bg, string(in)); !errors.Is(err, token.ErrMalformed) {
 					t.Errorf("%s Verifier.VerifyText(%s): %v", vname, name, err)
 				}
 			}
 			// A zero Verifier knows no key.
-			if _, err := v.Verify(valid); !errors.Is(err, ErrUnknownKey) {
+			if _, err := v.Verify(bg, valid); !errors.Is(err, ErrUnknownKey) {
 				t.Errorf("%s Verifier.Verify(valid token): %v", vname, err)
 			}
 			errs := make([]error, 2)
-			if err := v.VerifyBatch([][]byte{valid, nil}, errs); !errors.Is(err, ErrBatch) ||
-				!errors.Is(errs[0], ErrUnknownKey) || !errors.Is(errs[1], ErrMalformed) {
+			if err := v.NewBatch().Verify(bg, [][]byte{valid, nil}, nil, errs); !errors.Is(err, ErrBatch) ||
+				!errors.Is(errs[0], ErrUnknownKey) || !errors.Is(errs[1], token.ErrMalformed) {
 				t.Errorf("%s Verifier.VerifyBatch: %v %v", vname, err, errs)
 			}
-			if err := v.NewBatch().Verify([][]byte{valid}, errs[:1]); !errors.Is(errs[0], ErrUnknownKey) || err == nil {
+			if err := v.NewBatch().Verify(bg, [][]byte{valid}, nil, errs[:1]); !errors.Is(errs[0], ErrUnknownKey) || err == nil {
 				t.Errorf("%s Verifier.NewBatch().Verify: %v %v", vname, err, errs[0])
 			}
-			if err := v.VerifyBatch(nil, nil); err != nil {
+			if err := v.NewBatch().Verify(bg, nil, nil, nil); err != nil {
 				t.Errorf("%s Verifier.VerifyBatch of nothing: %v", vname, err)
 			}
 			if d := v.Directory(); d != nil {
 				t.Errorf("%s Verifier.Directory: %+v", vname, d)
 			}
-			// With no directory accepted yet, Update accepts any valid one.
-			nv, err := v.Update(f.dir, f.sig, f.root)
-			if err != nil || nv.Directory() == nil || nv.Directory().Serial != 1 {
+			// With no directory, and so no pinned root key, Update
+			// accepts nothing: the root is fixed by New.
+			if nv, err := v.Update(f.dir, f.sig); nv != nil || !errors.Is(err, ErrUnknownKey) {
 				t.Errorf("%s Verifier.Update: %v", vname, err)
 			}
-			if _, err := v.Update(nil, nil, nil); err == nil {
+			if _, err := v.Update(nil, nil); err == nil {
 				t.Errorf("%s Verifier.Update(nil): accepted", vname)
 			}
 		})
@@ -73,15 +73,15 @@ func TestMisuse(t *testing.T) {
 	misusetest.NoPanic(t, "zero Batch", func() {
 		var b Batch
 		errs := make([]error, 1)
-		if err := b.Verify([][]byte{valid}, errs); !errors.Is(err, ErrBatch) || !errors.Is(errs[0], ErrUnknownKey) {
+		if err := b.Verify(bg, [][]byte{valid}, nil, errs); !errors.Is(err, ErrBatch) || !errors.Is(errs[0], ErrUnknownKey) {
 			t.Errorf("zero Batch.Verify: %v %v", err, errs[0])
 		}
 		res := []Result{{Status: 9}}
-		if err := b.VerifyResults([][]byte{valid}, res, errs); !errors.Is(err, ErrBatch) ||
+		if err := b.Verify(bg, [][]byte{valid}, res, errs); !errors.Is(err, ErrBatch) ||
 			!errors.Is(errs[0], ErrUnknownKey) || res[0] != (Result{}) {
 			t.Errorf("zero Batch.VerifyResults: %v %v %+v", err, errs[0], res[0])
 		}
-		if err := b.VerifyResults(nil, nil, nil); err != nil {
+		if err := b.Verify(bg, nil, nil, nil); err != nil {
 			t.Errorf("zero Batch.VerifyResults of nothing: %v", err)
 		}
 	})
@@ -92,7 +92,7 @@ func TestMisuse(t *testing.T) {
 		b := f.v.NewBatch()
 		for _, n := range []int{0, 1, 3} {
 			errs := make([]error, n)
-			err := b.Verify([][]byte{valid, valid}, errs)
+			err := b.Verify(bg, [][]byte{valid, valid}, nil, errs)
 			if err == nil || errors.Is(err, ErrBatch) {
 				t.Errorf("%d slots for 2 tokens: %v", n, err)
 			}
@@ -102,12 +102,12 @@ func TestMisuse(t *testing.T) {
 				}
 			}
 		}
-		if err := f.v.VerifyBatch([][]byte{valid}, nil); err == nil {
+		if err := f.v.NewBatch().Verify(bg, [][]byte{valid}, nil, nil); err == nil {
 			t.Error("VerifyBatch with no slots: no error")
 		}
 		for _, n := range []int{1, 3} {
 			errs := make([]error, 2)
-			err := b.VerifyResults([][]byte{valid, valid}, make([]Result, n), errs)
+			err := b.Verify(bg, [][]byte{valid, valid}, make([]Result, n), errs)
 			if err == nil || errors.Is(err, ErrBatch) || errs[0] != err || errs[1] != err {
 				t.Errorf("%d result slots for 2 tokens: %v %v", n, err, errs)
 			}
@@ -117,11 +117,11 @@ func TestMisuse(t *testing.T) {
 	misusetest.NoPanic(t, "oversized batch entries", func() {
 		toks := [][]byte{huge, huge[:token.MaxSize+1], valid}
 		errs := make([]error, len(toks))
-		if err := f.v.VerifyBatch(toks, errs); !errors.Is(err, ErrBatch) ||
-			!errors.Is(errs[0], ErrMalformed) || !errors.Is(errs[1], ErrMalformed) || errs[2] != nil {
+		if err := f.v.NewBatch().Verify(bg, toks, nil, errs); !errors.Is(err, ErrBatch) ||
+			!errors.Is(errs[0], token.ErrMalformed) || !errors.Is(errs[1], token.ErrMalformed) || errs[2] != nil {
 			t.Errorf("oversized batch entries: %v %v", err, errs)
 		}
-		if _, err := f.v.VerifyText(strings.Repeat("0", 10*token.MaxTextSize)); !errors.Is(err, ErrMalformed) {
+		if _, err := f.v.VerifyText(bg, strings.Repeat("0", 10*token.MaxTextSize)); !errors.Is(err, token.ErrMalformed) {
 			t.Errorf("oversized text: %v", err)
 		}
 	})
@@ -129,16 +129,16 @@ func TestMisuse(t *testing.T) {
 	misusetest.NoPanic(t, "zero MemoryStore", func() {
 		var m MemoryStore
 		until := time.Now().Add(time.Hour)
-		if err := m.Spend(token.KeyID{}, token.Nonce{}, until); err != nil {
+		if err := m.Spend(bg, token.KeyID{}, token.Nonce{}, until); err != nil {
 			t.Errorf("zero MemoryStore.Spend: %v", err)
 		}
-		if err := m.Spend(token.KeyID{}, token.Nonce{}, until); !errors.Is(err, ErrReplayed) {
+		if err := m.Spend(bg, token.KeyID{}, token.Nonce{}, until); !errors.Is(err, ErrReplayed) {
 			t.Errorf("zero MemoryStore.Spend again: %v", err)
 		}
-		if err := m.Spend(token.KeyID{}, token.Nonce{}, time.Time{}); !errors.Is(err, ErrReplayed) {
+		if err := m.Spend(bg, token.KeyID{}, token.Nonce{}, time.Time{}); !errors.Is(err, ErrReplayed) {
 			t.Errorf("zero MemoryStore.Spend of a past time, same nonce: %v", err)
 		}
-		if err := m.Spend(token.KeyID{}, token.Nonce{1}, time.Time{}); err != nil {
+		if err := m.Spend(bg, token.KeyID{}, token.Nonce{1}, time.Time{}); err != nil {
 			t.Errorf("zero MemoryStore.Spend of a past time: %v", err)
 		}
 		if m.Len() != 2 {
@@ -148,7 +148,7 @@ func TestMisuse(t *testing.T) {
 	misusetest.NoPanic(t, "NewMemoryStore", func() {
 		for _, limit := range []int{-1, 0, 1} {
 			m := NewMemoryStore(limit, nil)
-			if err := m.Spend(token.KeyID{}, token.Nonce{}, time.Now().Add(time.Hour)); err != nil || m.Len() != 1 {
+			if err := m.Spend(bg, token.KeyID{}, token.Nonce{}, time.Now().Add(time.Hour)); err != nil || m.Len() != 1 {
 				t.Errorf("NewMemoryStore(%d, nil): %v", limit, err)
 			}
 		}

@@ -52,7 +52,7 @@ type tokenVector struct {
 
 var sentinels = map[string]error{
 	"":                    nil,
-	"ErrMalformed":        ErrMalformed,
+	"ErrMalformed":        token.ErrMalformed,
 	"ErrExpired":          ErrExpired,
 	"ErrNotYetValid":      ErrNotYetValid,
 	"ErrTooFarAhead":      ErrTooFarAhead,
@@ -119,11 +119,11 @@ func TestTokenVectors(t *testing.T) {
 		}
 		v := verifier(now, spent)
 		if c.Replay {
-			if _, err := v.Verify(raw); err != nil {
+			if _, err := v.Verify(bg, raw); err != nil {
 				t.Fatalf("%s: first presentation: %v", c.Name, err)
 			}
 		}
-		_, err = v.Verify(raw)
+		_, err = v.Verify(bg, raw)
 		if !errors.Is(err, want) || (want == nil) != (err == nil) {
 			t.Errorf("%s: single verification gave %v, want %v", c.Name, err, want)
 		}
@@ -131,10 +131,10 @@ func TestTokenVectors(t *testing.T) {
 		if c.Replay {
 			v = verifier(now, NewMemoryStore(0, func() time.Time { return time.Unix(now, 0) }))
 			errs = make([]error, 2)
-			v.VerifyBatch([][]byte{raw, raw}, errs)
+			v.NewBatch().Verify(bg, [][]byte{raw, raw}, nil, errs)
 			errs = errs[1:]
 		} else {
-			v.VerifyBatch([][]byte{raw}, errs)
+			v.NewBatch().Verify(bg, [][]byte{raw}, nil, errs)
 		}
 		if !errors.Is(errs[0], want) || (want == nil) != (errs[0] == nil) {
 			t.Errorf("%s: batch verification gave %v, want %v", c.Name, errs[0], want)
@@ -151,7 +151,7 @@ func TestTokenVectors(t *testing.T) {
 		batchWant = append(batchWant, batchWant...)
 	}
 	errs := make([]error, len(batch))
-	verifier(vf.Now, nil).VerifyBatch(batch, errs)
+	verifier(vf.Now, nil).NewBatch().Verify(bg, batch, nil, errs)
 	for i := range batch {
 		if !errors.Is(errs[i], batchWant[i]) || (batchWant[i] == nil) != (errs[i] == nil) {
 			t.Errorf("mixed batch entry %d: %v, want %v", i, errs[i], batchWant[i])
@@ -228,12 +228,12 @@ func writeVectors(t *testing.T) {
 		if mutate != nil {
 			mutate(tok)
 		}
-		tok.Signature = ed25519.Sign(priv, tok.Message())
+		tok.Signature = ed25519.Sign(priv, message(tok))
 		return tok
 	}
 	enc := func(tok *token.Token) []byte {
 		// Encoded field by field, so that invalid fields can be written.
-		m := tok.Message()
+		m := message(tok)
 		return append(m[len(m)-47:len(m):len(m)], tok.Signature...)
 	}
 	rsaKeyFor := func(status token.Status) (*rsa.PrivateKey, token.KeyID) {
@@ -255,7 +255,7 @@ func writeVectors(t *testing.T) {
 		sk, _ := rsaKeyFor(signStatus)
 		k, _ := d.Lookup(id)
 		tok := &token.Token{Suite: token.RSABSSA, Status: keyStatus, Expiry: k.Expiry, KeyID: id, Nonce: nonce(label)}
-		h := sha512.Sum384(tok.Message())
+		h := sha512.Sum384(message(tok))
 		sig, err := rsa.SignPSS(rand.Reader, sk, crypto.SHA384, h[:], &rsa.PSSOptions{SaltLength: 48})
 		if err != nil {
 			t.Fatal(err)
@@ -275,24 +275,24 @@ func writeVectors(t *testing.T) {
 	add("valid-ed25519", validRaw, nil)
 	add("valid-ed25519-status-3", enc(edTok("valid3", 3, cur, nil)), nil)
 	add("valid-rsabssa", enc(rsaTok("valid-rsa", 2, 2)), nil)
-	add("truncated", validRaw[:len(validRaw)-1], ErrMalformed)
-	add("truncated-to-header", validRaw[:47], ErrMalformed)
-	add("extended", append(bytes.Clone(validRaw), 0), ErrMalformed)
-	add("empty", []byte{}, ErrMalformed)
-	add("unknown-version", mutRaw(validRaw, func(b []byte) []byte { b[0] = 2; return b }), ErrMalformed)
-	add("unknown-suite", mutRaw(validRaw, func(b []byte) []byte { b[1] = 3; return b }), ErrMalformed)
-	add("status-zero", enc(edTok("s0", 1, cur, func(tk *token.Token) { tk.Status = 0 })), ErrMalformed)
-	add("s-not-below-L", mutRaw(validRaw, func(b []byte) []byte { copy(b[47+32:], L); return b }), ErrMalformed)
+	add("truncated", validRaw[:len(validRaw)-1], token.ErrMalformed)
+	add("truncated-to-header", validRaw[:47], token.ErrMalformed)
+	add("extended", append(bytes.Clone(validRaw), 0), token.ErrMalformed)
+	add("empty", []byte{}, token.ErrMalformed)
+	add("unknown-version", mutRaw(validRaw, func(b []byte) []byte { b[0] = 2; return b }), token.ErrMalformed)
+	add("unknown-suite", mutRaw(validRaw, func(b []byte) []byte { b[1] = 3; return b }), token.ErrMalformed)
+	add("status-zero", enc(edTok("s0", 1, cur, func(tk *token.Token) { tk.Status = 0 })), token.ErrMalformed)
+	add("s-not-below-L", mutRaw(validRaw, func(b []byte) []byte { copy(b[47+32:], L); return b }), token.ErrMalformed)
 	add("s-plus-L", mutRaw(validRaw, func(b []byte) []byte {
 		s := new(big25519).setLE(b[47+32:]).addLE(L)
 		copy(b[47+32:], s)
 		return b
-	}), ErrMalformed)
+	}), token.ErrMalformed)
 	add("r-non-canonical", mutRaw(validRaw, func(b []byte) []byte {
 		copy(b[47:79], bytes.Repeat([]byte{0xff}, 32))
 		b[47], b[78] = 0xee, 0x7f // y = p + 1
 		return b
-	}), ErrMalformed)
+	}), token.ErrMalformed)
 	add("r-small-order-bad-signature", mutRaw(validRaw, func(b []byte) []byte {
 		copy(b[47:79], make([]byte, 32))
 		b[47] = 1 // the identity
@@ -300,10 +300,10 @@ func writeVectors(t *testing.T) {
 	}), ErrInvalidSignature)
 	priv, id := edKey(1, cur)
 	torsion := &token.Token{Suite: token.Ed25519, Status: 1, Expiry: cur + epoch, KeyID: id, Nonce: nonce("torsion")}
-	torsion.Signature = signTorsion(priv, torsion.Message(), false)
+	torsion.Signature = signTorsion(priv, message(torsion), false)
 	add("r-with-torsion-component-cofactored-valid", enc(torsion), nil)
 	torsionBad := *torsion
-	torsionBad.Signature = signTorsion(priv, torsion.Message(), true)
+	torsionBad.Signature = signTorsion(priv, message(torsion), true)
 	add("r-with-torsion-component-wrong-challenge", enc(&torsionBad), ErrInvalidSignature)
 	add("expiry-not-aligned", enc(edTok("unaligned", 1, cur, func(tk *token.Token) { tk.Expiry++ })), ErrKeyMismatch)
 	add("expiry-beyond-max-lifetime", enc(edTok("far", 1, cur, func(tk *token.Token) { tk.Expiry += 2 * epoch })), ErrTooFarAhead)
@@ -325,7 +325,7 @@ func writeVectors(t *testing.T) {
 		copy(b[47:], bytes.Repeat([]byte{0xff}, 256))
 		return b
 	}), ErrInvalidSignature)
-	add("rsabssa-truncated", rsaValid[:len(rsaValid)-1], ErrMalformed)
+	add("rsabssa-truncated", rsaValid[:len(rsaValid)-1], token.ErrMalformed)
 
 	next := enc(edTok("next", 1, cur+epoch, nil))
 	vs = append(vs, tokenVector{Name: "not-yet-valid", Token: hex.EncodeToString(next), Error: "ErrNotYetValid"})

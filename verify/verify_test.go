@@ -2,6 +2,7 @@ package verify
 
 import (
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"errors"
 	"fmt"
@@ -17,7 +18,7 @@ import (
 func TestVerifyValid(t *testing.T) {
 	f := newFixture(t, nil)
 	for _, raw := range append(f.edTokens(t, 2, 3), f.rsaTokens(t, 2, 3)...) {
-		r, err := f.v.Verify(raw)
+		r, err := f.v.Verify(bg, raw)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -29,7 +30,7 @@ func TestVerifyValid(t *testing.T) {
 		}
 		tok, _ := token.Parse(raw)
 		text, _ := tok.MarshalText()
-		if _, err := f.v.VerifyText(string(text)); err != nil {
+		if _, err := f.v.VerifyText(bg, string(text)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -40,7 +41,7 @@ func TestVerifyValid(t *testing.T) {
 // SPEC.md, "Verification".
 func expectedFlipError(f *fixture, orig, raw []byte, i int) error {
 	if _, err := token.Parse(raw); err != nil {
-		return ErrMalformed
+		return token.ErrMalformed
 	}
 	switch {
 	case i < 3: // version and suite flips are malformed; status is matched against the key
@@ -82,20 +83,20 @@ func TestEveryBitFlip(t *testing.T) {
 		}
 		for n := range len(orig) {
 			muts = append(muts, orig[:n])
-			want = append(want, ErrMalformed)
+			want = append(want, token.ErrMalformed)
 		}
 		for _, extra := range [][]byte{{0}, {1}, make([]byte, 192)} {
 			muts = append(muts, append(bytes.Clone(orig), extra...))
-			want = append(want, ErrMalformed)
+			want = append(want, token.ErrMalformed)
 		}
 		for k, raw := range muts {
-			_, err := f.v.Verify(raw)
+			_, err := f.v.Verify(bg, raw)
 			if !errors.Is(err, want[k]) {
 				t.Fatalf("suite %d mutation %d: got %v, want %v", orig[1], k, err, want[k])
 			}
 		}
 		errs := make([]error, len(muts))
-		if err := f.v.VerifyBatch(muts, errs); !errors.Is(err, ErrBatch) {
+		if err := f.v.NewBatch().Verify(bg, muts, nil, errs); !errors.Is(err, ErrBatch) {
 			t.Fatalf("batch of bad tokens: %v", err)
 		}
 		for k := range muts {
@@ -138,11 +139,11 @@ func TestTimeWindow(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := v.Verify(c.raw); !errors.Is(err, c.want) || (c.want == nil) != (err == nil) {
+		if _, err := v.Verify(bg, c.raw); !errors.Is(err, c.want) || (c.want == nil) != (err == nil) {
 			t.Errorf("%s: got %v, want %v", c.name, err, c.want)
 		}
 		errs := make([]error, 1)
-		v.VerifyBatch([][]byte{c.raw}, errs)
+		v.NewBatch().Verify(bg, [][]byte{c.raw}, nil, errs)
 		if !errors.Is(errs[0], c.want) || (c.want == nil) != (errs[0] == nil) {
 			t.Errorf("%s (batch): got %v, want %v", c.name, errs[0], c.want)
 		}
@@ -154,7 +155,7 @@ func (f *fixture) issuerTokenAt(t *testing.T, at time.Time) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, _ := toks[0].Marshal()
+	raw, _ := toks[0].MarshalBinary()
 	return raw
 }
 
@@ -163,17 +164,15 @@ func (f *fixture) issuerTokenAt(t *testing.T, at time.Time) []byte {
 // per-token result must equal single verification.
 func TestBatchMatchesSingle(t *testing.T) {
 	t.Run("serial", func(t *testing.T) {
-		if subs := testBatchMatchesSingle(t, nil, 200); subs != 1 {
+		if subs := testBatchMatchesSingle(t, nil, 200, 0); subs != 1 {
 			t.Fatalf("%d sub-batches used, want 1", subs)
 		}
 	})
-	// Sub-batches of a few tokens each, on three goroutines, with the
-	// weights from a reader that is not safe for concurrent use.
+	// Sub-batches of a few tokens each, on three goroutines.
 	t.Run("parallel", func(t *testing.T) {
-		defer func(m, p int) { edParallelMin = m; runtime.GOMAXPROCS(p) }(edParallelMin, runtime.GOMAXPROCS(4))
-		edParallelMin = 5
-		opts := &Options{Workers: 3, Rand: rand.NewChaCha8([32]byte{7})}
-		if subs := testBatchMatchesSingle(t, opts, 60); subs != 3 {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
+		opts := &Options{Workers: 3}
+		if subs := testBatchMatchesSingle(t, opts, 60, 5); subs != 3 {
 			t.Fatalf("at most %d sub-batches used, want 3", subs)
 		}
 	})
@@ -193,8 +192,9 @@ func usedSubs(b *Batch) int {
 
 // testBatchMatchesSingle returns the largest number of Ed25519 sub-batches
 // used by one call.
-func testBatchMatchesSingle(t *testing.T, opts *Options, maxN int) int {
+func testBatchMatchesSingle(t *testing.T, opts *Options, maxN, parallelMin int) int {
 	f := newFixture(t, opts)
+	f.v.parallelMin = parallelMin
 	var pool [][]byte
 	for _, s := range testStatuses {
 		pool = append(pool, f.edTokens(t, s.Code, 40)...)
@@ -225,11 +225,11 @@ func testBatchMatchesSingle(t *testing.T, opts *Options, maxN int) int {
 			}
 		}
 		errs := make([]error, n)
-		berr := b.Verify(toks, errs)
+		berr := b.Verify(bg, toks, nil, errs)
 		maxSubs = max(maxSubs, usedSubs(b))
 		bad := 0
 		for i, raw := range toks {
-			_, serr := f.v.Verify(raw)
+			_, serr := f.v.Verify(bg, raw)
 			if serr != errs[i] && !(serr != nil && errs[i] != nil && serr.Error() == errs[i].Error()) {
 				t.Fatalf("round %d token %d: single %v, batch %v", round, i, serr, errs[i])
 			}
@@ -250,16 +250,16 @@ func TestReplay(t *testing.T) {
 	f := newFixture(t, &Options{Spent: store, Skew: -1})
 	toks := append(f.edTokens(t, 1, 3), f.rsaTokens(t, 1, 1)...)
 	for _, raw := range toks {
-		if _, err := f.v.Verify(raw); err != nil {
+		if _, err := f.v.Verify(bg, raw); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := f.v.Verify(raw); !errors.Is(err, ErrReplayed) {
+		if _, err := f.v.Verify(bg, raw); !errors.Is(err, ErrReplayed) {
 			t.Fatalf("second use: %v", err)
 		}
 	}
 	fresh := f.edTokens(t, 2, 2)
 	errs := make([]error, 4)
-	f.v.VerifyBatch([][]byte{fresh[0], fresh[0], toks[0], fresh[1]}, errs)
+	f.v.NewBatch().Verify(bg, [][]byte{fresh[0], fresh[0], toks[0], fresh[1]}, nil, errs)
 	if errs[0] != nil || !errors.Is(errs[1], ErrReplayed) || !errors.Is(errs[2], ErrReplayed) || errs[3] != nil {
 		t.Fatalf("batch replay results %v", errs)
 	}
@@ -268,7 +268,7 @@ func TestReplay(t *testing.T) {
 	}
 	// Once the epoch (and no skew) is over, the whole epoch is forgotten.
 	now = testNow.Add(48 * time.Hour)
-	store.Spend(token.KeyID{}, token.Nonce{}, now.Add(time.Hour))
+	store.Spend(bg, token.KeyID{}, token.Nonce{}, now.Add(time.Hour))
 	if store.Len() != 1 {
 		t.Fatalf("after the epoch the store holds %d nonces, want 1", store.Len())
 	}
@@ -276,7 +276,7 @@ func TestReplay(t *testing.T) {
 
 type downStore struct{}
 
-func (downStore) Spend(token.KeyID, token.Nonce, time.Time) error {
+func (downStore) Spend(context.Context, token.KeyID, token.Nonce, time.Time) error {
 	return fmt.Errorf("%w: connection refused", ErrStoreUnavailable)
 }
 
@@ -285,11 +285,11 @@ func TestSpentStoreFailure(t *testing.T) {
 	f := newFixture(t, &Options{Spent: full, Skew: -1})
 	toks := f.edTokens(t, 1, 3)
 	for _, raw := range toks[:2] {
-		if _, err := f.v.Verify(raw); err != nil {
+		if _, err := f.v.Verify(bg, raw); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := f.v.Verify(toks[2]); !errors.Is(err, ErrStoreFull) {
+	if _, err := f.v.Verify(bg, toks[2]); !errors.Is(err, ErrStoreFull) {
 		t.Fatalf("full store: %v", err)
 	}
 	for _, failOpen := range []bool{false, true} {
@@ -297,9 +297,9 @@ func TestSpentStoreFailure(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r, err := v.Verify(toks[0])
+		r, err := v.Verify(bg, toks[0])
 		if failOpen {
-			if err != nil || !r.ReplayUnchecked {
+			if err != nil || r.Replay != ReplayStoreDown {
 				t.Fatalf("fail open: %v %+v", err, r)
 			}
 		} else if !errors.Is(err, ErrStoreUnavailable) {
@@ -307,7 +307,7 @@ func TestSpentStoreFailure(t *testing.T) {
 		}
 	}
 	v, _ := New(f.dir, f.sig, f.root, &Options{Now: func() time.Time { return testNow }, Spent: full, SpentFailOpen: true})
-	if _, err := v.Verify(toks[2]); !errors.Is(err, ErrStoreFull) {
+	if _, err := v.Verify(bg, toks[2]); !errors.Is(err, ErrStoreFull) {
 		t.Fatalf("a full store must fail closed even with SpentFailOpen: %v", err)
 	}
 }
@@ -383,18 +383,18 @@ func TestDirectoryChecks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v2, err := f.v.Update(dir2, sig2, f.root)
+	v2, err := f.v.Update(dir2, sig2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := v2.Update(f.dir, f.sig, f.root); !errors.Is(err, ErrRollback) {
+	if _, err := v2.Update(f.dir, f.sig); !errors.Is(err, ErrRollback) {
 		t.Fatalf("rollback to serial 1: %v", err)
 	}
 	dir2b, sig2b, _ := f.issuer.Directory(testNow.Add(24*time.Hour), 2)
-	if _, err := v2.Update(dir2b, sig2b, f.root); !errors.Is(err, ErrRollback) {
+	if _, err := v2.Update(dir2b, sig2b); !errors.Is(err, ErrRollback) {
 		t.Fatalf("two directories with serial 2: %v", err)
 	}
-	if _, err := v2.Update(dir2, sig2, f.root); err != nil {
+	if _, err := v2.Update(dir2, sig2); err != nil {
 		t.Fatalf("same directory again: %v", err)
 	}
 }
@@ -407,30 +407,30 @@ func TestBatchAllocations(t *testing.T) {
 	toks := f.edTokens(t, 1, 256)
 	errs := make([]error, len(toks))
 	b := f.v.NewBatch()
-	b.Verify(toks, errs)
+	b.Verify(bg, toks, nil, errs)
 	allocs := testing.AllocsPerRun(20, func() {
-		if err := b.Verify(toks, errs); err != nil {
+		if err := b.Verify(bg, toks, nil, errs); err != nil {
 			t.Fatal(err)
 		}
 	})
 	if allocs != 0 {
 		t.Fatalf("Batch.Verify of 256 tokens: %v allocations per run, want 0", allocs)
 	}
-	allocs = testing.AllocsPerRun(20, func() { f.v.Verify(toks[0]) })
+	allocs = testing.AllocsPerRun(20, func() { f.v.Verify(bg, toks[0]) })
 	if allocs != 0 {
 		t.Fatalf("Verify: %v allocations, want 0", allocs)
 	}
 	// Split into sub-batches on two goroutines.
-	defer func(m, p int) { edParallelMin = m; runtime.GOMAXPROCS(p) }(edParallelMin, runtime.GOMAXPROCS(2))
-	edParallelMin = 64
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
 	fp := newFixture(t, &Options{Workers: 2})
+	fp.v.parallelMin = 64
 	b = fp.v.NewBatch()
-	b.Verify(toks, errs)
+	b.Verify(bg, toks, nil, errs)
 	if subs := usedSubs(b); subs != 2 {
 		t.Fatalf("%d sub-batches used, want 2", subs)
 	}
 	allocs = testing.AllocsPerRun(20, func() {
-		if err := b.Verify(toks, errs); err != nil {
+		if err := b.Verify(bg, toks, nil, errs); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -447,15 +447,15 @@ func TestBatchResults(t *testing.T) {
 	toks = append(toks, bad)
 	results := make([]Result, len(toks))
 	errs := make([]error, len(toks))
-	if err := f.v.NewBatch().VerifyResults(toks, results, errs); !errors.Is(err, ErrBatch) {
+	if err := f.v.NewBatch().Verify(bg, toks, results, errs); !errors.Is(err, ErrBatch) {
 		t.Fatalf("batch: %v", err)
 	}
 	for i := range 4 {
-		single, err := f.v.Verify(toks[i])
+		single, err := f.v.Verify(bg, toks[i])
 		if err != nil || errs[i] != nil {
 			t.Fatalf("token %d: %v %v", i, err, errs[i])
 		}
-		if results[i] != single || !results[i].ReplayUnchecked {
+		if results[i] != single || results[i].Replay != ReplayStoreDown {
 			t.Fatalf("token %d: batch result %+v, single %+v", i, results[i], single)
 		}
 	}
@@ -465,7 +465,7 @@ func TestBatchResults(t *testing.T) {
 	if !errors.Is(errs[4], ErrInvalidSignature) || results[4] != (Result{}) {
 		t.Fatalf("bad token: %v %+v", errs[4], results[4])
 	}
-	if err := f.v.NewBatch().VerifyResults(toks, results[:2], errs); err == nil || errors.Is(err, ErrBatch) {
+	if err := f.v.NewBatch().Verify(bg, toks, results[:2], errs); err == nil || errors.Is(err, ErrBatch) {
 		t.Fatalf("short results slice: %v", err)
 	}
 }
@@ -476,19 +476,19 @@ func TestMemoryStoreAcrossSkews(t *testing.T) {
 	tight, _ := New(f.dir, f.sig, f.root, &Options{Now: func() time.Time { return testNow }, Skew: -1, Spent: store})
 	loose, _ := New(f.dir, f.sig, f.root, &Options{Now: func() time.Time { return testNow }, Skew: time.Hour, Spent: store})
 	raw := f.edTokens(t, 1, 1)[0]
-	if _, err := tight.Verify(raw); err != nil {
+	if _, err := tight.Verify(bg, raw); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := loose.Verify(raw); !errors.Is(err, ErrReplayed) {
+	if _, err := loose.Verify(bg, raw); !errors.Is(err, ErrReplayed) {
 		t.Fatalf("replay through a verifier with another skew: %v", err)
 	}
 	// A token this store's clock sees as expired is still remembered.
 	var id token.KeyID
 	var n token.Nonce
-	if err := store.Spend(id, n, testNow.Add(-time.Hour)); err != nil {
+	if err := store.Spend(bg, id, n, testNow.Add(-time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	if err := store.Spend(id, n, testNow.Add(-time.Hour)); !errors.Is(err, ErrReplayed) {
+	if err := store.Spend(bg, id, n, testNow.Add(-time.Hour)); !errors.Is(err, ErrReplayed) {
 		t.Fatalf("second spend of a stale token: %v", err)
 	}
 }

@@ -27,8 +27,8 @@
 // reports an invalid signature as valid only if a weight hits one bad value
 // in one of the at most log₂(n)+1 checks that the signature takes part in:
 // with probability below 2⁻¹²⁰. The weights must be unpredictable to whoever
-// made the signatures, so a deterministic reader may be passed to
-// [Batch.Verify] only in tests.
+// made the signatures, so they come from crypto/rand; if it fails,
+// [Batch.Verify] returns an error and accepts nothing.
 //
 // All arithmetic here is variable-time. That is sound because verification
 // handles public values only: keys, messages, signatures and the weights

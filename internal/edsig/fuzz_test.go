@@ -1,6 +1,7 @@
 package edsig
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"fmt"
 	"math/rand/v2"
@@ -72,6 +73,40 @@ func FuzzBatchMatchesSingle(f *testing.F) {
 			t.Errorf("CheckSignatureEncoding = %v, reference %v", enc, !enc)
 		} else if !enc && (wantKey || wantFixed) {
 			t.Errorf("signature verifies, but CheckSignatureEncoding refuses it")
+		}
+	})
+}
+
+// FuzzCheckSignatureEncoding checks CheckSignatureEncoding against
+// refSignatureEncoding, and that Verify refuses whatever it refuses.
+func FuzzCheckSignatureEncoding(f *testing.F) {
+	for _, c := range loadVectors(f) {
+		f.Add(c.sig)
+	}
+	f.Add([]byte(nil))
+	edge := make([]byte, 64)
+	copy(edge[32:], scalarL)
+	f.Add(bytes.Clone(edge)) // s = L
+	for i := range 32 {
+		edge[i] = 0xff
+	}
+	edge[0], edge[31] = 0xed, 0x7f
+	f.Add(bytes.Clone(edge)) // y = p, s = L
+	priv := ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize))
+	pk, err := NewPublicKey(priv.Public().(ed25519.PublicKey))
+	if err != nil {
+		f.Fatal(err)
+	}
+	msg := []byte("fuzz")
+	f.Add(ed25519.Sign(priv, msg))
+
+	f.Fuzz(func(t *testing.T, sig []byte) {
+		got := CheckSignatureEncoding(sig)
+		if ref := refSignatureEncoding(sig); got != ref {
+			t.Fatalf("CheckSignatureEncoding(%x) = %v, reference %v", sig, got, ref)
+		}
+		if !got && Verify(pk, msg, sig) {
+			t.Fatalf("Verify accepts %x, which CheckSignatureEncoding refuses", sig)
 		}
 	})
 }

@@ -1,0 +1,328 @@
+package verify
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"io"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/statustoken/statustoken/internal/format"
+	"github.com/statustoken/statustoken/token"
+)
+
+// hungStore is a spent-token store whose every call blocks until its
+// context ends, like a network store whose server has stopped answering.
+type hungStore struct{ calls atomic.Int32 }
+
+func (h *hungStore) Spend(ctx context.Context, _ token.KeyID, _ token.Nonce, _ time.Time) error {
+	h.calls.Add(1)
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// TestHungStoreOneTimeoutPerBatch: a batch whose store hangs waits for the
+// store once, until the context's deadline, and not once per token.
+func TestHungStoreOneTimeoutPerBatch(t *testing.T) {
+	for _, failOpen := range []bool{false, true} {
+		store := new(hungStore)
+		f := newFixture(t, &Options{Spent: store, SpentFailOpen: failOpen, Skew: -1})
+		toks := f.edTokens(t, 1, 42)
+		const timeout = 200 * time.Millisecond
+		ctx, cancel := context.WithTimeout(bg, timeout)
+		results := make([]Result, len(toks))
+		errs := make([]error, len(toks))
+		start := time.Now()
+		err := f.v.NewBatch().Verify(ctx, toks, results, errs)
+		elapsed := time.Since(start)
+		cancel()
+		if elapsed > 5*timeout {
+			t.Errorf("fail-open %v: a batch of %d with a hung store took %v, want about one timeout (%v)", failOpen, len(toks), elapsed, timeout)
+		}
+		if n := store.calls.Load(); n != 1 {
+			t.Errorf("fail-open %v: the hung store was called %d times, want once", failOpen, n)
+		}
+		for i := range toks {
+			switch {
+			case failOpen && (errs[i] != nil || results[i].Replay != ReplayStoreDown):
+				t.Fatalf("fail open, token %d: %v %+v", i, errs[i], results[i])
+			case !failOpen && !errors.Is(errs[i], ErrStoreUnavailable):
+				t.Fatalf("fail closed, token %d: %v", i, errs[i])
+			}
+		}
+		if failOpen != (err == nil) {
+			t.Errorf("fail-open %v: batch error %v", failOpen, err)
+		}
+		// A single verification honours the context too.
+		ctx, cancel = context.WithTimeout(bg, 20*time.Millisecond)
+		_, err = f.v.Verify(ctx, f.edTokens(t, 1, 1)[0])
+		cancel()
+		if failOpen != (err == nil) || (!failOpen && !errors.Is(err, ErrStoreUnavailable)) {
+			t.Errorf("fail-open %v: single verification with a hung store: %v", failOpen, err)
+		}
+	}
+}
+
+// TestRepeatsWithinBatch: with a spent store, a token repeated within one
+// batch is accepted once, whatever the store does.
+func TestRepeatsWithinBatch(t *testing.T) {
+	stores := map[string]struct {
+		s        SpentStore
+		failOpen bool
+	}{
+		"memory":           {NewMemoryStore(0, func() time.Time { return testNow }), false},
+		"down, fail open":  {downStore{}, true},
+		"hung, fail open":  {new(hungStore), true},
+		"down, fail close": {downStore{}, false},
+	}
+	for name, c := range stores {
+		f := newFixture(t, &Options{Spent: c.s, SpentFailOpen: c.failOpen, Skew: -1})
+		six := append(f.edTokens(t, 1, 4), f.rsaTokens(t, 2, 2)...)
+		var toks [][]byte
+		for range 7 {
+			toks = append(toks, six...)
+		}
+		ctx, cancel := context.WithTimeout(bg, 50*time.Millisecond)
+		errs := make([]error, len(toks))
+		f.v.NewBatch().Verify(ctx, toks, nil, errs)
+		cancel()
+		accepted := 0
+		for i, err := range errs {
+			switch {
+			case err == nil:
+				accepted++
+				if i >= len(six) {
+					t.Errorf("%s: repeat %d accepted", name, i)
+				}
+			case i >= len(six) && !errors.Is(err, ErrReplayed):
+				t.Errorf("%s: repeat %d: %v, want ErrReplayed", name, i, err)
+			}
+		}
+		want := len(six)
+		if !c.failOpen && name != "memory" {
+			want = 0
+		}
+		if accepted != want {
+			t.Errorf("%s: %d of %d accepted, want %d", name, accepted, len(toks), want)
+		}
+	}
+}
+
+// failingReader fails every read.
+type failingReader struct{}
+
+func (failingReader) Read([]byte) (int, error) { return 0, io.ErrUnexpectedEOF }
+
+// TestRandomnessFailure: if the random source fails, a batch accepts no
+// token and says why, instead of looping or accepting.
+func TestRandomnessFailure(t *testing.T) {
+	f := newFixture(t, nil)
+	toks := append(f.edTokens(t, 1, 64), f.rsaTokens(t, 1, 1)...)
+	defer func(r io.Reader) { rand.Reader = r }(rand.Reader)
+	for _, r := range []io.Reader{failingReader{}, bytes.NewReader(make([]byte, 1<<20))} {
+		rand.Reader = r
+		results := make([]Result, len(toks))
+		errs := make([]error, len(toks))
+		err := f.v.NewBatch().Verify(bg, toks, results, errs)
+		if !errors.Is(err, ErrRandomness) {
+			t.Fatalf("batch with a failed random source: %v", err)
+		}
+		for i := range toks {
+			if !errors.Is(errs[i], ErrRandomness) || results[i] != (Result{}) {
+				t.Fatalf("token %d: %v %+v", i, errs[i], results[i])
+			}
+		}
+	}
+}
+
+// TestUpdateKeepsRoot: the root key is fixed at New. A directory signed
+// by another root is refused by Update, however valid it is.
+func TestUpdateKeepsRoot(t *testing.T) {
+	f := newFixture(t, nil)
+	other := ed25519.NewKeyFromSeed(fixedBytes("other root", 32))
+	d, err := token.ParseDirectory(f.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Serial = 2
+	data, err := d.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig := ed25519.Sign(other, format.DirectoryMessage(data))
+	if _, err := f.v.Update(data, sig); !errors.Is(err, token.ErrDirectorySignature) {
+		t.Fatalf("Update to a directory under another root: %v", err)
+	}
+	// The same directory under the pinned root is accepted.
+	v2, err := New(data, sig, other.Public().(ed25519.PublicKey), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v2.Update(f.dir, f.sig); !errors.Is(err, token.ErrDirectorySignature) {
+		t.Fatalf("Update back to the first root: %v", err)
+	}
+}
+
+// TestDirectoryDeepCopy: nothing reachable from Directory() is shared
+// with the Verifier.
+func TestDirectoryDeepCopy(t *testing.T) {
+	f := newFixture(t, nil)
+	raw := f.edTokens(t, 1, 1)[0]
+	d := f.v.Directory()
+	want := f.v.Directory()
+	for i := range d.Keys {
+		for j := range d.Keys[i].PublicKey {
+			d.Keys[i].PublicKey[j] ^= 0xff
+		}
+		d.Keys[i].Expiry++
+	}
+	d.Statuses[0].Name = "changed"
+	got := f.v.Directory()
+	for i := range got.Keys {
+		if !bytes.Equal(got.Keys[i].PublicKey, want.Keys[i].PublicKey) || got.Keys[i].Expiry != want.Keys[i].Expiry {
+			t.Fatalf("key %d changed through a copy", i)
+		}
+	}
+	if got.Statuses[0].Name != want.Statuses[0].Name {
+		t.Fatal("status name changed through a copy")
+	}
+	if r, err := f.v.Verify(bg, raw); err != nil || r.StatusName != "green" {
+		t.Fatalf("verification after mutating a copy: %v %+v", err, r)
+	}
+}
+
+// texts returns the text forms of binary tokens.
+func texts(t testing.TB, raws [][]byte) []string {
+	t.Helper()
+	out := make([]string, len(raws))
+	for i, raw := range raws {
+		tok, err := token.Parse(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := tok.MarshalText()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[i] = string(b)
+	}
+	return out
+}
+
+// TestVerifyTextMatchesBinary: the text entry points give exactly the
+// binary ones' results, for valid, tampered and malformed tokens.
+func TestVerifyTextMatchesBinary(t *testing.T) {
+	f := newFixture(t, &Options{Skew: -1})
+	raws := append(f.edTokens(t, 1, 20), f.rsaTokens(t, 3, 2)...)
+	txt := texts(t, raws)
+	bad := bytes.Clone(raws[3])
+	bad[len(bad)-1] ^= 1
+	raws = append(raws, bad)
+	txt = append(txt, texts(t, [][]byte{bad})...)
+	raws = append(raws, []byte("not a token"))
+	txt = append(txt, "HT1:not base45!")
+	raws = append(raws, nil)
+	txt = append(txt, "")
+
+	binRes := make([]Result, len(raws))
+	binErr := make([]error, len(raws))
+	txtRes := make([]Result, len(raws))
+	txtErr := make([]error, len(raws))
+	f.v.NewBatch().Verify(bg, raws, binRes, binErr)
+	f.v.NewBatch().VerifyText(bg, txt, txtRes, txtErr)
+	for i := range raws {
+		single, serr := f.v.VerifyText(bg, txt[i])
+		if binRes[i] != txtRes[i] || single != txtRes[i] {
+			t.Errorf("token %d: results %+v (binary), %+v (text batch), %+v (text)", i, binRes[i], txtRes[i], single)
+		}
+		if sentinel(binErr[i]) != sentinel(txtErr[i]) || sentinel(serr) != sentinel(txtErr[i]) {
+			t.Errorf("token %d: errors %v (binary), %v (text batch), %v (text)", i, binErr[i], txtErr[i], serr)
+		}
+	}
+}
+
+// sentinel returns the package error that err wraps.
+func sentinel(err error) error {
+	for _, s := range []error{token.ErrMalformed, ErrExpired, ErrNotYetValid, ErrTooFarAhead, ErrUnknownKey,
+		ErrKeyMismatch, ErrInvalidSignature, ErrReplayed, ErrStoreUnavailable, ErrStoreFull, ErrRandomness} {
+		if errors.Is(err, s) {
+			return s
+		}
+	}
+	return err
+}
+
+// TestTextAllocations: text verification, single and batch, decodes into
+// reused buffers and allocates nothing per token in steady state.
+func TestTextAllocations(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector makes sync.Pool drop items")
+	}
+	f := newFixture(t, nil)
+	txt := texts(t, f.edTokens(t, 1, 256))
+	b := f.v.NewBatch()
+	errs := make([]error, len(txt))
+	results := make([]Result, len(txt))
+	b.VerifyText(bg, txt, results, errs)
+	if allocs := testing.AllocsPerRun(10, func() {
+		if err := b.VerifyText(bg, txt, results, errs); err != nil {
+			t.Fatal(err)
+		}
+	}); allocs != 0 {
+		t.Fatalf("Batch.VerifyText of 256 tokens: %v allocations per run, want 0", allocs)
+	}
+	if allocs := testing.AllocsPerRun(20, func() { f.v.VerifyText(bg, txt[0]) }); allocs != 0 {
+		t.Fatalf("VerifyText: %v allocations, want 0", allocs)
+	}
+}
+
+// TestErrorTexts: every error verification returns starts with a public
+// package's name and names no internal package.
+func TestErrorTexts(t *testing.T) {
+	f := newFixture(t, &Options{Spent: downStore{}, Skew: -1})
+	raw := f.edTokens(t, 1, 1)[0]
+	inputs := [][]byte{nil, {1}, {1, 9}, {2, 1}, raw[:50], append(bytes.Clone(raw), 0)}
+	zeroStatus := bytes.Clone(raw)
+	zeroStatus[2] = 0
+	badS := bytes.Clone(raw)
+	copy(badS[format.HeaderSize+32:], bytes.Repeat([]byte{0xff}, 32))
+	inputs = append(inputs, zeroStatus, badS, raw)
+	var errs []error
+	for _, in := range inputs {
+		_, err := f.v.Verify(bg, in)
+		errs = append(errs, err)
+	}
+	for _, s := range []string{"", "HT1:", "HT1:a", "HT1:GGW", "XX1:00", string(make([]byte, token.MaxTextSize+1))} {
+		_, err := f.v.VerifyText(bg, s)
+		errs = append(errs, err)
+	}
+	_, err := New(nil, nil, make([]byte, 32), nil)
+	errs = append(errs, err)
+	_, err = New(f.dir, f.sig, nil, nil)
+	errs = append(errs, err)
+	for _, err := range errs {
+		if err == nil {
+			t.Fatal("bad input accepted")
+		}
+		checkErrorText(t, err)
+	}
+}
+
+func checkErrorText(t *testing.T, err error) {
+	t.Helper()
+	msg := err.Error()
+	if !(hasPrefix(msg, "verify: ") || hasPrefix(msg, "token: ")) {
+		t.Errorf("error %q does not start with its package name", msg)
+	}
+	for _, internal := range []string{"base45", "edsig", "rsabssa", "format", "keyset", "internal"} {
+		if bytes.Contains([]byte(msg), []byte(internal)) {
+			t.Errorf("error %q names %s", msg, internal)
+		}
+	}
+}
+
+func hasPrefix(s, p string) bool { return len(s) >= len(p) && s[:len(p)] == p }
