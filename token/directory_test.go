@@ -77,12 +77,14 @@ func TestDirectoryRoundTrip(t *testing.T) {
 	}
 }
 
-func TestDirectoryNonCanonical(t *testing.T) {
+// nonCanonicalDirectories returns encodings of validDirectory() other
+// than the canonical one, and other bytes that are no directory.
+func nonCanonicalDirectories() map[string]string {
 	data, _ := validDirectory().MarshalBinary()
 	s := string(data)
 	var indented bytes.Buffer
 	json.Indent(&indented, data, "", " ")
-	for name, v := range map[string]string{
+	return map[string]string{
 		"indented":        indented.String(),
 		"trailing space":  s + " ",
 		"trailing object": s + "{}",
@@ -96,15 +98,21 @@ func TestDirectoryNonCanonical(t *testing.T) {
 		"empty":           "",
 		"null":            "null",
 		"oversized":       s + strings.Repeat(" ", token.MaxDirectorySize),
-	} {
+	}
+}
+
+func TestDirectoryNonCanonical(t *testing.T) {
+	for name, v := range nonCanonicalDirectories() {
 		if _, err := token.ParseDirectory([]byte(v)); !errors.Is(err, token.ErrMalformedDirectory) {
 			t.Errorf("%s: got %v, want ErrMalformedDirectory", name, err)
 		}
 	}
 }
 
-func TestDirectoryRules(t *testing.T) {
-	cases := map[string]func(d *token.Directory){
+// directoryRules returns mutations of validDirectory() that each break one
+// rule of SPEC.md, "Directory".
+func directoryRules() map[string]func(d *token.Directory) {
+	return map[string]func(d *token.Directory){
 		"version 2":               func(d *token.Directory) { d.Version = 2 },
 		"serial too large":        func(d *token.Directory) { d.Serial = token.MaxSerial + 1 },
 		"epoch too short":         func(d *token.Directory) { d.EpochLength = 3599 },
@@ -148,7 +156,23 @@ func TestDirectoryRules(t *testing.T) {
 			d.Keys[0].Suite = token.RSABSSA
 		},
 	}
-	for name, mutate := range cases {
+}
+
+// invalidDirectory returns the JSON object of validDirectory() after
+// mutate, as a careless issuer would publish it, or nil if it cannot be
+// encoded (an unknown suite has no name).
+func invalidDirectory(mutate func(d *token.Directory)) []byte {
+	d := validDirectory()
+	mutate(d)
+	data, err := json.Marshal((*plainDirectory)(d))
+	if err != nil {
+		return nil
+	}
+	return data
+}
+
+func TestDirectoryRules(t *testing.T) {
+	for name, mutate := range directoryRules() {
 		d := validDirectory()
 		mutate(d)
 		if _, err := d.MarshalBinary(); !errors.Is(err, token.ErrInvalidDirectory) {

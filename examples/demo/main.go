@@ -8,16 +8,19 @@
 package main
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
 	"os"
+	"os/signal"
 	"runtime"
 	"sync"
 	"time"
 
+	"github.com/statustoken/statustoken/holder"
 	"github.com/statustoken/statustoken/issue"
 	"github.com/statustoken/statustoken/token"
 	"github.com/statustoken/statustoken/verify"
@@ -37,7 +40,9 @@ func main() {
 		fmt.Fprintln(os.Stderr, "demo: -n must be 1..1000000 and -batch 1..65536")
 		os.Exit(2)
 	}
-	if err := run(*n, *batch); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, *n, *batch); err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)
 	}
@@ -45,7 +50,7 @@ func main() {
 
 var statuses = []token.StatusName{{Code: 1, Name: "green"}, {Code: 2, Name: "amber"}, {Code: 3, Name: "red"}}
 
-func run(n, batchSize int) error {
+func run(ctx context.Context, n, batchSize int) error {
 	now := time.Now()
 	_, root, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -73,7 +78,7 @@ func run(n, batchSize int) error {
 	fmt.Printf("issuer: directory serial 1, %d bytes, %d statuses, keys for 2 epochs and 2 suites (%v, RSA keys generated)\n",
 		len(dir), len(statuses), time.Since(start).Round(time.Millisecond))
 
-	wallet, err := issue.NewHolder(dir, sig, pinned)
+	wallet, err := holder.New(dir, sig, pinned)
 	if err != nil {
 		return err
 	}
@@ -112,14 +117,14 @@ func run(n, batchSize int) error {
 	}{{"rsabssa", blind}, {"ed25519", kiosk}} {
 		raws := make([][]byte, len(set.toks))
 		for i, t := range set.toks {
-			if raws[i], err = t.Marshal(); err != nil {
+			if raws[i], err = t.MarshalBinary(); err != nil {
 				return err
 			}
 		}
 		start = time.Now()
 		counts := map[string]int{}
 		for _, raw := range raws {
-			r, err := scanner.Verify(raw)
+			r, err := scanner.Verify(ctx, raw)
 			if err != nil {
 				return fmt.Errorf("valid %s token refused: %w", set.name, err)
 			}
@@ -133,14 +138,14 @@ func run(n, batchSize int) error {
 		start = time.Now()
 		for i := 0; i < len(raws); i += batchSize {
 			j := min(i+batchSize, len(raws))
-			if err := b.Verify(raws[i:j], errs[i:j]); err != nil {
+			if err := b.Verify(ctx, raws[i:j], nil, errs[i:j]); err != nil {
 				return fmt.Errorf("valid %s batch refused: %w", set.name, err)
 			}
 		}
 		rate(fmt.Sprintf("verified in batches of %d (%s)", batchSize, set.name), len(raws), time.Since(start))
 	}
 
-	if err := refusals(scanner, dir, sig, pinned, blind[0], kiosk[0], now); err != nil {
+	if err := refusals(ctx, scanner, dir, sig, pinned, blind[0], kiosk[0], now); err != nil {
 		return err
 	}
 
@@ -156,7 +161,7 @@ func run(n, batchSize int) error {
 
 // issueBlind runs blind issuance for n tokens, in requests of up to
 // issue.MaxTokens, spread over the statuses and over all cores.
-func issueBlind(issuer *issue.Issuer, wallet *issue.Holder, now time.Time, n int) ([]*token.Token, error) {
+func issueBlind(issuer *issue.Issuer, wallet *holder.Holder, now time.Time, n int) ([]*token.Token, error) {
 	type job struct {
 		status token.Status
 		count  int
@@ -181,8 +186,8 @@ func issueBlind(issuer *issue.Issuer, wallet *issue.Holder, now time.Time, n int
 					errs[j] = err
 					continue
 				}
-				assigned := func() (token.Status, error) { return jobs[j].status, nil }
-				resp, err := issuer.Respond(req, now, assigned)
+				// The issuer's policy gave this holder jobs[j].status.
+				resp, err := issuer.Respond(req, now, jobs[j].status)
 				if err != nil {
 					errs[j] = err
 					continue
@@ -203,11 +208,11 @@ func issueBlind(issuer *issue.Issuer, wallet *issue.Holder, now time.Time, n int
 }
 
 // refusals shows the scanner refusing tokens it must refuse.
-func refusals(scanner *verify.Verifier, dir, sig []byte, pinned ed25519.PublicKey,
+func refusals(ctx context.Context, scanner *verify.Verifier, dir, sig []byte, pinned ed25519.PublicKey,
 	blindTok, edTok *token.Token, now time.Time) error {
 	fmt.Println("\nrefused as they must be:")
-	edRaw, _ := edTok.Marshal()
-	rsaRaw, _ := blindTok.Marshal()
+	edRaw, _ := edTok.MarshalBinary()
+	rsaRaw, _ := blindTok.MarshalBinary()
 	flip := func(raw []byte, i int, mask byte) []byte {
 		c := append([]byte(nil), raw...)
 		c[i] ^= mask
@@ -228,12 +233,12 @@ func refusals(scanner *verify.Verifier, dir, sig []byte, pinned ed25519.PublicKe
 	if err != nil {
 		return err
 	}
-	foreignRaw, _ := foreign[0].Marshal()
+	foreignRaw, _ := foreign[0].MarshalBinary()
 	spent, err := verify.New(dir, sig, pinned, &verify.Options{Spent: verify.NewMemoryStore(0, nil)})
 	if err != nil {
 		return err
 	}
-	if _, err := spent.Verify(edRaw); err != nil {
+	if _, err := spent.Verify(ctx, edRaw); err != nil {
 		return err
 	}
 	cases := []struct {
@@ -246,13 +251,13 @@ func refusals(scanner *verify.Verifier, dir, sig []byte, pinned ed25519.PublicKe
 		{"rsabssa signature bit flipped", scanner, flip(rsaRaw, len(rsaRaw)-1, 1), verify.ErrInvalidSignature},
 		{"nonce changed", scanner, flip(edRaw, 20, 1), verify.ErrInvalidSignature},
 		{"status changed", scanner, flip(edRaw, 2, 2), verify.ErrKeyMismatch},
-		{"truncated", scanner, edRaw[:len(edRaw)-1], verify.ErrMalformed},
+		{"truncated", scanner, edRaw[:len(edRaw)-1], token.ErrMalformed},
 		{"scanned three days later", later, edRaw, verify.ErrExpired},
 		{"key of another issuer", scanner, foreignRaw, verify.ErrUnknownKey},
 		{"presented a second time", spent, edRaw, verify.ErrReplayed},
 	}
 	for _, c := range cases {
-		_, err := c.v.Verify(c.raw)
+		_, err := c.v.Verify(ctx, c.raw)
 		if !errors.Is(err, c.want) {
 			return fmt.Errorf("%s: got %v, want %v", c.name, err, c.want)
 		}

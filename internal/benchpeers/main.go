@@ -17,6 +17,7 @@
 package main
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"flag"
@@ -32,6 +33,7 @@ import (
 	voi "github.com/oasisprotocol/curve25519-voi/primitives/ed25519"
 
 	"github.com/statustoken/statustoken/internal/edsig"
+	"github.com/statustoken/statustoken/internal/format"
 	"github.com/statustoken/statustoken/issue"
 	"github.com/statustoken/statustoken/token"
 	"github.com/statustoken/statustoken/verify"
@@ -39,6 +41,7 @@ import (
 
 type workload struct {
 	raws     [][]byte // whole tokens
+	texts    []string // their text forms
 	msgs     [][]byte // signed messages
 	sigs     [][]byte
 	pub      ed25519.PublicKey
@@ -69,12 +72,17 @@ func newWorkload(n int) (*workload, error) {
 			return nil, err
 		}
 		for _, t := range toks {
-			raw, err := t.Marshal()
+			raw, err := t.MarshalBinary()
+			if err != nil {
+				return nil, err
+			}
+			text, err := t.MarshalText()
 			if err != nil {
 				return nil, err
 			}
 			w.raws = append(w.raws, raw)
-			w.msgs = append(w.msgs, t.Message())
+			w.texts = append(w.texts, string(text))
+			w.msgs = append(w.msgs, format.AppendMessage(nil, raw))
 			w.sigs = append(w.sigs, t.Signature)
 		}
 	}
@@ -105,7 +113,12 @@ var impls = []impl{
 	{"statustoken verify.Batch (tokens)", func(w *workload) (func() bool, error) {
 		batch := w.verifier.NewBatch()
 		errs := make([]error, len(w.raws))
-		return func() bool { return batch.Verify(w.raws, errs) == nil }, nil
+		return func() bool { return batch.Verify(context.Background(), w.raws, nil, errs) == nil }, nil
+	}},
+	{"statustoken verify.Batch (token texts)", func(w *workload) (func() bool, error) {
+		batch := w.verifier.NewBatch()
+		errs := make([]error, len(w.raws))
+		return func() bool { return batch.VerifyText(context.Background(), w.texts, nil, errs) == nil }, nil
 	}},
 	{"statustoken edsig.Batch (signatures)", func(w *workload) (func() bool, error) {
 		pk, err := edsig.NewPublicKey(w.pub)
@@ -119,7 +132,8 @@ var impls = []impl{
 			for i := range w.msgs {
 				batch.Add(pk, w.msgs[i], w.sigs[i])
 			}
-			return batch.Verify(nil, ok)
+			all, err := batch.Verify(ok)
+			return all && err == nil
 		}, nil
 	}},
 	{"curve25519-voi BatchVerifier", func(w *workload) (func() bool, error) {
@@ -151,8 +165,9 @@ var impls = []impl{
 const (
 	stdlibImpl = 0
 	tokensImpl = 1
-	sigsImpl   = 2
-	voiImpl    = 3
+	textsImpl  = 2
+	sigsImpl   = 3
+	voiImpl    = 4
 )
 
 // sample is the time of one measurement, long enough to be timed
@@ -212,6 +227,7 @@ func run(sizes []int, rounds int) error {
 	stdlibNs := make([]float64, len(sizes)) // median ns per verification
 	voiSpeedup := make([]float64, len(sizes))
 	overhead := make([]float64, len(sizes))
+	textCost := make([]float64, len(sizes))
 	for si, n := range sizes {
 		w, err := newWorkload(n)
 		if err != nil {
@@ -256,12 +272,13 @@ func run(sizes []int, rounds int) error {
 			ratio[i][si] = median(rs)
 		}
 		stdlibNs[si] = median(slices.Clone(perRound[stdlibImpl]))
-		var sp, ov []float64
+		var sp, ov, tc []float64
 		for r := range rounds {
 			sp = append(sp, perRound[voiImpl][r]/perRound[tokensImpl][r])
 			ov = append(ov, perRound[tokensImpl][r]/perRound[sigsImpl][r]-1)
+			tc = append(tc, perRound[textsImpl][r]/perRound[tokensImpl][r])
 		}
-		voiSpeedup[si], overhead[si] = median(sp), median(ov)
+		voiSpeedup[si], overhead[si], textCost[si] = median(sp), median(ov), median(tc)
 	}
 
 	fmt.Printf("Time per signature as a ratio to one crypto/ed25519.Verify in the same round\n")
@@ -294,6 +311,10 @@ func run(sizes []int, rounds int) error {
 	fmt.Printf("\nwhole-token overhead of verify.Batch over edsig.Batch:")
 	for si, n := range sizes {
 		fmt.Printf("  n=%d %+.1f%%", n, 100*overhead[si])
+	}
+	fmt.Printf("\ntoken texts over binary tokens, verify.Batch:")
+	for si, n := range sizes {
+		fmt.Printf("  n=%d %.3fx", n, textCost[si])
 	}
 	fmt.Println()
 	return nil
