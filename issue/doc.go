@@ -1,20 +1,30 @@
-// Package issue is the issuance side of statustoken: the [Issuer], which
-// publishes the signed key directory and signs tokens, and the [Holder],
-// a wallet's side of blind issuance.
+// Package issue is the issuer service's side of statustoken: an
+// [Issuer], made by [NewIssuer] from a [Config], publishes the signed key
+// directory ([Issuer.Directory]) and signs tokens.
 //
-// With the rsabssa suite (RFC 9474 blind RSA) a wallet calls
-// [Holder.Request] for a batch of tokens, the issuer answers with
-// [Issuer.Respond] after its own policy has assigned the holder's status,
-// and the wallet calls [Holder.Finalize]. The issuer sees only blinded
-// messages: it cannot recognise the tokens later.
+// With the rsabssa suite (RFC 9474 blind RSA) a wallet (package holder)
+// sends a request of blinded messages. Authenticate the holder, decide its
+// status from your own evidence, then answer with [Issuer.Respond] for
+// that status: the issuer sees only blinded messages, and cannot
+// recognise the tokens later. With the ed25519 suite the issuer signs
+// tokens directly ([Issuer.IssueEd25519]). RSA issuing keys are kept in a
+// [KeyStore]: [FileKeyStore] or [MemoryKeyStore].
+//
+// # Errors
+//
+// Every error wraps one of: [ErrConfig], [ErrMalformedRequest],
+// [ErrNotIssuing], [ErrStatusNotAssigned], [ErrCount], [ErrSigning],
+// [ErrKeyNotFound], [ErrKeyExists], [ErrKeyFile], or
+// [token.ErrInvalidDirectory] if the directory it would publish breaks a
+// rule (which a valid Config prevents). Each sentinel's documentation says
+// how to handle it.
 //
 // # Security considerations
 //
-// With the ed25519 suite ([Issuer.IssueEd25519]) the issuer sees every
-// token it signs and could recognise it when it is scanned. Use it only
-// where issuance never learns who the holder is, such as a walk-in test
-// site that asks for no identity. An issuer that knows who the holder is
-// must use rsabssa.
+// With the ed25519 suite the issuer sees every token it signs and could
+// recognise it when it is scanned. Use it only where issuance never learns
+// who the holder is, such as a walk-in test site that asks for no
+// identity. An issuer that knows who the holder is must use rsabssa.
 //
 // The root key signs directories only, and may be kept offline. Issuer
 // seeds and RSA private keys must be kept like private keys; a

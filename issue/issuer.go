@@ -22,7 +22,7 @@ var (
 	// Issuer was not made by NewIssuer. Fix the configuration.
 	ErrConfig = errors.New("issue: invalid issuer configuration")
 	// ErrMalformedRequest: a token request is not exactly one valid
-	// encoding, or a blinded message in it is not below the modulus.
+	// encoding, or a blinded message in it is not in [1, n).
 	// Refuse it as the holder's fault (HTTP 400).
 	ErrMalformedRequest = errors.New("issue: malformed token request")
 	// ErrNotIssuing: the issuer has no key for what was asked: a suite it

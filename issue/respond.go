@@ -125,7 +125,7 @@ func (is *Issuer) Respond(request []byte, now time.Time, status token.Status) ([
 		s, err := k.BlindSign(elems[i*format.ElementSize : (i+1)*format.ElementSize])
 		switch {
 		case errors.Is(err, rsabssa.ErrInvalidBlindedMessage):
-			return nil, fmt.Errorf("%w: blinded message %d is not below the modulus", ErrMalformedRequest, i)
+			return nil, fmt.Errorf("%w: blinded message %d is not in [1, n)", ErrMalformedRequest, i)
 		case err != nil:
 			return nil, ErrSigning
 		}

@@ -180,8 +180,10 @@ func ParseDirectory(data []byte) (*Directory, error) {
 		return nil, fmt.Errorf("%w: data after the directory", ErrMalformedDirectory)
 	}
 	// One encoding per directory: whatever encoding/json tolerates
-	// (spacing, field order or case, duplicate or missing fields, null,
-	// escapes, base64 variants) differs from the canonical re-encoding.
+	// (spacing, field order or case, duplicate or missing fields, escapes,
+	// base64 variants, null for most fields) differs from the canonical
+	// re-encoding. A null list or public key survives it, and the content
+	// rules below refuse it.
 	canon, err := json.Marshal((*jsonDirectory)(&d))
 	if err != nil || !bytes.Equal(canon, data) {
 		return nil, fmt.Errorf("%w: not in canonical form", ErrMalformedDirectory)
