@@ -148,6 +148,22 @@ func (d *Directory) UnmarshalBinary(data []byte) error {
 // UnmarshalText is [Directory.UnmarshalBinary].
 func (d *Directory) UnmarshalText(text []byte) error { return d.UnmarshalBinary(text) }
 
+// jsonDetail describes a decoding error by the JSON field and offset,
+// without Go type names or a repeated package prefix.
+func jsonDetail(err error) string {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syntax):
+		return fmt.Sprintf("JSON syntax error at offset %d", syntax.Offset)
+	case errors.As(err, &typ):
+		return fmt.Sprintf("field %q has the wrong type at offset %d", typ.Field, typ.Offset)
+	}
+	msg := strings.ReplaceAll(err.Error(), "jsonDirectory.", "")
+	msg = strings.ReplaceAll(msg, "token: ", "")
+	return strings.TrimPrefix(msg, "json: ")
+}
+
 // Clone returns a deep copy of d: no slice is shared with d.
 func (d *Directory) Clone() *Directory {
 	if d == nil {
@@ -174,7 +190,7 @@ func ParseDirectory(data []byte) (*Directory, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode((*jsonDirectory)(&d)); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformedDirectory, err)
+		return nil, fmt.Errorf("%w: %s", ErrMalformedDirectory, jsonDetail(err))
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, fmt.Errorf("%w: data after the directory", ErrMalformedDirectory)

@@ -1,6 +1,7 @@
 package token
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"errors"
 	"strings"
@@ -30,6 +31,10 @@ func TestInputLimits(t *testing.T) {
 	copy(bigRaw, raw)
 	bigText := string(text) + strings.Repeat("0", 9*MaxTextSize)
 	bigTextBytes := []byte(bigText)
+	// UnmarshalText takes bytes, which a codec may hand it in any size:
+	// a megabyte of text must be refused as cheaply as ten times the
+	// limit.
+	hugeTextBytes := append(bytes.Clone(text), bytes.Repeat([]byte("0"), 10*MaxDirectorySize)...)
 	bigB64 := b64 + strings.Repeat("A", 9*MaxBase64Size)
 	// A directory ten times the limit, of valid JSON: one status list
 	// padded with entries.
@@ -55,6 +60,7 @@ func TestInputLimits(t *testing.T) {
 		{"format.ParseToken", MaxSize, len(bigRaw), func() error { _, err := format.ParseToken(bigRaw); return err }, nil},
 		{"ParseText", MaxTextSize, len(bigText), func() error { _, err := ParseText(bigText); return err }, ErrMalformed},
 		{"Token.UnmarshalText", MaxTextSize, len(bigText), func() error { return new(Token).UnmarshalText(bigTextBytes) }, ErrMalformed},
+		{"Token.UnmarshalText (huge)", MaxTextSize, len(hugeTextBytes), func() error { return new(Token).UnmarshalText(hugeTextBytes) }, ErrMalformed},
 		{"ParseBase64", MaxBase64Size, len(bigB64), func() error { _, err := ParseBase64(bigB64); return err }, ErrMalformed},
 		{"ParseDirectory", MaxDirectorySize, len(bigDir), func() error { _, err := ParseDirectory(bigDir); return err }, ErrMalformedDirectory},
 		{"Directory.UnmarshalBinary", MaxDirectorySize, len(bigDir), func() error { return new(Directory).UnmarshalBinary(bigDir) }, ErrMalformedDirectory},

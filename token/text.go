@@ -28,7 +28,11 @@ func (t *Token) MarshalText() ([]byte, error) {
 	if t == nil {
 		return nil, fmt.Errorf("%w: nil token", ErrMalformed)
 	}
-	return t.AppendText(make([]byte, 0, len(TextPrefix)+t.Suite.Size()/2*3+2))
+	b, err := t.AppendText(make([]byte, 0, len(TextPrefix)+t.Suite.Size()/2*3+2))
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
 }
 
 // AppendText appends the text form of t (see [Token.MarshalText]) to b.
@@ -57,6 +61,9 @@ func ParseText(s string) (*Token, error) {
 // UnmarshalText decodes a text form into t, as [ParseText] does. On error
 // t is left unchanged.
 func (t *Token) UnmarshalText(text []byte) error {
+	if len(text) > MaxTextSize {
+		return fmt.Errorf("%w: text form of %d characters, limit %d", ErrMalformed, len(text), MaxTextSize)
+	}
 	return t.unmarshalText(string(text))
 }
 

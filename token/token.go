@@ -193,7 +193,11 @@ func (t *Token) MarshalBinary() ([]byte, error) {
 	if t == nil {
 		return nil, fmt.Errorf("%w: nil token", ErrMalformed)
 	}
-	return t.AppendBinary(make([]byte, 0, t.Suite.Size()))
+	b, err := t.AppendBinary(make([]byte, 0, t.Suite.Size()))
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
 }
 
 // AppendBinary appends the binary encoding of t to b, after checking that

@@ -1,0 +1,165 @@
+// Package logtest builds directory transparency fixtures for tests and
+// the demo: a log in memory, signed with a deterministic log key, and
+// witness keys whose cosignatures carry a chosen time. It stands in for
+// the log and the witnesses of a deployment (examples/deploy runs real
+// litewitness instances); nothing here checks consistency as a witness
+// must.
+package logtest
+
+import (
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/statustoken/statustoken/internal/transparency"
+	"golang.org/x/mod/sumdb/note"
+)
+
+// Key returns a deterministic Ed25519 key for label.
+func Key(label string) ed25519.PrivateKey {
+	seed := sha256.Sum256([]byte("statustoken logtest " + label))
+	return ed25519.NewKeyFromSeed(seed[:])
+}
+
+// Witness is a witness key.
+type Witness struct {
+	Name string
+	key  ed25519.PrivateKey
+}
+
+// NewWitness returns the witness name with a key derived from its name.
+func NewWitness(name string) *Witness { return &Witness{Name: name, key: Key("witness " + name)} }
+
+func (w *Witness) encodedKey() []byte {
+	return append([]byte{0x04}, w.key.Public().(ed25519.PublicKey)...)
+}
+
+// KeyHash is the witness key's hash in signature lines.
+func (w *Witness) KeyHash() uint32 {
+	h := sha256.Sum256(append([]byte(w.Name+"\n"), w.encodedKey()...))
+	return binary.BigEndian.Uint32(h[:4])
+}
+
+// VerifierKey returns the witness's c2sp.org/tlog-cosignature vkey.
+func (w *Witness) VerifierKey() string {
+	return fmt.Sprintf("%s+%08x+%s", w.Name, w.KeyHash(), base64.StdEncoding.EncodeToString(w.encodedKey()))
+}
+
+// At returns a note.Signer that cosigns (c2sp.org/tlog-cosignature v1)
+// with timestamp t.
+func (w *Witness) At(t time.Time) note.Signer { return cosigner{w, uint64(t.Unix())} }
+
+type cosigner struct {
+	w *Witness
+	t uint64
+}
+
+func (c cosigner) Name() string    { return c.w.Name }
+func (c cosigner) KeyHash() uint32 { return c.w.KeyHash() }
+func (c cosigner) Sign(msg []byte) ([]byte, error) {
+	m := fmt.Sprintf("cosignature/v1\ntime %d\n%s", c.t, msg)
+	sig := binary.BigEndian.AppendUint64(nil, c.t)
+	return append(sig, ed25519.Sign(c.w.key, []byte(m))...), nil
+}
+
+// Log is a log in memory with its signer.
+type Log struct {
+	Tree   transparency.Tree
+	signer note.Signer
+	vkey   string
+}
+
+// NewLog returns an empty log of origin with a key derived from it.
+func NewLog(origin string) *Log {
+	k := Key("log " + origin)
+	skey := "PRIVATE+KEY+" + origin + "+" + fmt.Sprintf("%08x", noteKeyHash(origin, k)) + "+" +
+		base64.StdEncoding.EncodeToString(append([]byte{1}, k.Seed()...))
+	s, err := note.NewSigner(skey)
+	if err != nil {
+		panic("logtest: " + err.Error())
+	}
+	vkey, err := note.NewEd25519VerifierKey(origin, k.Public().(ed25519.PublicKey))
+	if err != nil {
+		panic("logtest: " + err.Error())
+	}
+	return &Log{signer: s, vkey: vkey}
+}
+
+func noteKeyHash(name string, k ed25519.PrivateKey) uint32 {
+	h := sha256.Sum256(append([]byte(name+"\n\x01"), k.Public().(ed25519.PublicKey)...))
+	return binary.BigEndian.Uint32(h[:4])
+}
+
+// VerifierKey returns the log's vkey.
+func (l *Log) VerifierKey() string { return l.vkey }
+
+// Origin returns the log's origin.
+func (l *Log) Origin() string { return l.signer.Name() }
+
+// Append adds the record of the directory data with serial and returns
+// its index.
+func (l *Log) Append(serial uint64, data []byte) int64 {
+	if err := l.Tree.Append(transparency.Record(serial, data)); err != nil {
+		panic("logtest: " + err.Error())
+	}
+	return l.Tree.Size() - 1
+}
+
+// Checkpoint returns the current checkpoint, signed by the log and by
+// each of cosigners.
+func (l *Log) Checkpoint(cosigners ...note.Signer) []byte {
+	c, err := l.Tree.Checkpoint(l.signer)
+	if err != nil {
+		panic("logtest: " + err.Error())
+	}
+	if len(cosigners) == 0 {
+		return c
+	}
+	return Cosign(c, cosigners...)
+}
+
+// Cosign adds cosigners' signatures to a signed note.
+func Cosign(signed []byte, cosigners ...note.Signer) []byte {
+	text, sigs, ok := strings.Cut(string(signed), "\n\n")
+	if !ok {
+		panic("logtest: not a signed note")
+	}
+	n := &note.Note{Text: text + "\n"}
+	out, err := note.Sign(n, cosigners...)
+	if err != nil {
+		panic("logtest: " + err.Error())
+	}
+	// note.Sign writes only the new signatures; keep the old ones first.
+	return []byte(text + "\n\n" + sigs + strings.TrimPrefix(string(out), text+"\n\n"))
+}
+
+// Proof returns the proof bundle of record i under checkpoint, which must
+// describe the log's current tree.
+func (l *Log) Proof(i int64, checkpoint []byte) []byte {
+	p, err := l.Tree.Proof(i, l.Tree.Size(), checkpoint)
+	if err != nil {
+		panic("logtest: " + err.Error())
+	}
+	return p
+}
+
+// Policy returns a trust policy text for root, this log, witnesses with
+// a quorum of q, and maxAge.
+func (l *Log) Policy(root ed25519.PublicKey, witnesses []*Witness, q int, maxAge time.Duration) []byte {
+	var b strings.Builder
+	fmt.Fprintf(&b, "root %s\n", base64.StdEncoding.EncodeToString(root))
+	fmt.Fprintf(&b, "log %s\n", l.vkey)
+	var names []string
+	for _, w := range witnesses {
+		fmt.Fprintf(&b, "witness %s %s\n", w.Name, w.VerifierKey())
+		names = append(names, w.Name)
+	}
+	fmt.Fprintf(&b, "group witnesses %d %s\n", q, strings.Join(names, " "))
+	fmt.Fprintf(&b, "quorum witnesses\n")
+	fmt.Fprintf(&b, "max-age %v\n", maxAge)
+	return []byte(b.String())
+}

@@ -1,0 +1,207 @@
+package issue
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"filippo.io/torchwood"
+	"github.com/statustoken/statustoken/internal/transparency"
+	"github.com/statustoken/statustoken/token"
+	"golang.org/x/mod/sumdb/note"
+)
+
+// ErrLog: a log operation was refused: a record that is not the log
+// record of a valid directory, or a tree size, index, tile or checkpoint
+// that the log does not have. The caller's request is wrong; the log is
+// unchanged.
+var ErrLog = errors.New("issue: log request refused")
+
+// Log is the issuer's append-only transparency log of directory versions
+// (token/SPEC.md, "Directory transparency"): an RFC 6962 Merkle tree of
+// the records of every directory the issuer publishes, with checkpoints
+// signed by the log's note key (c2sp.org/tlog-checkpoint), proofs in the
+// c2sp.org/tlog-proof format, and tiles in the c2sp.org/tlog-tiles layout.
+//
+// A Log keeps its records and tree hashes in memory (about 130 bytes per
+// record); the caller stores the records it appends and passes them back
+// to NewLog after a restart. It is safe for concurrent use.
+type Log struct {
+	signer      note.Signer
+	verifier    note.Verifier
+	verifierKey string
+
+	mu   sync.Mutex
+	tree transparency.Tree
+}
+
+// GenerateLogKey returns a new note signer key and its verifier key for a
+// log whose checkpoints name origin, such as "example.org/health/directory".
+// Keep skey like a private key; wallets and scanners pin vkey in their
+// trust policy.
+func GenerateLogKey(origin string) (skey, vkey string, err error) {
+	skey, vkey, err = note.GenerateKey(rand.Reader, origin)
+	if err != nil {
+		return "", "", fmt.Errorf("%w: origin %q: %v", ErrConfig, origin, err)
+	}
+	return skey, vkey, nil
+}
+
+// NewLog returns the log signed with the note signer key skey, holding
+// records, the records appended before (in order), each checked to be a
+// directory record.
+func NewLog(skey string, records [][]byte) (*Log, error) {
+	s, err := note.NewSigner(skey)
+	if err != nil {
+		return nil, fmt.Errorf("%w: the log key is not a note signer key", ErrConfig)
+	}
+	v, err := torchwood.NewVerifierFromSigner(skey)
+	if err != nil {
+		return nil, fmt.Errorf("%w: the log key is not a note signer key", ErrConfig)
+	}
+	vkey, err := verifierKey(skey)
+	if err != nil {
+		return nil, fmt.Errorf("%w: the log key is not an Ed25519 note signer key", ErrConfig)
+	}
+	l := &Log{signer: s, verifier: v, verifierKey: vkey}
+	for i, r := range records {
+		if err := l.append(r); err != nil {
+			return nil, fmt.Errorf("%w: record %d: %v", ErrLog, i, err)
+		}
+	}
+	return l, nil
+}
+
+// verifierKey returns the vkey of an Ed25519 note signer key,
+// "PRIVATE+KEY+<name>+<hash>+<base64 of 0x01 || seed>".
+func verifierKey(skey string) (string, error) {
+	parts := strings.Split(skey, "+")
+	if len(parts) != 5 || parts[0] != "PRIVATE" || parts[1] != "KEY" {
+		return "", errors.New("not a signer key")
+	}
+	k, err := base64.StdEncoding.DecodeString(parts[4])
+	if err != nil || len(k) != 1+ed25519.SeedSize || k[0] != 1 {
+		return "", errors.New("not an Ed25519 signer key")
+	}
+	pub := ed25519.NewKeyFromSeed(k[1:]).Public().(ed25519.PublicKey)
+	return note.NewEd25519VerifierKey(parts[2], pub)
+}
+
+// Origin returns the origin line of the log's checkpoints.
+func (l *Log) Origin() string { return l.signer.Name() }
+
+// VerifierKey returns the log's verifier key (vkey), for trust policies.
+func (l *Log) VerifierKey() string { return l.verifierKey }
+
+func (l *Log) append(record []byte) error {
+	if _, _, err := token.ParseLogRecord(record); err != nil {
+		return err
+	}
+	return l.tree.Append(record)
+}
+
+// AppendDirectory appends the log record of the directory bytes data
+// (token.LogRecord) and returns its index. Publish a directory only after
+// its record is in a checkpoint that the witnesses have cosigned.
+func (l *Log) AppendDirectory(data []byte) (int64, error) {
+	r, err := token.LogRecord(data)
+	if err != nil {
+		return 0, err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.append(r); err != nil {
+		return 0, fmt.Errorf("%w: %v", ErrLog, err)
+	}
+	return l.tree.Size() - 1, nil
+}
+
+// Size returns the number of records in the log.
+func (l *Log) Size() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.tree.Size()
+}
+
+// Record returns the record at index i.
+func (l *Log) Record(i int64) ([]byte, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if i < 0 || i >= l.tree.Size() {
+		return nil, fmt.Errorf("%w: no record %d in a log of %d", ErrLog, i, l.tree.Size())
+	}
+	return l.tree.Record(i), nil
+}
+
+// Checkpoint returns the current tree's checkpoint signed by the log:
+// the note that witnesses cosign.
+func (l *Log) Checkpoint() ([]byte, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	c, err := l.tree.Checkpoint(l.signer)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrLog, err)
+	}
+	return c, nil
+}
+
+// Proof returns the c2sp.org/tlog-proof@v1 bundle that shows the record
+// at index i in the tree of checkpoint, a checkpoint of this log with the
+// witnesses' cosignatures added: the proof that wallets and scanners
+// check with the directory. The cosignatures are not checked here.
+func (l *Log) Proof(i int64, checkpoint []byte) ([]byte, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	t, err := l.tree.TreeOf(checkpoint, l.verifier)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrLog, err)
+	}
+	p, err := l.tree.Proof(i, t.N, checkpoint)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrLog, err)
+	}
+	return p, nil
+}
+
+// WitnessRequest returns the body of a c2sp.org/tlog-witness
+// add-checkpoint request for checkpoint, a checkpoint of this log, to a
+// witness whose latest cosigned tree has oldSize records: "old N", the
+// consistency proof from that tree to the checkpoint's, an empty line
+// and the checkpoint.
+func (l *Log) WitnessRequest(oldSize int64, checkpoint []byte) ([]byte, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	t, err := l.tree.TreeOf(checkpoint, l.verifier)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrLog, err)
+	}
+	b, err := l.tree.WitnessRequest(oldSize, t.N, checkpoint)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrLog, err)
+	}
+	return b, nil
+}
+
+// Tile returns the tile at path in the c2sp.org/tlog-tiles layout
+// ("tile/<L>/<N>[.p/<W>]" for hashes, "tile/entries/<N>[.p/<W>]" for
+// records in entry bundles), for a tile within the current tree.
+func (l *Log) Tile(path string) ([]byte, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b, err := l.tree.Tile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: tile %q: %v", ErrLog, truncateString(path), err)
+	}
+	return b, nil
+}
+
+func truncateString(s string) string {
+	if len(s) > 60 {
+		return s[:60]
+	}
+	return s
+}

@@ -1,0 +1,227 @@
+package token
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/statustoken/statustoken/internal/transparency"
+)
+
+// Errors of directory transparency (SPEC.md, "Directory transparency").
+// Each means that the directory may be a split view: refuse it, keep the
+// current one, and tell the operator.
+var (
+	// ErrNotLogged: the directory's proof is malformed or does not show
+	// the directory's record in the log.
+	ErrNotLogged = errors.New("token: directory not proven to be in the log")
+	// ErrQuorum: the log checkpoint is not signed by the pinned log and
+	// cosigned by a quorum of the pinned witnesses.
+	ErrQuorum = errors.New("token: log checkpoint not cosigned by a quorum of the pinned witnesses")
+	// ErrStale: the witnesses' cosignatures are older than the trust
+	// policy's freshness bound. Fetch a fresh directory and proof.
+	ErrStale = errors.New("token: log checkpoint too old")
+	// ErrInconsistent: the log checkpoint does not extend the last one
+	// this wallet or scanner accepted: a smaller tree, or another tree of
+	// the same size (which, cosigned, proves that the log forked).
+	ErrInconsistent = errors.New("token: log checkpoint inconsistent with the last one accepted")
+	// ErrMalformedTrust: a trust policy's text is not valid.
+	ErrMalformedTrust = errors.New("token: malformed trust policy")
+)
+
+// Limits of directory transparency.
+const (
+	// LogRecordSize is the length of a directory's log record.
+	LogRecordSize = transparency.RecordSize
+	// MaxProofSize is the length of the longest proof bundle read.
+	MaxProofSize = transparency.MaxProofSize
+	// MaxTrustSize is the length of the longest trust policy read.
+	MaxTrustSize = transparency.MaxPolicySize
+)
+
+// LogRecord returns the record that an issuer appends to its log for the
+// directory bytes data, which must be a valid directory: a version byte,
+// the directory's serial and the SHA-256 of data (SPEC.md, "Directory
+// transparency").
+func LogRecord(data []byte) ([]byte, error) {
+	d, err := ParseDirectory(data)
+	if err != nil {
+		return nil, err
+	}
+	return transparency.Record(d.Serial, data), nil
+}
+
+// ParseLogRecord returns the serial and directory hash of a log record.
+func ParseLogRecord(record []byte) (serial uint64, sha256 [32]byte, err error) {
+	serial, sha256, err = transparency.ParseRecord(record)
+	if err != nil {
+		return 0, sha256, fmt.Errorf("%w: %v", ErrNotLogged, err)
+	}
+	return serial, sha256, nil
+}
+
+// Trust is what wallets and scanners pin: the issuer's root key, the
+// log's key, the witnesses' keys and the quorum of them that must cosign,
+// and how recent their cosignatures must be (SPEC.md, "Trust policy").
+// It is immutable.
+type Trust struct {
+	p *transparency.Policy
+}
+
+// ParseTrust parses a trust policy's text, at most MaxTrustSize bytes.
+func ParseTrust(text []byte) (*Trust, error) {
+	p, err := transparency.ParsePolicy(text)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformedTrust, err)
+	}
+	return &Trust{p: p}, nil
+}
+
+// MarshalText returns the policy's text as parsed.
+func (t *Trust) MarshalText() ([]byte, error) {
+	if t == nil || t.p == nil {
+		return nil, fmt.Errorf("%w: no policy", ErrMalformedTrust)
+	}
+	return t.p.Text(), nil
+}
+
+// UnmarshalText parses a trust policy into t, as ParseTrust does.
+func (t *Trust) UnmarshalText(text []byte) error {
+	nt, err := ParseTrust(text)
+	if err != nil {
+		return err
+	}
+	*t = *nt
+	return nil
+}
+
+// Root returns the pinned root public key.
+func (t *Trust) Root() ed25519.PublicKey {
+	if t == nil || t.p == nil {
+		return nil
+	}
+	return bytes.Clone(t.p.Root)
+}
+
+// LogOrigin returns the origin line of the pinned log's checkpoints.
+func (t *Trust) LogOrigin() string {
+	if t == nil || t.p == nil {
+		return ""
+	}
+	return t.p.Origin
+}
+
+// MaxAge returns the freshness bound of the witnesses' cosignatures.
+func (t *Trust) MaxAge() time.Duration {
+	if t == nil || t.p == nil {
+		return 0
+	}
+	return t.p.MaxAge
+}
+
+// Published is one directory version as an issuer publishes it: the
+// canonical directory bytes, their detached root signature, and the
+// c2sp.org/tlog-proof@v1 bundle that shows the directory in the log
+// under a checkpoint cosigned by the witnesses.
+type Published struct {
+	Directory []byte
+	Signature []byte
+	Proof     []byte
+}
+
+// Checkpoint is a log checkpoint that a wallet or scanner accepted.
+// Persist it with MarshalText and pass it back when restarting, so that
+// the next directory must extend it.
+type Checkpoint struct {
+	c *transparency.Checkpoint
+}
+
+// Size returns the number of records in the checkpoint's tree.
+func (c *Checkpoint) Size() int64 {
+	if c == nil || c.c == nil {
+		return 0
+	}
+	return c.c.N
+}
+
+// Time returns the newest of the witnesses' cosignature times.
+func (c *Checkpoint) Time() time.Time {
+	if c == nil || c.c == nil {
+		return time.Time{}
+	}
+	return c.c.Time
+}
+
+// MarshalText returns the signed checkpoint note, with its cosignatures.
+func (c *Checkpoint) MarshalText() ([]byte, error) {
+	if c == nil || c.c == nil {
+		return nil, fmt.Errorf("%w: no checkpoint", ErrQuorum)
+	}
+	return bytes.Clone(c.c.Note), nil
+}
+
+// ParseCheckpoint checks a persisted checkpoint (from
+// Checkpoint.MarshalText) under trust: the log's signature and a quorum
+// of witness cosignatures, however old.
+func ParseCheckpoint(signed []byte, trust *Trust) (*Checkpoint, error) {
+	if trust == nil || trust.p == nil {
+		return nil, fmt.Errorf("%w: no trust policy", ErrMalformedTrust)
+	}
+	if len(signed) > MaxProofSize {
+		return nil, fmt.Errorf("%w: checkpoint of %d bytes", ErrNotLogged, len(signed))
+	}
+	c, err := trust.p.OpenCheckpoint(signed, time.Time{})
+	if err != nil {
+		return nil, transparencyError(err)
+	}
+	return &Checkpoint{c: c}, nil
+}
+
+// Open checks a published directory against the pinned trust policy at
+// time now, in the order of SPEC.md, "Loading a directory": the root
+// signature and every directory rule (as OpenDirectory), then the proof:
+// the directory's record in the log, under a checkpoint signed by the log
+// and cosigned by a quorum of the witnesses no longer ago than the
+// policy's freshness bound, and extending prev, the last checkpoint
+// accepted (nil for none). It returns the directory and the checkpoint
+// to keep. Open performs no I/O.
+func Open(p Published, trust *Trust, prev *Checkpoint, now time.Time) (*Directory, *Checkpoint, error) {
+	if trust == nil || trust.p == nil {
+		return nil, nil, fmt.Errorf("%w: no trust policy", ErrMalformedTrust)
+	}
+	d, err := OpenDirectory(p.Directory, p.Signature, trust.p.Root)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := trust.p.Verify(transparency.Record(d.Serial, p.Directory), p.Proof, now)
+	if err != nil {
+		return nil, nil, transparencyError(err)
+	}
+	var pc *transparency.Checkpoint
+	if prev != nil {
+		pc = prev.c
+	}
+	if err := transparency.Extends(pc, c); err != nil {
+		return nil, nil, transparencyError(err)
+	}
+	return d, &Checkpoint{c: c}, nil
+}
+
+func transparencyError(err error) error {
+	var sentinel error
+	switch transparency.KindOf(err) {
+	case transparency.Quorum:
+		sentinel = ErrQuorum
+	case transparency.Stale:
+		sentinel = ErrStale
+	case transparency.Inconsistent:
+		sentinel = ErrInconsistent
+	case transparency.MalformedPolicy:
+		sentinel = ErrMalformedTrust
+	default:
+		sentinel = ErrNotLogged
+	}
+	return fmt.Errorf("%w: %v", sentinel, err)
+}
