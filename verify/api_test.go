@@ -28,12 +28,20 @@ func (h *hungStore) Spend(ctx context.Context, _ token.KeyID, _ token.Nonce, _ t
 // TestHungStoreOneTimeoutPerBatch: a batch whose store hangs waits for the
 // store once, until the context's deadline, and not once per token.
 func TestHungStoreOneTimeoutPerBatch(t *testing.T) {
-	for _, failOpen := range []bool{false, true} {
-		store := new(hungStore)
-		f := newFixture(t, &Options{Spent: store, SpentFailOpen: failOpen, Skew: -1})
-		toks := f.edTokens(t, 1, 42)
+	for _, c := range []struct{ failOpen, option bool }{{false, false}, {true, false}, {false, true}, {true, true}} {
+		failOpen := c.failOpen
 		const timeout = 200 * time.Millisecond
+		store := new(hungStore)
+		opts := &Options{Spent: store, SpentFailOpen: failOpen, Skew: -1}
 		ctx, cancel := context.WithTimeout(bg, timeout)
+		if c.option {
+			// The deadline comes from Options.SpentTimeout instead.
+			opts.SpentTimeout = timeout
+			cancel()
+			ctx, cancel = context.WithCancel(bg)
+		}
+		f := newFixture(t, opts)
+		toks := f.edTokens(t, 1, 42)
 		results := make([]Result, len(toks))
 		errs := make([]error, len(toks))
 		start := time.Now()
@@ -57,7 +65,7 @@ func TestHungStoreOneTimeoutPerBatch(t *testing.T) {
 		if failOpen != (err == nil) {
 			t.Errorf("fail-open %v: batch error %v", failOpen, err)
 		}
-		// A single verification honours the context too.
+		// A single verification honours the deadline too.
 		ctx, cancel = context.WithTimeout(bg, 20*time.Millisecond)
 		_, err = f.v.Verify(ctx, f.edTokens(t, 1, 1)[0])
 		cancel()

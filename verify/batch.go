@@ -66,9 +66,10 @@ func (v *Verifier) NewBatch() *Batch { return &Batch{v: v} }
 //
 // With a spent-token store set, valid tokens are recorded in order, so
 // the second of two equal tokens is ErrReplayed, whatever the store's
-// state; every store call gets ctx, so a deadline on ctx bounds the time
-// the whole batch spends on the store, and once it has passed the store
-// is not asked again.
+// state. Every store call gets ctx, with the one deadline of
+// Options.SpentTimeout if set, which starts once the signatures are
+// checked: a deadline bounds the time the whole batch spends on the
+// store, and once it has passed the store is not asked again.
 //
 // Each token is at most token.MaxSize bytes; longer ones are refused as
 // malformed without being read. A Batch's memory grows in proportion to
@@ -187,6 +188,11 @@ func (b *Batch) run(ctx context.Context, tokens [][]byte, results []Result, errs
 	b.verifyRSA(errs)
 	if v != nil && v.opts.Spent != nil {
 		b.refuseRepeats(errs)
+	}
+	if v != nil && v.opts.Spent != nil {
+		var cancel context.CancelFunc
+		ctx, cancel = v.spendContext(ctx)
+		defer cancel()
 	}
 	bad := 0
 	for i := range tokens {

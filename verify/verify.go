@@ -84,6 +84,11 @@ type Options struct {
 	// Spent, when set, records every valid token's nonce and refuses a
 	// token seen before with ErrReplayed.
 	Spent SpentStore
+	// SpentTimeout, when positive, bounds the time spent on the store:
+	// per call of Verify or VerifyText, and for all the store calls of one
+	// batch together (one deadline, started once the batch's signatures
+	// are checked). A store that hangs then costs a batch one timeout.
+	SpentTimeout time.Duration
 	// SpentFailOpen accepts a valid token when Spent reports an error
 	// wrapping ErrStoreUnavailable (or the context ends before the store
 	// answers), and says so in Result.Replay. By default such a token is
@@ -268,10 +273,36 @@ func (v *Verifier) verify(ctx context.Context, s *scratch, raw []byte) (Result, 
 		return Result{}, ErrInvalidSignature
 	}
 	r := v.result(k)
-	if err := v.spend(ctx, k, t.Nonce, &r); err != nil {
-		return Result{}, err
+	if v.opts.Spent != nil {
+		ctx, cancel := v.spendContext(ctx)
+		defer cancel()
+		if err := v.spend(ctx, k, t.Nonce, &r); err != nil {
+			return Result{}, err
+		}
 	}
 	return r, nil
+}
+
+// spendContext returns the context of store calls: ctx, with the
+// Options.SpentTimeout deadline if one is set.
+func (v *Verifier) spendContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if v.opts.SpentTimeout > 0 {
+		return context.WithTimeout(ctx, v.opts.SpentTimeout)
+	}
+	return ctx, func() {}
+}
+
+// ended reports whether ctx is done or its deadline has passed: a
+// network store may report a timeout just before ctx.Err is set.
+func ended(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	d, ok := ctx.Deadline()
+	return ok && !time.Now().Before(d)
 }
 
 func (v *Verifier) result(k *keyset.Key) Result {
@@ -335,14 +366,17 @@ func (v *Verifier) spend(ctx context.Context, k *keyset.Key, nonce token.Nonce, 
 		ctx = context.Background()
 	}
 	var err error
-	if cerr := ctx.Err(); cerr != nil {
+	if ended(ctx) {
 		// The store is not asked once the context has ended: a batch
 		// whose deadline passed costs no further store calls.
-		err = fmt.Errorf("%w: %w", ErrStoreUnavailable, cerr)
+		err = fmt.Errorf("%w: %w", ErrStoreUnavailable, context.DeadlineExceeded)
+		if cerr := ctx.Err(); cerr != nil {
+			err = fmt.Errorf("%w: %w", ErrStoreUnavailable, cerr)
+		}
 	} else {
 		until := time.Unix(int64(k.Expiry)+v.skew, 0)
 		err = v.opts.Spent.Spend(ctx, k.ID, nonce, until)
-		if err != nil && !errors.Is(err, ErrStoreUnavailable) && ctx.Err() != nil {
+		if err != nil && !errors.Is(err, ErrStoreUnavailable) && !errors.Is(err, ErrReplayed) && ended(ctx) {
 			err = fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
 		}
 	}
