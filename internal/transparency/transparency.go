@@ -71,7 +71,7 @@ func KindOf(err error) Kind {
 
 const (
 	// RecordSize is the length of a log record.
-	RecordSize = 1 + 8 + sha256.Size
+	RecordSize    = 1 + 8 + sha256.Size
 	recordVersion = 1
 	// MaxProofSize bounds a proof bundle: a header, an index, at most 63
 	// hashes of 45 characters, and a checkpoint with a few signatures.
@@ -79,8 +79,8 @@ const (
 	// MaxPolicySize bounds a trust policy's text.
 	MaxPolicySize = 64 << 10
 	// MinMaxAge and MaxMaxAge bound a policy's freshness bound.
-	MinMaxAge = time.Minute
-	MaxMaxAge = 90 * 24 * time.Hour
+	MinMaxAge   = time.Minute
+	MaxMaxAge   = 90 * 24 * time.Hour
 	proofHeader = "c2sp.org/tlog-proof@v1"
 )
 
