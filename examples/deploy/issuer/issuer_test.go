@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/statustoken/statustoken/holder"
 	"github.com/statustoken/statustoken/issue"
 	"github.com/statustoken/statustoken/token"
 	"github.com/statustoken/statustoken/verify"
@@ -122,7 +123,7 @@ func readAll(t *testing.T, r *http.Response) []byte {
 }
 
 // holder fetches the directory and returns a Holder for it.
-func (f *fixture) holder() *issue.Holder {
+func (f *fixture) holder() *holder.Holder {
 	f.t.Helper()
 	resp := f.get(directoryPath)
 	data := readAll(f.t, resp)
@@ -130,7 +131,7 @@ func (f *fixture) holder() *issue.Holder {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	h, err := issue.NewHolder(data, sig, f.root())
+	h, err := holder.New(data, sig, f.root())
 	if err != nil {
 		f.t.Fatalf("directory does not open under the pinned root key: %v", err)
 	}
@@ -303,8 +304,8 @@ func TestTokenRequestErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tk := range toks {
-		raw, _ := tk.Marshal()
-		if r, err := v.Verify(raw); err != nil || r.StatusName != "green" {
+		raw, _ := tk.MarshalBinary()
+		if r, err := v.Verify(t.Context(), raw); err != nil || r.StatusName != "green" {
 			t.Fatalf("issued token: %v %+v", err, r)
 		}
 	}
@@ -581,7 +582,7 @@ func TestUsage(t *testing.T) {
 			t.Errorf("%v: no usage text", args)
 		}
 	}
-	for _, args := range [][]string{{"frobnicate"}, {"-statuses", "0=x"}, {"-rate-limit", "0"}, {"-tls-cert", "x"}, {"serve", "extra"}} {
+	for _, args := range [][]string{{"frobnicate"}, {"-statuses", "0=x"}, {"-statuses", "1=Green"}, {"-statuses", "1=a,2=a"}, {"-statuses", "1=a,1=b"}, {"-rate-limit", "0"}, {"-tls-cert", "x"}, {"serve", "extra"}} {
 		var out, errOut bytes.Buffer
 		if code := run(context.Background(), args, &out, &errOut); code != 2 {
 			t.Errorf("%v: exit %d, want 2", args, code)

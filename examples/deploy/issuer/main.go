@@ -28,6 +28,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"flag"
 	"fmt"
@@ -124,10 +125,27 @@ func (f statusFlag) Set(v string) error {
 		list = append(list, token.StatusName{Code: token.Status(n), Name: name})
 	}
 	slices.SortFunc(list, func(a, b token.StatusName) int { return int(a.Code) - int(b.Code) })
-	if err := token.ValidateStatuses(list); err != nil {
+	if err := checkStatuses(list); err != nil {
 		return err
 	}
 	*f.list = list
+	return nil
+}
+
+// checkStatuses applies the directory's rules for status lists (codes
+// strictly increasing, names unique, 1 to 32 of [a-z0-9_-]), which the
+// library checks when it makes an issuer: it makes one for list with a
+// throwaway key.
+func checkStatuses(list []token.StatusName) error {
+	_, err := issue.NewIssuer(issue.Config{
+		RootKey:     ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize)),
+		Seed:        make([]byte, issue.SeedSize),
+		EpochLength: time.Hour,
+		Statuses:    list,
+	})
+	if err != nil {
+		return errors.New(strings.TrimPrefix(err.Error(), issue.ErrConfig.Error()+": "))
+	}
 	return nil
 }
 

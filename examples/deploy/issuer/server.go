@@ -18,7 +18,6 @@ import (
 
 	"github.com/statustoken/statustoken/examples/deploy/internal/directory"
 	"github.com/statustoken/statustoken/issue"
-	"github.com/statustoken/statustoken/token"
 )
 
 const (
@@ -215,13 +214,13 @@ func (s *server) token(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	resp, err := s.is.Respond(body, s.now(), func() (token.Status, error) { return att.Status, nil })
+	resp, err := s.is.Respond(body, s.now(), att.Status)
 	switch {
 	case err == nil:
-	case errors.Is(err, issue.ErrMalformedRequest), errors.Is(err, issue.ErrBadBlindedMessage):
+	case errors.Is(err, issue.ErrMalformedRequest):
 		fail(w, http.StatusBadRequest, "%s", trimPrefix(err))
 		return
-	case errors.Is(err, issue.ErrUnknownKey):
+	case errors.Is(err, issue.ErrNotIssuing):
 		fail(w, http.StatusBadRequest, "the request names no key this issuer issues with now: fetch the directory again")
 		return
 	case errors.Is(err, issue.ErrStatusNotAssigned):

@@ -12,7 +12,8 @@
 //
 // A Store never retries a SET (a retry after a lost reply would report a
 // fresh token as replayed). When Redis cannot be reached, does not answer
-// within Options.Timeout, is loading, or is a read-only replica, Spend
+// within Options.Timeout or before the caller's context ends, is loading,
+// or is a read-only replica, Spend
 // returns an error wrapping verify.ErrStoreUnavailable, and the verifier
 // refuses the token unless its Options.SpentFailOpen is set. Any other
 // error reply from Redis (out of memory, authentication) refuses the token
@@ -54,8 +55,8 @@ type Options struct {
 	// Prefix starts every key; DefaultPrefix when empty. Scanners that
 	// share a store must use the same prefix.
 	Prefix string
-	// Timeout bounds each Spend, connecting included; DefaultTimeout when
-	// zero.
+	// Timeout bounds each Spend, connecting included, within whatever
+	// deadline the caller's context sets; DefaultTimeout when zero.
 	Timeout time.Duration
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
@@ -150,24 +151,52 @@ func (s *Store) Key(id token.KeyID, nonce token.Nonce) string {
 
 // Spend implements verify.SpentStore: it records the token with SET NX
 // expiring at until, and reports a token already recorded as
-// verify.ErrReplayed.
-func (s *Store) Spend(id token.KeyID, nonce token.Nonce, until time.Time) error {
+// verify.ErrReplayed. It gives up when ctx is done or after the store's
+// timeout, whichever comes first; an ended context, a timeout or a
+// connection error is reported as verify.ErrStoreUnavailable.
+func (s *Store) Spend(ctx context.Context, id token.KeyID, nonce token.Nonce, until time.Time) error {
 	if !until.After(s.now()) {
 		// The token can no longer verify; nothing to remember.
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if err := ended(ctx); err != nil {
+		return fmt.Errorf("%w: %s: %w", verify.ErrStoreUnavailable, s.where, err)
+	}
+	cctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	err := s.c.SetArgs(ctx, s.Key(id, nonce), "1", redis.SetArgs{Mode: "NX", ExpireAt: until}).Err()
+	err := s.c.SetArgs(cctx, s.Key(id, nonce), "1", redis.SetArgs{Mode: "NX", ExpireAt: until}).Err()
 	switch {
 	case err == nil:
 		return nil
 	case errors.Is(err, redis.Nil):
 		return fmt.Errorf("%w (recorded in %s)", verify.ErrReplayed, s.where)
-	case unavailable(err):
-		return fmt.Errorf("%w: %s: %v", verify.ErrStoreUnavailable, s.where, err)
+	case ended(ctx) != nil:
+		// The caller's context ended first: say so, whatever the
+		// client made of it (often a network timeout).
+		if cerr := ended(ctx); !errors.Is(err, cerr) {
+			return fmt.Errorf("%w: %s: %w (%v)", verify.ErrStoreUnavailable, s.where, cerr, err)
+		}
+		return fmt.Errorf("%w: %s: %w", verify.ErrStoreUnavailable, s.where, err)
+	case cctx.Err() != nil, unavailable(err):
+		return fmt.Errorf("%w: %s: %w", verify.ErrStoreUnavailable, s.where, err)
 	}
 	return fmt.Errorf("redisstore: %s refused to record the token: %v", s.where, err)
+}
+
+// ended returns ctx's error, or context.DeadlineExceeded once its deadline
+// has passed: the client's network deadline, set from ctx's, may fire just
+// before ctx itself reports that it is done.
+func ended(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+		return context.DeadlineExceeded
+	}
+	return nil
 }
 
 // unavailable reports whether err means that Redis could not be asked or

@@ -43,11 +43,11 @@ func TestSpendReplay(t *testing.T) {
 	nonce := randomNonce(t)
 	until := time.Now().Add(time.Hour)
 
-	if err := a.Spend(id, nonce, until); err != nil {
+	if err := a.Spend(t.Context(), id, nonce, until); err != nil {
 		t.Fatalf("first spend: %v", err)
 	}
 	// The same token at a second scanner sharing the store.
-	err := b.Spend(id, nonce, until)
+	err := b.Spend(t.Context(), id, nonce, until)
 	if !errors.Is(err, verify.ErrReplayed) {
 		t.Fatalf("second spend at another scanner: %v, want ErrReplayed", err)
 	}
@@ -56,10 +56,10 @@ func TestSpendReplay(t *testing.T) {
 	}
 	// Another nonce under the same key, and the same nonce under another
 	// key, are different tokens.
-	if err := b.Spend(id, randomNonce(t), until); err != nil {
+	if err := b.Spend(t.Context(), id, randomNonce(t), until); err != nil {
 		t.Fatalf("other nonce: %v", err)
 	}
-	if err := b.Spend(token.KeyID{9}, nonce, until); err != nil {
+	if err := b.Spend(t.Context(), token.KeyID{9}, nonce, until); err != nil {
 		t.Fatalf("other key: %v", err)
 	}
 }
@@ -70,7 +70,7 @@ func TestSpendExpiry(t *testing.T) {
 	id := token.KeyID{7}
 	nonce := randomNonce(t)
 	until := time.Unix(time.Now().Add(2*time.Hour).Unix(), 0)
-	if err := s.Spend(id, nonce, until); err != nil {
+	if err := s.Spend(t.Context(), id, nonce, until); err != nil {
 		t.Fatal(err)
 	}
 	reply, err := srv.Do("EXPIRETIME " + s.Key(id, nonce))
@@ -83,7 +83,7 @@ func TestSpendExpiry(t *testing.T) {
 
 	// A token whose time has passed is not recorded at all.
 	old := randomNonce(t)
-	if err := s.Spend(id, old, time.Now().Add(-time.Second)); err != nil {
+	if err := s.Spend(t.Context(), id, old, time.Now().Add(-time.Second)); err != nil {
 		t.Fatalf("expired spend: %v", err)
 	}
 	if reply, _ := srv.Do("EXISTS " + s.Key(id, old)); reply != ":0" {
@@ -92,7 +92,7 @@ func TestSpendExpiry(t *testing.T) {
 
 	// A key with a short expiry disappears on time.
 	short := randomNonce(t)
-	if err := s.Spend(id, short, time.Now().Add(1100*time.Millisecond)); err != nil {
+	if err := s.Spend(t.Context(), id, short, time.Now().Add(1100*time.Millisecond)); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(1500 * time.Millisecond)
@@ -106,7 +106,7 @@ func TestKeyHoldsNothingElse(t *testing.T) {
 	s := open(t, srv.Addr)
 	id := token.KeyID{0xab, 0xcd}
 	nonce := randomNonce(t)
-	if err := s.Spend(id, nonce, time.Now().Add(time.Hour)); err != nil {
+	if err := s.Spend(t.Context(), id, nonce, time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	key := s.Key(id, nonce)
@@ -135,7 +135,7 @@ func TestConcurrentScanners(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			switch err := stores[i%2].Spend(id, nonce, until); {
+			switch err := stores[i%2].Spend(t.Context(), id, nonce, until); {
 			case err == nil:
 				ok.Add(1)
 			case errors.Is(err, verify.ErrReplayed):
@@ -159,7 +159,7 @@ func TestStoppedIsUnavailable(t *testing.T) {
 	}
 	srv.Stop()
 	start := time.Now()
-	err := s.Spend(token.KeyID{1}, randomNonce(t), time.Now().Add(time.Hour))
+	err := s.Spend(t.Context(), token.KeyID{1}, randomNonce(t), time.Now().Add(time.Hour))
 	if !errors.Is(err, verify.ErrStoreUnavailable) {
 		t.Fatalf("spend with Redis stopped: %v, want ErrStoreUnavailable", err)
 	}
@@ -171,14 +171,15 @@ func TestStoppedIsUnavailable(t *testing.T) {
 	}
 }
 
-// TestSilentServerTimesOut points the store at a listener that accepts
+// silentServer returns the address of a listener that accepts
 // connections and never answers.
-func TestSilentServerTimesOut(t *testing.T) {
+func silentServer(t *testing.T) string {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
+	t.Cleanup(func() { l.Close() })
 	go func() {
 		var conns []net.Conn
 		defer func() {
@@ -194,18 +195,65 @@ func TestSilentServerTimesOut(t *testing.T) {
 			conns = append(conns, c)
 		}
 	}()
-	s, err := redisstore.Open(l.Addr().String(), &redisstore.Options{Timeout: 200 * time.Millisecond})
+	return l.Addr().String()
+}
+
+// TestSilentServerTimesOut points the store at a listener that accepts
+// connections and never answers.
+func TestSilentServerTimesOut(t *testing.T) {
+	s, err := redisstore.Open(silentServer(t), &redisstore.Options{Timeout: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
 	start := time.Now()
-	err = s.Spend(token.KeyID{1}, randomNonce(t), time.Now().Add(time.Hour))
+	err = s.Spend(t.Context(), token.KeyID{1}, randomNonce(t), time.Now().Add(time.Hour))
 	if !errors.Is(err, verify.ErrStoreUnavailable) {
 		t.Fatalf("spend against a silent server: %v, want ErrStoreUnavailable", err)
 	}
 	if d := time.Since(start); d > 2*time.Second {
 		t.Fatalf("spend took %v, timeout was 200ms", d)
+	}
+}
+
+// TestSpendHonoursContext checks that Spend gives up when the caller's
+// context ends, before the store's own timeout, and does not ask Redis
+// at all once it has ended.
+func TestSpendHonoursContext(t *testing.T) {
+	s, err := redisstore.Open(silentServer(t), &redisstore.Options{Timeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	until := time.Now().Add(time.Hour)
+
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err = s.Spend(ctx, token.KeyID{1}, randomNonce(t), until)
+	if !errors.Is(err, verify.ErrStoreUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("spend past the context's deadline: %v, want ErrStoreUnavailable and DeadlineExceeded", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("spend took %v; the context's deadline was 200ms, the store's timeout a minute", d)
+	}
+
+	// A context that has already ended: the store is not asked.
+	srv := redistest.Start(t)
+	live := open(t, srv.Addr)
+	done, cancel2 := context.WithCancel(t.Context())
+	cancel2()
+	nonce := randomNonce(t)
+	err = live.Spend(done, token.KeyID{1}, nonce, until)
+	if !errors.Is(err, verify.ErrStoreUnavailable) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("spend with a cancelled context: %v, want ErrStoreUnavailable and Canceled", err)
+	}
+	if reply, _ := srv.Do("EXISTS " + live.Key(token.KeyID{1}, nonce)); reply != ":0" {
+		t.Fatalf("token recorded under a cancelled context: EXISTS = %q", reply)
+	}
+	// The token was not recorded, so it is fresh under a live context.
+	if err := live.Spend(t.Context(), token.KeyID{1}, nonce, until); err != nil {
+		t.Fatalf("spend after the cancelled one: %v", err)
 	}
 }
 
@@ -218,7 +266,7 @@ func TestErrorReplies(t *testing.T) {
 	if reply, err := srv.Do("REPLICAOF 127.0.0.1 1"); err != nil || reply != "+OK" {
 		t.Fatalf("REPLICAOF: %q %v", reply, err)
 	}
-	err := s.Spend(token.KeyID{1}, randomNonce(t), until)
+	err := s.Spend(t.Context(), token.KeyID{1}, randomNonce(t), until)
 	if !errors.Is(err, verify.ErrStoreUnavailable) {
 		t.Fatalf("spend on a read-only replica: %v, want ErrStoreUnavailable", err)
 	}
@@ -233,7 +281,7 @@ func TestErrorReplies(t *testing.T) {
 			t.Fatalf("%s: %q %v", c, reply, err)
 		}
 	}
-	err = s.Spend(token.KeyID{1}, randomNonce(t), until)
+	err = s.Spend(t.Context(), token.KeyID{1}, randomNonce(t), until)
 	if err == nil || errors.Is(err, verify.ErrStoreUnavailable) || errors.Is(err, verify.ErrReplayed) {
 		t.Fatalf("spend on a full Redis: %v, want a refusal", err)
 	}
@@ -284,7 +332,7 @@ func TestVerifiersShareStore(t *testing.T) {
 	}
 	raw := make([][]byte, len(toks))
 	for i, tk := range toks {
-		if raw[i], err = tk.Marshal(); err != nil {
+		if raw[i], err = tk.MarshalBinary(); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -297,27 +345,31 @@ func TestVerifiersShareStore(t *testing.T) {
 	}
 	gateA, gateB := scanner(false), scanner(true)
 
-	if _, err := gateA.Verify(raw[0]); err != nil {
-		t.Fatalf("first presentation: %v", err)
+	if res, err := gateA.Verify(t.Context(), raw[0]); err != nil || res.Replay != verify.ReplayChecked {
+		t.Fatalf("first presentation: %v, replay check %v", err, res.Replay)
 	}
-	if _, err := gateB.Verify(raw[0]); !errors.Is(err, verify.ErrReplayed) {
+	if _, err := gateB.Verify(t.Context(), raw[0]); !errors.Is(err, verify.ErrReplayed) {
 		t.Fatalf("second presentation at another gate: %v, want ErrReplayed", err)
 	}
 	errs := make([]error, 2)
-	if err := gateB.VerifyBatch([][]byte{raw[1], raw[0]}, errs); err == nil ||
+	results := make([]verify.Result, 2)
+	if err := gateB.NewBatch().Verify(t.Context(), [][]byte{raw[1], raw[0]}, results, errs); err == nil ||
 		errs[0] != nil || !errors.Is(errs[1], verify.ErrReplayed) {
 		t.Fatalf("batch: %v %v", err, errs)
 	}
+	if results[0].Replay != verify.ReplayChecked {
+		t.Fatalf("batch: valid token's replay check %v, want %v", results[0].Replay, verify.ReplayChecked)
+	}
 
 	srv.Stop()
-	if _, err := gateA.Verify(raw[2]); !errors.Is(err, verify.ErrStoreUnavailable) {
+	if _, err := gateA.Verify(t.Context(), raw[2]); !errors.Is(err, verify.ErrStoreUnavailable) {
 		t.Fatalf("fail-closed gate with Redis stopped: %v, want ErrStoreUnavailable", err)
 	}
-	res, err := gateB.Verify(raw[2])
+	res, err := gateB.Verify(t.Context(), raw[2])
 	if err != nil {
 		t.Fatalf("fail-open gate with Redis stopped: %v", err)
 	}
-	if !res.ReplayUnchecked {
+	if res.Replay != verify.ReplayStoreDown {
 		t.Fatal("fail-open gate did not report that the replay check was skipped")
 	}
 }

@@ -29,7 +29,6 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -77,7 +76,7 @@ func (a *app) run(ctx context.Context, args []string) int {
 	if len(args) > 0 && args[0] == "update" {
 		return a.update(ctx, args[1:])
 	}
-	return a.verify(args)
+	return a.verify(ctx, args)
 }
 
 func (a *app) usageErr(format string, args ...any) int {
@@ -104,7 +103,7 @@ type verifyFlags struct {
 	skew                   time.Duration
 }
 
-func (a *app) verify(args []string) int {
+func (a *app) verify(ctx context.Context, args []string) int {
 	var f verifyFlags
 	fl := flag.NewFlagSet("scanner", flag.ContinueOnError)
 	fl.SetOutput(a.stderr)
@@ -119,7 +118,7 @@ func (a *app) verify(args []string) int {
 	fl.BoolVar(&f.jsonOut, "json", false, "print JSON: one object per token (JSON Lines with -batch)")
 	fl.StringVar(&f.redis, "redis", "", "shared spent-token store: Redis `address` host:port or redis:// URL")
 	fl.StringVar(&f.redisPrefix, "redis-prefix", redisstore.DefaultPrefix, "key `prefix` in Redis; the same for every scanner of a venue")
-	fl.DurationVar(&f.redisTimeout, "redis-timeout", redisstore.DefaultTimeout, "give up on Redis after this long")
+	fl.DurationVar(&f.redisTimeout, "redis-timeout", redisstore.DefaultTimeout, "give up on Redis after this long (for a batch: for all its tokens together)")
 	fl.BoolVar(&f.failOpen, "fail-open", false, "accept valid tokens when Redis is unreachable (their replay check is skipped, and said so); default: refuse them")
 	fl.DurationVar(&f.skew, "skew", verify.DefaultSkew, "clock skew tolerated at both ends of a token's validity")
 	if err := fl.Parse(args); err != nil {
@@ -175,17 +174,20 @@ func (a *app) verify(args []string) int {
 		opts.Spent = verify.NewMemoryStore(0, a.now)
 		rep.store = "run"
 	}
-	var track *trackingStore
-	if opts.Spent != nil {
-		track = &trackingStore{inner: opts.Spent}
-		opts.Spent = track
-	}
 	v, err := verify.New(dirData, sig, pinned, opts)
 	if err != nil {
 		return a.usageErr("%s and %s: %v", f.dirFile, f.sigFile, err)
 	}
+	// One deadline for the store per call to the verifier, whatever the
+	// number of tokens: a batch never waits longer than -redis-timeout for
+	// Redis, and once the deadline has passed the store is not asked again.
+	var storeTimeout time.Duration
+	if store != nil {
+		storeTimeout = f.redisTimeout
+	}
+	chk := &checker{v: v, timeout: storeTimeout}
 	if f.batch != "" {
-		return a.verifyBatch(v, f.batch, &rep, track)
+		return a.verifyBatch(ctx, chk, f.batch, &rep)
 	}
 	input := "-"
 	if fl.NArg() == 1 {
@@ -197,98 +199,81 @@ func (a *app) verify(args []string) int {
 			return a.usageErr("reading stdin: %v", err)
 		}
 		if len(b) > maxInput {
-			return rep.report(0, outcome{err: fmt.Errorf("%w: input longer than any token", verify.ErrMalformed)})
+			return rep.report(0, outcome{err: fmt.Errorf("%w: input longer than any token", token.ErrMalformed)})
 		}
 		input = string(b)
 	}
 	if strings.TrimSpace(input) == "" {
 		return a.usageErr("no token: give one as an argument or on stdin")
 	}
-	o := verifyOne(v, input)
-	if o.err == nil && track != nil {
-		o.unchecked = o.res.ReplayUnchecked
-	}
-	return rep.report(0, o)
+	return rep.report(0, chk.one(ctx, input))
 }
 
-// outcome is one token's result.
+// outcome is one token's result. res.Replay says whether and how a valid
+// token was checked against replay.
 type outcome struct {
-	res       verify.Result
-	err       error
-	unchecked bool
+	res verify.Result
+	err error
 }
 
-// decode reads a token in text form or base64url, ignoring surrounding
-// whitespace, and returns its binary encoding.
-func decode(s string) ([]byte, error) {
-	s = strings.TrimSpace(s)
-	var t *token.Token
-	var err error
+// checker verifies tokens, giving each call one store deadline.
+type checker struct {
+	v *verify.Verifier
+	// timeout bounds the store time of each call to the verifier, for
+	// one token or a whole batch; none when zero.
+	timeout time.Duration
+}
+
+func (c *checker) storeContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if c.timeout <= 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, c.timeout)
+}
+
+// one verifies a token in text form or base64url, ignoring surrounding
+// whitespace.
+func (c *checker) one(ctx context.Context, input string) outcome {
+	ctx, cancel := c.storeContext(ctx)
+	defer cancel()
+	s := strings.TrimSpace(input)
 	if strings.HasPrefix(s, token.TextPrefix) {
-		t, err = token.ParseText(s)
-	} else {
-		t, err = token.ParseBase64(s)
+		res, err := c.v.VerifyText(ctx, s)
+		return outcome{res: res, err: err}
 	}
-	if err != nil {
-		return nil, err
-	}
-	return t.Marshal()
-}
-
-func verifyOne(v *verify.Verifier, input string) outcome {
-	raw, err := decode(input)
+	t, err := token.ParseBase64(s)
 	if err != nil {
 		return outcome{err: err}
 	}
-	res, err := v.Verify(raw)
+	raw, err := t.MarshalBinary()
+	if err != nil {
+		return outcome{err: err}
+	}
+	res, err := c.v.Verify(ctx, raw)
 	return outcome{res: res, err: err}
 }
 
-// trackingStore passes Spend to the scanner's store and remembers which
-// tokens it could not record because the store was unavailable, so that
-// batch results say whose replay check was skipped.
-type trackingStore struct {
-	inner     verify.SpentStore
-	mu        sync.Mutex
-	unchecked map[[8 + token.NonceSize]byte]bool
-}
-
-func trackKey(id token.KeyID, nonce token.Nonce) (k [8 + token.NonceSize]byte) {
-	copy(k[:8], id[:])
-	copy(k[8:], nonce[:])
-	return k
-}
-
-func (s *trackingStore) Spend(id token.KeyID, nonce token.Nonce, until time.Time) error {
-	err := s.inner.Spend(id, nonce, until)
-	if errors.Is(err, verify.ErrStoreUnavailable) {
-		s.mu.Lock()
-		if s.unchecked == nil {
-			s.unchecked = make(map[[8 + token.NonceSize]byte]bool)
-		}
-		s.unchecked[trackKey(id, nonce)] = true
-		s.mu.Unlock()
+// textForm returns the token in s, without surrounding whitespace, in its
+// text form: s itself when it is one, the text form of a base64url token
+// otherwise. Only base64url is decoded here; a text form is decoded by
+// the batch itself.
+func textForm(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if strings.HasPrefix(s, token.TextPrefix) {
+		return s, nil
 	}
-	return err
-}
-
-func (s *trackingStore) wasUnchecked(raw []byte) bool {
-	t, err := token.Parse(raw)
+	t, err := token.ParseBase64(s)
 	if err != nil {
-		return false
+		return "", err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.unchecked[trackKey(t.KeyID, t.Nonce)]
+	text, err := t.MarshalText()
+	if err != nil {
+		return "", err
+	}
+	return string(text), nil
 }
 
-func (s *trackingStore) reset() {
-	s.mu.Lock()
-	clear(s.unchecked)
-	s.mu.Unlock()
-}
-
-func (a *app) verifyBatch(v *verify.Verifier, name string, rep *reporter, track *trackingStore) int {
+func (a *app) verifyBatch(ctx context.Context, chk *checker, name string, rep *reporter) int {
 	var in io.Reader = a.stdin
 	if name != "-" {
 		f, err := os.Open(name)
@@ -299,53 +284,41 @@ func (a *app) verifyBatch(v *verify.Verifier, name string, rep *reporter, track 
 		in = f
 	}
 	lr := newLineReader(in, maxInput)
-	b := v.NewBatch()
+	b := chk.v.NewBatch()
 	var (
 		lines    []int
-		raws     [][]byte
 		pending  []outcome
+		texts    []string // the tokens of pending to verify, in text form
+		idx      []int    // texts[j] is pending[idx[j]]
+		results  = make([]verify.Result, 0, batchChunk)
+		errs     = make([]error, 0, batchChunk)
 		valid    int
 		refused  int
 		readErr  error
 		finished bool
 	)
 	flush := func() {
-		// Tokens that failed to decode are reported in line order with
-		// the rest.
-		var ok [][]byte
-		var idx []int
-		for i, raw := range raws {
-			if raw != nil {
-				ok = append(ok, raw)
-				idx = append(idx, i)
+		if len(texts) > 0 {
+			results, errs = results[:len(texts)], errs[:len(texts)]
+			bctx, cancel := chk.storeContext(ctx)
+			b.VerifyText(bctx, texts, results, errs)
+			cancel()
+			for j, i := range idx {
+				pending[i] = outcome{res: results[j], err: errs[j]}
 			}
 		}
-		errs := make([]error, len(ok))
-		if len(ok) > 0 {
-			b.Verify(ok, errs)
-		}
-		for j, i := range idx {
-			pending[i].err = errs[j]
-			if errs[j] == nil && track != nil {
-				pending[i].unchecked = track.wasUnchecked(ok[j])
-			}
-		}
+		// Tokens refused before the batch are reported in line order
+		// with the rest.
 		for i, o := range pending {
-			if o.err == nil {
-				if t, err := token.Parse(raws[i]); err == nil {
-					o.res = resultFor(v, t)
-				}
-			}
 			if rep.report(lines[i], o) == 0 {
 				valid++
 			} else {
 				refused++
 			}
 		}
-		lines, raws, pending = lines[:0], raws[:0], pending[:0]
-		if track != nil {
-			track.reset()
-		}
+		lines, pending, texts, idx = lines[:0], pending[:0], texts[:0], idx[:0]
+		clear(results[:cap(results)])
+		clear(errs[:cap(errs)])
 	}
 	for !finished {
 		n, line, tooLong, err := lr.next()
@@ -363,14 +336,13 @@ func (a *app) verifyBatch(v *verify.Verifier, name string, rep *reporter, track 
 			continue
 		}
 		var o outcome
-		var raw []byte
 		if tooLong {
-			o.err = fmt.Errorf("%w: line longer than any token", verify.ErrMalformed)
-		} else if raw, o.err = decode(text); o.err != nil {
-			raw = nil
+			o.err = fmt.Errorf("%w: line longer than any token", token.ErrMalformed)
+		} else if text, o.err = textForm(text); o.err == nil {
+			texts, idx = append(texts, text), append(idx, len(pending))
 		}
-		lines, raws, pending = append(lines, n), append(raws, raw), append(pending, o)
-		if len(raws) == batchChunk {
+		lines, pending = append(lines, n), append(pending, o)
+		if len(pending) == batchChunk {
 			flush()
 		}
 	}
@@ -390,13 +362,6 @@ func (a *app) verifyBatch(v *verify.Verifier, name string, rep *reporter, track 
 		return 1
 	}
 	return 0
-}
-
-// resultFor describes a token that a batch accepted, as Verify would.
-func resultFor(v *verify.Verifier, t *token.Token) verify.Result {
-	d := v.Directory()
-	name, _ := d.StatusName(t.Status)
-	return verify.Result{Suite: t.Suite, Status: t.Status, StatusName: name, Expiry: t.ExpiryTime().UTC(), KeyID: t.KeyID}
 }
 
 // lineReader yields lines of at most limit bytes; longer lines are skipped
@@ -508,12 +473,12 @@ func (r *reporter) report(line int, o outcome) int {
 // refused) or "off" (no store).
 func (r *reporter) replayCheck(o outcome) string {
 	switch {
-	case r.store == "":
-		return "off"
-	case o.err == nil && o.unchecked:
+	case o.err == nil && o.res.Replay == verify.ReplayStoreDown:
 		return "skipped"
-	case o.err == nil:
+	case o.err == nil && o.res.Replay == verify.ReplayChecked:
 		return "passed"
+	case o.err == nil, r.store == "":
+		return "off"
 	case errors.Is(o.err, verify.ErrReplayed), errors.Is(o.err, verify.ErrStoreUnavailable), storeError(o.err):
 		return "failed"
 	}
@@ -532,7 +497,7 @@ func reason(err error) string {
 		err  error
 		name string
 	}{
-		{verify.ErrMalformed, "malformed"},
+		{token.ErrMalformed, "malformed"},
 		{verify.ErrExpired, "expired"},
 		{verify.ErrTooFarAhead, "too_far_ahead"},
 		{verify.ErrKeyMismatch, "key_mismatch"},
@@ -541,6 +506,7 @@ func reason(err error) string {
 		{verify.ErrInvalidSignature, "invalid_signature"},
 		{verify.ErrReplayed, "replayed"},
 		{verify.ErrStoreUnavailable, "store_unavailable"},
+		{verify.ErrRandomness, "randomness"},
 	} {
 		if errors.Is(err, c.err) {
 			return c.name
@@ -553,7 +519,7 @@ func (r *reporter) message(err error) string {
 	switch reason(err) {
 	case "malformed":
 		msg := "malformed: not a statustoken v1 token"
-		if detail := strings.TrimPrefix(strings.TrimPrefix(err.Error(), verify.ErrMalformed.Error()), ": "); detail != "" && detail != err.Error() {
+		if detail := strings.TrimPrefix(strings.TrimPrefix(err.Error(), token.ErrMalformed.Error()), ": "); detail != "" && detail != err.Error() {
 			msg += " (" + detail + ")"
 		}
 		return msg
@@ -571,6 +537,8 @@ func (r *reporter) message(err error) string {
 		return "invalid signature"
 	case "replayed":
 		return "already used: this token was presented before"
+	case "randomness":
+		return "the scanner's random source failed, so no token of this batch was accepted: scan again"
 	case "store_unavailable":
 		return "spent-token store unavailable, so the token is refused (fail closed; -fail-open would accept it): " +
 			strings.TrimPrefix(err.Error(), verify.ErrStoreUnavailable.Error()+": ")

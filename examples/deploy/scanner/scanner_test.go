@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/statustoken/statustoken/examples/deploy/internal/directory"
 	"github.com/statustoken/statustoken/examples/deploy/internal/redistest"
+	"github.com/statustoken/statustoken/holder"
 	"github.com/statustoken/statustoken/issue"
 	"github.com/statustoken/statustoken/token"
 )
@@ -88,7 +90,7 @@ func (e *env) tokens(n int) []string {
 func (e *env) blindToken() *token.Token {
 	e.t.Helper()
 	data, sig, _ := e.is.Directory(time.Now(), 1)
-	h, err := issue.NewHolder(data, sig, e.is.RootPublicKey())
+	h, err := holder.New(data, sig, e.is.RootPublicKey())
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -96,7 +98,7 @@ func (e *env) blindToken() *token.Token {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	resp, err := e.is.Respond(req, time.Now(), func() (token.Status, error) { return 2, nil })
+	resp, err := e.is.Respond(req, time.Now(), 2)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -266,6 +268,30 @@ func TestBatch(t *testing.T) {
 	if r := e.run("# nothing\n", time.Now(), "-batch", "-"); r.code != 1 || !strings.Contains(r.stderr, "no tokens") {
 		t.Fatalf("empty batch: %d %q", r.code, r.stderr)
 	}
+
+	// base64url lines are verified with the text forms, and one token in
+	// both forms is one token: the second is a replay.
+	blind := e.blindToken()
+	blindB64, _ := blind.Base64()
+	blindText, _ := blind.MarshalText()
+	r = e.run(blindB64+"\n"+toks[1]+"\n"+string(blindText)+"\n", time.Now(), "-batch", "-", "-json")
+	lines = strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n")
+	if r.code != 1 || len(lines) != 3 {
+		t.Fatalf("mixed batch: %d %q", r.code, r.stdout)
+	}
+	var mixed []map[string]any
+	for _, l := range lines {
+		var j map[string]any
+		if err := json.Unmarshal([]byte(l), &j); err != nil {
+			t.Fatal(err)
+		}
+		mixed = append(mixed, j)
+	}
+	if mixed[0]["valid"] != true || mixed[0]["suite"] != "rsabssa" || mixed[0]["status"] != "red" ||
+		mixed[1]["valid"] != true || mixed[1]["suite"] != "ed25519" ||
+		mixed[2]["valid"] != false || mixed[2]["reason"] != "replayed" {
+		t.Fatalf("mixed batch: %v", mixed)
+	}
 }
 
 // TestSharedRedis runs two scanners against one Redis, as two gates of a
@@ -311,11 +337,74 @@ func TestSharedRedis(t *testing.T) {
 	if r.code != 1 || strings.Count(r.stdout, `"reason":"store_unavailable"`) != 2 {
 		t.Fatalf("fail closed, batch: %q", r.stdout)
 	}
+	// With the store down and -fail-open, a token listed twice in one
+	// batch is still accepted only once.
+	r = gate(toks[3]+"\n"+toks[3]+"\n", "-fail-open", "-batch", "-")
+	if r.code != 1 || strings.Count(r.stdout, "replay check: SKIPPED") != 1 || !strings.Contains(r.stdout, "line 2: REFUSED  already used") {
+		t.Fatalf("fail open, repeated token in a batch: %q", r.stdout)
+	}
 	// A token that is invalid anyway is refused for its own reason,
 	// without asking the store.
 	r = gate("HT1:BAD", "-fail-open")
 	if r.code != 1 || !strings.Contains(r.stdout, "malformed") {
 		t.Fatalf("malformed with the store down: %q", r.stdout)
+	}
+}
+
+// silentRedis returns the address of a listener that accepts connections
+// and never answers, as a hung Redis.
+func silentRedis(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		var conns []net.Conn
+		defer func() {
+			for _, c := range conns {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c)
+		}
+	}()
+	return l.Addr().String()
+}
+
+// TestBatchStoreDeadline checks that -redis-timeout bounds a whole
+// batch's time on a hung store, not each token's, and that each token
+// then says that its replay check could not be done.
+func TestBatchStoreDeadline(t *testing.T) {
+	e := newEnv(t)
+	addr := silentRedis(t)
+	const n, timeout = 10, 300 * time.Millisecond
+	batch := strings.Join(e.tokens(n), "\n")
+	for _, failOpen := range []bool{false, true} {
+		args := []string{"-redis", addr, "-redis-timeout", timeout.String(), "-batch", "-", "-json"}
+		if failOpen {
+			args = append(args, "-fail-open")
+		}
+		start := time.Now()
+		r := e.run(batch, time.Now(), args...)
+		elapsed := time.Since(start)
+		// One timeout per token would take n×300ms = 3s.
+		if elapsed > n*timeout/2 {
+			t.Errorf("fail-open %v: batch of %d took %v against a hung store, timeout %v", failOpen, n, elapsed, timeout)
+		}
+		want, code := `"reason":"store_unavailable"`, 1
+		if failOpen {
+			want, code = `"replay_check":"skipped"`, 0
+		}
+		if r.code != code || strings.Count(r.stdout, want) != n {
+			t.Errorf("fail-open %v: exit %d, %d of %d with %s:\n%s", failOpen, r.code, strings.Count(r.stdout, want), n, want, r.stdout)
+		}
 	}
 }
 

@@ -18,6 +18,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"flag"
 	"fmt"
@@ -31,7 +32,7 @@ import (
 
 	"github.com/statustoken/statustoken/examples/deploy/internal/directory"
 	"github.com/statustoken/statustoken/examples/deploy/internal/files"
-	"github.com/statustoken/statustoken/issue"
+	"github.com/statustoken/statustoken/holder"
 	"github.com/statustoken/statustoken/token"
 )
 
@@ -131,7 +132,7 @@ func (a *app) request(ctx context.Context, args []string) int {
 	fs.StringVar(&issuer, "issuer", "http://127.0.0.1:8080", "issuer base `URL` (plain http only to this machine)")
 	fs.StringVar(&root, "root", "", "pinned root public key: base64, or a `file` holding it (the issuer's root.pub)")
 	fs.StringVar(&status, "status", "green", "status `name` to request: the one the issuer assigns you")
-	fs.IntVar(&n, "n", 10, fmt.Sprintf("tokens to request, 1 to %d", issue.MaxTokens))
+	fs.IntVar(&n, "n", 10, fmt.Sprintf("tokens to request, 1 to %d", holder.MaxTokens))
 	fs.StringVar(&apiKey, "api-key", "", "API key for the issuer (default $"+apiKeyEnv+"; the variable keeps it out of the process list)")
 	fs.DurationVar(&timeout, "timeout", 60*time.Second, "give up after this long")
 	if c := a.parse(fs, args); c >= 0 {
@@ -141,8 +142,8 @@ func (a *app) request(ctx context.Context, args []string) int {
 		fmt.Fprintln(a.stderr, "wallet: -root is required: the issuer's root public key, or its root.pub file")
 		return 2
 	}
-	if n < 1 || n > issue.MaxTokens {
-		fmt.Fprintf(a.stderr, "wallet: -n must be 1 to %d\n", issue.MaxTokens)
+	if n < 1 || n > holder.MaxTokens {
+		fmt.Fprintf(a.stderr, "wallet: -n must be 1 to %d\n", holder.MaxTokens)
 		return 2
 	}
 	if apiKey == "" {
@@ -177,18 +178,15 @@ func (a *app) request(ctx context.Context, args []string) int {
 	if err != nil {
 		return a.fail(fmt.Errorf("fetching the directory: %w", err))
 	}
-	holder, err := issue.NewHolder(data, sig, pinned)
-	if err != nil {
-		return a.fail(fmt.Errorf("the issuer's directory is not signed by the pinned root key or breaks the format: %w", err))
-	}
-	prev, _, err := w.storedDirectory()
+	prev, prevSig, err := w.storedDirectory()
 	if err != nil {
 		return a.fail(err)
 	}
-	if err := directory.CheckNewer(prev, data); err != nil {
+	h, err := openHolder(prev, prevSig, data, sig, pinned)
+	if err != nil {
 		return a.fail(err)
 	}
-	dir := holder.Directory()
+	dir := h.Directory()
 	code, ok := statusByName(dir, status)
 	if !ok {
 		return a.fail(fmt.Errorf("the directory has no status %q (it has: %s)", status, statusNames(dir)))
@@ -196,7 +194,7 @@ func (a *app) request(ctx context.Context, args []string) int {
 	if err := w.storeDirectory(data, sig); err != nil {
 		return a.fail(err)
 	}
-	pending, req, err := holder.Request(code, a.now(), n)
+	pending, req, err := h.Request(code, a.now(), n)
 	if err != nil {
 		return a.fail(err)
 	}
@@ -204,7 +202,7 @@ func (a *app) request(ctx context.Context, args []string) int {
 	if err != nil {
 		return a.fail(err)
 	}
-	toks, err := holder.Finalize(pending, resp)
+	toks, err := h.Finalize(pending, resp)
 	if err != nil {
 		return a.fail(fmt.Errorf("the issuer's response does not verify under the directory: %w", err))
 	}
@@ -217,8 +215,39 @@ func (a *app) request(ctx context.Context, args []string) int {
 	return 0
 }
 
+// openHolder returns a Holder for the directory data fetched from the
+// issuer, checked under the pinned root key. With a directory stored by
+// an earlier request (prev), the Holder starts from that one and takes
+// data as an update, so that a directory older than the one accepted
+// before is refused.
+func openHolder(prev, prevSig, data, sig []byte, pinned ed25519.PublicKey) (*holder.Holder, error) {
+	if prev == nil {
+		h, err := holder.New(data, sig, pinned)
+		if err != nil {
+			return nil, fmt.Errorf("the issuer's directory is not signed by the pinned root key or breaks the format: %w", err)
+		}
+		return h, nil
+	}
+	h, err := holder.New(prev, prevSig, pinned)
+	if err != nil {
+		return nil, fmt.Errorf("the stored directory is unreadable or not signed by the pinned root key: %w", err)
+	}
+	err = h.Update(data, sig)
+	switch {
+	case err == nil:
+		return h, nil
+	case errors.Is(err, holder.ErrRollback):
+		old := h.Directory().Serial
+		if d, perr := token.ParseDirectory(data); perr == nil && d.Serial < old {
+			return nil, fmt.Errorf("%w: the issuer sent serial %d, older than serial %d accepted before", holder.ErrRollback, d.Serial, old)
+		}
+		return nil, fmt.Errorf("%w: the issuer sent other contents under serial %d", holder.ErrRollback, old)
+	}
+	return nil, fmt.Errorf("the issuer's directory is not signed by the pinned root key or breaks the format: %w", err)
+}
+
 // maxResponse bounds what is read of a token response.
-const maxResponse = issue.MaxResponseSize
+const maxResponse = holder.MaxResponseSize
 
 func postRequest(ctx context.Context, c *http.Client, u, apiKey string, body []byte) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))

@@ -49,6 +49,7 @@ type fakeIssuer struct {
 	t       *testing.T
 	is      *issue.Issuer
 	serial  uint64
+	shift   time.Duration // added to the time the directory is made for
 	mutate  func([]byte) []byte
 	srv     *httptest.Server
 	mu      sync.Mutex
@@ -63,7 +64,7 @@ func newFakeIssuer(t *testing.T) *fakeIssuer {
 	f := &fakeIssuer{t: t, is: is, serial: 5}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+directory.Path, func(w http.ResponseWriter, r *http.Request) {
-		data, sig, err := f.is.Directory(time.Now(), f.serial)
+		data, sig, err := f.is.Directory(time.Now().Add(f.shift), f.serial)
 		if err != nil {
 			t.Error(err)
 		}
@@ -79,7 +80,7 @@ func newFakeIssuer(t *testing.T) *fakeIssuer {
 			return
 		}
 		body, _ := io.ReadAll(io.LimitReader(r.Body, issue.MaxRequestSize))
-		resp, err := f.is.Respond(body, time.Now(), func() (token.Status, error) { return 1, nil })
+		resp, err := f.is.Respond(body, time.Now(), 1)
 		switch {
 		case errors.Is(err, issue.ErrStatusNotAssigned):
 			http.Error(w, "the requested status is not the one assigned to this holder", http.StatusForbidden)
@@ -182,7 +183,7 @@ func TestRequestShowExport(t *testing.T) {
 		t.Fatalf("PNG: %v", err)
 	}
 	v := verifier(t, f)
-	if _, err := v.VerifyText(text); err != nil {
+	if _, err := v.VerifyText(t.Context(), text); err != nil {
 		t.Fatalf("shown token: %v", err)
 	}
 
@@ -201,7 +202,7 @@ func TestRequestShowExport(t *testing.T) {
 			t.Fatal("a token was given out twice")
 		}
 		seen[e] = true
-		if _, err := v.VerifyText(e); err != nil {
+		if _, err := v.VerifyText(t.Context(), e); err != nil {
 			t.Fatalf("exported token: %v", err)
 		}
 	}
@@ -299,9 +300,39 @@ func TestDirectoryRollback(t *testing.T) {
 	if r := runWallet(t, withKey, args...); r.code != 1 || !strings.Contains(r.stderr, "older than serial 5") {
 		t.Fatalf("older directory: %d %q", r.code, r.stderr)
 	}
+	storedSerial := func() uint64 {
+		t.Helper()
+		data, err := os.ReadFile(filepath.Join(state, directoryFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := token.ParseDirectory(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.Serial
+	}
+	if s := storedSerial(); s != 5 {
+		t.Fatalf("stored directory has serial %d after a refused rollback, want 5", s)
+	}
+	// Another directory under the same serial is refused too.
+	f.serial, f.shift = 5, 24*time.Hour
+	if r := runWallet(t, withKey, args...); r.code != 1 || !strings.Contains(r.stderr, "other contents under serial 5") {
+		t.Fatalf("other directory, same serial: %d %q", r.code, r.stderr)
+	}
+	f.shift = 0
 	f.serial = 6
 	if r := runWallet(t, withKey, args...); r.code != 0 {
 		t.Fatalf("newer directory: %s", r.stderr)
+	}
+	if s := storedSerial(); s != 6 {
+		t.Fatalf("stored directory has serial %d, want 6", s)
+	}
+	// A stored directory that does not open under the pinned root key
+	// is not silently replaced.
+	os.WriteFile(filepath.Join(state, directoryFile), []byte("{}"), 0o600)
+	if r := runWallet(t, withKey, args...); r.code != 1 || !strings.Contains(r.stderr, "stored directory is unreadable") {
+		t.Fatalf("unreadable stored directory: %d %q", r.code, r.stderr)
 	}
 }
 

@@ -92,7 +92,7 @@ func Loopback(u *url.URL) bool {
 const maxErrorBody = 1024
 
 // Fetch gets the directory and its signature from the issuer at base. The
-// bytes are not checked; pass them to issue.NewHolder or verify.New with
+// bytes are not checked; pass them to holder.New or verify.New with
 // the pinned root key.
 func Fetch(ctx context.Context, c *http.Client, base *url.URL) (data, sig []byte, err error) {
 	data, h, err := get(ctx, c, base.String()+Path, token.MaxDirectorySize)
