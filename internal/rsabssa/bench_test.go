@@ -12,8 +12,10 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha512"
+	"math/big"
 	"testing"
 
+	"filippo.io/bigmod"
 	"github.com/cloudflare/circl/blindsign/blindrsa"
 )
 
@@ -79,6 +81,120 @@ func BenchmarkHolder(b *testing.B) {
 				b.Fatal(err)
 			}
 			sink, sink = bl, sig
+		}
+	})
+}
+
+// BenchmarkBlindFinalize measures a holder's cost per token, one Blind of a
+// fresh request and one Finalize (which verifies), beside circl's Client
+// doing the same, which this package delegated to before:
+//
+//	go test ./internal/rsabssa -run '^$' -bench 'BlindFinalize' -benchmem -count 3
+//
+// "circl-client" is circl's Blind and Finalize alone; "circl-client+verify"
+// adds the Verify that this package's Finalize ran on circl's result, so it
+// is what a token cost here before. As in BenchmarkHolder, the Finalize is
+// of a request prepared beforehand, so the issuer's work is not measured.
+func BenchmarkBlindFinalize(b *testing.B) {
+	_, k, msg, blinded, st := benchSetup(b)
+	pk := k.Public()
+	blindSig, err := k.BlindSign(blinded)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("rsabssa-2048", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			bl, _, err := Blind(pk, rand.Reader, msg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			sig, err := Finalize(st, blindSig)
+			if err != nil {
+				b.Fatal(err)
+			}
+			sink, sink = bl, sig
+		}
+	})
+
+	client, err := blindrsa.NewClient(blindrsa.SHA384PSSDeterministic, pk.RSA())
+	if err != nil {
+		b.Fatal(err)
+	}
+	cBlinded, cState, err := client.Blind(rand.Reader, msg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cBlindSig, err := k.BlindSign(cBlinded)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, verify := range []bool{false, true} {
+		name := "circl-client-2048"
+		if verify {
+			name = "circl-client+verify-2048"
+		}
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				bl, _, err := client.Blind(rand.Reader, msg)
+				if err != nil {
+					b.Fatal(err)
+				}
+				sig, err := client.Finalize(cState, cBlindSig)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if verify {
+					if err := pk.Verify(msg, sig); err != nil {
+						b.Fatal(err)
+					}
+				}
+				sink, sink = bl, sig
+			}
+		})
+	}
+}
+
+// BenchmarkInverse compares the variable-time inversion of Blind with
+// math/big's ModInverse and bigmod's InverseVarTime on a 2048-bit residue.
+func BenchmarkInverse(b *testing.B) {
+	sk, k := testKey(b)
+	pk := k.Public()
+	x, err := rand.Int(rand.Reader, sk.N)
+	if err != nil {
+		b.Fatal(err)
+	}
+	a := wordsOf(x, len(pk.nLimbs))
+	b.Run("lehmer-2048", func(b *testing.B) {
+		b.ReportAllocs()
+		dst := make([]uint, len(a))
+		for b.Loop() {
+			if !inverseVarTime(dst, a, pk.nLimbs) {
+				b.Fatal("not invertible")
+			}
+		}
+	})
+	b.Run("math-big-2048", func(b *testing.B) {
+		b.ReportAllocs()
+		z := new(big.Int)
+		for b.Loop() {
+			if z.ModInverse(x, sk.N) == nil {
+				b.Fatal("not invertible")
+			}
+		}
+	})
+	xn, err := bigmod.NewNat().SetBytes(x.FillBytes(make([]byte, SignatureSize)), pk.n)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("bigmod-2048", func(b *testing.B) {
+		b.ReportAllocs()
+		z := bigmod.NewNat()
+		for b.Loop() {
+			if _, ok := z.InverseVarTime(xn, pk.n); !ok {
+				b.Fatal("not invertible")
+			}
 		}
 	})
 }

@@ -11,7 +11,6 @@ import (
 	"math/big"
 
 	"filippo.io/bigmod"
-	"github.com/cloudflare/circl/blindsign/blindrsa"
 	"golang.org/x/crypto/cryptobyte"
 	"golang.org/x/crypto/cryptobyte/asn1"
 )
@@ -28,9 +27,9 @@ var (
 // and safe for concurrent use.
 type PublicKey struct {
 	rsa    rsa.PublicKey
-	n      *bigmod.Modulus // N, prepared once for verification
+	n      *bigmod.Modulus // N, prepared once for verification and blinding
+	nLimbs []uint          // N as little-endian words, for inverseVarTime
 	der    []byte          // canonical encoding
-	client blindrsa.Client
 }
 
 // newPublicKey checks n and e against this suite's rules, with a modulus of
@@ -55,15 +54,12 @@ func newPublicKey(n *big.Int, e, bits int) (*PublicKey, error) {
 		return nil, fmt.Errorf("%w: bad modulus", ErrInvalidKey)
 	}
 	pk.n = mod
+	pk.nLimbs = mod.Nat().Bits()
 	der, err := marshalSPKI(&pk.rsa)
 	if err != nil {
 		return nil, fmt.Errorf("%w: cannot encode the key", ErrInvalidKey)
 	}
 	pk.der = der
-	pk.client, err = blindrsa.NewClient(blindrsa.SHA384PSSDeterministic, &pk.rsa)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidKey, err)
-	}
 	return pk, nil
 }
 
@@ -183,7 +179,7 @@ func parsePublicKey(der []byte, bits int) (*PublicKey, error) {
 func MarshalPublicKey(pk *PublicKey) []byte { return bytes.Clone(pk.der) }
 
 // RSA returns a copy of pk as an [rsa.PublicKey], for use with other
-// libraries such as circl's blindrsa.
+// libraries such as crypto/rsa.
 func (pk *PublicKey) RSA() *rsa.PublicKey {
 	return &rsa.PublicKey{N: new(big.Int).Set(pk.rsa.N), E: pk.rsa.E}
 }
@@ -201,7 +197,15 @@ func (pk *PublicKey) Size() int { return pk.rsa.Size() }
 // crypto/rsa.VerifyPSS with these parameters, but uses the modulus prepared
 // when pk was parsed.
 func (pk *PublicKey) Verify(msg, sig []byte) error {
-	if len(sig) != pk.n.Size() {
+	mHash := sha512.Sum384(msg)
+	return pk.verifyDigest(mHash[:], sig)
+}
+
+// verifyDigest is Verify for the SHA-384 digest mHash of the message: the
+// check of every verifier, which [Finalize] also runs on its result.
+func (pk *PublicKey) verifyDigest(mHash, sig []byte) error {
+	size := pk.n.Size()
+	if len(sig) != size {
 		return ErrInvalidSignature
 	}
 	// RSAVP1 (RFC 8017, section 5.2.2): s must be below N.
@@ -209,9 +213,15 @@ func (pk *PublicKey) Verify(msg, sig []byte) error {
 	if err != nil {
 		return ErrInvalidSignature
 	}
-	em := bigmod.NewNat().ExpShortVarTime(s, uint(pk.rsa.E), pk.n).Bytes(pk.n)
-	mHash := sha512.Sum384(msg)
-	if !emsaPSSVerify(mHash[:], em, pk.n.BitLen()-1) {
+	var emBuf [maxStackBytes]byte
+	var em []byte
+	if size <= len(emBuf) {
+		em = emBuf[:size]
+	} else {
+		em = make([]byte, size)
+	}
+	natToBytes(em, s.ExpShortVarTime(s, uint(pk.rsa.E), pk.n))
+	if !emsaPSSVerify(mHash, em, pk.n.BitLen()-1) {
 		return ErrInvalidSignature
 	}
 	return nil
@@ -247,7 +257,13 @@ func emsaPSSVerify(mHash, em []byte, emBits int) bool {
 	}
 
 	// Steps 7 to 9: DB = maskedDB ⊕ MGF1(H, emLen - hLen - 1).
-	db := make([]byte, len(maskedDB))
+	var dbBuf [maxStackBytes]byte
+	var db []byte
+	if len(maskedDB) <= len(dbBuf) {
+		db = dbBuf[:len(maskedDB)]
+	} else {
+		db = make([]byte, len(maskedDB))
+	}
 	mgf1XOR(db, maskedDB, h)
 	db[0] &= topBits
 
@@ -264,27 +280,28 @@ func emsaPSSVerify(mHash, em []byte, emBits int) bool {
 	salt := db[len(db)-saltLength:]
 
 	// Steps 12 to 14: H' = Hash(0x00 × 8 || mHash || salt) must equal H.
-	d := sha512.New384()
-	var zeros [8]byte
-	d.Write(zeros[:])
-	d.Write(mHash)
-	d.Write(salt)
-	var hPrime [hLen]byte
-	return bytes.Equal(d.Sum(hPrime[:0]), h)
+	if len(mHash) != hLen {
+		return false
+	}
+	var mPrime [8 + hLen + saltLength]byte
+	copy(mPrime[8:], mHash)
+	copy(mPrime[8+hLen:], salt)
+	hPrime := sha512.Sum384(mPrime[:])
+	return bytes.Equal(hPrime[:], h)
 }
 
 // mgf1XOR sets out = in ⊕ MGF1-SHA-384(seed, len(in)) (RFC 8017,
 // appendix B.2.1). out and in have the same length.
 func mgf1XOR(out, in, seed []byte) {
-	d := sha512.New384()
-	var counter [4]byte
-	var block [sha512.Size384]byte
-	for done := 0; done < len(in); {
-		d.Reset()
-		d.Write(seed)
-		d.Write(counter[:])
-		t := d.Sum(block[:0])
-		done += subtle.XORBytes(out[done:], in[done:], t)
-		binary.BigEndian.PutUint32(counter[:], binary.BigEndian.Uint32(counter[:])+1)
+	// Each block is Hash(seed || counter), with a 4-byte big-endian counter.
+	var input [sha512.Size384 + 4]byte
+	if len(seed) != sha512.Size384 {
+		panic("rsabssa: internal error: MGF1 seed of the wrong size")
+	}
+	copy(input[:], seed)
+	for counter, done := uint32(0), 0; done < len(in); counter++ {
+		binary.BigEndian.PutUint32(input[sha512.Size384:], counter)
+		t := sha512.Sum384(input[:])
+		done += subtle.XORBytes(out[done:], in[done:], t[:])
 	}
 }

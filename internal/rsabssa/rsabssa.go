@@ -29,6 +29,10 @@
 //
 // [State] holds the holder's blinding factor, a secret that links the
 // blinded message to the final signature. It must never leave the holder.
+// [Blind] and [Finalize] handle that factor and its inverse with
+// constant-time arithmetic (filippo.io/bigmod); their one variable-time
+// step, a modular inversion, sees only a value masked by a fresh random
+// unit.
 package rsabssa
 
 import (

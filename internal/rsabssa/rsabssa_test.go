@@ -3,6 +3,7 @@ package rsabssa
 import (
 	"bytes"
 	"crypto/rand"
+	"crypto/sha512"
 	"errors"
 	"math/big"
 	"sync"
@@ -285,12 +286,22 @@ func TestFinalizeInvalid(t *testing.T) {
 	if sig, err := Finalize(State{}, blindSig); err != ErrInvalidState || sig != nil {
 		t.Errorf("zero State: %v", err)
 	}
-	// The final check against the message: circl's own check passes for a
-	// state whose message was swapped, Verify does not.
-	swapped := st
-	swapped.msg = []byte("another message")
+	// The final check is against the message: the same blinding secret
+	// with the digest of another message does not finalize.
+	swapped := State{pk: st.pk, sec: &secretRef{&blindSecret{mHash: sha512.Sum384([]byte("another message")), inv: st.sec.s.inv}}}
 	if sig, err := Finalize(swapped, blindSig); err != ErrInvalidSignature || sig != nil {
 		t.Errorf("state with another message: %v", err)
+	}
+	// A state whose secret is missing or of the wrong size is refused.
+	for name, bad := range map[string]State{
+		"no secret":     {pk: st.pk},
+		"empty secret":  {pk: st.pk, sec: &secretRef{}},
+		"no key":        {sec: st.sec},
+		"short inverse": {pk: st.pk, sec: &secretRef{&blindSecret{mHash: st.sec.s.mHash, inv: st.sec.s.inv[1:]}}},
+	} {
+		if sig, err := Finalize(bad, blindSig); err != ErrInvalidState || sig != nil {
+			t.Errorf("%s: %v", name, err)
+		}
 	}
 
 	// A blind signature plus N encodes the same residue in 256 bytes for

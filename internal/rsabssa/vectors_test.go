@@ -29,6 +29,7 @@ type rfc9474Vector struct {
 	InputMsg   string `json:"input_msg"`
 	SLen       string `json:"sLen"`
 	Salt       string `json:"salt"`
+	EncodedMsg string `json:"encoded_msg"`
 	Inv        string `json:"inv"`
 	BlindedMsg string `json:"blinded_msg"`
 	BlindSig   string `json:"blind_sig"`

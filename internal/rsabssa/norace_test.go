@@ -1,0 +1,5 @@
+//go:build !race
+
+package rsabssa
+
+const raceEnabled = false
