@@ -20,34 +20,19 @@ import (
 // BenchmarkBlindSign/2048 is the issuer answering a one-token request
 // (parse, key lookup, constant-time CRT blind signature with its s^e = m
 // check, encoding), against crypto/rsa.SignPSS on the same key and
-// circl's BlindSign. BenchmarkHolder is the wallet's side per token.
+// circl's BlindSign. The wallet's side per token is
+// holder.BenchmarkRequestFinalize.
 
 var sinkBytes []byte
 
-func benchSetup(b *testing.B) (*Issuer, *Holder) {
-	is := testIssuer(b, token.RSABSSA)
-	data, sig, err := is.Directory(testNow, 1)
-	if err != nil {
-		b.Fatal(err)
-	}
-	h, err := NewHolder(data, sig, is.RootPublicKey())
-	if err != nil {
-		b.Fatal(err)
-	}
-	return is, h
-}
-
 func BenchmarkBlindSign(b *testing.B) {
-	is, h := benchSetup(b)
-	_, req, err := h.Request(1, testNow, 1)
-	if err != nil {
-		b.Fatal(err)
-	}
-	assigned := func() (token.Status, error) { return 1, nil }
+	is := testIssuer(b, token.RSABSSA)
+	req := testRequest(b, testHolder(b, is), 1, 1)
 	b.Run("2048", func(b *testing.B) {
+		var err error
 		before := signPSSNs()
 		for b.Loop() {
-			sinkBytes, err = is.Respond(req, testNow, assigned)
+			sinkBytes, err = is.Respond(req, testNow, 1)
 		}
 		if err != nil {
 			b.Fatal(err)
@@ -98,32 +83,5 @@ func BenchmarkBaseline(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-	})
-}
-
-// BenchmarkHolder measures the wallet's work per token: building a
-// request of 100 tokens and finalizing the issuer's response (which
-// verifies every signature), divided by 100. The issuer's signing is
-// outside the timer.
-func BenchmarkHolder(b *testing.B) {
-	is, h := benchSetup(b)
-	assigned := func() (token.Status, error) { return 1, nil }
-	b.Run("request+finalize", func(b *testing.B) {
-		for b.Loop() {
-			p, req, err := h.Request(1, testNow, MaxTokens)
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.StopTimer()
-			resp, err := is.Respond(req, testNow, assigned)
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.StartTimer()
-			if _, err := h.Finalize(p, resp); err != nil {
-				b.Fatal(err)
-			}
-		}
-		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/MaxTokens, "ns/token")
 	})
 }

@@ -3,17 +3,18 @@ package issue_test
 import (
 	"crypto/ed25519"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"time"
 
+	"github.com/statustoken/statustoken/holder"
 	"github.com/statustoken/statustoken/issue"
 	"github.com/statustoken/statustoken/token"
 )
 
-// Blind issuance: the wallet sends only blinded messages, the issuer signs
-// them for the status its own policy assigns, and the wallet finalizes the
-// tokens, checking each against the directory it fetched itself.
-func Example() {
+// newIssuer returns an issuer of one status, "green", with keys of both
+// suites for the current epoch.
+func newIssuer() *issue.Issuer {
 	_, rootKey, _ := ed25519.GenerateKey(rand.Reader)
 	seed := make([]byte, issue.SeedSize)
 	rand.Read(seed)
@@ -23,38 +24,80 @@ func Example() {
 		EpochLength: 24 * time.Hour,
 		Epochs:      1,
 		Statuses:    []token.StatusName{{Code: 1, Name: "green"}},
-		Suites:      []token.Suite{token.RSABSSA},
+		Suites:      []token.Suite{token.Ed25519, token.RSABSSA},
 		RSAKeys:     issue.NewMemoryKeyStore(),
 	})
 	if err != nil {
 		panic(err)
 	}
+	return issuer
+}
+
+// An issuer publishes its signed directory; wallets and scanners check it
+// against the root public key they pinned.
+func Example() {
+	issuer := newIssuer()
+	data, sig, err := issuer.Directory(time.Now(), 1)
+	if err != nil {
+		panic(err)
+	}
+	dir, err := token.OpenDirectory(data, sig, issuer.RootPublicKey())
+	if err != nil {
+		panic(err)
+	}
+	for _, k := range dir.Keys {
+		name, _ := dir.StatusName(k.Status)
+		fmt.Println(k.Suite, name, k.Expiry-k.NotBefore)
+	}
+	// Output:
+	// ed25519 green 86400
+	// rsabssa green 86400
+}
+
+// Blind issuance, the issuer's side: authenticate the holder and decide
+// its status with your own policy, then answer its request. The issuer
+// sees only blinded messages, and refuses a request for a status other
+// than the one it assigned.
+func ExampleIssuer_Respond() {
+	issuer := newIssuer()
 	now := time.Now()
-	dir, sig, err := issuer.Directory(now, 1)
+	data, sig, err := issuer.Directory(now, 1)
+	if err != nil {
+		panic(err)
+	}
+	// The wallet's request (see the holder package).
+	wallet, err := holder.New(data, sig, issuer.RootPublicKey())
+	if err != nil {
+		panic(err)
+	}
+	_, request, err := wallet.Request(1, now, 5)
 	if err != nil {
 		panic(err)
 	}
 
-	// Wallet: check the directory against the pinned root key, then ask.
-	wallet, err := issue.NewHolder(dir, sig, issuer.RootPublicKey())
-	if err != nil {
-		panic(err)
-	}
-	pending, request, err := wallet.Request(1, now, 5)
-	if err != nil {
-		panic(err)
-	}
+	response, err := issuer.Respond(request, now, 1) // the policy assigned status 1
+	fmt.Println(len(response), err)
 
-	// Issuer: the callback says which status this holder has.
-	response, err := issuer.Respond(request, now, func() (token.Status, error) { return 1, nil })
-	if err != nil {
-		panic(err)
-	}
+	_, err = issuer.Respond(request, now, 2) // the policy assigned another status
+	fmt.Println(errors.Is(err, issue.ErrStatusNotAssigned))
+	// Output:
+	// 1290 <nil>
+	// true
+}
 
-	tokens, err := wallet.Finalize(pending, response)
+// Ed25519 issuance, for an issuer that never learns who the holder is.
+func ExampleIssuer_IssueEd25519() {
+	issuer := newIssuer()
+	tokens, err := issuer.IssueEd25519(1, time.Now(), 3)
 	if err != nil {
 		panic(err)
 	}
-	fmt.Println(len(tokens), tokens[0].Suite, tokens[0].Status)
-	// Output: 5 rsabssa 1
+	for _, t := range tokens {
+		text, _ := t.MarshalText()
+		fmt.Println(t.Suite, t.Status, string(text[:len(token.TextPrefix)]), len(text))
+	}
+	// Output:
+	// ed25519 1 HT1: 171
+	// ed25519 1 HT1: 171
+	// ed25519 1 HT1: 171
 }

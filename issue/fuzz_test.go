@@ -8,27 +8,19 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
-	"testing/cryptotest"
 
+	"github.com/statustoken/statustoken/holder"
+	"github.com/statustoken/statustoken/internal/format"
 	"github.com/statustoken/statustoken/internal/rsabssa"
 	"github.com/statustoken/statustoken/internal/testkeys"
 	"github.com/statustoken/statustoken/token"
 )
 
 // fuzzSetup returns an rsabssa issuer and a holder of its directory.
-func fuzzSetup(f *testing.F) (*Issuer, *Holder) {
+func fuzzSetup(f *testing.F) (*Issuer, *holder.Holder) {
 	is := testIssuer(f, token.RSABSSA)
-	data, sig, err := is.Directory(testNow, 1)
-	if err != nil {
-		f.Fatal(err)
-	}
-	h, err := NewHolder(data, sig, is.RootPublicKey())
-	if err != nil {
-		f.Fatal(err)
-	}
-	return is, h
+	return is, testHolder(f, is)
 }
 
 // FuzzRespond checks the issuer's side of blind issuance on any request:
@@ -41,10 +33,7 @@ func FuzzRespond(f *testing.F) {
 	is, h := fuzzSetup(f)
 	for _, n := range []int{1, 2} {
 		for _, status := range []token.Status{1, 2} {
-			_, req, err := h.Request(status, testNow, n)
-			if err != nil {
-				f.Fatal(err)
-			}
+			req := testRequest(f, h, status, n)
 			f.Add(req, uint8(status))
 			f.Add(req, uint8(3-status))
 		}
@@ -56,129 +45,99 @@ func FuzzRespond(f *testing.F) {
 		f.Fatal(err)
 	}
 	n := pk.RSA().N
-	f.Add(append(append([]byte{wireVersion}, dk.ID[:]...), append([]byte{1}, n.FillBytes(make([]byte, rsaSize))...)...), uint8(1))
+	f.Add(append(format.AppendBlindHeader(nil, (*[8]byte)(&dk.ID), 1), n.FillBytes(make([]byte, format.ElementSize))...), uint8(1))
 	f.Add([]byte{}, uint8(1))
+	f.Add([]byte{}, uint8(0))
 
 	f.Fuzz(func(t *testing.T, req []byte, assigned uint8) {
-		resp, err := is.Respond(req, testNow, func() (token.Status, error) { return token.Status(assigned), nil })
+		resp, err := is.Respond(req, testNow, token.Status(assigned))
+		inID, inCount, in, perr := format.ParseBlind(req)
 		if err != nil {
 			if resp != nil {
 				t.Fatal("error with a response")
 			}
-			if !errors.Is(err, ErrMalformedRequest) && !errors.Is(err, ErrUnknownKey) &&
-				!errors.Is(err, ErrStatusNotAssigned) && !errors.Is(err, ErrBadBlindedMessage) {
+			if !errors.Is(err, ErrMalformedRequest) && !errors.Is(err, ErrNotIssuing) &&
+				!errors.Is(err, ErrStatusNotAssigned) {
 				t.Fatalf("unexpected error %v", err)
 			}
-			if _, perr := parseBlindWire(req); (perr != nil) != errors.Is(err, ErrMalformedRequest) {
+			if perr != nil && !errors.Is(err, ErrMalformedRequest) {
 				t.Fatalf("Respond gave %v, the parser %v", err, perr)
+			}
+			if errors.Is(err, ErrMalformedRequest) && perr == nil {
+				// Well-formed: then only a blinded message not below the
+				// modulus of the key, one the policy assigns, is
+				// malformed.
+				k, ok := h.Directory().Lookup(inID)
+				if !ok || k.Suite != token.RSABSSA || k.Status != token.Status(assigned) {
+					t.Fatalf("well-formed request for key %x refused as malformed: %v", inID, err)
+				}
+				pk, err := rsabssa.ParsePublicKey(k.PublicKey)
+				if err != nil {
+					t.Fatal(err)
+				}
+				above := false
+				for i := range inCount {
+					m := new(big.Int).SetBytes(in[i*format.ElementSize : (i+1)*format.ElementSize])
+					above = above || m.Cmp(pk.RSA().N) >= 0
+				}
+				if !above {
+					t.Fatalf("request with every blinded message below the modulus refused: %v", err)
+				}
 			}
 			return
 		}
-		in, err := parseBlindWire(req)
-		if err != nil {
-			t.Fatalf("answered a request the parser refuses: %v", err)
+		if perr != nil {
+			t.Fatalf("answered a request the parser refuses: %v", perr)
 		}
-		out, err := parseBlindWire(resp)
+		outID, outCount, out, err := format.ParseBlind(resp)
 		if err != nil {
 			t.Fatalf("response does not parse: %v", err)
 		}
-		if again, err := out.marshal(); err != nil || !bytes.Equal(again, resp) {
+		again := append(format.AppendBlindHeader(nil, &outID, outCount), out...)
+		if !bytes.Equal(again, resp) {
 			t.Fatal("response is not canonical")
 		}
-		k, ok := h.Directory().Lookup(in.keyID)
-		if !ok || out.keyID != in.keyID || len(out.elements) != len(in.elements) ||
+		k, ok := h.Directory().Lookup(inID)
+		if !ok || outID != inID || outCount != inCount ||
 			k.Suite != token.RSABSSA || k.Status != token.Status(assigned) {
-			t.Fatalf("response for key %v, %d elements; request for %v, %d elements", out.keyID, len(out.elements), in.keyID, len(in.elements))
+			t.Fatalf("response for key %x, %d elements; request for %x, %d elements", outID, outCount, inID, inCount)
 		}
 		pk, err := rsabssa.ParsePublicKey(k.PublicKey)
 		if err != nil {
 			t.Fatal(err)
 		}
-		pub := pk.RSA()
-		e := big.NewInt(int64(pub.E))
-		for i, s := range out.elements {
-			m := new(big.Int).Exp(new(big.Int).SetBytes(s), e, pub.N)
-			if m.Cmp(new(big.Int).SetBytes(in.elements[i])) != 0 {
-				t.Fatalf("element %d is not a signature of the blinded message", i)
-			}
-		}
+		checkBlindSignatures(t, pk.RSA(), req, resp)
 	})
 }
 
-// FuzzFinalize checks the holder's side: a response is accepted only if
-// it is exactly the issuer's response to the holder's request, and then
-// every token verifies under the directory's key; anything else is refused
-// with ErrResponse and no token. The holder's randomness is fixed, so its
-// request, and the one valid response, are the same in every run; with
-// xorValid set the fuzzed bytes are XORed onto that response (all zeros is
-// the valid response itself), so mutations start from it.
-func FuzzFinalize(f *testing.F) {
-	is, h := fuzzSetup(f)
-	const count = 2
-	var (
-		once  sync.Once
-		p0    *Pending
-		valid []byte
-		err   error
-	)
-	// pending returns a fresh copy of the one Pending that the fixed
-	// randomness gives; Finalize changes nothing in a Pending but its used
-	// flag.
-	pending := func(t *testing.T) *Pending {
-		once.Do(func() {
-			cryptotest.SetGlobalRandom(t, 1)
-			var req []byte
-			if p0, req, err = h.Request(1, testNow, count); err == nil {
-				valid, err = is.Respond(req, testNow, func() (token.Status, error) { return 1, nil })
-			}
-		})
+// FuzzParseBlind checks the request and response parser that Respond and
+// holder.Finalize share: it never panics, refuses with no result, and
+// what it accepts re-encodes to the same bytes, with elements aliasing
+// the input.
+func FuzzParseBlind(f *testing.F) {
+	f.Add([]byte{})
+	f.Add(append([]byte{1, 1, 2, 3, 4, 5, 6, 7, 8, 1}, make([]byte, 256)...))
+	f.Add(append([]byte{1, 1, 2, 3, 4, 5, 6, 7, 8, 2}, make([]byte, 511)...))
+	f.Add(append([]byte{1, 1, 2, 3, 4, 5, 6, 7, 8, 100}, make([]byte, 100*256)...))
+	f.Add(append([]byte{1, 1, 2, 3, 4, 5, 6, 7, 8, 101}, make([]byte, 101*256)...))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		id, count, elems, err := format.ParseBlind(data)
 		if err != nil {
-			t.Fatal(err)
-		}
-		p := *p0
-		return &p
-	}
-	size := 1 + len(token.KeyID{}) + 1 + count*rsaSize
-	f.Add(make([]byte, size), true)
-	f.Add(make([]byte, size-1), true)
-	f.Add(make([]byte, size+1), true)
-	f.Add(make([]byte, size-rsaSize), true)
-	f.Add([]byte{}, false)
-	f.Add(append([]byte{wireVersion, 1, 2, 3, 4, 5, 6, 7, 8, count}, make([]byte, count*rsaSize)...), false)
-
-	f.Fuzz(func(t *testing.T, data []byte, xorValid bool) {
-		p := pending(t)
-		resp := data
-		if xorValid {
-			resp = bytes.Clone(data)
-			for i := range min(len(resp), len(valid)) {
-				resp[i] ^= valid[i]
-			}
-		}
-		toks, err := h.Finalize(p, resp)
-		if err != nil {
-			if toks != nil || !errors.Is(err, ErrResponse) {
-				t.Fatalf("refusal gave %v and %d tokens", err, len(toks))
-			}
-			if bytes.Equal(resp, valid) {
-				t.Fatalf("the valid response was refused: %v", err)
+			if id != [format.KeyIDSize]byte{} || count != 0 || elems != nil {
+				t.Fatal("error with a result")
 			}
 			return
 		}
-		if !bytes.Equal(resp, valid) {
-			t.Fatal("accepted a response other than the issuer's")
+		if count < 1 || count > format.MaxTokens || len(elems) != count*format.ElementSize ||
+			len(data) != format.BlindSize(count) || len(data) > format.MaxBlindSize {
+			t.Fatalf("accepted %d bytes: count %d, %d bytes of elements", len(data), count, len(elems))
 		}
-		if len(toks) != count {
-			t.Fatalf("%d tokens for %d requested", len(toks), count)
+		out := append(format.AppendBlindHeader(nil, &id, count), elems...)
+		if !bytes.Equal(out, data) {
+			t.Fatal("re-encoding differs")
 		}
-		for _, tok := range toks {
-			k := h.keys.Lookup(tok.KeyID)
-			if k == nil || !k.Matches(tok) || !k.VerifySignature(tok.Message(), tok.Signature) {
-				t.Fatal("accepted a token that does not verify under the directory's key")
-			}
-		}
-		if _, err := h.Finalize(p, resp); !errors.Is(err, ErrResponse) {
-			t.Fatalf("a second Finalize gave %v", err)
+		if &elems[0] != &data[len(data)-len(elems)] {
+			t.Fatal("elements do not alias the input")
 		}
 	})
 }

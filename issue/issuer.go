@@ -146,6 +146,10 @@ func NewIssuer(cfg Config) (*Issuer, error) {
 	if epochs < 1 || epochs > 16 {
 		return nil, bad("%d epochs: want 1 to 16", epochs)
 	}
+	if n := len(cfg.Statuses) * len(suites) * epochs; n > token.MaxDirectoryKeys {
+		return nil, bad("%d statuses, %d suites and %d epochs make %d keys, more than a directory holds (%d)",
+			len(cfg.Statuses), len(suites), epochs, n, token.MaxDirectoryKeys)
+	}
 	is := &Issuer{
 		root:     slices.Clone(cfg.RootKey),
 		seed:     slices.Clone(cfg.Seed),
@@ -291,7 +295,7 @@ func (is *Issuer) Directory(now time.Time, serial uint64) (data, sig []byte, err
 	}
 	data, err = d.MarshalBinary()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("issue: cannot publish the directory: %w", err)
 	}
 	return data, ed25519.Sign(is.root, format.DirectoryMessage(data)), nil
 }

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/statustoken/statustoken/internal/rsabssa"
@@ -161,10 +162,21 @@ func parseKeyPEM(data []byte, name string) (*rsa.PrivateKey, error) {
 	}
 	k, err := rsabssa.ParsePrivateKey(block.Bytes)
 	if err != nil {
-		// The parser's errors describe structure, never key material.
-		return nil, fmt.Errorf("%w: %s: %v", ErrKeyFile, name, err)
+		return nil, fmt.Errorf("%w: %s: %s", ErrKeyFile, name, keyDetail(err))
 	}
 	return k, nil
+}
+
+// keyDetail describes an RSA key error of the rsabssa package without its
+// package prefix. Those errors describe structure, never key material.
+func keyDetail(err error) string {
+	msg := err.Error()
+	for _, prefix := range []string{rsabssa.ErrInvalidKey.Error(), "rsabssa: "} {
+		if rest, ok := strings.CutPrefix(msg, prefix); ok {
+			return "invalid rsabssa private key" + rest
+		}
+	}
+	return "invalid rsabssa private key: " + msg
 }
 
 // Put implements KeyStore. It writes the file with mode 0600 and fails if

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/statustoken/statustoken/internal/format"
 	"github.com/statustoken/statustoken/internal/misusetest"
 	"github.com/statustoken/statustoken/internal/testkeys"
 	"github.com/statustoken/statustoken/token"
@@ -13,36 +14,28 @@ import (
 
 // TestInputLimits checks each entry point's documented maximum: the largest
 // valid input has exactly that size, and an input ten times larger is
-// refused with the package's error without being decoded.
+// refused with the package's error without being decoded. (Holder.Finalize
+// is holder.TestInputLimits.)
 func TestInputLimits(t *testing.T) {
 	is := testIssuer(t, token.RSABSSA)
-	data, sig, err := is.Directory(testNow, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := NewHolder(data, sig, is.RootPublicKey())
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, req, err := h.Request(1, testNow, MaxTokens)
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := testHolder(t, is)
+	req := testRequest(t, h, 1, MaxTokens)
 	if len(req) != MaxRequestSize {
 		t.Fatalf("largest request: %d bytes, MaxRequestSize %d", len(req), MaxRequestSize)
 	}
-	resp := blindWire{keyID: p.key.ID, elements: make([][]byte, MaxTokens)}
-	for i := range resp.elements {
-		resp.elements[i] = make([]byte, rsaSize)
+	resp, err := is.Respond(req, testNow, 1)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if b, err := resp.marshal(); err != nil || len(b) != MaxResponseSize {
-		t.Fatalf("largest response: %d bytes, MaxResponseSize %d", len(b), MaxResponseSize)
+	if len(resp) != MaxResponseSize {
+		t.Fatalf("largest response: %d bytes, MaxResponseSize %d", len(resp), MaxResponseSize)
+	}
+	if MaxRequestSize != format.BlindSize(MaxTokens) || MaxResponseSize != format.BlindSize(MaxTokens) {
+		t.Fatalf("MaxRequestSize %d, MaxResponseSize %d, want %d", MaxRequestSize, MaxResponseSize, format.BlindSize(MaxTokens))
 	}
 
 	bigReq := make([]byte, 10*MaxRequestSize)
 	copy(bigReq, req)
-	bigResp := make([]byte, 10*MaxResponseSize)
-	copy(bigResp, req)
 
 	store := FileKeyStore{Dir: t.TempDir()}
 	ref := KeyRef{Status: 1, NotBefore: 86400, EpochLength: 86400}
@@ -71,10 +64,9 @@ func TestInputLimits(t *testing.T) {
 		want error
 	}{
 		{"Issuer.Respond", MaxRequestSize, len(bigReq), func() error {
-			_, err := is.Respond(bigReq, testNow, func() (token.Status, error) { return 1, nil })
+			_, err := is.Respond(bigReq, testNow, 1)
 			return err
 		}, ErrMalformedRequest},
-		{"Holder.Finalize", MaxResponseSize, len(bigResp), func() error { _, err := h.Finalize(p, bigResp); return err }, ErrResponse},
 		{"FileKeyStore.Get", maxKeyFileSize, len(bigFile), func() error { _, err := store.Get(ref); return err }, ErrKeyFile},
 	} {
 		if c.size < 10*c.max {
@@ -88,8 +80,8 @@ func TestInputLimits(t *testing.T) {
 			t.Errorf("%s of %d bytes: %v, want %v", c.name, c.size, err, c.want)
 		}
 	}
-	// The pending request survives the oversized response.
-	if p.used {
-		t.Fatal("an oversized response used up the pending request")
+	// A request one byte over the limit is refused too.
+	if _, err := is.Respond(append(req, 0), testNow, 1); !errors.Is(err, ErrMalformedRequest) {
+		t.Errorf("request of MaxRequestSize+1 bytes: %v", err)
 	}
 }

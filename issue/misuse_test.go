@@ -12,7 +12,8 @@ import (
 
 // TestMisuse calls every exported function and method of the package with
 // zero values, nil, empty and oversized inputs: none may panic, and each
-// refuses what it cannot use with one of its errors.
+// refuses what it cannot use with one of its errors. (The holder's side
+// is holder.TestMisuse.)
 func TestMisuse(t *testing.T) {
 	huge := make([]byte, 10*token.MaxDirectorySize)
 	inputs := map[string][]byte{"nil": nil, "empty": {}, "huge": huge}
@@ -22,13 +23,6 @@ func TestMisuse(t *testing.T) {
 			t.Errorf("NewIssuer(Config{}): %v", err)
 		}
 	})
-	for name, in := range inputs {
-		misusetest.NoPanic(t, "NewHolder "+name, func() {
-			if h, err := NewHolder(in, in, in); h != nil || err == nil {
-				t.Errorf("NewHolder(%s): %v", name, err)
-			}
-		})
-	}
 
 	var nilIssuer *Issuer
 	for iname, is := range map[string]*Issuer{"nil": nilIssuer, "zero": {}} {
@@ -43,32 +37,24 @@ func TestMisuse(t *testing.T) {
 				t.Errorf("%s Issuer.IssueEd25519: %v", iname, err)
 			}
 			for name, in := range inputs {
-				if r, err := is.Respond(in, time.Time{}, nil); r != nil || !errors.Is(err, ErrConfig) {
-					t.Errorf("%s Issuer.Respond(%s): %v", iname, name, err)
+				for _, status := range []token.Status{0, 1} {
+					if r, err := is.Respond(in, time.Time{}, status); r != nil || !errors.Is(err, ErrConfig) {
+						t.Errorf("%s Issuer.Respond(%s, status %d): %v", iname, name, status, err)
+					}
 				}
 			}
 		})
 	}
 
 	is := testIssuer(t, token.Ed25519, token.RSABSSA)
-	data, sig, err := is.Directory(testNow, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := NewHolder(data, sig, is.RootPublicKey())
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, req, err := h.Request(1, testNow, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	req := testRequest(t, testHolder(t, is), 1, 1)
 	misusetest.NoPanic(t, "Issuer with bad arguments", func() {
-		if _, err := is.Respond(req, testNow, nil); !errors.Is(err, ErrStatusNotAssigned) {
-			t.Errorf("Respond with no policy: %v", err)
+		// Status 0 is the zero Status: no status assigned, nothing issued.
+		if r, err := is.Respond(req, testNow, 0); r != nil || !errors.Is(err, ErrStatusNotAssigned) {
+			t.Errorf("Respond with no status assigned: %v", err)
 		}
 		for name, in := range inputs {
-			if r, err := is.Respond(in, testNow, func() (token.Status, error) { return 1, nil }); r != nil || !errors.Is(err, ErrMalformedRequest) {
+			if r, err := is.Respond(in, testNow, 1); r != nil || !errors.Is(err, ErrMalformedRequest) {
 				t.Errorf("Respond(%s): %v", name, err)
 			}
 		}
@@ -77,68 +63,22 @@ func TestMisuse(t *testing.T) {
 				t.Errorf("IssueEd25519 n=%d: %v", n, err)
 			}
 		}
-		if _, err := is.IssueEd25519(0, testNow, 1); !errors.Is(err, ErrUnknownStatus) {
+		if _, err := is.IssueEd25519(0, testNow, 1); !errors.Is(err, ErrNotIssuing) {
 			t.Errorf("IssueEd25519 of status 0: %v", err)
 		}
 		for _, at := range []time.Time{{}, time.Unix(-1, 0), time.Unix(1<<40, 0)} {
-			if _, _, err := is.Directory(at, 1); !errors.Is(err, ErrNoKey) {
+			if _, _, err := is.Directory(at, 1); !errors.Is(err, ErrNotIssuing) {
 				t.Errorf("Directory at %v: %v", at, err)
 			}
-		}
-	})
-
-	var nilHolder *Holder
-	for hname, zh := range map[string]*Holder{"nil": nilHolder, "zero": {}} {
-		misusetest.NoPanic(t, hname+" Holder", func() {
-			if p, r, err := zh.Request(1, testNow, 1); p != nil || r != nil || !errors.Is(err, ErrNoKey) {
-				t.Errorf("%s Holder.Request: %v", hname, err)
+			if _, err := is.IssueEd25519(1, at, 1); !errors.Is(err, ErrNotIssuing) {
+				t.Errorf("IssueEd25519 at %v: %v", at, err)
 			}
-			if d := zh.Directory(); d != nil {
-				t.Errorf("%s Holder.Directory: %+v", hname, d)
-			}
-			toks, err := is.IssueEd25519(1, testNow, 1)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := zh.Accept(toks); !errors.Is(err, ErrResponse) {
-				t.Errorf("%s Holder.Accept: %v", hname, err)
-			}
-			for name, in := range inputs {
-				if toks, err := zh.Finalize(&Pending{}, in); toks != nil || !errors.Is(err, ErrResponse) {
-					t.Errorf("%s Holder.Finalize(zero Pending, %s): %v", hname, name, err)
-				}
-			}
-		})
-	}
-	misusetest.NoPanic(t, "Holder with bad arguments", func() {
-		if err := h.Accept([]*token.Token{nil}); !errors.Is(err, ErrResponse) {
-			t.Errorf("Accept of a nil token: %v", err)
-		}
-		if err := h.Accept([]*token.Token{{}}); !errors.Is(err, ErrResponse) {
-			t.Errorf("Accept of a zero token: %v", err)
-		}
-		if err := h.Accept(nil); err != nil {
-			t.Errorf("Accept of no tokens: %v", err)
-		}
-		p, _, err := h.Request(1, testNow, 1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for name, in := range inputs {
-			if toks, err := h.Finalize(p, in); toks != nil || !errors.Is(err, ErrResponse) {
-				t.Errorf("Finalize(%s): %v", name, err)
-			}
-			if toks, err := h.Finalize(nil, in); toks != nil || !errors.Is(err, ErrResponse) {
-				t.Errorf("Finalize(nil Pending, %s): %v", name, err)
+			if _, err := is.Respond(req, at, 1); !errors.Is(err, ErrNotIssuing) {
+				t.Errorf("Respond at %v: %v", at, err)
 			}
 		}
-		for _, n := range []int{-1, 0, MaxTokens + 1} {
-			if _, _, err := h.Request(1, testNow, n); !errors.Is(err, ErrCount) {
-				t.Errorf("Request n=%d: %v", n, err)
-			}
-		}
-		if _, _, err := h.Request(0, time.Time{}, 1); !errors.Is(err, ErrNoKey) {
-			t.Errorf("Request of status 0: %v", err)
+		if _, _, err := is.Directory(testNow, token.MaxSerial+1); !errors.Is(err, token.ErrInvalidDirectory) {
+			t.Errorf("Directory with serial MaxSerial+1: %v", err)
 		}
 	})
 
@@ -174,6 +114,9 @@ func TestMisuse(t *testing.T) {
 		}
 		if _, err := (FileKeyStore{Dir: "\x00"}).Get(ref); !errors.Is(err, ErrKeyFile) {
 			t.Errorf("FileKeyStore with an impossible path: %v", err)
+		}
+		if err := (FileKeyStore{Dir: "\x00"}).Put(ref, nil); !errors.Is(err, ErrKeyFile) {
+			t.Errorf("FileKeyStore.Put with an impossible path: %v", err)
 		}
 	})
 }

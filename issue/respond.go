@@ -42,7 +42,7 @@ func (is *Issuer) rsaKey(status token.Status, notBefore uint32, create bool) (rs
 	}
 	k, err := rsabssa.NewPrivateKey(sk)
 	if err != nil {
-		return rsaEntry{}, fmt.Errorf("%w: key %v: %v", ErrKeyFile, ref, err)
+		return rsaEntry{}, fmt.Errorf("%w: key %v: %s", ErrKeyFile, ref, keyDetail(err))
 	}
 	e = rsaEntry{key: k, pub: k.PublicKeyBytes()}
 	e.id = token.ComputeKeyID(e.pub)

@@ -1,0 +1,104 @@
+package holder_test
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/statustoken/statustoken/holder"
+	"github.com/statustoken/statustoken/issue"
+	"github.com/statustoken/statustoken/token"
+)
+
+// Blind issuance: the wallet checks the directory against the root key it
+// pinned, sends only blinded messages, the issuer signs them for the
+// status its own policy assigns, and the wallet finalizes the tokens,
+// checking each against its directory, and shows each once as text.
+func Example() {
+	// The issuer (see the issue package).
+	_, rootKey, _ := ed25519.GenerateKey(rand.Reader)
+	seed := make([]byte, issue.SeedSize)
+	rand.Read(seed)
+	issuer, err := issue.NewIssuer(issue.Config{
+		RootKey:     rootKey,
+		Seed:        seed,
+		EpochLength: 24 * time.Hour,
+		Epochs:      1,
+		Statuses:    []token.StatusName{{Code: 1, Name: "green"}},
+		Suites:      []token.Suite{token.RSABSSA},
+		RSAKeys:     issue.NewMemoryKeyStore(),
+	})
+	if err != nil {
+		panic(err)
+	}
+	now := time.Now()
+	dir, sig, err := issuer.Directory(now, 1)
+	if err != nil {
+		panic(err)
+	}
+	pinnedRoot := issuer.RootPublicKey() // built into the wallet
+
+	// Wallet: check the directory, then ask for 5 tokens of status 1.
+	wallet, err := holder.New(dir, sig, pinnedRoot)
+	if err != nil {
+		panic(err)
+	}
+	pending, request, err := wallet.Request(1, now, 5)
+	if err != nil {
+		panic(err)
+	}
+
+	// Issuer: its policy assigned status 1 to this holder.
+	response, err := issuer.Respond(request, now, 1)
+	if err != nil {
+		panic(err)
+	}
+
+	// Wallet: every token is checked before it is kept.
+	tokens, err := wallet.Finalize(pending, response)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(len(tokens), tokens[0].Suite, tokens[0].Status)
+	text, err := tokens[0].MarshalText() // for the QR code
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(string(text[:len(token.TextPrefix)]), len(text))
+	// Output:
+	// 5 rsabssa 1
+	// HT1: 459
+}
+
+// A wallet keeps its Holder and updates its directory: an older one is
+// refused.
+func ExampleHolder_Update() {
+	_, rootKey, _ := ed25519.GenerateKey(rand.Reader)
+	seed := make([]byte, issue.SeedSize)
+	rand.Read(seed)
+	issuer, err := issue.NewIssuer(issue.Config{
+		RootKey:     rootKey,
+		Seed:        seed,
+		EpochLength: 24 * time.Hour,
+		Statuses:    []token.StatusName{{Code: 1, Name: "green"}},
+	})
+	if err != nil {
+		panic(err)
+	}
+	now := time.Now()
+	dir1, sig1, _ := issuer.Directory(now, 1)
+	dir2, sig2, _ := issuer.Directory(now.Add(24*time.Hour), 2)
+
+	wallet, err := holder.New(dir1, sig1, issuer.RootPublicKey())
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(wallet.Update(dir2, sig2), wallet.Directory().Serial)
+	err = wallet.Update(dir1, sig1)
+	fmt.Println(errors.Is(err, holder.ErrRollback), wallet.Directory().Serial)
+	// Output:
+	// <nil> 2
+	// true 2
+}
