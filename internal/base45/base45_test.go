@@ -86,6 +86,38 @@ func refError(s string) string {
 	panic(fmt.Sprintf("refError(%q): the string is valid", s))
 }
 
+// inRange returns -1 if lo <= x <= hi and 0 otherwise, without branching,
+// for 0 <= x, lo, hi < 1<<30: either difference is negative exactly when x
+// is out of range.
+func inRange(x, lo, hi int32) int32 {
+	return ^((x - lo) | (hi - x)) >> 31
+}
+
+// decodeDigit is the package's earlier digit decoder, one character at a
+// time, kept as the reference for toDigits and for the baseline benchmarks.
+// It returns the digit that the character b stands for in RFC 9285, Section
+// 4.2, Table 1, and ok = -1; or 0 and ok = 0 if b is not in the table. It
+// does not branch on b.
+func decodeDigit(b byte) (v, ok int32) {
+	x := int32(b)
+	digit := inRange(x, '0', '9')
+	upper := inRange(x, 'A', 'Z')
+	space := inRange(x, ' ', ' ')
+	dollar := inRange(x, '$', '%')
+	star := inRange(x, '*', '+')
+	minus := inRange(x, '-', '/')
+	colon := inRange(x, ':', ':')
+	v = digit&(x-'0') |
+		upper&(x-'A'+10) |
+		space&36 |
+		dollar&(x-'$'+37) |
+		star&(x-'*'+39) |
+		minus&(x-'-'+41) |
+		colon&44
+	ok = digit | upper | space | dollar | star | minus | colon
+	return v, ok
+}
+
 // newSeed returns a deterministic random source, so that failures repeat.
 func newSeed(i uint64) *rand.ChaCha8 {
 	var seed [32]byte
@@ -172,6 +204,149 @@ func TestDigits(t *testing.T) {
 			t.Errorf("decodeDigit(%q) = %d, %d; want 0, 0", byte(b), v, ok)
 		case want >= 0 && (ok != -1 || v != int32(want)):
 			t.Errorf("decodeDigit(%q) = %d, %d; want %d, -1", byte(b), v, ok, want)
+		}
+	}
+}
+
+// digits8 converts the eight characters in the byte lanes of w, lowest
+// first, with toDigits.
+func digits8(w uint64) uint64 {
+	var in, out [8]byte
+	binary.LittleEndian.PutUint64(in[:], w)
+	toDigits(out[:], in[:])
+	return binary.LittleEndian.Uint64(out[:])
+}
+
+// checkDigits8 checks digits8(w) lane by lane against decodeDigit: a lane
+// holds the digit of a character in the table, and has its top bit set
+// otherwise.
+func checkDigits8(t *testing.T, w uint64) {
+	t.Helper()
+	got := digits8(w)
+	for k := range 8 {
+		b, d := byte(w>>(8*k)), byte(got>>(8*k))
+		v, ok := decodeDigit(b)
+		if ok == -1 && d != byte(v) || ok == 0 && d < 0x80 {
+			t.Fatalf("digits8(%#016x) = %#016x: lane %d holds %#02x for %q, want %d", w, got, k, d, b, v)
+		}
+	}
+}
+
+// TestDigits8 checks the word-at-a-time digit conversion against the
+// character-at-a-time reference: every byte value in every lane, next to
+// random bytes and next to every byte value, and random words.
+func TestDigits8(t *testing.T) {
+	rng := rand.New(newSeed(6))
+	for k := range 8 {
+		for b := range 256 {
+			for range 64 {
+				w := rng.Uint64()&^(0xff<<(8*k)) | uint64(b)<<(8*k)
+				checkDigits8(t, w)
+			}
+			// The same byte in every other lane, and each of its
+			// neighbours' values: a borrow or carry out of one lane
+			// would show in the next.
+			checkDigits8(t, uint64(b)*lanes)
+			for c := range 256 {
+				checkDigits8(t, uint64(c)*lanes&^(0xff<<(8*k))|uint64(b)<<(8*k))
+			}
+		}
+	}
+	// Words of table characters only, where no lane may be flagged.
+	for range 1 << 16 {
+		var w uint64
+		for k := range 8 {
+			w |= uint64(alphabet[rng.IntN(len(alphabet))]) << (8 * k)
+		}
+		checkDigits8(t, w)
+	}
+	for range 1 << 20 {
+		checkDigits8(t, rng.Uint64())
+	}
+}
+
+// TestToDigits checks toDigits on inputs of every length up to a few words,
+// from a string and from a []byte, including the zero-padded last word, and
+// that it writes nothing beyond len(src) rounded up to a word.
+func TestToDigits(t *testing.T) {
+	rng := rand.New(newSeed(8))
+	for n := range 41 {
+		for range 200 {
+			src := make([]byte, n)
+			for k := range src {
+				if rng.IntN(2) == 0 {
+					src[k] = alphabet[rng.IntN(len(alphabet))]
+				} else {
+					src[k] = byte(rng.IntN(256))
+				}
+			}
+			room := (n + 7) &^ 7
+			for _, str := range []bool{false, true} {
+				dst := bytes.Repeat([]byte{0xaa}, room+8)
+				if str {
+					toDigits(dst[:room], string(src))
+				} else {
+					toDigits(dst[:room], src)
+				}
+				for k, b := range src {
+					v, ok := decodeDigit(b)
+					if ok == -1 && dst[k] != byte(v) || ok == 0 && dst[k] < 0x80 {
+						t.Fatalf("toDigits(%q) (string %v) gives %#02x at offset %d, want %d (ok %d)", src, str, dst[k], k, v, ok)
+					}
+				}
+				if !bytes.Equal(dst[room:], bytes.Repeat([]byte{0xaa}, 8)) {
+					t.Fatalf("toDigits(%q) wrote beyond %d bytes: %x", src, room, dst)
+				}
+			}
+		}
+	}
+	if !panics(func() { toDigits(make([]byte, 8), make([]byte, 9)) }) {
+		t.Error("toDigits did not panic on a short dst")
+	}
+}
+
+// TestChunks decodes encodings of one, two and more than three chunks and
+// a few bytes more or less, and puts faults on either side of the chunk
+// boundaries, to check that the groups next to a boundary are decoded, and
+// their faults found, as any others.
+func TestChunks(t *testing.T) {
+	for _, groups := range []int{decodeChunk / 3, 2 * decodeChunk / 3, decodeChunk + 5} {
+		for _, extra := range []int{-2, -1, 0, 1, 2} {
+			n := 2*groups + extra
+			src := randomBytes(uint64(400+n), n)
+			enc := EncodeToString(src)
+			got, err := DecodeString(enc)
+			if err != nil || !bytes.Equal(got, src) {
+				t.Fatalf("DecodeString of %d characters = %x, %v; want %x", len(enc), got, err, src)
+			}
+			buf := []byte(enc)
+			if k, err := Decode(buf, buf); err != nil || !bytes.Equal(buf[:k], src) {
+				t.Fatalf("in-place Decode of %d characters = %x, %v; want %x", len(enc), buf[:k], err, src)
+			}
+			for _, at := range []int{decodeChunk - 3, decodeChunk, decodeChunk + 3, 2 * decodeChunk, len(enc) - 1} {
+				if at < 0 || at >= len(enc) {
+					continue
+				}
+				for _, c := range []byte{'a', 0x80 | '0', 0xff} {
+					bad := []byte(enc)
+					bad[at] = c
+					checkRejected(t, string(bad))
+					checkAgree(t, string(bad))
+				}
+				// A value too large in the group at, and an invalid
+				// character after it.
+				bad := []byte(enc)
+				g := at / 3 * 3
+				if g+3 <= len(bad) {
+					copy(bad[g:], "GGW")
+				} else {
+					copy(bad[g:], "::")
+				}
+				if g+3 < len(bad) {
+					bad[len(bad)-1] = '#'
+				}
+				checkRejected(t, string(bad))
+			}
 		}
 	}
 }
@@ -781,6 +956,11 @@ func FuzzDecode(f *testing.F) {
 	}
 	f.Add("BB8GGW::")
 	f.Add("BB8BB8##")
+	// Encodings that take more than one chunk, with and without a fault
+	// beyond the first.
+	long := EncodeToString(randomBytes(12, decodeChunk/3*2+21))
+	f.Add(long)
+	f.Add(long[:decodeChunk+3] + "GGW" + long[decodeChunk+6:])
 	f.Fuzz(func(t *testing.T, s string) {
 		checkAgree(t, s)
 		want, ok := refDecode(s)
@@ -871,6 +1051,137 @@ func BenchmarkDecodeStringInto(b *testing.B) {
 		sinkInt, sinkErr = DecodeStringInto(dst, s)
 	}
 	sinkBytes = dst
+}
+
+// BenchmarkDecodeScalarBaseline is a baseline for BenchmarkDecode: the
+// package's earlier one-pass decoder, which converted one character at a
+// time with decodeDigit.
+func BenchmarkDecodeScalarBaseline(b *testing.B) {
+	src, enc := benchInput(b)
+	dst := make([]byte, len(src))
+	if n, err := scalarDecode(dst, enc); err != nil || !bytes.Equal(dst[:n], src) {
+		b.Fatalf("scalarDecode = %x, %v; want %x", dst[:n], err, src)
+	}
+	b.ResetTimer()
+	for range b.N {
+		sinkInt, sinkErr = scalarDecode(dst, enc)
+	}
+	sinkBytes = dst
+}
+
+// BenchmarkDecodeStringIntoScalarBaseline is
+// BenchmarkDecodeScalarBaseline for a string.
+func BenchmarkDecodeStringIntoScalarBaseline(b *testing.B) {
+	src, enc := benchInput(b)
+	s := string(enc)
+	dst := make([]byte, len(src))
+	b.ResetTimer()
+	for range b.N {
+		sinkInt, sinkErr = scalarDecode(dst, s)
+	}
+	sinkBytes = dst
+}
+
+// BenchmarkDecodeLong decodes the longest text the package's callers
+// decode, 455 characters, which takes more than one chunk.
+func BenchmarkDecodeLong(b *testing.B) {
+	src := randomBytes(11, 303)
+	enc := EncodeToString(src)
+	b.SetBytes(int64(len(src)))
+	b.ReportAllocs()
+	dst := make([]byte, len(src))
+	b.ResetTimer()
+	for range b.N {
+		sinkInt, sinkErr = DecodeStringInto(dst, enc)
+	}
+	sinkBytes = dst
+}
+
+// BenchmarkDecodeLongScalarBaseline is BenchmarkDecodeLong with
+// scalarDecode.
+func BenchmarkDecodeLongScalarBaseline(b *testing.B) {
+	src := randomBytes(11, 303)
+	enc := EncodeToString(src)
+	b.SetBytes(int64(len(src)))
+	b.ReportAllocs()
+	dst := make([]byte, len(src))
+	b.ResetTimer()
+	for range b.N {
+		sinkInt, sinkErr = scalarDecode(dst, enc)
+	}
+	sinkBytes = dst
+}
+
+// scalarDecode is the package's one-pass decoder as it was before it
+// converted eight characters at a time, kept here as the baseline of the
+// ScalarBaseline benchmarks and checked against decode by TestScalarDecode.
+func scalarDecode[S string | []byte](dst []byte, src S) (int, error) {
+	n, err := DecodedLen(len(src))
+	if err != nil {
+		return 0, err
+	}
+	if len(dst) < n {
+		panic("base45: output buffer too small")
+	}
+	dst = dst[:n]
+	var bad, first int
+	i, j := 0, 0
+	for ; i+3 <= len(src); i, j = i+3, j+2 {
+		c, okc := decodeDigit(src[i])
+		d, okd := decodeDigit(src[i+1])
+		e, oke := decodeDigit(src[i+2])
+		v := c + d*45 + e*45*45
+		g := int(^(okc & okd & oke) | geMask(v, 1<<16))
+		first |= i & (g &^ bad)
+		bad |= g
+		_ = dst[j+1]
+		dst[j] = byte(v >> 8)
+		dst[j+1] = byte(v)
+	}
+	if i < len(src) {
+		c, okc := decodeDigit(src[i])
+		d, okd := decodeDigit(src[i+1])
+		v := c + d*45
+		g := int(^(okc & okd) | geMask(v, 1<<8))
+		first |= i & (g &^ bad)
+		bad |= g
+		dst[j] = byte(v)
+	}
+	if bad != 0 {
+		clear(dst)
+		if first+2 == len(src) {
+			return 0, fmt.Errorf("%w: final pair at offset %d", ErrInvalid, first)
+		}
+		return 0, fmt.Errorf("%w: group at offset %d", ErrInvalid, first)
+	}
+	return n, nil
+}
+
+// TestScalarDecode checks that decode does what the earlier scalarDecode
+// did, byte for byte and error for error, on random encodings of every
+// length up to two chunks and more, valid and with random faults, so that
+// the baseline measures the same work.
+func TestScalarDecode(t *testing.T) {
+	rng := rand.New(newSeed(7))
+	for n := range 2*decodeChunk/3*2 + 40 {
+		enc := []byte(EncodeToString(randomBytes(uint64(500+n), n)))
+		for trial := range 8 {
+			s := bytes.Clone(enc)
+			for range trial {
+				if len(s) > 0 {
+					s[rng.IntN(len(s))] = byte(rng.IntN(256))
+				}
+			}
+			k, _ := DecodedLen(len(s))
+			a := bytes.Repeat([]byte{0xaa}, k+3)
+			b := bytes.Repeat([]byte{0xaa}, k+3)
+			na, errA := decode(a, s)
+			nb, errB := scalarDecode(b, s)
+			if na != nb || fmt.Sprint(errA) != fmt.Sprint(errB) || !bytes.Equal(a, b) {
+				t.Fatalf("decode(%q) = %d, %v, dst %x; scalarDecode = %d, %v, dst %x", s, na, errA, a, nb, errB, b)
+			}
+		}
+	}
 }
 
 // BenchmarkDecodeTwoPassBaseline is a baseline for BenchmarkDecode: the
