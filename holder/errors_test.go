@@ -38,11 +38,21 @@ func checkErrorText(t *testing.T, what string, err error) {
 	checkNoInternalName(t, what, err)
 }
 
+// checkTokenErrorText checks that err wraps want, a token sentinel, and
+// names no internal package.
+func checkTokenErrorText(t *testing.T, what string, err, want error) {
+	t.Helper()
+	if !errors.Is(err, want) || !strings.HasPrefix(err.Error(), "token: ") {
+		t.Errorf("%s: %v, want a token error wrapping %v", what, err, want)
+	}
+	checkNoInternalName(t, what, err)
+}
+
 // TestErrorText checks the text of every sentinel error and of the errors
 // the holder's own checks return: each starts with "holder: " and names no
 // internal package.
 func TestErrorText(t *testing.T) {
-	for _, err := range []error{ErrNoKey, ErrCount, ErrResponse, ErrPending, ErrRollback, errBlind} {
+	for _, err := range []error{ErrNoKey, ErrCount, ErrResponse, ErrPending, errBlind} {
 		checkErrorText(t, "sentinel", err)
 	}
 	is := testIssuer(t, func(c *issue.Config) { c.Suites = []token.Suite{token.Ed25519, token.RSABSSA} })
@@ -108,10 +118,11 @@ func TestErrorText(t *testing.T) {
 	checkErrorText(t, "Accept of a short signature", h.Accept([]*token.Token{&bad}))
 
 	data, sig := signedDirectory(t, is, testNow, 0)
-	checkErrorText(t, "Update to a lower serial", h.Update(data, sig))
+	// Directory errors are the token package's own.
+	checkTokenErrorText(t, "Update to a lower serial", updateH(h, data, sig), token.ErrRollback)
 	data, sig = signedDirectory(t, is, testNow.Add(24*time.Hour), 1)
-	checkErrorText(t, "Update to an equal serial", h.Update(data, sig))
-	checkErrorText(t, "Update of a zero Holder", (&Holder{}).Update(data, sig))
+	checkTokenErrorText(t, "Update to an equal serial", updateH(h, data, sig), token.ErrRollback)
+	checkErrorText(t, "Update of a zero Holder", (&Holder{}).Update(token.Published{Directory: data, Signature: sig}))
 }
 
 // TestErrorTextDirectory checks the errors of New and Update for a
@@ -135,14 +146,14 @@ func TestErrorTextDirectory(t *testing.T) {
 		if name == "invalid" {
 			c.sig = ed25519Sign(c.data)
 		}
-		_, err := New(c.data, c.sig, c.root)
+		_, err := newH(c.data, c.sig, c.root)
 		if !errors.Is(err, token.ErrMalformedDirectory) && !errors.Is(err, token.ErrInvalidDirectory) &&
 			!errors.Is(err, token.ErrDirectorySignature) {
 			t.Errorf("New, %s: %v", name, err)
 		}
 		checkNoInternalName(t, "New, "+name, err)
 		if c.root != nil && &c.root[0] == &root[0] && len(c.root) == len(root) {
-			checkNoInternalName(t, "Update, "+name, h.Update(c.data, c.sig))
+			checkNoInternalName(t, "Update, "+name, updateH(h, c.data, c.sig))
 		}
 	}
 }

@@ -1,8 +1,6 @@
 package holder_test
 
 import (
-	"crypto/ed25519"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"time"
@@ -17,31 +15,20 @@ import (
 // status its own policy assigns, and the wallet finalizes the tokens,
 // checking each against its directory, and shows each once as text.
 func Example() {
-	// The issuer (see the issue package).
-	_, rootKey, _ := ed25519.GenerateKey(rand.Reader)
-	seed := make([]byte, issue.SeedSize)
-	rand.Read(seed)
-	issuer, err := issue.NewIssuer(issue.Config{
-		RootKey:     rootKey,
-		Seed:        seed,
+	// The issuer publishes its directory, logged and cosigned.
+	d := newDeployment(issue.Config{
 		EpochLength: 24 * time.Hour,
 		Epochs:      1,
 		Statuses:    []token.StatusName{{Code: 1, Name: "green"}},
 		Suites:      []token.Suite{token.RSABSSA},
 		RSAKeys:     issue.NewMemoryKeyStore(),
 	})
-	if err != nil {
-		panic(err)
-	}
+	issuer, trust := d.issuer, d.trust // the wallet pins trust
 	now := time.Now()
-	dir, sig, err := issuer.Directory(now, 1)
-	if err != nil {
-		panic(err)
-	}
-	pinnedRoot := issuer.RootPublicKey() // built into the wallet
+	published := d.publish(now, 1)
 
 	// Wallet: check the directory, then ask for 5 tokens of status 1.
-	wallet, err := holder.New(dir, sig, pinnedRoot)
+	wallet, err := holder.New(published, trust, nil)
 	if err != nil {
 		panic(err)
 	}
@@ -75,29 +62,21 @@ func Example() {
 // A wallet keeps its Holder and updates its directory: an older one is
 // refused.
 func ExampleHolder_Update() {
-	_, rootKey, _ := ed25519.GenerateKey(rand.Reader)
-	seed := make([]byte, issue.SeedSize)
-	rand.Read(seed)
-	issuer, err := issue.NewIssuer(issue.Config{
-		RootKey:     rootKey,
-		Seed:        seed,
+	d := newDeployment(issue.Config{
 		EpochLength: 24 * time.Hour,
 		Statuses:    []token.StatusName{{Code: 1, Name: "green"}},
 	})
-	if err != nil {
-		panic(err)
-	}
 	now := time.Now()
-	dir1, sig1, _ := issuer.Directory(now, 1)
-	dir2, sig2, _ := issuer.Directory(now.Add(24*time.Hour), 2)
+	first := d.publish(now, 1)
+	second := d.publish(now.Add(24*time.Hour), 2)
 
-	wallet, err := holder.New(dir1, sig1, issuer.RootPublicKey())
+	wallet, err := holder.New(first, d.trust, nil)
 	if err != nil {
 		panic(err)
 	}
-	fmt.Println(wallet.Update(dir2, sig2), wallet.Directory().Serial)
-	err = wallet.Update(dir1, sig1)
-	fmt.Println(errors.Is(err, holder.ErrRollback), wallet.Directory().Serial)
+	fmt.Println(wallet.Update(second), wallet.Directory().Serial)
+	err = wallet.Update(first)
+	fmt.Println(errors.Is(err, token.ErrRollback), wallet.Directory().Serial)
 	// Output:
 	// <nil> 2
 	// true 2

@@ -1,13 +1,16 @@
 package holder
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"math/big"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/statustoken/statustoken/internal/format"
+	"github.com/statustoken/statustoken/internal/logtest"
 	"github.com/statustoken/statustoken/internal/rsabssa"
 	"github.com/statustoken/statustoken/internal/testkeys"
 	"github.com/statustoken/statustoken/issue"
@@ -96,7 +99,7 @@ func signDirectory(t testing.TB, d *token.Directory) (data, sig []byte) {
 func testHolder(t testing.TB, is *issue.Issuer) *Holder {
 	t.Helper()
 	data, sig := signedDirectory(t, is, testNow, 1)
-	h, err := New(data, sig, is.RootPublicKey())
+	h, err := newH(data, sig, is.RootPublicKey())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,4 +177,55 @@ func signBlind(t testing.TB, k *rsabssa.PrivateKey, id token.KeyID, req []byte) 
 // whatever they hold.
 func ed25519Sign(data []byte) []byte {
 	return ed25519.Sign(testRootKey(), format.DirectoryMessage(data))
+}
+
+// Every directory of these tests is logged in a test log of its root
+// key, whose witnesses cosign at the time the tests start.
+var (
+	envMu   sync.Mutex
+	envs    = map[string]*logtest.Env{}
+	trusts  = map[string]*token.Trust{}
+	envTime = time.Now()
+)
+
+func envFor(root ed25519.PublicKey) (*logtest.Env, *token.Trust) {
+	if len(root) != ed25519.PublicKeySize {
+		root = make(ed25519.PublicKey, ed25519.PublicKeySize)
+	}
+	envMu.Lock()
+	defer envMu.Unlock()
+	e, ok := envs[string(root)]
+	if !ok {
+		e = logtest.NewEnv(bytes.Clone(root), envTime)
+		tr, err := token.ParseTrust(e.Policy())
+		if err != nil {
+			panic(err)
+		}
+		envs[string(root)], trusts[string(root)] = e, tr
+	}
+	return e, trusts[string(root)]
+}
+
+// published logs directory bytes in root's test log and returns them
+// with sig and their proof.
+func published(dir, sig []byte, root ed25519.PublicKey) token.Published {
+	e, _ := envFor(root)
+	envMu.Lock()
+	defer envMu.Unlock()
+	return token.Published{Directory: dir, Signature: sig, Proof: e.Proof(dir)}
+}
+
+// newH is New for a directory signed by root and logged in root's log.
+func newH(dir, sig []byte, root ed25519.PublicKey) (*Holder, error) {
+	_, tr := envFor(root)
+	return New(published(dir, sig, root), tr, nil)
+}
+
+// updateH is h.Update for a directory logged in the log of h's root.
+func updateH(h *Holder, dir, sig []byte) error {
+	var root ed25519.PublicKey
+	if h != nil && h.trust != nil {
+		root = h.trust.Root()
+	}
+	return h.Update(published(dir, sig, root))
 }

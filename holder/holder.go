@@ -1,5 +1,6 @@
 // Package holder is a wallet's side of statustoken: a [Holder], made by
-// [New] from a signed key directory and the pinned root key, requests
+// [New] from a published key directory and the pinned trust policy
+// ([token.Trust]: the root key, the log and its witnesses), requests
 // blind tokens, checks every token it receives against its own directory,
 // and keeps that directory current.
 //
@@ -14,15 +15,19 @@
 // # Errors
 //
 // Every error wraps one of: [ErrNoKey], [ErrCount], [ErrResponse],
-// [ErrPending], [ErrRollback], and, from loading a directory,
-// [token.ErrMalformedDirectory], [token.ErrInvalidDirectory] and
-// [token.ErrDirectorySignature]; or, only if the system's random source
+// [ErrPending], and, from loading a directory, [token.ErrRollback],
+// [token.ErrMalformedDirectory], [token.ErrInvalidDirectory],
+// [token.ErrDirectorySignature], [token.ErrNotLogged], [token.ErrQuorum],
+// [token.ErrStale], [token.ErrInconsistent] and [token.ErrMalformedTrust]; or, only if the system's random source
 // fails while blinding, an error that says so.
 //
 // # Security considerations
 //
-// Pin the issuer's root public key in the wallet itself; never take it
-// from the same place as the directory. A key that the wallet's own
+// Pin the trust policy in the wallet itself; never take it from the same
+// place as the directory. The policy's witnesses are what make a split
+// view (one directory for most people, another with an extra key for a
+// targeted group) detectable: a directory is accepted only if a quorum of
+// them saw it in the one log. A key that the wallet's own
 // directory does not list for a token's status and epoch is an attack (it
 // could mark the holder): Finalize and Accept refuse every token of such a
 // response. Keep the Holder between directory updates, so that it refuses
@@ -31,8 +36,6 @@
 package holder
 
 import (
-	"bytes"
-	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -63,10 +66,6 @@ var (
 	// ErrPending: a Pending was already finalized, or was made by another
 	// Holder. Make a new request.
 	ErrPending = errors.New("holder: pending request already finalized or not this holder's")
-	// ErrRollback: a directory's serial number is lower than the highest
-	// the holder has accepted, or equal with different contents. Keep
-	// the current directory.
-	ErrRollback = errors.New("holder: directory serial rollback")
 )
 
 var errBlind = errors.New("holder: blinding failed: the random source failed")
@@ -77,68 +76,107 @@ const MaxTokens = format.MaxTokens
 // MaxResponseSize is the length of the largest valid issuer response.
 const MaxResponseSize = format.MaxBlindSize
 
-// Holder is a wallet's view of the issuer: the pinned root key and the
-// newest directory it has checked. Every token it accepts verifies under
-// the key that directory lists for the token's status and epoch. It is
-// safe for concurrent use.
+// Holder is a wallet's view of the issuer: the pinned trust policy and
+// the newest directory it has checked. Every token it accepts verifies
+// under the key that directory lists for the token's status and epoch.
+// It is safe for concurrent use.
 type Holder struct {
-	root ed25519.PublicKey
+	trust *token.Trust
+	now   func() time.Time
+
+	update sync.Mutex // serializes updates
 
 	mu   sync.Mutex
 	dir  *token.Directory
-	raw  []byte
+	acc  token.Accepted
 	keys *keyset.Set
 }
 
-// New checks the directory's signature under the pinned root key and
-// every directory rule (token.OpenDirectory), and returns a Holder that
-// trusts that directory and keeps root for every later update.
-func New(directory, signature []byte, root ed25519.PublicKey) (*Holder, error) {
-	h := &Holder{root: bytes.Clone(root)}
-	d, keys, err := h.open(directory, signature)
+// Options configure a Holder. The zero value is ready to use.
+type Options struct {
+	// Now returns the current time, for the freshness of the log's
+	// checkpoints; time.Now when nil.
+	Now func() time.Time
+	// MinSerial refuses directories with a lower serial number: the
+	// highest serial the wallet has accepted before a restart.
+	MinSerial uint64
+	// Checkpoint is the last log checkpoint the wallet accepted, from
+	// Holder.Checkpoint before a restart: the directory's checkpoint must
+	// extend it. None when nil.
+	Checkpoint *token.Checkpoint
+}
+
+// New checks a published directory against the pinned trust policy, as
+// token.Open does (the root signature, every directory rule, and the
+// proof that the directory is in the log, cosigned by a quorum of the
+// pinned witnesses within the freshness bound, extending
+// Options.Checkpoint), and returns a Holder that trusts that directory
+// and keeps the policy for every later update.
+func New(p token.Published, trust *token.Trust, opts *Options) (*Holder, error) {
+	h := &Holder{trust: trust, now: time.Now}
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.Now != nil {
+		h.now = o.Now
+	}
+	d, acc, keys, err := h.open(p, token.Accepted{Serial: o.MinSerial, Checkpoint: o.Checkpoint})
 	if err != nil {
 		return nil, err
 	}
-	h.dir, h.raw, h.keys = d, bytes.Clone(directory), keys
+	h.dir, h.acc, h.keys = d, acc, keys
 	return h, nil
 }
 
-func (h *Holder) open(directory, signature []byte) (*token.Directory, *keyset.Set, error) {
-	d, err := token.OpenDirectory(directory, signature, h.root)
+func (h *Holder) open(p token.Published, prev token.Accepted) (*token.Directory, token.Accepted, *keyset.Set, error) {
+	d, acc, err := token.Open(p, h.trust, prev, h.now())
 	if err != nil {
-		return nil, nil, err
+		return nil, prev, nil, err
 	}
 	keys, err := keyset.New(d)
 	if err != nil {
-		return nil, nil, err
+		return nil, prev, nil, err
 	}
-	return d, keys, nil
+	return d, acc, keys, nil
 }
 
-// Update replaces the holder's directory with a newer one signed by the
-// root key given to New. The new serial must be higher than the current
-// one, or equal with identical bytes; otherwise Update returns an error
-// wrapping ErrRollback and keeps the current directory. Tokens already
-// finalized are not affected, but a Pending made before the update is
-// finalized against the new directory.
-func (h *Holder) Update(directory, signature []byte) error {
-	if h == nil || h.root == nil {
-		return fmt.Errorf("%w: the holder has no pinned root key; make it with New", ErrNoKey)
+// Update replaces the holder's directory with a newer published one,
+// checked as New checks it under the trust policy given to New. The new
+// serial must be higher than the current one, or equal with identical
+// bytes (token.ErrRollback), and its log checkpoint must extend the
+// current one (token.ErrInconsistent); otherwise Update keeps the current
+// directory. Tokens already finalized are not affected, but a Pending
+// made before the update is finalized against the new directory. Updates
+// are applied one at a time.
+func (h *Holder) Update(p token.Published) error {
+	if h == nil || h.trust == nil {
+		return fmt.Errorf("%w: the holder has no trust policy; make it with New", ErrNoKey)
 	}
-	d, keys, err := h.open(directory, signature)
+	h.update.Lock()
+	defer h.update.Unlock()
+	h.mu.Lock()
+	prev := h.acc
+	h.mu.Unlock()
+	d, acc, keys, err := h.open(p, prev)
 	if err != nil {
 		return err
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	switch {
-	case d.Serial < h.dir.Serial:
-		return fmt.Errorf("%w: serial %d below %d", ErrRollback, d.Serial, h.dir.Serial)
-	case d.Serial == h.dir.Serial && !bytes.Equal(directory, h.raw):
-		return fmt.Errorf("%w: two different directories with serial %d", ErrRollback, d.Serial)
-	}
-	h.dir, h.raw, h.keys = d, bytes.Clone(directory), keys
+	h.dir, h.acc, h.keys = d, acc, keys
 	return nil
+}
+
+// Checkpoint returns the log checkpoint of the holder's directory, to
+// persist and pass as Options.Checkpoint after a restart.
+func (h *Holder) Checkpoint() *token.Checkpoint {
+	if h == nil {
+		return nil
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.acc.Checkpoint
 }
 
 // Directory returns a deep copy of the holder's current directory, or nil

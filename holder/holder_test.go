@@ -313,7 +313,8 @@ func TestAccept(t *testing.T) {
 		d.Keys[i].Status, d.Keys[i+1].Status = 1, 2
 	}
 	d.Serial = 2
-	if err := h2.Update(signDirectory(t, d)); err != nil {
+	data, sig := signDirectory(t, d)
+	if err := updateH(h2, data, sig); err != nil {
 		t.Fatal(err)
 	}
 	if err := h2.Accept(toks[:1]); !errors.Is(err, ErrResponse) {
@@ -321,8 +322,8 @@ func TestAccept(t *testing.T) {
 	}
 	// Accept checks against the holder's current directory: once the key
 	// is withdrawn, its tokens are refused.
-	data, sig := signedDirectory(t, is, testNow.Add(48*time.Hour), 2)
-	if err := h.Update(data, sig); err != nil {
+	data, sig = signedDirectory(t, is, testNow.Add(48*time.Hour), 2)
+	if err := updateH(h, data, sig); err != nil {
 		t.Fatal(err)
 	}
 	if err := h.Accept(toks[:1]); !errors.Is(err, ErrResponse) {
@@ -342,7 +343,7 @@ func TestFinalizeWithdrawnKey(t *testing.T) {
 	p, _, resp := request(t, is, h, 1, 3)
 	keyID := p.keyID
 	data, sig := signedDirectory(t, is, testNow.Add(24*time.Hour), 2)
-	if err := h.Update(data, sig); err != nil {
+	if err := updateH(h, data, sig); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := h.Directory().Lookup(keyID); ok {
@@ -383,7 +384,7 @@ func TestFinalizeKeyReassigned(t *testing.T) {
 	d.Keys[0], d.Keys[1] = d.Keys[1], d.Keys[0]
 	d.Serial = 2
 	data, sig := signDirectory(t, d)
-	if err := h.Update(data, sig); err != nil {
+	if err := updateH(h, data, sig); err != nil {
 		t.Fatal(err)
 	}
 	if k, ok := h.Directory().Lookup(p.keyID); !ok || k.Status != 2 {
@@ -403,7 +404,7 @@ func TestFinalizeAfterUpdate(t *testing.T) {
 	p, _, resp := request(t, is, h, 1, 3)
 	// Six hours later: the same two epochs.
 	data, sig := signedDirectory(t, is, testNow.Add(6*time.Hour), 2)
-	if err := h.Update(data, sig); err != nil {
+	if err := updateH(h, data, sig); err != nil {
 		t.Fatal(err)
 	}
 	toks, err := h.Finalize(p, resp)
@@ -422,7 +423,7 @@ func TestFinalizeAfterUpdate(t *testing.T) {
 		t.Fatal(err)
 	}
 	data, sig = signedDirectory(t, is, testNow.Add(24*time.Hour), 3)
-	if err := h.Update(data, sig); err != nil {
+	if err := updateH(h, data, sig); err != nil {
 		t.Fatal(err)
 	}
 	toks, err = h.Finalize(p, resp)
@@ -438,11 +439,11 @@ func TestFinalizeAfterUpdate(t *testing.T) {
 func TestFinalizeOtherHolder(t *testing.T) {
 	is := testIssuer(t, nil)
 	data, sig := signedDirectory(t, is, testNow, 1)
-	h1, err := New(data, sig, is.RootPublicKey())
+	h1, err := newH(data, sig, is.RootPublicKey())
 	if err != nil {
 		t.Fatal(err)
 	}
-	h2, err := New(data, sig, is.RootPublicKey())
+	h2, err := newH(data, sig, is.RootPublicKey())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -544,7 +545,7 @@ func TestUpdate(t *testing.T) {
 	is := testIssuer(t, nil)
 	data1, sig1 := signedDirectory(t, is, testNow, 1)
 	root := is.RootPublicKey()
-	h, err := New(data1, sig1, root)
+	h, err := newH(data1, sig1, root)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -555,11 +556,11 @@ func TestUpdate(t *testing.T) {
 	root[0] ^= 1
 
 	// The same directory again is still the same bytes to the holder.
-	if err := h.Update(data1, sig1); err != nil {
+	if err := updateH(h, data1, sig1); err != nil {
 		t.Fatalf("the same directory again, after the caller changed New's arguments: %v", err)
 	}
 	data2, sig2 := signedDirectory(t, is, testNow.Add(24*time.Hour), 2)
-	if err := h.Update(data2, sig2); err != nil {
+	if err := updateH(h, data2, sig2); err != nil {
 		t.Fatalf("Update after the caller changed New's arguments: %v", err)
 	}
 	if d := h.Directory(); d.Serial != 2 {
@@ -573,7 +574,7 @@ func TestUpdate(t *testing.T) {
 	// Update copies its argument too.
 	data2c := bytes.Clone(data2)
 	data2[0] ^= 0xff
-	if err := h.Update(data2c, sig2); err != nil {
+	if err := updateH(h, data2c, sig2); err != nil {
 		t.Fatalf("the same directory again, after the caller changed its bytes: %v", err)
 	}
 
@@ -581,7 +582,7 @@ func TestUpdate(t *testing.T) {
 	// Update keeps the root key given to New.
 	other := testIssuer(t, func(c *issue.Config) { c.RootKey = ed25519.NewKeyFromSeed(fixedBytes("other root", 32)) })
 	data3, sig3 := signedDirectory(t, other, testNow, 3)
-	if err := h.Update(data3, sig3); !errors.Is(err, token.ErrDirectorySignature) {
+	if err := updateH(h, data3, sig3); !errors.Is(err, token.ErrDirectorySignature) {
 		t.Fatalf("directory of another root key: %v", err)
 	}
 	for name, c := range map[string]struct {
@@ -596,7 +597,7 @@ func TestUpdate(t *testing.T) {
 		"non-canonical":    signedRaw(t, append(bytes.Clone(data2c), ' '), token.ErrMalformedDirectory),
 		"invalid contents": signedRaw(t, bytes.Replace(data2c, []byte(`"version":1`), []byte(`"version":2`), 1), token.ErrInvalidDirectory),
 	} {
-		if err := h.Update(c.data, c.sig); !errors.Is(err, c.want) {
+		if err := updateH(h, c.data, c.sig); !errors.Is(err, c.want) {
 			t.Errorf("Update, %s: %v, want %v", name, err, c.want)
 		}
 	}
@@ -622,12 +623,12 @@ func signedRaw(t *testing.T, data []byte, want error) struct {
 }
 
 // TestUpdateRollback checks that Update refuses a directory of a lower
-// serial, or of the same serial with other bytes, with ErrRollback and
+// serial, or of the same serial with other bytes, with token.ErrRollback and
 // keeps the current directory; the same directory again is accepted.
 func TestUpdateRollback(t *testing.T) {
 	is := testIssuer(t, nil)
 	data5, sig5 := signedDirectory(t, is, testNow, 5)
-	h, err := New(data5, sig5, is.RootPublicKey())
+	h, err := newH(data5, sig5, is.RootPublicKey())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -640,42 +641,42 @@ func TestUpdateRollback(t *testing.T) {
 	}
 	for _, serial := range []uint64{4, 1, 0} {
 		data, sig := signedDirectory(t, is, testNow, serial)
-		if err := h.Update(data, sig); !errors.Is(err, ErrRollback) {
+		if err := updateH(h, data, sig); !errors.Is(err, token.ErrRollback) {
 			t.Errorf("serial %d after 5: %v", serial, err)
 		}
 		check("lower serial")
 	}
 	// An older directory of a higher epoch but lower serial.
 	data, sig := signedDirectory(t, is, testNow.Add(24*time.Hour), 4)
-	if err := h.Update(data, sig); !errors.Is(err, ErrRollback) {
+	if err := updateH(h, data, sig); !errors.Is(err, token.ErrRollback) {
 		t.Errorf("newer epochs, lower serial: %v", err)
 	}
 	check("newer epochs, lower serial")
 	// Serial 5 again, other contents: the next day's directory, and one
 	// that differs only in its max lifetime.
 	data, sig = signedDirectory(t, is, testNow.Add(24*time.Hour), 5)
-	if err := h.Update(data, sig); !errors.Is(err, ErrRollback) {
+	if err := updateH(h, data, sig); !errors.Is(err, token.ErrRollback) {
 		t.Errorf("equal serial, other bytes: %v", err)
 	}
 	check("equal serial, other bytes")
 	d := h.Directory()
 	d.MaxLifetime = 2 * d.EpochLength
 	data, sig = signDirectory(t, d)
-	if err := h.Update(data, sig); !errors.Is(err, ErrRollback) {
+	if err := updateH(h, data, sig); !errors.Is(err, token.ErrRollback) {
 		t.Errorf("equal serial, other max lifetime: %v", err)
 	}
 	check("equal serial, other max lifetime")
 	// Serial 5 again, the same bytes: accepted (a wallet refetching).
-	if err := h.Update(data5, sig5); err != nil {
+	if err := updateH(h, data5, sig5); err != nil {
 		t.Errorf("equal serial, same bytes: %v", err)
 	}
 	check("equal serial, same bytes")
 	// The rollback check holds after a successful update.
 	data6, sig6 := signedDirectory(t, is, testNow, 6)
-	if err := h.Update(data6, sig6); err != nil {
+	if err := updateH(h, data6, sig6); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.Update(data5, sig5); !errors.Is(err, ErrRollback) {
+	if err := updateH(h, data5, sig5); !errors.Is(err, token.ErrRollback) {
 		t.Errorf("serial 5 after 6: %v", err)
 	}
 	if h.Directory().Serial != 6 {
@@ -689,10 +690,10 @@ func TestUpdateRollback(t *testing.T) {
 	dmax := h.Directory()
 	dmax.Serial = token.MaxSerial
 	dataMax, sigMax := signDirectory(t, dmax)
-	if err := h.Update(dataMax, sigMax); err != nil {
+	if err := updateH(h, dataMax, sigMax); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.Update(data6, sig6); !errors.Is(err, ErrRollback) {
+	if err := updateH(h, data6, sig6); !errors.Is(err, token.ErrRollback) {
 		t.Errorf("serial 6 after MaxSerial: %v", err)
 	}
 }
@@ -703,7 +704,7 @@ func TestUpdateRollback(t *testing.T) {
 func TestDirectoryDeepCopy(t *testing.T) {
 	is := testIssuer(t, nil)
 	data, sig := signedDirectory(t, is, testNow, 1)
-	h, err := New(data, sig, is.RootPublicKey())
+	h, err := newH(data, sig, is.RootPublicKey())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -763,7 +764,7 @@ func TestConcurrentUse(t *testing.T) {
 	for i := range 8 {
 		wg.Go(func() {
 			d := dirs[i]
-			if err := h.Update(d.data, d.sig); err != nil && !errors.Is(err, ErrRollback) {
+			if err := updateH(h, d.data, d.sig); err != nil && !errors.Is(err, token.ErrRollback) {
 				t.Errorf("Update: %v", err)
 			}
 		})

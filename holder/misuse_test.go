@@ -23,7 +23,7 @@ func TestMisuse(t *testing.T) {
 
 	for name, in := range inputs {
 		misusetest.NoPanic(t, "New "+name, func() {
-			if h, err := New(in, in, in); h != nil || !isDirErr(err) {
+			if h, err := newH(in, in, in); h != nil || !isDirErr(err) {
 				t.Errorf("New(%s): %v", name, err)
 			}
 		})
@@ -33,7 +33,7 @@ func TestMisuse(t *testing.T) {
 	data, sig := signedDirectory(t, is, testNow, 1)
 	misusetest.NoPanic(t, "New with a bad root key", func() {
 		for name, root := range map[string][]byte{"nil": nil, "short": is.RootPublicKey()[:31], "zeros": make([]byte, 32)} {
-			if h, err := New(data, sig, root); h != nil || !errors.Is(err, token.ErrDirectorySignature) {
+			if h, err := newH(data, sig, root); h != nil || !errors.Is(err, token.ErrDirectorySignature) {
 				t.Errorf("New with a %s root key: %v", name, err)
 			}
 		}
@@ -68,13 +68,13 @@ func TestMisuse(t *testing.T) {
 				if toks, err := zh.Finalize(nil, in); toks != nil || !errors.Is(err, ErrPending) {
 					t.Errorf("%s Holder.Finalize(nil Pending, %s): %v", hname, name, err)
 				}
-				if err := zh.Update(in, in); err == nil {
-					t.Errorf("%s Holder.Update(%s) accepted", hname, name)
+				if err := updateH(zh, in, in); err == nil {
+					t.Errorf("%s updateH(Holder, %s) accepted", hname, name)
 				}
 			}
 			// A Holder not made by New has no root key: it takes no
 			// directory, even a valid one.
-			if err := zh.Update(data, sig); !errors.Is(err, ErrNoKey) {
+			if err := updateH(zh, data, sig); !errors.Is(err, ErrNoKey) {
 				t.Errorf("%s Holder.Update of a valid directory: %v", hname, err)
 			}
 			if d := zh.Directory(); d != nil {
@@ -83,7 +83,7 @@ func TestMisuse(t *testing.T) {
 		})
 	}
 
-	h, err := New(data, sig, is.RootPublicKey())
+	h, err := newH(data, sig, is.RootPublicKey())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,10 +118,10 @@ func TestMisuse(t *testing.T) {
 			if toks, err := h.Finalize(&Pending{}, in); toks != nil || !errors.Is(err, ErrPending) {
 				t.Errorf("Finalize(zero Pending, %s): %v", name, err)
 			}
-			if err := h.Update(in, in); !isDirErr(err) {
+			if err := updateH(h, in, in); !isDirErr(err) {
 				t.Errorf("Update(%s): %v", name, err)
 			}
-			if err := h.Update(data, in); !errors.Is(err, token.ErrDirectorySignature) {
+			if err := updateH(h, data, in); !errors.Is(err, token.ErrDirectorySignature) {
 				t.Errorf("Update with signature %s: %v", name, err)
 			}
 		}

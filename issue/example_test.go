@@ -59,14 +59,17 @@ func Example() {
 // sees only blinded messages, and refuses a request for a status other
 // than the one it assigned.
 func ExampleIssuer_Respond() {
-	issuer := newIssuer()
+	d := newDeployment(issue.Config{
+		EpochLength: 24 * time.Hour,
+		Epochs:      1,
+		Statuses:    []token.StatusName{{Code: 1, Name: "green"}},
+		Suites:      []token.Suite{token.RSABSSA},
+		RSAKeys:     issue.NewMemoryKeyStore(),
+	})
+	issuer := d.issuer
 	now := time.Now()
-	data, sig, err := issuer.Directory(now, 1)
-	if err != nil {
-		panic(err)
-	}
 	// The wallet's request (see the holder package).
-	wallet, err := holder.New(data, sig, issuer.RootPublicKey())
+	wallet, err := holder.New(d.publish(now, 1), d.trust, nil)
 	if err != nil {
 		panic(err)
 	}
@@ -83,6 +86,26 @@ func ExampleIssuer_Respond() {
 	// Output:
 	// 1290 <nil>
 	// true
+}
+
+// An issuer appends every directory it publishes to its log, has the
+// witnesses cosign the new checkpoint, and publishes the directory with
+// the proof that wallets and scanners check.
+func ExampleLog() {
+	d := newDeployment(issue.Config{
+		EpochLength: 24 * time.Hour,
+		Statuses:    []token.StatusName{{Code: 1, Name: "green"}},
+	})
+	now := time.Now()
+	for serial := uint64(1); serial <= 3; serial++ {
+		published := d.publish(now, serial) // log, cosign, prove
+		_, accepted, err := token.Open(published, d.trust, token.Accepted{}, now)
+		fmt.Println(serial, accepted.Checkpoint.Size(), err)
+	}
+	// Output:
+	// 1 1 <nil>
+	// 2 2 <nil>
+	// 3 3 <nil>
 }
 
 // Ed25519 issuance, for an issuer that never learns who the holder is.

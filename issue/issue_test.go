@@ -18,6 +18,7 @@ import (
 
 	"github.com/statustoken/statustoken/holder"
 	"github.com/statustoken/statustoken/internal/format"
+	"github.com/statustoken/statustoken/internal/logtest"
 	"github.com/statustoken/statustoken/internal/rsabssa"
 	"github.com/statustoken/statustoken/internal/testkeys"
 	"github.com/statustoken/statustoken/token"
@@ -77,7 +78,12 @@ func testHolder(t testing.TB, is *Issuer) *holder.Holder {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := holder.New(data, sig, is.RootPublicKey())
+	env := logtest.NewEnv(is.RootPublicKey(), time.Now())
+	trust, err := token.ParseTrust(env.Policy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := holder.New(token.Published{Directory: data, Signature: sig, Proof: env.Proof(data)}, trust, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

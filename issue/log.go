@@ -1,6 +1,7 @@
 package issue
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
@@ -13,6 +14,7 @@ import (
 	"github.com/statustoken/statustoken/internal/transparency"
 	"github.com/statustoken/statustoken/token"
 	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
 )
 
 // ErrLog: a log operation was refused: a record that is not the log
@@ -79,7 +81,7 @@ func NewLog(skey string, records [][]byte) (*Log, error) {
 // verifierKey returns the vkey of an Ed25519 note signer key,
 // "PRIVATE+KEY+<name>+<hash>+<base64 of 0x01 || seed>".
 func verifierKey(skey string) (string, error) {
-	parts := strings.Split(skey, "+")
+	parts := strings.SplitN(skey, "+", 5)
 	if len(parts) != 5 || parts[0] != "PRIVATE" || parts[1] != "KEY" {
 		return "", errors.New("not a signer key")
 	}
@@ -184,6 +186,44 @@ func (l *Log) WitnessRequest(oldSize int64, checkpoint []byte) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %v", ErrLog, err)
 	}
 	return b, nil
+}
+
+// Cosigned returns checkpoint, a checkpoint of this log, with the
+// cosignature lines that witnesses returned for it appended (the body of
+// a c2sp.org/tlog-witness add-checkpoint response: lines
+// "— <name> <base64>"). Each line must be a well-formed signature line;
+// whether it verifies is for wallets and scanners to check.
+func (l *Log) Cosigned(checkpoint []byte, cosignatures ...[]byte) ([]byte, error) {
+	if _, err := l.treeOf(checkpoint); err != nil {
+		return nil, err
+	}
+	out := bytes.Clone(checkpoint)
+	for _, c := range cosignatures {
+		for _, line := range strings.SplitAfter(string(c), "\n") {
+			if line == "" {
+				continue
+			}
+			name, sig, ok := strings.Cut(strings.TrimPrefix(line, "— "), " ")
+			if !strings.HasPrefix(line, "— ") || !ok || name == "" || !strings.HasSuffix(sig, "\n") {
+				return nil, fmt.Errorf("%w: %q is not a signature line", ErrLog, truncateString(line))
+			}
+			if _, err := base64.StdEncoding.Strict().DecodeString(strings.TrimSuffix(sig, "\n")); err != nil {
+				return nil, fmt.Errorf("%w: %q is not a signature line", ErrLog, truncateString(line))
+			}
+			out = append(out, line...)
+		}
+	}
+	return out, nil
+}
+
+func (l *Log) treeOf(checkpoint []byte) (tlog.Tree, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	t, err := l.tree.TreeOf(checkpoint, l.verifier)
+	if err != nil {
+		return tlog.Tree{}, fmt.Errorf("%w: %v", ErrLog, err)
+	}
+	return t, nil
 }
 
 // Tile returns the tile at path in the c2sp.org/tlog-tiles layout

@@ -3,6 +3,7 @@ package token
 import (
 	"bytes"
 	"crypto/ed25519"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"time"
@@ -29,6 +30,10 @@ var (
 	ErrInconsistent = errors.New("token: log checkpoint inconsistent with the last one accepted")
 	// ErrMalformedTrust: a trust policy's text is not valid.
 	ErrMalformedTrust = errors.New("token: malformed trust policy")
+	// ErrRollback: a directory's serial number is lower than the highest
+	// accepted, or equal with different contents. Keep the current
+	// directory.
+	ErrRollback = errors.New("token: directory serial rollback")
 )
 
 // Limits of directory transparency.
@@ -179,34 +184,53 @@ func ParseCheckpoint(signed []byte, trust *Trust) (*Checkpoint, error) {
 	return &Checkpoint{c: c}, nil
 }
 
+// Accepted is what a wallet or scanner has accepted before, which every
+// newer directory must extend: the highest serial, the SHA-256 of that
+// directory's bytes (zero if unknown, as after a restart that kept only
+// the serial), and the last log checkpoint (nil for none). The zero
+// Accepted accepts any first directory.
+type Accepted struct {
+	Serial     uint64
+	Directory  [32]byte
+	Checkpoint *Checkpoint
+}
+
 // Open checks a published directory against the pinned trust policy at
 // time now, in the order of SPEC.md, "Loading a directory": the root
-// signature and every directory rule (as OpenDirectory), then the proof:
-// the directory's record in the log, under a checkpoint signed by the log
-// and cosigned by a quorum of the witnesses no longer ago than the
-// policy's freshness bound, and extending prev, the last checkpoint
-// accepted (nil for none). It returns the directory and the checkpoint
+// signature and every directory rule (as OpenDirectory); the serial
+// against prev (a lower serial, or an equal one with other bytes, is
+// ErrRollback); then the proof: the directory's record in the log, under
+// a checkpoint signed by the log and cosigned by a quorum of the
+// witnesses no longer ago than the policy's freshness bound, extending
+// prev's checkpoint. It returns the directory and the new Accepted state
 // to keep. Open performs no I/O.
-func Open(p Published, trust *Trust, prev *Checkpoint, now time.Time) (*Directory, *Checkpoint, error) {
+func Open(p Published, trust *Trust, prev Accepted, now time.Time) (*Directory, Accepted, error) {
 	if trust == nil || trust.p == nil {
-		return nil, nil, fmt.Errorf("%w: no trust policy", ErrMalformedTrust)
+		return nil, prev, fmt.Errorf("%w: no trust policy", ErrMalformedTrust)
 	}
 	d, err := OpenDirectory(p.Directory, p.Signature, trust.p.Root)
 	if err != nil {
-		return nil, nil, err
+		return nil, prev, err
+	}
+	sum := sha256.Sum256(p.Directory)
+	switch {
+	case d.Serial < prev.Serial:
+		return nil, prev, fmt.Errorf("%w: serial %d below the accepted %d", ErrRollback, d.Serial, prev.Serial)
+	case d.Serial == prev.Serial && prev.Directory != ([32]byte{}) && sum != prev.Directory:
+		return nil, prev, fmt.Errorf("%w: two different directories with serial %d", ErrRollback, d.Serial)
 	}
 	c, err := trust.p.Verify(transparency.Record(d.Serial, p.Directory), p.Proof, now)
 	if err != nil {
-		return nil, nil, transparencyError(err)
+		return nil, prev, transparencyError(err)
 	}
 	var pc *transparency.Checkpoint
-	if prev != nil {
-		pc = prev.c
+	if prev.Checkpoint != nil {
+		pc = prev.Checkpoint.c
 	}
 	if err := transparency.Extends(pc, c); err != nil {
-		return nil, nil, transparencyError(err)
+		return nil, prev, transparencyError(err)
 	}
-	return d, &Checkpoint{c: c}, nil
+	return d, Accepted{Serial: d.Serial, Directory: sum, Checkpoint: &Checkpoint{c: c}}, nil
 }
 
 func transparencyError(err error) error {

@@ -162,15 +162,15 @@ func TestUpdateKeepsRoot(t *testing.T) {
 		t.Fatal(err)
 	}
 	sig := ed25519.Sign(other, format.DirectoryMessage(data))
-	if _, err := f.v.Update(data, sig); !errors.Is(err, token.ErrDirectorySignature) {
+	if _, err := updateV(f.v, data, sig); !errors.Is(err, token.ErrDirectorySignature) {
 		t.Fatalf("Update to a directory under another root: %v", err)
 	}
 	// The same directory under the pinned root is accepted.
-	v2, err := New(data, sig, other.Public().(ed25519.PublicKey), nil)
+	v2, err := newV(data, sig, other.Public().(ed25519.PublicKey), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := v2.Update(f.dir, f.sig); !errors.Is(err, token.ErrDirectorySignature) {
+	if _, err := updateV(v2, f.dir, f.sig); !errors.Is(err, token.ErrDirectorySignature) {
 		t.Fatalf("Update back to the first root: %v", err)
 	}
 }
@@ -308,9 +308,9 @@ func TestErrorTexts(t *testing.T) {
 		_, err := f.v.VerifyText(bg, s)
 		errs = append(errs, err)
 	}
-	_, err := New(nil, nil, make([]byte, 32), nil)
+	_, err := newV(nil, nil, make([]byte, 32), nil)
 	errs = append(errs, err)
-	_, err = New(f.dir, f.sig, nil, nil)
+	_, err = newV(f.dir, f.sig, nil, nil)
 	errs = append(errs, err)
 	for _, err := range errs {
 		if err == nil {

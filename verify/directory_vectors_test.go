@@ -53,7 +53,7 @@ var directorySentinels = map[string]error{
 	"token.ErrDirectorySignature": token.ErrDirectorySignature,
 	"token.ErrMalformedDirectory": token.ErrMalformedDirectory,
 	"token.ErrInvalidDirectory":   token.ErrInvalidDirectory,
-	"verify.ErrRollback":          ErrRollback,
+	"token.ErrRollback":          token.ErrRollback,
 }
 
 // dirGen builds directory vectors from the fixture's directory: its keys
@@ -302,7 +302,7 @@ func dirExtendedAfterSigning(g *dirGen) directoryVector {
 func dirSerialRollback(g *dirGen) directoryVector {
 	d := g.next()
 	d.Serial = acceptedSerial - 1
-	return g.signed("serial-rollback", g.encode(d), "verify.ErrRollback")
+	return g.signed("serial-rollback", g.encode(d), "token.ErrRollback")
 }
 
 // dirSerialReusedWithOtherContents withdraws nothing and adds nothing: it
@@ -312,7 +312,7 @@ func dirSerialReusedWithOtherContents(g *dirGen) directoryVector {
 	d := g.next()
 	d.Serial = acceptedSerial
 	d.MaxLifetime = d.EpochLength
-	return g.signed("serial-reused-with-other-contents", g.encode(d), "verify.ErrRollback")
+	return g.signed("serial-reused-with-other-contents", g.encode(d), "token.ErrRollback")
 }
 
 // dirDuplicateKeyID lists the first key again for the next epoch, with the
@@ -508,7 +508,7 @@ func TestDirectoryVectors(t *testing.T) {
 	}
 	root, _ := hex.DecodeString(vf.RootPublicKey)
 	accSig, _ := hex.DecodeString(vf.Accepted.Signature)
-	accepted, err := New([]byte(vf.Accepted.Directory), accSig, root, nil)
+	accepted, err := newV([]byte(vf.Accepted.Directory), accSig, root, nil)
 	if err != nil {
 		t.Fatalf("accepted directory: %v", err)
 	}
@@ -530,19 +530,19 @@ func TestDirectoryVectors(t *testing.T) {
 				t.Errorf("%s: %s gave %v, want %s", v.Name, how, err, v.Error)
 			}
 		}
-		_, err = accepted.Update(dir, sig)
+		_, err = updateV(accepted, dir, sig)
 		check("Verifier.Update", err)
-		if want != ErrRollback {
-			_, err = New(dir, sig, root, nil)
+		if want != token.ErrRollback {
+			_, err = newV(dir, sig, root, nil)
 			check("New", err)
 			_, err = token.OpenDirectory(dir, sig, root)
 			check("token.OpenDirectory", err)
-			_, err = holder.New(dir, sig, root)
+			_, err = holder.New(published(dir, sig, root), trustOf(root), nil)
 			check("holder.New", err)
 		}
 		d, perr := token.ParseDirectory(dir)
 		if perr == nil && d.Serial < acceptedSerial {
-			_, err = New(dir, sig, root, &Options{MinSerial: acceptedSerial})
+			_, err = newV(dir, sig, root, &Options{MinSerial: acceptedSerial})
 			check("New with MinSerial", err)
 		}
 	}

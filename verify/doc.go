@@ -1,5 +1,6 @@
 // Package verify is the scanner's side of statustoken: a [Verifier], made
-// by [New] from a signed key directory and the pinned root key, checks
+// by [New] from a published key directory and the pinned trust policy
+// ([token.Trust]: the root key, the log and its witnesses), checks
 // tokens offline, one at a time with [Verifier.VerifyText] (a scanned QR
 // code) or [Verifier.Verify] (binary), or many at once with a [Batch].
 //
@@ -15,14 +16,19 @@
 // [MemoryStore]), [ErrRandomness] (batches only), or an error of the
 // caller's own [SpentStore]. Batch methods also return [ErrBatch] when
 // some token was refused. Loading a directory ([New], [Verifier.Update])
-// fails with [ErrRollback] or one of [token.ErrMalformedDirectory],
-// [token.ErrInvalidDirectory] and [token.ErrDirectorySignature].
+// fails with one of [token.ErrRollback], [token.ErrMalformedDirectory],
+// [token.ErrInvalidDirectory], [token.ErrDirectorySignature],
+// [token.ErrNotLogged], [token.ErrQuorum], [token.ErrStale],
+// [token.ErrInconsistent] and [token.ErrMalformedTrust].
 //
 // # Security considerations
 //
-// Pin the issuer's root public key in the scanner itself; never take it
-// from the same place as the directory. Keep the highest directory serial
-// seen and pass it as [Options.MinSerial] (or use [Verifier.Update]) so an
+// Pin the trust policy in the scanner itself; never take it from the same
+// place as the directory. Its witnesses make a split view detectable: a
+// directory is accepted only with a proof that it is in the one log, as a
+// quorum of them saw it recently. Keep the highest directory serial and
+// the last checkpoint seen and pass them as [Options.MinSerial] and
+// [Options.Checkpoint] after a restart (or use [Verifier.Update]) so an
 // old directory cannot be replayed to bring back withdrawn keys. Ed25519
 // signatures are checked with the cofactored equation of token/SPEC.md,
 // which single and batch verification share; crypto/ed25519.Verify is

@@ -2,8 +2,6 @@ package verify_test
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"time"
@@ -13,33 +11,25 @@ import (
 	"github.com/statustoken/statustoken/verify"
 )
 
-// A scanner pins the issuer's root key, loads the signed directory once,
-// and verifies tokens offline.
+// A scanner pins the trust policy (the issuer's root key, the log and its
+// witnesses), loads the published directory once, and verifies tokens
+// offline.
 func Example() {
-	_, rootKey, _ := ed25519.GenerateKey(rand.Reader)
-	seed := make([]byte, issue.SeedSize)
-	rand.Read(seed)
-	issuer, err := issue.NewIssuer(issue.Config{
-		RootKey:     rootKey,
-		Seed:        seed,
+	d := newDeployment(issue.Config{
 		EpochLength: 24 * time.Hour,
 		Statuses:    []token.StatusName{{Code: 1, Name: "green"}, {Code: 2, Name: "red"}},
 	})
-	if err != nil {
-		panic(err)
-	}
+	issuer, trust := d.issuer, d.trust // the scanner pins trust
 	now := time.Now()
-	dir, sig, err := issuer.Directory(now, 1)
-	if err != nil {
-		panic(err)
-	}
+	published := d.publish(now, 1)
 	toks, err := issuer.IssueEd25519(1, now, 2)
 	if err != nil {
 		panic(err)
 	}
 	text, _ := toks[0].MarshalText() // what the wallet shows as a QR code
 
-	scanner, err := verify.New(dir, sig, issuer.RootPublicKey(), &verify.Options{
+	// Once, while online: check the published directory and its proof.
+	scanner, err := verify.New(published, trust, &verify.Options{
 		Spent: verify.NewMemoryStore(0, nil),
 	})
 	if err != nil {

@@ -1,14 +1,17 @@
 package verify
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/statustoken/statustoken/holder"
 	"github.com/statustoken/statustoken/internal/format"
+	"github.com/statustoken/statustoken/internal/logtest"
 	"github.com/statustoken/statustoken/internal/testkeys"
 	"github.com/statustoken/statustoken/issue"
 	"github.com/statustoken/statustoken/token"
@@ -82,10 +85,10 @@ func newFixture(t testing.TB, opts *Options) *fixture {
 			o.Now = func() time.Time { return testNow }
 		}
 	}
-	if f.v, err = New(dir, sig, f.root, &o); err != nil {
+	if f.v, err = newV(dir, sig, f.root, &o); err != nil {
 		t.Fatal(err)
 	}
-	if f.holder, err = holder.New(dir, sig, f.root); err != nil {
+	if f.holder, err = holder.New(published(dir, sig, f.root), trustOf(f.root), &holder.Options{Now: func() time.Time { return testNow }}); err != nil {
 		t.Fatal(err)
 	}
 	return f
@@ -156,4 +159,64 @@ func message(t *token.Token) []byte {
 		}
 	}
 	return format.AppendMessage(nil, raw)
+}
+
+// Every directory of these tests is logged in a test log of its root
+// key, with three witnesses that cosign at the time the tests start (so
+// that proofs are fresh both at testNow and at the real time).
+var (
+	envMu   sync.Mutex
+	envs    = map[string]*logtest.Env{}
+	trusts  = map[string]*token.Trust{}
+	envTime = time.Now()
+)
+
+// envFor returns the test log of root; a root that is not a key gets the
+// log of the all-zero key, which is not a valid root.
+func envFor(root ed25519.PublicKey) (*logtest.Env, *token.Trust) {
+	if len(root) != ed25519.PublicKeySize {
+		root = make(ed25519.PublicKey, ed25519.PublicKeySize)
+	}
+	envMu.Lock()
+	defer envMu.Unlock()
+	e, ok := envs[string(root)]
+	if !ok {
+		e = logtest.NewEnv(bytes.Clone(root), envTime)
+		tr, err := token.ParseTrust(e.Policy())
+		if err != nil {
+			panic(err)
+		}
+		envs[string(root)], trusts[string(root)] = e, tr
+	}
+	return e, trusts[string(root)]
+}
+
+// published logs directory bytes in root's test log and returns them
+// with sig and their proof.
+func published(dir, sig []byte, root ed25519.PublicKey) token.Published {
+	e, _ := envFor(root)
+	envMu.Lock()
+	defer envMu.Unlock()
+	return token.Published{Directory: dir, Signature: sig, Proof: e.Proof(dir)}
+}
+
+// newV is New for a directory signed by root and logged in root's log.
+func newV(dir, sig []byte, root ed25519.PublicKey, opts *Options) (*Verifier, error) {
+	_, tr := envFor(root)
+	return New(published(dir, sig, root), tr, opts)
+}
+
+// updateV is v.Update for a directory logged in the log of v's root.
+func updateV(v *Verifier, dir, sig []byte) (*Verifier, error) {
+	var root ed25519.PublicKey
+	if v != nil {
+		root = v.trust.Root()
+	}
+	return v.Update(published(dir, sig, root))
+}
+
+// trustOf returns the trust policy of root's test log.
+func trustOf(root ed25519.PublicKey) *token.Trust {
+	_, tr := envFor(root)
+	return tr
 }

@@ -120,7 +120,7 @@ func FuzzVerifyDifferential(f *testing.F) {
 				} else if withStore {
 					opts.Spent = &stores[1]
 				}
-				v, err := New(dir, sig, root, opts)
+				v, err := newV(dir, sig, root, opts)
 				if err != nil {
 					f.Fatal(err)
 				}

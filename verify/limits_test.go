@@ -55,8 +55,8 @@ func TestInputLimits(t *testing.T) {
 			}
 			return err
 		}, ErrBatch},
-		{"New", token.MaxDirectorySize, len(bigDir), func() error { _, err := New(bigDir, f.sig, f.root, nil); return err }, token.ErrMalformedDirectory},
-		{"Verifier.Update", token.MaxDirectorySize, len(bigDir), func() error { _, err := f.v.Update(bigDir, f.sig); return err }, token.ErrMalformedDirectory},
+		{"New", token.MaxDirectorySize, len(bigDir), func() error { _, err := newV(bigDir, f.sig, f.root, nil); return err }, token.ErrMalformedDirectory},
+		{"Verifier.Update", token.MaxDirectorySize, len(bigDir), func() error { _, err := updateV(f.v, bigDir, f.sig); return err }, token.ErrMalformedDirectory},
 	} {
 		if c.size < 10*c.max {
 			t.Fatalf("%s: input of %d bytes, not ten times %d", c.name, c.size, c.max)

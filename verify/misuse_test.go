@@ -22,9 +22,9 @@ func TestMisuse(t *testing.T) {
 	for name, in := range inputs {
 		misusetest.NoPanic(t, "New "+name, func() {
 			for _, opts := range []*Options{nil, {}} {
-				if v, err := New(in, in, in, opts); v != nil ||
+				if v, err := newV(in, in, in, opts); v != nil ||
 					(!errors.Is(err, token.ErrDirectorySignature) && !errors.Is(err, token.ErrMalformedDirectory)) {
-					t.Errorf("New(%s): %v", name, err)
+					t.Errorf("newV(%s): %v", name, err)
 				}
 			}
 		})
@@ -61,11 +61,11 @@ func TestMisuse(t *testing.T) {
 			}
 			// With no directory, and so no pinned root key, Update
 			// accepts nothing: the root is fixed by New.
-			if nv, err := v.Update(f.dir, f.sig); nv != nil || !errors.Is(err, ErrUnknownKey) {
+			if nv, err := updateV(v, f.dir, f.sig); nv != nil || !errors.Is(err, ErrUnknownKey) {
 				t.Errorf("%s Verifier.Update: %v", vname, err)
 			}
-			if _, err := v.Update(nil, nil); err == nil {
-				t.Errorf("%s Verifier.Update(nil): accepted", vname)
+			if _, err := updateV(v, nil, nil); err == nil {
+				t.Errorf("%s updateV(Verifier, nil): accepted", vname)
 			}
 		})
 	}

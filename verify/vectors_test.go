@@ -91,7 +91,7 @@ func TestTokenVectors(t *testing.T) {
 		t.Fatalf("only %d vectors", len(vf.Tokens))
 	}
 	verifier := func(now int64, spent SpentStore) *Verifier {
-		v, err := New([]byte(vf.Directory), sig, root, &Options{
+		v, err := newV([]byte(vf.Directory), sig, root, &Options{
 			Now: func() time.Time { return time.Unix(now, 0) }, Skew: -1, Spent: spent})
 		if err != nil {
 			t.Fatal(err)

@@ -1,9 +1,7 @@
 package verify
 
 import (
-	"bytes"
 	"context"
-	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"runtime"
@@ -43,10 +41,6 @@ var (
 	// ErrReplayed: the token's nonce was already spent: the token was
 	// shown before.
 	ErrReplayed = errors.New("verify: token already used")
-	// ErrRollback: a directory's serial number is lower than one already
-	// accepted, or equal with different contents. Keep the current
-	// directory.
-	ErrRollback = errors.New("verify: directory serial rollback")
 	// ErrBatch is returned by batch verification when at least one token
 	// is invalid; the per-token errors say which and why.
 	ErrBatch = errors.New("verify: invalid tokens in batch")
@@ -76,6 +70,10 @@ type Options struct {
 	// MinSerial refuses directories with a lower serial number: set it to
 	// the highest serial the scanner has seen.
 	MinSerial uint64
+	// Checkpoint is the last log checkpoint the scanner accepted, from
+	// Verifier.Checkpoint before a restart: the directory's checkpoint
+	// must extend it. None when nil.
+	Checkpoint *token.Checkpoint
 	// Workers bounds the goroutines that verify a batch: its rsabssa
 	// tokens, and its Ed25519 tokens once there are enough for each
 	// goroutine to take a sub-batch of 256 or more. GOMAXPROCS when zero;
@@ -101,25 +99,29 @@ type Options struct {
 // Verifier verifies tokens against one signed key directory, offline: it
 // performs no I/O of its own. It is safe for concurrent use.
 type Verifier struct {
-	root ed25519.PublicKey
-	dir  *token.Directory
-	raw  []byte
-	keys *keyset.Set
-	opts Options
-	skew int64
+	trust *token.Trust
+	acc   token.Accepted
+	dir   *token.Directory
+	keys  *keyset.Set
+	opts  Options
+	skew  int64
 
 	// parallelMin replaces edParallelMin when nonzero; set by this
 	// package's tests to exercise parallel sub-batches on small batches.
 	parallelMin int
 }
 
-// New builds a Verifier from directory bytes, their detached signature and
-// the pinned root public key, which the Verifier keeps for every later
-// Update. It checks the signature and every directory rule once
-// (token.OpenDirectory), and prepares every key for verification. A
-// directory is at most token.MaxDirectorySize bytes.
-func New(directory, signature []byte, root ed25519.PublicKey, opts *Options) (*Verifier, error) {
-	v := &Verifier{root: bytes.Clone(root)}
+// New builds a Verifier from a published directory and the pinned trust
+// policy, which the Verifier keeps for every later Update. It checks, in
+// the order of token/SPEC.md, "Loading a directory", the root signature
+// and every directory rule, the proof that the directory is in the log
+// under a checkpoint cosigned by a quorum of the pinned witnesses within
+// the policy's freshness bound (at Options.Now) and extending
+// Options.Checkpoint, and Options.MinSerial (token.Open); then it
+// prepares every key for verification. This is the only time the proof
+// is checked: tokens are verified offline against the directory.
+func New(p token.Published, trust *token.Trust, opts *Options) (*Verifier, error) {
+	v := &Verifier{trust: trust}
 	if opts != nil {
 		v.opts = *opts
 	}
@@ -132,44 +134,49 @@ func New(directory, signature []byte, root ed25519.PublicKey, opts *Options) (*V
 	if v.opts.Workers <= 0 {
 		v.opts.Workers = runtime.GOMAXPROCS(0)
 	}
-	if err := v.load(directory, signature, v.opts.MinSerial); err != nil {
+	if err := v.load(p, token.Accepted{Serial: v.opts.MinSerial, Checkpoint: v.opts.Checkpoint}); err != nil {
 		return nil, err
 	}
 	return v, nil
 }
 
-// load checks and prepares a directory with a serial of at least min.
-func (v *Verifier) load(directory, signature []byte, min uint64) error {
-	d, err := token.OpenDirectory(directory, signature, v.root)
+// load checks and prepares a directory that extends prev.
+func (v *Verifier) load(p token.Published, prev token.Accepted) error {
+	d, acc, err := token.Open(p, v.trust, prev, time.Unix(v.now(), 0))
 	if err != nil {
 		return err
-	}
-	if d.Serial < min {
-		return fmt.Errorf("%w: serial %d below %d", ErrRollback, d.Serial, min)
 	}
 	if v.keys, err = keyset.New(d); err != nil {
 		return err
 	}
-	v.dir, v.raw = d, bytes.Clone(directory)
+	v.dir, v.acc = d, acc
 	return nil
 }
 
-// Update returns a Verifier for a newer directory signed by the root key
-// given to New, with the same options. The new serial must be higher, or
-// equal with identical bytes; otherwise Update returns an error wrapping
-// ErrRollback. v itself is unchanged and stays usable.
-func (v *Verifier) Update(directory, signature []byte) (*Verifier, error) {
+// Update returns a Verifier for a newer published directory, checked as
+// New checks it, under the trust policy given to New and with the same
+// options. The new serial must be higher, or equal with identical bytes
+// (token.ErrRollback), and the new checkpoint must extend the current one
+// (token.ErrInconsistent). v itself is unchanged and stays usable.
+func (v *Verifier) Update(p token.Published) (*Verifier, error) {
 	if v == nil || v.dir == nil {
 		return nil, fmt.Errorf("%w: the verifier has no directory; make it with New", ErrUnknownKey)
 	}
-	nv := &Verifier{root: v.root, opts: v.opts, skew: v.skew, parallelMin: v.parallelMin}
-	if err := nv.load(directory, signature, v.dir.Serial); err != nil {
+	nv := &Verifier{trust: v.trust, opts: v.opts, skew: v.skew, parallelMin: v.parallelMin}
+	if err := nv.load(p, v.acc); err != nil {
 		return nil, err
 	}
-	if nv.dir.Serial == v.dir.Serial && !bytes.Equal(nv.raw, v.raw) {
-		return nil, fmt.Errorf("%w: two different directories with serial %d", ErrRollback, v.dir.Serial)
-	}
 	return nv, nil
+}
+
+// Checkpoint returns the log checkpoint of the verifier's directory, to
+// persist and pass as Options.Checkpoint after a restart; nil for a zero
+// Verifier.
+func (v *Verifier) Checkpoint() *token.Checkpoint {
+	if v == nil {
+		return nil
+	}
+	return v.acc.Checkpoint
 }
 
 // Directory returns a deep copy of the verifier's directory, or nil for a

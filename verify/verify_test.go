@@ -134,11 +134,14 @@ func TestTimeWindow(t *testing.T) {
 		{"long after", exp.Add(365 * 24 * time.Hour), 0, raw, ErrExpired},
 		{"long before", start.Add(-365 * 24 * time.Hour), 0, raw, ErrTooFarAhead},
 	} {
-		now := c.now
-		v, err := New(f.dir, f.sig, f.root, &Options{Now: func() time.Time { return now }, Skew: c.skew})
+		// The directory is loaded at testNow, when its proof is fresh;
+		// tokens are then verified offline at c.now.
+		now := testNow
+		v, err := newV(f.dir, f.sig, f.root, &Options{Now: func() time.Time { return now }, Skew: c.skew})
 		if err != nil {
 			t.Fatal(err)
 		}
+		now = c.now
 		if _, err := v.Verify(bg, c.raw); !errors.Is(err, c.want) || (c.want == nil) != (err == nil) {
 			t.Errorf("%s: got %v, want %v", c.name, err, c.want)
 		}
@@ -293,7 +296,7 @@ func TestSpentStoreFailure(t *testing.T) {
 		t.Fatalf("full store: %v", err)
 	}
 	for _, failOpen := range []bool{false, true} {
-		v, err := New(f.dir, f.sig, f.root, &Options{Now: func() time.Time { return testNow }, Spent: downStore{}, SpentFailOpen: failOpen})
+		v, err := newV(f.dir, f.sig, f.root, &Options{Now: func() time.Time { return testNow }, Spent: downStore{}, SpentFailOpen: failOpen})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -306,7 +309,7 @@ func TestSpentStoreFailure(t *testing.T) {
 			t.Fatalf("fail closed: %v", err)
 		}
 	}
-	v, _ := New(f.dir, f.sig, f.root, &Options{Now: func() time.Time { return testNow }, Spent: full, SpentFailOpen: true})
+	v, _ := newV(f.dir, f.sig, f.root, &Options{Now: func() time.Time { return testNow }, Spent: full, SpentFailOpen: true})
 	if _, err := v.Verify(bg, toks[2]); !errors.Is(err, ErrStoreFull) {
 		t.Fatalf("a full store must fail closed even with SpentFailOpen: %v", err)
 	}
@@ -331,40 +334,40 @@ func TestDirectoryMutations(t *testing.T) {
 		t.Fatal(err)
 	}
 	root := is.RootPublicKey()
-	if _, err := New(dir, sig, root, nil); err != nil {
+	if _, err := newV(dir, sig, root, nil); err != nil {
 		t.Fatal(err)
 	}
 	want := token.ErrDirectorySignature
 	for i := range 8 * len(dir) {
 		d := bytes.Clone(dir)
 		d[i/8] ^= 1 << (i % 8)
-		if _, err := New(d, sig, root, nil); !errors.Is(err, want) {
+		if _, err := newV(d, sig, root, nil); !errors.Is(err, want) {
 			t.Fatalf("flip of bit %d: %v", i, err)
 		}
 	}
 	for i := range 8 * len(sig) {
 		s := bytes.Clone(sig)
 		s[i/8] ^= 1 << (i % 8)
-		if _, err := New(dir, s, root, nil); !errors.Is(err, want) {
+		if _, err := newV(dir, s, root, nil); !errors.Is(err, want) {
 			t.Fatalf("signature flip of bit %d: %v", i, err)
 		}
 	}
 	for n := range len(dir) {
-		if _, err := New(dir[:n], sig, root, nil); !errors.Is(err, want) {
+		if _, err := newV(dir[:n], sig, root, nil); !errors.Is(err, want) {
 			t.Fatalf("truncated directory (%d bytes): %v", n, err)
 		}
 	}
 	for n := range len(sig) {
-		if _, err := New(dir, sig[:n], root, nil); !errors.Is(err, want) {
+		if _, err := newV(dir, sig[:n], root, nil); !errors.Is(err, want) {
 			t.Fatalf("truncated signature (%d bytes): %v", n, err)
 		}
 	}
 	for _, extra := range []string{" ", "\n", "{}", "\x00"} {
-		if _, err := New(append(bytes.Clone(dir), extra...), sig, root, nil); !errors.Is(err, want) {
+		if _, err := newV(append(bytes.Clone(dir), extra...), sig, root, nil); !errors.Is(err, want) {
 			t.Fatalf("extended directory: %v", err)
 		}
 	}
-	if _, err := New(dir, append(bytes.Clone(sig), 0), root, nil); !errors.Is(err, want) {
+	if _, err := newV(dir, append(bytes.Clone(sig), 0), root, nil); !errors.Is(err, want) {
 		t.Fatalf("extended signature: %v", err)
 	}
 }
@@ -373,28 +376,28 @@ func TestDirectoryChecks(t *testing.T) {
 	f := newFixture(t, nil)
 	other := bytes.Clone(f.root)
 	other[0] ^= 1
-	if _, err := New(f.dir, f.sig, other, nil); !errors.Is(err, token.ErrDirectorySignature) {
+	if _, err := newV(f.dir, f.sig, other, nil); !errors.Is(err, token.ErrDirectorySignature) {
 		t.Fatalf("other root key: %v", err)
 	}
-	if _, err := New(f.dir, f.sig, f.root, &Options{MinSerial: 2}); !errors.Is(err, ErrRollback) {
+	if _, err := newV(f.dir, f.sig, f.root, &Options{MinSerial: 2}); !errors.Is(err, token.ErrRollback) {
 		t.Fatalf("MinSerial: %v", err)
 	}
 	dir2, sig2, err := f.issuer.Directory(testNow, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	v2, err := f.v.Update(dir2, sig2)
+	v2, err := updateV(f.v, dir2, sig2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := v2.Update(f.dir, f.sig); !errors.Is(err, ErrRollback) {
+	if _, err := updateV(v2, f.dir, f.sig); !errors.Is(err, token.ErrRollback) {
 		t.Fatalf("rollback to serial 1: %v", err)
 	}
 	dir2b, sig2b, _ := f.issuer.Directory(testNow.Add(24*time.Hour), 2)
-	if _, err := v2.Update(dir2b, sig2b); !errors.Is(err, ErrRollback) {
+	if _, err := updateV(v2, dir2b, sig2b); !errors.Is(err, token.ErrRollback) {
 		t.Fatalf("two directories with serial 2: %v", err)
 	}
-	if _, err := v2.Update(dir2, sig2); err != nil {
+	if _, err := updateV(v2, dir2, sig2); err != nil {
 		t.Fatalf("same directory again: %v", err)
 	}
 }
@@ -473,8 +476,8 @@ func TestBatchResults(t *testing.T) {
 func TestMemoryStoreAcrossSkews(t *testing.T) {
 	store := NewMemoryStore(0, func() time.Time { return testNow })
 	f := newFixture(t, nil)
-	tight, _ := New(f.dir, f.sig, f.root, &Options{Now: func() time.Time { return testNow }, Skew: -1, Spent: store})
-	loose, _ := New(f.dir, f.sig, f.root, &Options{Now: func() time.Time { return testNow }, Skew: time.Hour, Spent: store})
+	tight, _ := newV(f.dir, f.sig, f.root, &Options{Now: func() time.Time { return testNow }, Skew: -1, Spent: store})
+	loose, _ := newV(f.dir, f.sig, f.root, &Options{Now: func() time.Time { return testNow }, Skew: time.Hour, Spent: store})
 	raw := f.edTokens(t, 1, 1)[0]
 	if _, err := tight.Verify(bg, raw); err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -162,4 +163,39 @@ func (l *Log) Policy(root ed25519.PublicKey, witnesses []*Witness, q int, maxAge
 	fmt.Fprintf(&b, "quorum witnesses\n")
 	fmt.Fprintf(&b, "max-age %v\n", maxAge)
 	return []byte(b.String())
+}
+
+// Env is a log with three witnesses w1, w2 and w3 for tests: a 2 of 3
+// quorum and a 48-hour freshness bound, for a root key.
+type Env struct {
+	Log       *Log
+	Witnesses []*Witness
+	Root      ed25519.PublicKey
+	// Time is the timestamp of the witnesses' cosignatures.
+	Time time.Time
+}
+
+// Origin is the log origin of every Env.
+const Origin = "statustoken.example/test/directory"
+
+// NewEnv returns an empty Env for root whose witnesses cosign at t.
+func NewEnv(root ed25519.PublicKey, t time.Time) *Env {
+	e := &Env{Log: NewLog(Origin), Root: root, Time: t}
+	for _, n := range []string{"w1.example", "w2.example", "w3.example"} {
+		e.Witnesses = append(e.Witnesses, NewWitness(n))
+	}
+	return e
+}
+
+// Policy returns the Env's trust policy text.
+func (e *Env) Policy() []byte { return e.Log.Policy(e.Root, e.Witnesses, 2, 48*time.Hour) }
+
+// Proof appends the record of directory bytes data and returns its proof
+// under a checkpoint cosigned by w1 and w2 at e.Time. The serial is read
+// from data's "serial" member (0 if it has none).
+func (e *Env) Proof(data []byte) []byte {
+	var d struct{ Serial uint64 }
+	json.Unmarshal(data, &d)
+	i := e.Log.Append(d.Serial, data)
+	return e.Log.Proof(i, e.Log.Checkpoint(e.Witnesses[0].At(e.Time), e.Witnesses[1].At(e.Time)))
 }
