@@ -53,7 +53,7 @@ var directorySentinels = map[string]error{
 	"token.ErrDirectorySignature": token.ErrDirectorySignature,
 	"token.ErrMalformedDirectory": token.ErrMalformedDirectory,
 	"token.ErrInvalidDirectory":   token.ErrInvalidDirectory,
-	"token.ErrRollback":          token.ErrRollback,
+	"token.ErrRollback":           token.ErrRollback,
 }
 
 // dirGen builds directory vectors from the fixture's directory: its keys
