@@ -74,15 +74,23 @@ func run(ctx context.Context, n, batchSize int) error {
 	if err != nil {
 		return err
 	}
-	pinned := issuer.RootPublicKey()
-	fmt.Printf("issuer: directory serial 1, %d bytes, %d statuses, keys for 2 epochs and 2 suites (%v, RSA keys generated)\n",
-		len(dir), len(statuses), time.Since(start).Round(time.Millisecond))
-
-	wallet, err := holder.New(dir, sig, pinned)
+	pub, err := newPublisher(issuer)
 	if err != nil {
 		return err
 	}
-	scanner, err := verify.New(dir, sig, pinned, nil)
+	first, err := pub.publish(dir, sig)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("issuer: directory serial 1, %d bytes, %d statuses, keys for 2 epochs and 2 suites (%v, RSA keys generated)\n",
+		len(dir), len(statuses), time.Since(start).Round(time.Millisecond))
+	fmt.Printf("log: directory logged at index 0, checkpoint cosigned by 2 of 3 witnesses; proof %d bytes\n", len(first.Proof))
+
+	wallet, err := holder.New(first, pub.trust, nil)
+	if err != nil {
+		return err
+	}
+	scanner, err := verify.New(first, pub.trust, nil)
 	if err != nil {
 		return err
 	}
@@ -145,7 +153,10 @@ func run(ctx context.Context, n, batchSize int) error {
 		rate(fmt.Sprintf("verified in batches of %d (%s)", batchSize, set.name), len(raws), time.Since(start))
 	}
 
-	if err := refusals(ctx, scanner, dir, sig, pinned, blind[0], kiosk[0], now); err != nil {
+	if err := refusals(ctx, scanner, first, pub.trust, blind[0], kiosk[0], now); err != nil {
+		return err
+	}
+	if err := splitView(pub, root, first, now); err != nil {
 		return err
 	}
 
@@ -208,7 +219,7 @@ func issueBlind(issuer *issue.Issuer, wallet *holder.Holder, now time.Time, n in
 }
 
 // refusals shows the scanner refusing tokens it must refuse.
-func refusals(ctx context.Context, scanner *verify.Verifier, dir, sig []byte, pinned ed25519.PublicKey,
+func refusals(ctx context.Context, scanner *verify.Verifier, first token.Published, trust *token.Trust,
 	blindTok, edTok *token.Token, now time.Time) error {
 	fmt.Println("\nrefused as they must be:")
 	edRaw, _ := edTok.MarshalBinary()
@@ -218,10 +229,14 @@ func refusals(ctx context.Context, scanner *verify.Verifier, dir, sig []byte, pi
 		c[i] ^= mask
 		return c
 	}
-	later, err := verify.New(dir, sig, pinned, &verify.Options{Now: func() time.Time { return now.Add(72 * time.Hour) }})
+	// A scanner that loaded the directory now and scans three days later,
+	// offline.
+	clock := now
+	later, err := verify.New(first, trust, &verify.Options{Now: func() time.Time { return clock }})
 	if err != nil {
 		return err
 	}
+	clock = now.Add(72 * time.Hour)
 	_, otherRoot, _ := ed25519.GenerateKey(rand.Reader)
 	seed := make([]byte, issue.SeedSize)
 	rand.Read(seed)
@@ -234,7 +249,7 @@ func refusals(ctx context.Context, scanner *verify.Verifier, dir, sig []byte, pi
 		return err
 	}
 	foreignRaw, _ := foreign[0].MarshalBinary()
-	spent, err := verify.New(dir, sig, pinned, &verify.Options{Spent: verify.NewMemoryStore(0, nil)})
+	spent, err := verify.New(first, trust, &verify.Options{Spent: verify.NewMemoryStore(0, nil)})
 	if err != nil {
 		return err
 	}
@@ -262,6 +277,52 @@ func refusals(ctx context.Context, scanner *verify.Verifier, dir, sig []byte, pi
 			return fmt.Errorf("%s: got %v, want %v", c.name, err, c.want)
 		}
 		fmt.Printf("  %-32s %v\n", c.name+":", err)
+	}
+	return nil
+}
+
+// splitView publishes serial 2 honestly, then shows a wallet that still
+// holds serial 1 refusing a split serial 2 made for it.
+func splitView(pub *publisher, root ed25519.PrivateKey, first token.Published, now time.Time) error {
+	dir, sig, err := pub.issuer.Directory(now, 2)
+	if err != nil {
+		return err
+	}
+	second, err := pub.publish(dir, sig)
+	if err != nil {
+		return err
+	}
+	everyone, err := holder.New(first, pub.trust, nil)
+	if err != nil {
+		return err
+	}
+	if err := everyone.Update(second); err != nil {
+		return fmt.Errorf("honest serial 2 refused: %w", err)
+	}
+	target, err := holder.New(first, pub.trust, nil)
+	if err != nil {
+		return err
+	}
+	notLogged, forked, err := pub.splitView(root, second, target)
+	if err != nil {
+		return err
+	}
+	fmt.Println("\nsplit view refused (a second serial 2, with the authority's own key for one status, given to one wallet):")
+	for _, c := range []struct {
+		name string
+		err  error
+		want error
+	}{
+		{"with the honest directory's proof", notLogged, token.ErrNotLogged},
+		{"logged in a fork no witness cosigned", forked, token.ErrQuorum},
+	} {
+		if !errors.Is(c.err, c.want) {
+			return fmt.Errorf("split view %s: got %v, want %v", c.name, c.err, c.want)
+		}
+		fmt.Printf("  %-40s %v\n", c.name+":", c.err)
+	}
+	if d := target.Directory(); d.Serial != 1 {
+		return fmt.Errorf("the targeted wallet moved to serial %d", d.Serial)
 	}
 	return nil
 }

@@ -6,21 +6,21 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
-	"go/ast"
-	"go/parser"
-	gotoken "go/token"
 	"os"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"filippo.io/torchwood"
 	"github.com/statustoken/statustoken/holder"
 	"github.com/statustoken/statustoken/issue"
 	"github.com/statustoken/statustoken/token"
 	"github.com/statustoken/statustoken/verify"
+	"golang.org/x/mod/sumdb/note"
 )
 
 // Example is the README's quick start: an issuer, a wallet and a scanner
@@ -49,11 +49,44 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	pinnedRoot := issuer.RootPublicKey() // ship this in wallets and scanners
+
+	// Every directory goes into the issuer's append-only log, and only a
+	// checkpoint that the witnesses cosigned is published with it.
+	logKey, logVKey, err := issue.GenerateLogKey("example.org/health/directory")
+	if err != nil {
+		panic(err)
+	}
+	log, err := issue.NewLog(logKey, nil) // pass the stored records after a restart
+	if err != nil {
+		panic(err)
+	}
+	index, err := log.AppendDirectory(dir)
+	if err != nil {
+		panic(err)
+	}
+	checkpoint, err := log.Checkpoint()
+	if err != nil {
+		panic(err)
+	}
+	cosigned, witnessLines := cosignByWitnesses(log, checkpoint)
+	proof, err := log.Proof(index, cosigned)
+	if err != nil {
+		panic(err)
+	}
+	published := token.Published{Directory: dir, Signature: sig, Proof: proof}
+
+	// What wallets and scanners pin: the root key, the log's key, the
+	// witnesses, the quorum, and how fresh a cosignature must be.
+	trust, err := token.ParseTrust([]byte("root " + base64.StdEncoding.EncodeToString(issuer.RootPublicKey()) + "\n" +
+		"log " + logVKey + "\n" + witnessLines +
+		"group witnesses 2 w1.example w2.example w3.example\nquorum witnesses\nmax-age 48h\n"))
+	if err != nil {
+		panic(err)
+	}
 	// readme: end
 
 	// readme: wallet
-	wallet, err := holder.New(dir, sig, pinnedRoot) // checks the signed directory
+	wallet, err := holder.New(published, trust, nil) // checks the signature, the rules and the log proof
 	if err != nil {
 		panic(err)
 	}
@@ -79,7 +112,7 @@ func Example() {
 
 	// readme: scanner
 	ctx := context.Background()
-	scanner, err := verify.New(dir, sig, pinnedRoot, &verify.Options{
+	scanner, err := verify.New(published, trust, &verify.Options{
 		Spent: verify.NewMemoryStore(0, nil), // refuse a token shown twice
 	})
 	if err != nil {
@@ -122,8 +155,8 @@ func TestREADME(t *testing.T) {
 		t.Fatal(err)
 	}
 	parts := exampleParts(t, src)
-	if len(parts) != 3 {
-		t.Fatalf("%d parts in Example, want 3", len(parts))
+	if len(parts) != 4 {
+		t.Fatalf("%d parts in the example code, want 4", len(parts))
 	}
 	for name, code := range parts {
 		re := regexp.MustCompile("(?s)<!-- quickstart: " + name + " -->\n```go\n(.*?)```\n")
@@ -138,36 +171,64 @@ func TestREADME(t *testing.T) {
 	}
 }
 
-// exampleParts returns the lines between "// readme: NAME" and
-// "// readme: end" in Example's body, with one level of indentation
-// removed.
+// exampleParts returns the lines between each "// readme: NAME" and the
+// next "// readme: end" of this file, without the indentation of the
+// marker line.
 func exampleParts(t *testing.T, src []byte) map[string]string {
-	fset := gotoken.NewFileSet()
-	f, err := parser.ParseFile(fset, "quickstart_test.go", src, parser.ParseComments)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var body string
-	for _, d := range f.Decls {
-		if fn, ok := d.(*ast.FuncDecl); ok && fn.Name.Name == "Example" {
-			body = string(src[fset.Position(fn.Body.Pos()).Offset:fset.Position(fn.Body.End()).Offset])
-		}
-	}
+	t.Helper()
 	parts := map[string]string{}
-	var name string
+	var name, indent string
 	var cur strings.Builder
-	for _, line := range strings.Split(body, "\n") {
+	for _, line := range strings.Split(string(src), "\n") {
 		trimmed := strings.TrimSpace(line)
 		switch {
-		case strings.HasPrefix(trimmed, "// readme: end"):
+		case trimmed == "// readme: end" && name != "":
 			parts[name] = cur.String()
 			name = ""
-		case strings.HasPrefix(trimmed, "// readme: "):
+		case strings.HasPrefix(trimmed, "// readme: ") && name == "" && !strings.Contains(trimmed, `"`):
 			name = strings.TrimPrefix(trimmed, "// readme: ")
+			indent = line[:len(line)-len(strings.TrimLeft(line, "\t"))]
 			cur.Reset()
 		case name != "":
-			cur.WriteString(strings.TrimPrefix(line, "\t") + "\n")
+			cur.WriteString(strings.TrimPrefix(line, indent) + "\n")
 		}
 	}
 	return parts
 }
+
+// readme: witnesses
+// cosignByWitnesses stands for the round trip to three witnesses, w1 to w3:
+// in a deployment each is an independent service (c2sp.org/tlog-witness,
+// such as litewitness) that cosigns a checkpoint only if it extends every
+// one it cosigned before; examples/deploy runs three. Here they are keys
+// in this process, and w3 is offline. It returns the checkpoint with the
+// cosignatures, and the witness lines of the trust policy.
+func cosignByWitnesses(log *issue.Log, checkpoint []byte) ([]byte, string) {
+	text, _, _ := strings.Cut(string(checkpoint), "\n\n")
+	var lines string
+	var cosignatures [][]byte
+	for _, name := range []string{"w1.example", "w2.example", "w3.example"} {
+		_, key, _ := ed25519.GenerateKey(rand.Reader)
+		w, err := torchwood.NewCosignatureSigner(name, key)
+		if err != nil {
+			panic(err)
+		}
+		lines += "witness " + name + " " + w.Verifier().String() + "\n"
+		if name == "w3.example" {
+			continue
+		}
+		signed, err := note.Sign(&note.Note{Text: text + "\n"}, w)
+		if err != nil {
+			panic(err)
+		}
+		_, sigLine, _ := strings.Cut(string(signed), "\n\n")
+		cosignatures = append(cosignatures, []byte(sigLine))
+	}
+	cosigned, err := log.Cosigned(checkpoint, cosignatures...)
+	if err != nil {
+		panic(err)
+	}
+	return cosigned, lines
+}
+
+// readme: end

@@ -34,6 +34,7 @@ import (
 
 	"github.com/statustoken/statustoken/internal/edsig"
 	"github.com/statustoken/statustoken/internal/format"
+	"github.com/statustoken/statustoken/internal/logtest"
 	"github.com/statustoken/statustoken/issue"
 	"github.com/statustoken/statustoken/token"
 	"github.com/statustoken/statustoken/verify"
@@ -63,7 +64,13 @@ func newWorkload(n int) (*workload, error) {
 		return nil, err
 	}
 	w := &workload{}
-	if w.verifier, err = verify.New(dir, sig, is.RootPublicKey(), nil); err != nil {
+	env := logtest.NewEnv(is.RootPublicKey(), now)
+	trust, err := token.ParseTrust(env.Policy())
+	if err != nil {
+		return nil, err
+	}
+	pub := token.Published{Directory: dir, Signature: sig, Proof: env.Proof(dir)}
+	if w.verifier, err = verify.New(pub, trust, nil); err != nil {
 		return nil, err
 	}
 	for len(w.raws) < n {

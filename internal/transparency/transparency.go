@@ -304,8 +304,13 @@ func (p *Policy) OpenCheckpoint(signed []byte, now time.Time) (*Checkpoint, erro
 		var unverified *note.UnverifiedNoteError
 		var unknown *note.UnknownVerifierError
 		var invalid *note.InvalidSignatureError
-		if errors.As(err, &unverified) || errors.As(err, &unknown) || errors.As(err, &invalid) {
-			return nil, fail(Quorum, "checkpoint not signed by the pinned log and a quorum of the pinned witnesses")
+		switch {
+		case errors.As(err, &unverified) && unverified.Note != nil:
+			return nil, fail(Quorum, "%s", p.signers(unverified.Note.Sigs))
+		case errors.As(err, &unverified) || errors.As(err, &unknown):
+			return nil, fail(Quorum, "signed by none of the pinned keys")
+		case errors.As(err, &invalid):
+			return nil, fail(Quorum, "a signature by %q does not verify", truncate(invalid.Name))
 		}
 		return nil, fail(NotLogged, "malformed checkpoint")
 	}
@@ -332,6 +337,28 @@ func (p *Policy) OpenCheckpoint(signed []byte, now time.Time) (*Checkpoint, erro
 		return nil, fail(Stale, "the witnesses' cosignatures are older than %v", p.MaxAge)
 	}
 	return cp, nil
+}
+
+// signers describes who of the pinned log and witnesses signed.
+func (p *Policy) signers(sigs []note.Signature) string {
+	logSigned := false
+	var names []string
+	for _, sig := range sigs {
+		switch {
+		case sig.Name == p.log.Name() && sig.Hash == p.log.KeyHash():
+			logSigned = true
+		case p.witnesses[noteKey{sig.Name, sig.Hash}]:
+			names = append(names, sig.Name)
+		}
+	}
+	who := "cosigned by no pinned witness"
+	if len(names) > 0 {
+		who = fmt.Sprintf("cosigned only by %s", strings.Join(names, ", "))
+	}
+	if !logSigned {
+		return "not signed by the pinned log, " + who
+	}
+	return who + ", short of the policy's quorum"
 }
 
 // Verify checks that record is in the log, as proof shows, under a fresh
