@@ -158,9 +158,9 @@ func (l *Log) Checkpoint() ([]byte, error) {
 func (l *Log) Proof(i int64, checkpoint []byte) ([]byte, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	t, err := l.tree.TreeOf(checkpoint, l.verifier)
+	t, err := l.treeOfLocked(checkpoint)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrLog, err)
+		return nil, err
 	}
 	p, err := l.tree.Proof(i, t.N, checkpoint)
 	if err != nil {
@@ -177,9 +177,9 @@ func (l *Log) Proof(i int64, checkpoint []byte) ([]byte, error) {
 func (l *Log) WitnessRequest(oldSize int64, checkpoint []byte) ([]byte, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	t, err := l.tree.TreeOf(checkpoint, l.verifier)
+	t, err := l.treeOfLocked(checkpoint)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrLog, err)
+		return nil, err
 	}
 	b, err := l.tree.WitnessRequest(oldSize, t.N, checkpoint)
 	if err != nil {
@@ -219,6 +219,11 @@ func (l *Log) Cosigned(checkpoint []byte, cosignatures ...[]byte) ([]byte, error
 func (l *Log) treeOf(checkpoint []byte) (tlog.Tree, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	return l.treeOfLocked(checkpoint)
+}
+
+// treeOfLocked returns the tree of a checkpoint of this log; l.mu is held.
+func (l *Log) treeOfLocked(checkpoint []byte) (tlog.Tree, error) {
 	t, err := l.tree.TreeOf(checkpoint, l.verifier)
 	if err != nil {
 		return tlog.Tree{}, fmt.Errorf("%w: %v", ErrLog, err)

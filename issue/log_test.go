@@ -1,0 +1,280 @@
+package issue
+
+import (
+	"bytes"
+	"errors"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"filippo.io/torchwood"
+	"github.com/statustoken/statustoken/internal/logtest"
+	"github.com/statustoken/statustoken/token"
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// testLog returns a log holding n directories of is, serials 1 to n.
+func testLog(t *testing.T, is *Issuer, n int) (*Log, string, [][]byte) {
+	t.Helper()
+	skey, vkey, err := GenerateLogKey("example.org/health/directory")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := NewLog(skey, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.VerifierKey() != vkey || l.Origin() != "example.org/health/directory" {
+		t.Fatalf("verifier key %q, origin %q", l.VerifierKey(), l.Origin())
+	}
+	var dirs [][]byte
+	for i := range n {
+		dir, _, err := is.Directory(testNow, uint64(i+1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		idx, err := l.AppendDirectory(dir)
+		if err != nil || idx != int64(i) {
+			t.Fatalf("AppendDirectory: %d, %v", idx, err)
+		}
+		dirs = append(dirs, dir)
+	}
+	return l, skey, dirs
+}
+
+func TestLogReload(t *testing.T) {
+	is := testIssuer(t, token.Ed25519)
+	l, skey, _ := testLog(t, is, 5)
+	var records [][]byte
+	for i := range l.Size() {
+		r, err := l.Record(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		records = append(records, r)
+	}
+	l2, err := NewLog(skey, records)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c1, _ := l.Checkpoint()
+	c2, _ := l2.Checkpoint()
+	if !bytes.Equal(c1, c2) {
+		t.Fatalf("a reloaded log signs another checkpoint:\n%s\n%s", c1, c2)
+	}
+	if _, err := l.Record(5); !errors.Is(err, ErrLog) {
+		t.Fatalf("Record beyond the log: %v", err)
+	}
+	if _, err := NewLog(skey, append(records, []byte("not a record"))); !errors.Is(err, ErrLog) {
+		t.Fatalf("NewLog with a bad record: %v", err)
+	}
+	for _, bad := range []string{"", "PRIVATE+KEY+x", "example.org+00000000+AAAA"} {
+		if _, err := NewLog(bad, nil); !errors.Is(err, ErrConfig) {
+			t.Errorf("NewLog(%q): %v", bad, err)
+		}
+	}
+	if _, err := l.AppendDirectory([]byte("{}")); !errors.Is(err, token.ErrMalformedDirectory) {
+		t.Fatalf("AppendDirectory of a bad directory: %v", err)
+	}
+	if l.Size() != 5 {
+		t.Fatalf("size %d after a refused append", l.Size())
+	}
+}
+
+// TestLogProofs: proofs of every record verify under token.Open, and the
+// witness requests carry consistency proofs that verify.
+func TestLogProofs(t *testing.T) {
+	is := testIssuer(t, token.Ed25519)
+	l, _, dirs := testLog(t, is, 1)
+	env := logtest.NewEnv(is.RootPublicKey(), time.Now())
+	trustText := strings.Replace(string(env.Policy()), env.Log.VerifierKey(), l.VerifierKey(), 1)
+	trustText = strings.ReplaceAll(trustText, logtest.Origin, l.Origin())
+	trust, err := token.ParseTrust([]byte(trustText))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var prevTree tlog.Tree
+	for serial := 2; serial <= 20; serial++ {
+		dir, sig, err := is.Directory(testNow, uint64(serial))
+		if err != nil {
+			t.Fatal(err)
+		}
+		idx, err := l.AppendDirectory(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dirs = append(dirs, dir)
+		cp, err := l.Checkpoint()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cosigned := logtest.Cosign(cp, env.Witnesses[0].At(time.Now()), env.Witnesses[2].At(time.Now()))
+		proof, err := l.Proof(idx, cosigned)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := token.Open(token.Published{Directory: dir, Signature: sig, Proof: proof}, trust, token.Accepted{}, time.Now()); err != nil {
+			t.Fatalf("serial %d: %v", serial, err)
+		}
+		// The witness request from the previous tree.
+		req, err := l.WitnessRequest(prevTree.N, cp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		prevTree = checkWitnessRequest(t, req, prevTree, cp)
+	}
+	if _, err := l.Proof(0, []byte("not a checkpoint")); !errors.Is(err, ErrLog) {
+		t.Fatalf("Proof under a bad checkpoint: %v", err)
+	}
+	cp, _ := l.Checkpoint()
+	if _, err := l.Proof(l.Size(), cp); !errors.Is(err, ErrLog) {
+		t.Fatalf("Proof beyond the tree: %v", err)
+	}
+	if _, err := l.WitnessRequest(l.Size()+1, cp); !errors.Is(err, ErrLog) {
+		t.Fatalf("WitnessRequest from a larger tree: %v", err)
+	}
+	// A checkpoint of another log with the same origin is refused.
+	skey2, _, _ := GenerateLogKey(l.Origin())
+	other, _ := NewLog(skey2, nil)
+	ocp, _ := other.Checkpoint()
+	if _, err := l.Proof(0, ocp); !errors.Is(err, ErrLog) {
+		t.Fatalf("Proof under another log's checkpoint: %v", err)
+	}
+}
+
+// checkWitnessRequest parses a tlog-witness add-checkpoint body and
+// checks its consistency proof from prev to the checkpoint's tree.
+func checkWitnessRequest(t *testing.T, req []byte, prev tlog.Tree, cp []byte) tlog.Tree {
+	t.Helper()
+	head, rest, ok := strings.Cut(string(req), "\n\n")
+	if !ok || !strings.HasSuffix(string(req), string(cp)) || rest != string(cp) {
+		t.Fatalf("witness request:\n%s", req)
+	}
+	lines := strings.Split(head, "\n")
+	if lines[0] != "old "+strconv.FormatInt(prev.N, 10) {
+		t.Fatalf("first line %q, want old %d", lines[0], prev.N)
+	}
+	var proof tlog.TreeProof
+	for _, l := range lines[1:] {
+		h, err := tlog.ParseHash(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		proof = append(proof, h)
+	}
+	text, _, _ := strings.Cut(string(cp), "\n\n")
+	c, err := torchwood.ParseCheckpoint(text + "\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if prev.N > 0 && prev.N < c.N {
+		if err := tlog.CheckTree(proof, c.N, c.Hash, prev.N, prev.Hash); err != nil {
+			t.Fatalf("consistency proof from %d to %d: %v", prev.N, c.N, err)
+		}
+	} else if len(proof) != 0 {
+		t.Fatalf("a proof from size %d to %d", prev.N, c.N)
+	}
+	return c.Tree
+}
+
+// TestLogTiles: the tiles a client reads give back every record and the
+// checkpoint's tree hash.
+func TestLogTiles(t *testing.T) {
+	is := testIssuer(t, token.Ed25519)
+	l, _, _ := testLog(t, is, 3)
+	for l.Size() < 300 {
+		dir, _, err := is.Directory(testNow, uint64(l.Size()+1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.AppendDirectory(dir); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cp, _ := l.Checkpoint()
+	text, _, _ := strings.Cut(string(cp), "\n\n")
+	c, err := torchwood.ParseCheckpoint(text + "\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reader := tileReader{l}
+	h, err := tlog.TreeHash(c.N, tlog.TileHashReader(c.Tree, reader))
+	if err != nil || h != c.Hash {
+		t.Fatalf("tree hash from tiles: %v %v", h, err)
+	}
+	for _, tile := range tlog.NewTiles(torchwood.TileHeight, 0, c.N) {
+		data, err := l.Tile(torchwood.TilePath(tile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tile.L == -1 {
+			continue
+		}
+		if len(data) != tile.W*tlog.HashSize {
+			t.Fatalf("tile %s: %d bytes", torchwood.TilePath(tile), len(data))
+		}
+	}
+	entries, err := l.Tile("tile/entries/001.p/44")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 44 {
+		e, rest, err := torchwood.ReadTileEntry(entries)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := l.Record(int64(256 + i))
+		if !bytes.Equal(e, want) {
+			t.Fatalf("entry %d differs", 256+i)
+		}
+		entries = rest
+	}
+	for _, bad := range []string{"tile/entries/001.p/45", "tile/0/001.p/45", "tile/1/000.p/2", "tile/0/002", "tile/x", "checkpoint", "tile/0/x001/000"} {
+		if _, err := l.Tile(bad); !errors.Is(err, ErrLog) {
+			t.Errorf("Tile(%q): %v", bad, err)
+		}
+	}
+}
+
+type tileReader struct{ l *Log }
+
+func (r tileReader) Height() int { return torchwood.TileHeight }
+func (r tileReader) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
+	var out [][]byte
+	for _, t := range tiles {
+		d, err := r.l.Tile(torchwood.TilePath(t))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+func (r tileReader) SaveTiles([]tlog.Tile, [][]byte) {}
+
+func TestLogCosigned(t *testing.T) {
+	is := testIssuer(t, token.Ed25519)
+	l, _, _ := testLog(t, is, 1)
+	cp, _ := l.Checkpoint()
+	w := logtest.NewWitness("w1.example")
+	text, _, _ := strings.Cut(string(cp), "\n\n")
+	signed, err := note.Sign(&note.Note{Text: text + "\n"}, w.At(time.Now()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, line, _ := strings.Cut(string(signed), "\n\n")
+	out, err := l.Cosigned(cp, []byte(line))
+	if err != nil || !bytes.Equal(out, append(bytes.Clone(cp), line...)) {
+		t.Fatalf("Cosigned: %v\n%s", err, out)
+	}
+	for _, bad := range []string{"— w1.example\n", "w1.example AAAA\n", "— w1.example AAAA", "— w1.example !!!!\n", "\n\n"} {
+		if _, err := l.Cosigned(cp, []byte(bad)); !errors.Is(err, ErrLog) {
+			t.Errorf("Cosigned(%q): %v", bad, err)
+		}
+	}
+	if _, err := l.Cosigned([]byte("not a checkpoint\n\n— x AAAA\n"), []byte(line)); !errors.Is(err, ErrLog) {
+		t.Errorf("Cosigned of another note: %v", err)
+	}
+}
