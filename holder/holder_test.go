@@ -790,3 +790,66 @@ func TestConcurrentUse(t *testing.T) {
 		t.Fatalf("serial %d after concurrent updates up to 9", s)
 	}
 }
+
+// TestTransparency: a wallet refuses a split view, a directory that is
+// not in the log or whose checkpoint too few witnesses cosigned, and
+// keeps its checkpoint across a restart.
+func TestTransparency(t *testing.T) {
+	is := testIssuer(t, nil)
+	data1, sig1 := signedDirectory(t, is, testNow, 1)
+	data2, sig2 := signedDirectory(t, is, testNow, 2)
+	env, trust := envFor(is.RootPublicKey())
+	h, err := newH(data1, sig1, is.RootPublicKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A second serial 2, not logged: refused, and the wallet keeps serial 1.
+	d, err := token.ParseDirectory(data2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Keys[0].PublicKey = testkeysPublic(t, 4)
+	d.Keys[0].ID = token.ComputeKeyID(d.Keys[0].PublicKey)
+	split, splitSig := signDirectory(t, d)
+	honest2 := published(data2, sig2, is.RootPublicKey())
+	if err := h.Update(token.Published{Directory: split, Signature: splitSig, Proof: honest2.Proof}); !errors.Is(err, token.ErrNotLogged) {
+		t.Fatalf("split directory with the honest proof: %v", err)
+	}
+	i := env.Log.Append(2, split)
+	onlyLog := env.Log.Proof(i, env.Log.Checkpoint())
+	if err := h.Update(token.Published{Directory: split, Signature: splitSig, Proof: onlyLog}); !errors.Is(err, token.ErrQuorum) {
+		t.Fatalf("split directory under a checkpoint no witness cosigned: %v", err)
+	}
+	if h.Directory().Serial != 1 {
+		t.Fatalf("serial %d after refused updates", h.Directory().Serial)
+	}
+	if err := h.Update(honest2); err != nil {
+		t.Fatal(err)
+	}
+	saved := h.Checkpoint()
+	if saved == nil {
+		t.Fatal("no checkpoint")
+	}
+	// Restarted with the saved checkpoint: the serial 1 proof, under an
+	// older tree, is refused.
+	old := published(data1, sig1, is.RootPublicKey())
+	if _, err := New(old, trust, &Options{Checkpoint: saved, MinSerial: 2}); !errors.Is(err, token.ErrRollback) {
+		t.Fatalf("restart, serial 1: %v", err)
+	}
+	if _, err := New(honest2, trust, &Options{Checkpoint: saved, MinSerial: 2}); err != nil {
+		t.Fatalf("restart, the same directory: %v", err)
+	}
+	stale := &Options{Now: func() time.Time { return envTime.Add(72 * time.Hour) }}
+	if _, err := New(honest2, trust, stale); !errors.Is(err, token.ErrStale) {
+		t.Fatalf("a proof three days old: %v", err)
+	}
+}
+
+func testkeysPublic(t *testing.T, i int) []byte {
+	t.Helper()
+	k, err := rsabssa.NewPrivateKey(testkeys.RSA(i))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k.PublicKeyBytes()
+}

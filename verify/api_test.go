@@ -334,3 +334,83 @@ func checkErrorText(t *testing.T, err error) {
 }
 
 func hasPrefix(s, p string) bool { return len(s) >= len(p) && s[:len(p)] == p }
+
+// TestTransparency: a directory is accepted only with a fresh, cosigned
+// proof of its record that extends the checkpoint accepted before, also
+// across a restart (Options.Checkpoint).
+func TestTransparency(t *testing.T) {
+	f := newFixture(t, nil)
+	env, trust := envFor(f.root)
+	d, err := token.ParseDirectory(f.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Serial = 7
+	dir7, err := d.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig7 := f.issuerSign(t, dir7)
+	p7 := published(dir7, sig7, f.root)
+	opts := &Options{Now: func() time.Time { return testNow }}
+
+	// The split view: a signed directory that is not in the log.
+	split := token.Published{Directory: dir7, Signature: sig7, Proof: published(f.dir, f.sig, f.root).Proof}
+	if _, err := New(split, trust, opts); !errors.Is(err, token.ErrNotLogged) {
+		t.Fatalf("a directory that is not in the log: %v", err)
+	}
+	// Cosigned by one witness only.
+	i := env.Log.Append(7, dir7)
+	one := env.Log.Proof(i, env.Log.Checkpoint(env.Witnesses[2].At(envTime)))
+	if _, err := New(token.Published{Directory: dir7, Signature: sig7, Proof: one}, trust, opts); !errors.Is(err, token.ErrQuorum) {
+		t.Fatalf("one cosignature of two needed: %v", err)
+	}
+	// Stale, at a scanner whose clock is three days on.
+	late := &Options{Now: func() time.Time { return envTime.Add(72 * time.Hour) }}
+	if _, err := New(p7, trust, late); !errors.Is(err, token.ErrStale) {
+		t.Fatalf("a proof cosigned three days before: %v", err)
+	}
+
+	v7, err := New(p7, trust, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp := v7.Checkpoint()
+	if cp == nil || cp.Size() < 2 {
+		t.Fatalf("checkpoint %v", cp)
+	}
+	d.Serial = 8
+	dir8, _ := d.MarshalBinary()
+	sig8 := f.issuerSign(t, dir8)
+	p8 := published(dir8, sig8, f.root)
+	v8, err := v7.Update(p8)
+	if err != nil {
+		t.Fatalf("a newer directory: %v", err)
+	}
+	// Back to serial 7's proof, under a smaller tree: refused even where
+	// the serial would pass.
+	if _, err := v7.Update(p7); err != nil {
+		t.Fatalf("the same directory again: %v", err)
+	}
+	if _, err := v8.Update(p7); !errors.Is(err, token.ErrRollback) {
+		t.Fatalf("serial 7 after 8: %v", err)
+	}
+	// After a restart, the persisted checkpoint must be extended.
+	text, err := v8.Checkpoint().MarshalText()
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved, err := token.ParseCheckpoint(text, trust)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(p7, trust, &Options{Now: opts.Now, Checkpoint: saved}); !errors.Is(err, token.ErrInconsistent) {
+		t.Fatalf("after a restart, a proof under an older tree: %v", err)
+	}
+	if _, err := New(p8, trust, &Options{Now: opts.Now, Checkpoint: saved, MinSerial: 8}); err != nil {
+		t.Fatalf("after a restart, the same directory: %v", err)
+	}
+	if _, err := New(published(f.dir, f.sig, f.root), trust, &Options{Now: opts.Now, Checkpoint: saved, MinSerial: 8}); !errors.Is(err, token.ErrRollback) {
+		t.Fatalf("after a restart, serial 1: %v", err)
+	}
+}

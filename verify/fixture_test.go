@@ -220,3 +220,9 @@ func trustOf(root ed25519.PublicKey) *token.Trust {
 	_, tr := envFor(root)
 	return tr
 }
+
+// issuerSign signs directory bytes with the fixture's root key.
+func (f *fixture) issuerSign(t testing.TB, data []byte) []byte {
+	t.Helper()
+	return ed25519.Sign(ed25519.NewKeyFromSeed(fixedBytes("root", 32)), format.DirectoryMessage(data))
+}
