@@ -18,6 +18,7 @@ import (
 	"os/signal"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/statustoken/statustoken/holder"
@@ -31,8 +32,9 @@ func main() {
 	batch := flag.Int("batch", 1024, "batch size for batch verification")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: demo [-n tokens] [-batch size]\n\n"+
-			"Issues tokens blindly (rsabssa) and at a walk-in kiosk (ed25519), then verifies them\n"+
-			"singly and in batches and shows that bad tokens are refused.\n\n")
+			"Runs an issuer, its transparency log and witnesses, a wallet and a scanner in one process:\n"+
+			"issues tokens blindly and at a walk-in kiosk, verifies them one at a time and in batches,\n"+
+			"and shows forged, stale, replayed and split-view inputs refused.\n\n")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -42,7 +44,9 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx, *n, *batch); err != nil {
+	err := run(ctx, newOutput(os.Stdout), *n, *batch)
+	stop()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)
 	}
@@ -50,8 +54,13 @@ func main() {
 
 var statuses = []token.StatusName{{Code: 1, Name: "green"}, {Code: 2, Name: "amber"}, {Code: 3, Name: "red"}}
 
-func run(ctx context.Context, n, batchSize int) error {
+func run(ctx context.Context, out *output, n, batchSize int) error {
 	now := time.Now()
+	out.say("statustoken demo: an issuer, its log and witnesses, a wallet and a scanner,")
+	out.say("all in this one process.")
+
+	out.phase("1. The issuer publishes its key directory: one public key per status and day, " +
+		"signed by its root key, which every wallet and scanner has built in.")
 	_, root, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		return err
@@ -74,6 +83,12 @@ func run(ctx context.Context, n, batchSize int) error {
 	if err != nil {
 		return err
 	}
+	out.say("   directory serial 1: statuses green, amber and red, keys for today and")
+	out.say("   tomorrow, %.1f KB (%v, RSA keys generated)", float64(len(dir))/1000, time.Since(start).Round(time.Millisecond))
+
+	out.phase("2. The directory goes into an append-only log, and three independent witnesses cosign the log's " +
+		"state after checking that it only grew. Wallets and scanners accept a directory only with that " +
+		"proof, so nobody can be given a directory of their own. (Here the witnesses are keys in this process.)")
 	pub, err := newPublisher(issuer)
 	if err != nil {
 		return err
@@ -82,10 +97,8 @@ func run(ctx context.Context, n, batchSize int) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("issuer: directory serial 1, %d bytes, %d statuses, keys for 2 epochs and 2 suites (%v, RSA keys generated)\n",
-		len(dir), len(statuses), time.Since(start).Round(time.Millisecond))
-	fmt.Printf("log: directory logged at index 0, checkpoint cosigned by 2 of 3 witnesses; proof %d bytes\n", len(first.Proof))
-
+	out.say("   logged at index 0, cosigned by 2 of the 3 witnesses (the third is")
+	out.say("   offline); proof of %d bytes", len(first.Proof))
 	wallet, err := holder.New(first, pub.trust, nil)
 	if err != nil {
 		return err
@@ -95,15 +108,18 @@ func run(ctx context.Context, n, batchSize int) error {
 		return err
 	}
 
-	// Blind issuance: the wallet asks for tokens of the status the
-	// issuer's policy assigns; the issuer only ever sees blinded messages.
+	out.phase("3. Blind issuance (rsabssa, RSA blind signatures of RFC 9474): the wallet sends only blinded " +
+		"messages, so the issuer signs tokens it never sees and cannot recognise them when they are scanned.")
 	start = time.Now()
-	blind, err := issueBlind(issuer, wallet, now, n)
+	blind, err := issueBlind(ctx, out, issuer, wallet, now, n)
 	if err != nil {
 		return err
 	}
-	rate("issued (rsabssa, blind, request+sign+finalize)", len(blind), time.Since(start))
+	out.rate("   issued, checked by the wallet", len(blind), time.Since(start))
 
+	out.phase("4. Kiosk issuance (ed25519): a walk-in test site that never asks who you are signs tokens " +
+		"directly. They are smaller and faster to check, but the issuer sees each one, so this suits only " +
+		"issuers that never learn who the holder is.")
 	start = time.Now()
 	var kiosk []*token.Token
 	for i := 0; len(kiosk) < n; i++ {
@@ -116,9 +132,13 @@ func run(ctx context.Context, n, batchSize int) error {
 			return err
 		}
 		kiosk = append(kiosk, toks...)
+		out.progress("   issuing", len(kiosk), n, start)
 	}
-	rate("issued (ed25519, walk-in kiosk)", len(kiosk), time.Since(start))
+	out.rate("   issued, checked by the wallet", len(kiosk), time.Since(start))
 
+	out.phase("5. A scanner checks tokens offline, one at a time as at a door, then in batches as at a busy " +
+		"gate, where checking many signatures at once is several times faster per token.")
+	verified := 0
 	for _, set := range []struct {
 		name string
 		toks []*token.Token
@@ -131,15 +151,18 @@ func run(ctx context.Context, n, batchSize int) error {
 		}
 		start = time.Now()
 		counts := map[string]int{}
-		for _, raw := range raws {
+		for i, raw := range raws {
 			r, err := scanner.Verify(ctx, raw)
 			if err != nil {
 				return fmt.Errorf("valid %s token refused: %w", set.name, err)
 			}
 			counts[r.StatusName]++
+			if i%256 == 0 {
+				out.progress("   verifying "+set.name+" one at a time", i, len(raws), start)
+			}
 		}
-		rate("verified singly ("+set.name+")", len(raws), time.Since(start))
-		fmt.Printf("  statuses: green %d, amber %d, red %d\n", counts["green"], counts["amber"], counts["red"])
+		out.rate("   "+set.name+", one at a time", len(raws), time.Since(start))
+		out.say("     green %d, amber %d, red %d", counts["green"], counts["amber"], counts["red"])
 
 		errs := make([]error, len(raws))
 		b := scanner.NewBatch()
@@ -149,14 +172,22 @@ func run(ctx context.Context, n, batchSize int) error {
 			if err := b.Verify(ctx, raws[i:j], nil, errs[i:j]); err != nil {
 				return fmt.Errorf("valid %s batch refused: %w", set.name, err)
 			}
+			out.progress("   verifying "+set.name+" in batches", j, len(raws), start)
 		}
-		rate(fmt.Sprintf("verified in batches of %d (%s)", batchSize, set.name), len(raws), time.Since(start))
+		out.rate(fmt.Sprintf("   %s, in batches of %d", set.name, batchSize), len(raws), time.Since(start))
+		verified += 2 * len(raws)
 	}
 
-	if err := refusals(ctx, scanner, first, pub.trust, blind[0], kiosk[0], now); err != nil {
+	out.phase("6. Tokens the scanner must refuse: forged, changed, stale, from another issuer, or shown twice.")
+	refused, err := refusals(ctx, out, scanner, first, pub.trust, blind[0], kiosk[0], now)
+	if err != nil {
 		return err
 	}
-	if err := splitView(pub, root, first, now); err != nil {
+
+	out.phase("7. A split view: the authority signs a second directory in which one status's key is its own, " +
+		"to recognise one group's tokens, and gives it to one wallet. The wallet refuses it.")
+	splits, err := splitView(out, pub, root, first, now)
+	if err != nil {
 		return err
 	}
 
@@ -164,15 +195,21 @@ func run(ctx context.Context, n, batchSize int) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("\none ed25519 token as QR text (%d characters, fits a version-7 QR code at level M):\n%s\n", len(text), text)
-	fmt.Printf("\nfree of identity: a token is %d (ed25519) or %d (rsabssa) bytes of version, suite, status, expiry, key ID, nonce and signature\n",
-		token.Ed25519.Size(), token.RSABSSA.Size())
+	out.phase("8. What a wallet shows at a scan: a token's QR text, nothing but version, suite, status, expiry, " +
+		"key ID, a random nonce and a signature; no name, no number, nothing about the person.")
+	out.say("   %s", text)
+	out.say("   (%d characters, a version-7 QR code at level M; a token is %d bytes", len(text), token.Ed25519.Size())
+	out.say("   as ed25519, %d as rsabssa)", token.RSABSSA.Size())
+
+	out.say("")
+	out.wrap("verdict: OK:", "  ", fmt.Sprintf("%d tokens issued, %d verifications accepted, %d bad tokens and %d split-view directories refused, as they must be.",
+		len(blind)+len(kiosk), verified, refused, splits))
 	return nil
 }
 
 // issueBlind runs blind issuance for n tokens, in requests of up to
 // issue.MaxTokens, spread over the statuses and over all cores.
-func issueBlind(issuer *issue.Issuer, wallet *holder.Holder, now time.Time, n int) ([]*token.Token, error) {
+func issueBlind(ctx context.Context, out *output, issuer *issue.Issuer, wallet *holder.Holder, now time.Time, n int) ([]*token.Token, error) {
 	type job struct {
 		status token.Status
 		count  int
@@ -186,12 +223,16 @@ func issueBlind(issuer *issue.Issuer, wallet *holder.Holder, now time.Time, n in
 	results := make([][]*token.Token, len(jobs))
 	errs := make([]error, len(jobs))
 	var wg sync.WaitGroup
+	var done atomic.Int64
+	start := time.Now()
+	stopProgress := out.ticker(func() { out.progress("   issuing", int(done.Load()), n, start) })
+	defer stopProgress()
 	workers := runtime.GOMAXPROCS(0)
 	for w := range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for j := w; j < len(jobs); j += workers {
+			for j := w; j < len(jobs) && ctx.Err() == nil; j += workers {
 				pending, req, err := wallet.Request(jobs[j].status, now, jobs[j].count)
 				if err != nil {
 					errs[j] = err
@@ -204,24 +245,28 @@ func issueBlind(issuer *issue.Issuer, wallet *holder.Holder, now time.Time, n in
 					continue
 				}
 				results[j], errs[j] = wallet.Finalize(pending, resp)
+				done.Add(int64(len(results[j])))
 			}
 		}()
 	}
 	wg.Wait()
-	var out []*token.Token
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var toks []*token.Token
 	for j := range jobs {
 		if errs[j] != nil {
 			return nil, errs[j]
 		}
-		out = append(out, results[j]...)
+		toks = append(toks, results[j]...)
 	}
-	return out, nil
+	return toks, nil
 }
 
-// refusals shows the scanner refusing tokens it must refuse.
-func refusals(ctx context.Context, scanner *verify.Verifier, first token.Published, trust *token.Trust,
-	blindTok, edTok *token.Token, now time.Time) error {
-	fmt.Println("\nrefused as they must be:")
+// refusals shows the scanner refusing tokens it must refuse, and returns
+// their number.
+func refusals(ctx context.Context, out *output, scanner *verify.Verifier, first token.Published, trust *token.Trust,
+	blindTok, edTok *token.Token, now time.Time) (int, error) {
 	edRaw, _ := edTok.MarshalBinary()
 	rsaRaw, _ := blindTok.MarshalBinary()
 	flip := func(raw []byte, i int, mask byte) []byte {
@@ -234,7 +279,7 @@ func refusals(ctx context.Context, scanner *verify.Verifier, first token.Publish
 	clock := now
 	later, err := verify.New(first, trust, &verify.Options{Now: func() time.Time { return clock }})
 	if err != nil {
-		return err
+		return 0, err
 	}
 	clock = now.Add(72 * time.Hour)
 	_, otherRoot, _ := ed25519.GenerateKey(rand.Reader)
@@ -242,19 +287,19 @@ func refusals(ctx context.Context, scanner *verify.Verifier, first token.Publish
 	rand.Read(seed)
 	other, err := issue.NewIssuer(issue.Config{RootKey: otherRoot, Seed: seed, EpochLength: 24 * time.Hour, Statuses: statuses})
 	if err != nil {
-		return err
+		return 0, err
 	}
 	foreign, err := other.IssueEd25519(1, now, 1)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	foreignRaw, _ := foreign[0].MarshalBinary()
 	spent, err := verify.New(first, trust, &verify.Options{Spent: verify.NewMemoryStore(0, nil)})
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if _, err := spent.Verify(ctx, edRaw); err != nil {
-		return err
+		return 0, err
 	}
 	cases := []struct {
 		name string
@@ -274,40 +319,41 @@ func refusals(ctx context.Context, scanner *verify.Verifier, first token.Publish
 	for _, c := range cases {
 		_, err := c.v.Verify(ctx, c.raw)
 		if !errors.Is(err, c.want) {
-			return fmt.Errorf("%s: got %v, want %v", c.name, err, c.want)
+			return 0, fmt.Errorf("%s: got %v, want %v", c.name, err, c.want)
 		}
-		fmt.Printf("  %-32s %v\n", c.name+":", err)
+		out.wrap("   "+c.name+":", "     ", err.Error())
 	}
-	return nil
+	return len(cases), nil
 }
 
 // splitView publishes serial 2 honestly, then shows a wallet that still
 // holds serial 1 refusing a split serial 2 made for it.
-func splitView(pub *publisher, root ed25519.PrivateKey, first token.Published, now time.Time) error {
+func splitView(out *output, pub *publisher, root ed25519.PrivateKey, first token.Published, now time.Time) (int, error) {
 	dir, sig, err := pub.issuer.Directory(now, 2)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	second, err := pub.publish(dir, sig)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	everyone, err := holder.New(first, pub.trust, nil)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if err := everyone.Update(second); err != nil {
-		return fmt.Errorf("honest serial 2 refused: %w", err)
+		return 0, fmt.Errorf("honest serial 2 refused: %w", err)
 	}
 	target, err := holder.New(first, pub.trust, nil)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	notLogged, forked, err := pub.splitView(root, second, target)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	fmt.Println("\nsplit view refused (a second serial 2, with the authority's own key for one status, given to one wallet):")
+	out.say("   every other wallet updated to the honest serial 2; the split serial 2")
+	out.say("   was refused:")
 	for _, c := range []struct {
 		name string
 		err  error
@@ -317,16 +363,13 @@ func splitView(pub *publisher, root ed25519.PrivateKey, first token.Published, n
 		{"logged in a fork no witness cosigned", forked, token.ErrQuorum},
 	} {
 		if !errors.Is(c.err, c.want) {
-			return fmt.Errorf("split view %s: got %v, want %v", c.name, c.err, c.want)
+			return 0, fmt.Errorf("split view %s: got %v, want %v", c.name, c.err, c.want)
 		}
-		fmt.Printf("  %-40s %v\n", c.name+":", c.err)
+		out.wrap("   "+c.name+":", "     ", c.err.Error())
 	}
 	if d := target.Directory(); d.Serial != 1 {
-		return fmt.Errorf("the targeted wallet moved to serial %d", d.Serial)
+		return 0, fmt.Errorf("the targeted wallet moved to serial %d", d.Serial)
 	}
-	return nil
-}
-
-func rate(what string, n int, d time.Duration) {
-	fmt.Printf("%-52s %6d tokens in %8v  %9.0f tokens/s\n", what+":", n, d.Round(time.Millisecond), float64(n)/d.Seconds())
+	out.say("   the targeted wallet keeps serial 1, as everyone else had it")
+	return 2, nil
 }
