@@ -107,15 +107,23 @@ func (l *Log) append(record []byte) error {
 }
 
 // AppendDirectory appends the log record of the directory bytes data
-// (token.LogRecord) and returns its index. Publish a directory only after
+// (token.LogRecord) and returns its index. The directory's serial must be
+// higher than that of the log's last record. Publish a directory only after
 // its record is in a checkpoint that the witnesses have cosigned.
 func (l *Log) AppendDirectory(data []byte) (int64, error) {
 	r, err := token.LogRecord(data)
 	if err != nil {
 		return 0, err
 	}
+	serial, _, _ := token.ParseLogRecord(r)
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if n := l.tree.Size(); n > 0 {
+		last, _, _ := token.ParseLogRecord(l.tree.Record(n - 1))
+		if serial <= last {
+			return 0, fmt.Errorf("%w: serial %d after serial %d: serials must increase along the log", ErrLog, serial, last)
+		}
+	}
 	if err := l.append(r); err != nil {
 		return 0, fmt.Errorf("%w: %v", ErrLog, err)
 	}

@@ -78,8 +78,17 @@ func TestLogReload(t *testing.T) {
 	if _, err := l.AppendDirectory([]byte("{}")); !errors.Is(err, token.ErrMalformedDirectory) {
 		t.Fatalf("AppendDirectory of a bad directory: %v", err)
 	}
+	for _, serial := range []uint64{5, 4} {
+		dir, _, err := is.Directory(testNow, serial)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.AppendDirectory(dir); !errors.Is(err, ErrLog) {
+			t.Errorf("AppendDirectory of serial %d after 5: %v", serial, err)
+		}
+	}
 	if l.Size() != 5 {
-		t.Fatalf("size %d after a refused append", l.Size())
+		t.Fatalf("size %d after refused appends", l.Size())
 	}
 }
 

@@ -151,6 +151,22 @@ func (c *Checkpoint) Size() int64 {
 	return c.c.N
 }
 
+// Origin returns the log's origin line.
+func (c *Checkpoint) Origin() string {
+	if c == nil || c.c == nil {
+		return ""
+	}
+	return c.c.Origin
+}
+
+// RootHash returns the root hash of the checkpoint's tree.
+func (c *Checkpoint) RootHash() [32]byte {
+	if c == nil || c.c == nil {
+		return [32]byte{}
+	}
+	return c.c.Hash
+}
+
 // Time returns the newest of the witnesses' cosignature times.
 func (c *Checkpoint) Time() time.Time {
 	if c == nil || c.c == nil {
