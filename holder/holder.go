@@ -100,6 +100,10 @@ type Options struct {
 	// MinSerial refuses directories with a lower serial number: the
 	// highest serial the wallet has accepted before a restart.
 	MinSerial uint64
+	// MinSerialSHA256 is the SHA-256 of the directory accepted with
+	// MinSerial, from Holder.Accepted before a restart: a different
+	// directory with that serial is then refused. Unchecked when zero.
+	MinSerialSHA256 [32]byte
 	// Checkpoint is the last log checkpoint the wallet accepted, from
 	// Holder.Checkpoint before a restart: the directory's checkpoint must
 	// extend it. None when nil.
@@ -121,7 +125,7 @@ func New(p token.Published, trust *token.Trust, opts *Options) (*Holder, error) 
 	if o.Now != nil {
 		h.now = o.Now
 	}
-	d, acc, keys, err := h.open(p, token.Accepted{Serial: o.MinSerial, Checkpoint: o.Checkpoint})
+	d, acc, keys, err := h.open(p, token.Accepted{Serial: o.MinSerial, Directory: o.MinSerialSHA256, Checkpoint: o.Checkpoint})
 	if err != nil {
 		return nil, err
 	}
@@ -166,6 +170,18 @@ func (h *Holder) Update(p token.Published) error {
 	defer h.mu.Unlock()
 	h.dir, h.acc, h.keys = d, acc, keys
 	return nil
+}
+
+// Accepted returns what the holder has accepted: its directory's serial
+// and SHA-256 and its log checkpoint, to persist and pass as
+// Options.MinSerial, MinSerialSHA256 and Checkpoint after a restart.
+func (h *Holder) Accepted() token.Accepted {
+	if h == nil {
+		return token.Accepted{}
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.acc
 }
 
 // Checkpoint returns the log checkpoint of the holder's directory, to

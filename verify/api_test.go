@@ -414,3 +414,32 @@ func TestTransparency(t *testing.T) {
 		t.Fatalf("after a restart, serial 1: %v", err)
 	}
 }
+
+// TestRestartSameSerial: after a restart with the accepted state, a
+// different directory with the accepted serial is refused.
+func TestRestartSameSerial(t *testing.T) {
+	f := newFixture(t, nil)
+	_, trust := envFor(f.root)
+	acc := f.v.Accepted()
+	if acc.Serial != 1 || acc.Directory == ([32]byte{}) || acc.Checkpoint == nil {
+		t.Fatalf("accepted %+v", acc)
+	}
+	d, err := token.ParseDirectory(f.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.MaxLifetime = d.EpochLength // other bytes, same serial
+	other, err := d.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := published(other, f.issuerSign(t, other), f.root)
+	opts := &Options{Now: func() time.Time { return testNow }, MinSerial: acc.Serial, MinSerialSHA256: acc.Directory, Checkpoint: acc.Checkpoint}
+	if _, err := New(p, trust, opts); !errors.Is(err, token.ErrRollback) {
+		t.Fatalf("another directory with the accepted serial: %v", err)
+	}
+	opts.MinSerialSHA256 = [32]byte{}
+	if _, err := New(p, trust, opts); err != nil {
+		t.Fatalf("without the hash, the same serial passes: %v", err)
+	}
+}

@@ -70,6 +70,10 @@ type Options struct {
 	// MinSerial refuses directories with a lower serial number: set it to
 	// the highest serial the scanner has seen.
 	MinSerial uint64
+	// MinSerialSHA256 is the SHA-256 of the directory accepted with
+	// MinSerial, from Verifier.Accepted before a restart: a different
+	// directory with that serial is then refused. Unchecked when zero.
+	MinSerialSHA256 [32]byte
 	// Checkpoint is the last log checkpoint the scanner accepted, from
 	// Verifier.Checkpoint before a restart: the directory's checkpoint
 	// must extend it. None when nil.
@@ -118,8 +122,11 @@ type Verifier struct {
 // under a checkpoint cosigned by a quorum of the pinned witnesses within
 // the policy's freshness bound (at Options.Now) and extending
 // Options.Checkpoint, and Options.MinSerial (token.Open); then it
-// prepares every key for verification. This is the only time the proof
-// is checked: tokens are verified offline against the directory.
+// prepares every key for verification. The proof is checked only here
+// and in Update, never per token: tokens are verified offline against the
+// directory. Its freshness is checked at load time, also when a scanner
+// reloads a directory it saved: a scanner must fetch a fresh proof at
+// least once per the policy's max-age.
 func New(p token.Published, trust *token.Trust, opts *Options) (*Verifier, error) {
 	v := &Verifier{trust: trust}
 	if opts != nil {
@@ -134,7 +141,7 @@ func New(p token.Published, trust *token.Trust, opts *Options) (*Verifier, error
 	if v.opts.Workers <= 0 {
 		v.opts.Workers = runtime.GOMAXPROCS(0)
 	}
-	if err := v.load(p, token.Accepted{Serial: v.opts.MinSerial, Checkpoint: v.opts.Checkpoint}); err != nil {
+	if err := v.load(p, token.Accepted{Serial: v.opts.MinSerial, Directory: v.opts.MinSerialSHA256, Checkpoint: v.opts.Checkpoint}); err != nil {
 		return nil, err
 	}
 	return v, nil
@@ -167,6 +174,16 @@ func (v *Verifier) Update(p token.Published) (*Verifier, error) {
 		return nil, err
 	}
 	return nv, nil
+}
+
+// Accepted returns what the verifier has accepted: its directory's
+// serial and SHA-256 and its log checkpoint, to persist and pass as
+// Options.MinSerial, MinSerialSHA256 and Checkpoint after a restart.
+func (v *Verifier) Accepted() token.Accepted {
+	if v == nil {
+		return token.Accepted{}
+	}
+	return v.acc
 }
 
 // Checkpoint returns the log checkpoint of the verifier's directory, to

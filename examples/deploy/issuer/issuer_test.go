@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/base64"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -18,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/statustoken/statustoken/examples/deploy/internal/witnesstest"
 	"github.com/statustoken/statustoken/holder"
 	"github.com/statustoken/statustoken/issue"
 	"github.com/statustoken/statustoken/token"
@@ -44,32 +46,74 @@ func (s *syncBuffer) String() string {
 
 var testStatuses = []token.StatusName{{Code: 1, Name: "green"}, {Code: 2, Name: "red"}}
 
+const testOrigin = "statustoken.test/issuer/directory"
+
 // fixture is an issuer service on a fresh state directory, with one holder
-// of each status.
+// of each status and three witnesses in the test process.
 type fixture struct {
-	t        *testing.T
-	cfg      *config
-	srv      *server
-	http     *httptest.Server
-	log      *syncBuffer
-	greenKey string
-	redKey   string
+	t         *testing.T
+	cfg       *config
+	srv       *server
+	http      *httptest.Server
+	log       *syncBuffer
+	greenKey  string
+	redKey    string
+	witnesses []*witnesstest.Witness
+}
+
+// testConfig returns the configuration of a service on a fresh state
+// directory.
+func testConfig(t *testing.T) *config {
+	return &config{
+		stateDir:       filepath.Join(t.TempDir(), "state"),
+		statuses:       testStatuses,
+		epoch:          24 * time.Hour,
+		epochs:         1,
+		rateLimit:      10,
+		rateWindow:     time.Hour,
+		maxHolders:     1000,
+		maxConcurrent:  2,
+		witnesses:      filepath.Join(t.TempDir(), "witnesses"),
+		quorum:         2,
+		logOrigin:      testOrigin,
+		cosignEvery:    time.Hour,
+		cosignRetry:    time.Minute,
+		witnessTimeout: 5 * time.Second,
+	}
+}
+
+// setupWitnesses does what an operator does before the first start:
+// creates the log key (as "issuer log-key"), registers the log with three
+// witnesses and lists them in the witnesses file.
+func setupWitnesses(t *testing.T, cfg *config) []*witnesstest.Witness {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), []string{"log-key", "-state", cfg.stateDir, "-log-origin", cfg.logOrigin}, &out, &errOut); code != 0 {
+		t.Fatalf("log-key: %d %s", code, errOut.String())
+	}
+	vkey := strings.TrimSpace(out.String())
+	var ws []*witnesstest.Witness
+	var lines []string
+	for i := range 3 {
+		w := witnesstest.New(fmt.Sprintf("w%d.example", i+1))
+		if err := w.AddLog(vkey); err != nil {
+			t.Fatal(err)
+		}
+		lines = append(lines, w.Line(w.Start(t)))
+		ws = append(ws, w)
+	}
+	if err := os.WriteFile(cfg.witnesses, []byte("# test witnesses\n"+strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return ws
 }
 
 func newFixture(t *testing.T, rateLimit int) *fixture {
 	t.Helper()
-	dir := filepath.Join(t.TempDir(), "state")
-	cfg := &config{
-		stateDir:      dir,
-		statuses:      testStatuses,
-		epoch:         24 * time.Hour,
-		epochs:        1,
-		rateLimit:     rateLimit,
-		rateWindow:    time.Hour,
-		maxHolders:    1000,
-		maxConcurrent: 2,
-	}
+	cfg := testConfig(t)
+	cfg.rateLimit = rateLimit
 	f := &fixture{t: t, cfg: cfg, log: &syncBuffer{}}
+	f.witnesses = setupWitnesses(t, cfg)
 	var err error
 	if f.greenKey, err = addHolder(cfg.holdersPath(), "green", testStatuses); err != nil {
 		t.Fatal(err)
@@ -78,9 +122,10 @@ func newFixture(t *testing.T, rateLimit int) *fixture {
 		t.Fatal(err)
 	}
 	logger := slog.New(slog.NewTextHandler(f.log, nil))
-	if f.srv, _, err = newServer(cfg, logger, time.Now); err != nil {
+	if f.srv, _, err = newServer(context.Background(), cfg, logger, time.Now); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { f.srv.pub.logs.Close() })
 	f.http = httptest.NewServer(f.srv.handler())
 	t.Cleanup(f.http.Close)
 	return f
@@ -97,6 +142,39 @@ func (f *fixture) root() ed25519.PublicKey {
 		f.t.Fatalf("root.pub: %q", data)
 	}
 	return k
+}
+
+// trust returns the trust policy the issuer wrote.
+func (f *fixture) trust() *token.Trust {
+	f.t.Helper()
+	text, err := os.ReadFile(filepath.Join(f.cfg.stateDir, trustFile))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	tr, err := token.ParseTrust(text)
+	if err != nil {
+		f.t.Fatalf("trust.txt: %v\n%s", err, text)
+	}
+	return tr
+}
+
+// published fetches the directory, its signature and its proof.
+func (f *fixture) published() token.Published {
+	f.t.Helper()
+	resp := f.get(directoryPath)
+	data := readAll(f.t, resp)
+	if resp.StatusCode != http.StatusOK {
+		f.t.Fatalf("directory: %d %s", resp.StatusCode, data)
+	}
+	sig, err := base64.StdEncoding.DecodeString(resp.Header.Get(signatureHeader))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	proof, err := base64.StdEncoding.DecodeString(resp.Header.Get(proofHeader))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return token.Published{Directory: data, Signature: sig, Proof: proof}
 }
 
 func (f *fixture) get(path string, header ...string) *http.Response {
@@ -125,15 +203,9 @@ func readAll(t *testing.T, r *http.Response) []byte {
 // holder fetches the directory and returns a Holder for it.
 func (f *fixture) holder() *holder.Holder {
 	f.t.Helper()
-	resp := f.get(directoryPath)
-	data := readAll(f.t, resp)
-	sig, err := base64.StdEncoding.DecodeString(resp.Header.Get(signatureHeader))
+	h, err := holder.New(f.published(), f.trust(), nil)
 	if err != nil {
-		f.t.Fatal(err)
-	}
-	h, err := holder.New(data, sig, f.root())
-	if err != nil {
-		f.t.Fatalf("directory does not open under the pinned root key: %v", err)
+		f.t.Fatalf("directory does not open under the trust policy: %v", err)
 	}
 	return h
 }
@@ -296,10 +368,7 @@ func TestTokenRequestErrors(t *testing.T) {
 	// requests (the body declared too large was refused before it
 	// counted), still gets valid tokens.
 	toks, _ := f.issueTokens(f.greenKey, 1, 2)
-	resp = f.get(directoryPath)
-	data := readAll(t, resp)
-	sig, _ := base64.StdEncoding.DecodeString(resp.Header.Get(signatureHeader))
-	v, err := verify.New(data, sig, f.root(), nil)
+	v, err := verify.New(f.published(), f.trust(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -375,7 +444,7 @@ func TestSerialOnlyIncreases(t *testing.T) {
 	if serial() != 1 {
 		t.Fatalf("first serial %d", serial())
 	}
-	if err := f.srv.pub.publish(time.Now()); err != nil {
+	if err := f.srv.pub.publish(context.Background(), time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	if serial() != 2 {
@@ -383,10 +452,11 @@ func TestSerialOnlyIncreases(t *testing.T) {
 	}
 	// A restart on the same state continues from the stored serial, with
 	// the same root key and RSA keys.
-	s2, _, err := newServer(f.cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now)
+	s2, _, err := newServer(context.Background(), f.cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer s2.pub.logs.Close()
 	p1, p2 := f.srv.pub.current(), s2.pub.current()
 	if p2.serial != 3 {
 		t.Fatalf("serial after restart %d, want 3", p2.serial)
@@ -409,13 +479,12 @@ func TestSerialOnlyIncreases(t *testing.T) {
 func TestStatePermissions(t *testing.T) {
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	setup := func(t *testing.T) *config {
-		dir := filepath.Join(t.TempDir(), "state")
-		c := &config{stateDir: dir, statuses: testStatuses, epoch: 24 * time.Hour, epochs: 1,
-			rateLimit: 1, rateWindow: time.Hour, maxHolders: 1, maxConcurrent: 1}
+		c := testConfig(t)
+		setupWitnesses(t, c)
 		if _, err := addHolder(c.holdersPath(), "green", testStatuses); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := openState(dir); err != nil {
+		if _, err := openState(c.stateDir); err != nil {
 			t.Fatal(err)
 		}
 		return c
@@ -433,13 +502,18 @@ func TestStatePermissions(t *testing.T) {
 		{"serial corrupt", func(d string) error {
 			return os.WriteFile(filepath.Join(d, serialFile), []byte("seven\n"), 0o600)
 		}, "not a decimal serial"},
+		{"log key readable by others", func(d string) error { return os.Chmod(filepath.Join(d, "log.key"), 0o644) }, "chmod 600"},
+		{"log records readable by others", func(d string) error { return os.Chmod(filepath.Join(d, "log", "records"), 0o644) }, "chmod 600"},
+		{"log records corrupt", func(d string) error {
+			return os.WriteFile(filepath.Join(d, "log", "records"), bytes.Repeat([]byte{7}, token.LogRecordSize), 0o600)
+		}, "record 0"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cfg := setup(t)
 			if err := c.mod(cfg.stateDir); err != nil {
 				t.Fatal(err)
 			}
-			_, _, err := newServer(cfg, quiet, time.Now)
+			_, _, err := newServer(context.Background(), cfg, quiet, time.Now)
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("newServer: %v, want an error containing %q", err, c.want)
 			}
@@ -449,7 +523,7 @@ func TestStatePermissions(t *testing.T) {
 	// A fresh state has the modes the service demands.
 	cfg := setup(t)
 	for name, want := range map[string]os.FileMode{
-		"": 0o700, keysDir: 0o700, rootKeyFile: 0o600, seedFile: 0o600, holdersFile: 0o600,
+		"": 0o700, keysDir: 0o700, rootKeyFile: 0o600, seedFile: 0o600, holdersFile: 0o600, "log.key": 0o600,
 	} {
 		fi, err := os.Stat(filepath.Join(cfg.stateDir, name))
 		if err != nil {
@@ -573,7 +647,7 @@ func TestAddHolderCommand(t *testing.T) {
 }
 
 func TestUsage(t *testing.T) {
-	for _, args := range [][]string{{"-h"}, {"serve", "-h"}, {"add-holder", "-h"}, {"help"}} {
+	for _, args := range [][]string{{"-h"}, {"serve", "-h"}, {"add-holder", "-h"}, {"log-key", "-h"}, {"help"}} {
 		var out, errOut bytes.Buffer
 		if code := run(context.Background(), args, &out, &errOut); code != 0 {
 			t.Errorf("%v: exit %d", args, code)
@@ -582,7 +656,9 @@ func TestUsage(t *testing.T) {
 			t.Errorf("%v: no usage text", args)
 		}
 	}
-	for _, args := range [][]string{{"frobnicate"}, {"-statuses", "0=x"}, {"-statuses", "1=Green"}, {"-statuses", "1=a,2=a"}, {"-statuses", "1=a,1=b"}, {"-rate-limit", "0"}, {"-tls-cert", "x"}, {"serve", "extra"}} {
+	for _, args := range [][]string{{"frobnicate"}, {"-statuses", "0=x"}, {"-statuses", "1=Green"}, {"-statuses", "1=a,2=a"}, {"-statuses", "1=a,1=b"},
+		{"-witnesses", "w", "-rate-limit", "0"}, {"-witnesses", "w", "-tls-cert", "x"}, {"serve", "-witnesses", "w", "extra"},
+		{"serve"}, {"-witnesses", "w", "-quorum", "0"}, {"-witnesses", "w", "-cosign-every", "48h"}, {"log-key", "extra"}} {
 		var out, errOut bytes.Buffer
 		if code := run(context.Background(), args, &out, &errOut); code != 2 {
 			t.Errorf("%v: exit %d, want 2", args, code)
@@ -593,7 +669,9 @@ func TestUsage(t *testing.T) {
 // TestServeShutsDownGracefully runs the whole service on a loopback port
 // and stops it as a signal would.
 func TestServeShutsDownGracefully(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "state")
+	cfg := testConfig(t)
+	setupWitnesses(t, cfg)
+	dir := cfg.stateDir
 	if _, err := addHolder(filepath.Join(dir, holdersFile), "green", testStatuses); err != nil {
 		t.Fatal(err)
 	}
@@ -602,7 +680,7 @@ func TestServeShutsDownGracefully(t *testing.T) {
 	logs := &syncBuffer{}
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"-state", dir, "-addr", "127.0.0.1:0", "-epochs", "1"}, io.Discard, logs)
+		done <- run(ctx, []string{"-state", dir, "-addr", "127.0.0.1:0", "-epochs", "1", "-witnesses", cfg.witnesses}, io.Discard, logs)
 	}()
 	url := waitListening(t, logs, done)
 	resp, err := http.Get(url + healthPath)

@@ -1,24 +1,40 @@
 // Command issuer is a statustoken issuer service: it publishes the signed
-// key directory and signs blind token requests (rsabssa, RFC 9474) for
-// holders whose status an attester vouches for.
+// key directory through a transparency log that witnesses cosign, and
+// signs blind token requests (rsabssa, RFC 9474) for holders whose status
+// an attester vouches for.
 //
-//	issuer [serve] [flags]             run the service
-//	issuer add-holder [flags] STATUS   create an API key for a holder of STATUS
+//	issuer [serve] -witnesses FILE [flags]   run the service
+//	issuer add-holder [flags] STATUS         create an API key for a holder of STATUS
+//	issuer log-key [flags]                   print the log's verifier key, for the witnesses
 //
 // State lives in one directory (default ./issuer-state, mode 0700): the
 // root key that signs directories, the issuer seed, the RSA issuing keys,
-// the last directory serial, and the demo attester's holders file. On first
-// run the service creates the keys and writes the root public key, which
-// wallets and scanners pin, to root.pub.
+// the last directory serial, the log (its key, records, an archive of the
+// directories logged, the witnesses' tree sizes) and the demo attester's
+// holders file. On first run the service creates the keys and writes the
+// root public key to root.pub and the trust policy, which wallets and
+// scanners pin, to trust.txt.
+//
+// Every directory goes into the log; it is served only once a quorum of
+// the witnesses (from the -witnesses file: lines "witness NAME VKEY URL")
+// has cosigned a checkpoint that includes it, with its proof. The issuer
+// has the witnesses cosign the log again every -cosign-every, so that the
+// proof stays within the trust policy's freshness bound (two epochs).
 //
 // HTTP interface:
 //
-//	GET  /.well-known/statustoken-directory      the directory's exact bytes; its
-//	                                             signature in the Statustoken-Directory-Signature header
-//	GET  /.well-known/statustoken-directory.sig  the detached 64-byte signature
-//	POST /token-request                          a blind token request (binary body),
-//	                                             with "Authorization: Bearer API-KEY"
-//	GET  /healthz                                "ok"
+//	GET  /.well-known/statustoken-directory        the directory's exact bytes; its
+//	                                               signature and log proof (base64) in the
+//	                                               Statustoken-Directory-Signature and
+//	                                               Statustoken-Directory-Proof headers
+//	GET  /.well-known/statustoken-directory.sig    the detached 64-byte signature
+//	GET  /.well-known/statustoken-directory.proof  the log proof (c2sp.org/tlog-proof@v1)
+//	GET  /log/checkpoint                           the latest cosigned checkpoint
+//	GET  /log/tile/...                             the log's tiles (c2sp.org/tlog-tiles)
+//	GET  /log/directory/SERIAL[.sig]               every logged directory and its signature
+//	POST /token-request                            a blind token request (binary body),
+//	                                               with "Authorization: Bearer API-KEY"
+//	GET  /healthz                                  "ok"
 //
 // Errors are one line of plain text: 400 for a malformed request or an
 // unknown key, 401 for a missing or unknown API key, 403 when the requested
@@ -49,6 +65,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/statustoken/statustoken/examples/deploy/internal/logstore"
+	"github.com/statustoken/statustoken/examples/deploy/internal/witnessclient"
 	"github.com/statustoken/statustoken/issue"
 	"github.com/statustoken/statustoken/token"
 )
@@ -60,21 +78,30 @@ func main() {
 }
 
 const usageText = `usage:
-  issuer [serve] [flags]             run the issuer service
-  issuer add-holder [flags] STATUS   create an API key for a holder of STATUS,
-                                     add it to the holders file and print it
+  issuer [serve] -witnesses FILE [flags]   run the issuer service
+  issuer add-holder [flags] STATUS         create an API key for a holder of STATUS,
+                                           add it to the holders file and print it
+  issuer log-key [flags]                   print the log's verifier key (creating the
+                                           log key on first use), to register the log
+                                           with each witness
 
-The service keeps its keys in the state directory, creating them on first
-run, and writes the root public key that wallets and scanners pin to
-STATE/root.pub. Holders authenticate with "Authorization: Bearer API-KEY";
-the demo attester reads API keys and statuses from the holders file
-(default STATE/holders; send SIGHUP to reload it).
+The service keeps its keys and its log in the state directory, creating
+them on first run, and writes the trust policy that wallets and scanners pin
+to STATE/trust.txt. Each directory is served once a quorum of the witnesses
+(the -witnesses file, lines "witness NAME VKEY URL") has cosigned the log.
+Holders authenticate with "Authorization: Bearer API-KEY"; the demo
+attester reads API keys and statuses from the holders file (default
+STATE/holders; send SIGHUP to reload it).
 
-  GET  /.well-known/statustoken-directory      the signed directory (signature in
-                                               the Statustoken-Directory-Signature header)
-  GET  /.well-known/statustoken-directory.sig  the detached 64-byte signature
-  POST /token-request                          a blind token request, binary body,
-                                               with "Authorization: Bearer API-KEY"
+  GET  /.well-known/statustoken-directory        the signed directory (signature and log
+                                                 proof in the Statustoken-Directory-Signature
+                                                 and Statustoken-Directory-Proof headers)
+  GET  /.well-known/statustoken-directory.sig    the detached 64-byte signature
+  GET  /.well-known/statustoken-directory.proof  the log proof
+  GET  /log/checkpoint, /log/tile/...            the log (c2sp.org/tlog-tiles)
+  GET  /log/directory/SERIAL[.sig]               every logged directory, for monitors
+  POST /token-request                            a blind token request, binary body,
+                                                 with "Authorization: Bearer API-KEY"
 `
 
 // config is the service's configuration, from flags.
@@ -91,6 +118,27 @@ type config struct {
 	maxConcurrent int
 	tlsCert       string
 	tlsKey        string
+
+	witnesses      string
+	quorum         int
+	logOrigin      string
+	logOriginSet   bool
+	cosignEvery    time.Duration
+	cosignRetry    time.Duration
+	witnessTimeout time.Duration
+}
+
+// origin is the log origin to open the log state with: -log-origin when
+// given, else the existing log's, else the default.
+func (c *config) origin() (string, error) {
+	if c.logOriginSet {
+		return c.logOrigin, nil
+	}
+	have, err := logstore.Origin(c.stateDir)
+	if err != nil || have != "" {
+		return have, err
+	}
+	return c.logOrigin, nil
 }
 
 func (c *config) holdersPath() string {
@@ -150,10 +198,21 @@ func checkStatuses(list []token.StatusName) error {
 }
 
 func commonFlags(fs *flag.FlagSet, c *config) {
-	fs.StringVar(&c.stateDir, "state", "issuer-state", "state `directory` (mode 0700): keys, seed, serial, holders")
+	fs.StringVar(&c.stateDir, "state", "issuer-state", "state `directory` (mode 0700): keys, seed, serial, log, holders")
 	fs.StringVar(&c.holders, "holders", "", "holders `file` of the demo attester (default STATE/holders)")
 	c.statuses = []token.StatusName{{Code: 1, Name: "green"}, {Code: 2, Name: "red"}}
 	fs.Var(statusFlag{&c.statuses}, "statuses", "status codes and names, `CODE=NAME,...`; codes name keys, so keep them stable")
+}
+
+func originFlag(fs *flag.FlagSet, c *config) {
+	fs.StringVar(&c.logOrigin, "log-origin", defaultOrigin, "`origin` naming the log in its checkpoints, for a new log (a log's origin never changes); give each deployment its own")
+}
+
+// sawFlag reports whether the flag name was set on the command line.
+func sawFlag(fs *flag.FlagSet, name string) bool {
+	seen := false
+	fs.Visit(func(f *flag.Flag) { seen = seen || f.Name == name })
+	return seen
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -166,6 +225,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return serveCommand(ctx, args, stderr)
 	case "add-holder":
 		return addHolderCommand(args, stdout, stderr)
+	case "log-key":
+		return logKeyCommand(args, stdout, stderr)
 	case "help":
 		fmt.Fprint(stdout, usageText)
 		return 0
@@ -192,12 +253,19 @@ func serveCommand(ctx context.Context, args []string, stderr io.Writer) int {
 	fs.IntVar(&c.maxConcurrent, "max-concurrent", 2*runtime.GOMAXPROCS(0), "token requests signed at once")
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "serve HTTPS with this certificate `file` (PEM)")
 	fs.StringVar(&c.tlsKey, "tls-key", "", "private key `file` for -tls-cert")
+	fs.StringVar(&c.witnesses, "witnesses", "", "witnesses `file`: lines \"witness NAME VKEY URL\" (required)")
+	fs.IntVar(&c.quorum, "quorum", 2, "witnesses that must cosign each checkpoint")
+	originFlag(fs, &c)
+	fs.DurationVar(&c.cosignEvery, "cosign-every", time.Hour, "have the witnesses cosign the log again this often, to keep the proof fresh (at most one epoch)")
+	fs.DurationVar(&c.cosignRetry, "cosign-retry", time.Minute, "retry a cosigning round without a quorum after this long")
+	fs.DurationVar(&c.witnessTimeout, "witness-timeout", witnessclient.DefaultTimeout, "give up on a witness after this long")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
 		return 2
 	}
+	c.logOriginSet = sawFlag(fs, "log-origin")
 	if fs.NArg() != 0 {
 		fmt.Fprintf(stderr, "issuer: unexpected argument %q\n", fs.Arg(0))
 		return 2
@@ -211,6 +279,18 @@ func serveCommand(ctx context.Context, args []string, stderr io.Writer) int {
 		return 2
 	case (c.tlsCert == "") != (c.tlsKey == ""):
 		fmt.Fprintln(stderr, "issuer: -tls-cert and -tls-key go together")
+		return 2
+	case c.witnesses == "":
+		fmt.Fprintln(stderr, "issuer: -witnesses is required: a file of lines \"witness NAME VKEY URL\", one for each witness that cosigns the log")
+		return 2
+	case c.quorum < 1:
+		fmt.Fprintln(stderr, "issuer: -quorum must be at least 1")
+		return 2
+	case c.cosignEvery < time.Second || c.cosignEvery > c.epoch:
+		fmt.Fprintln(stderr, "issuer: -cosign-every must be from 1s to the epoch length, so that proofs stay fresh within two epochs")
+		return 2
+	case c.cosignRetry < 100*time.Millisecond || c.witnessTimeout < 100*time.Millisecond:
+		fmt.Fprintln(stderr, "issuer: -cosign-retry and -witness-timeout must be at least 100ms")
 		return 2
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
@@ -260,6 +340,48 @@ func addHolderCommand(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+func logKeyCommand(args []string, stdout, stderr io.Writer) int {
+	var c config
+	fs := flag.NewFlagSet("issuer log-key", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "%s\nflags of log-key:\n", usageText)
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&c.stateDir, "state", "issuer-state", "state `directory` (mode 0700)")
+	originFlag(fs, &c)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() != 0 {
+		fmt.Fprintf(stderr, "issuer: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	c.logOriginSet = sawFlag(fs, "log-origin")
+	origin, err := c.origin()
+	if err != nil {
+		fmt.Fprintln(stderr, "issuer:", err)
+		return 1
+	}
+	logs, err := logstore.Open(c.stateDir, origin)
+	if err != nil {
+		fmt.Fprintln(stderr, "issuer:", err)
+		return 1
+	}
+	defer logs.Close()
+	l := logs.Log()
+	if logs.Created {
+		fmt.Fprintf(stderr, "issuer: created the log key of %s in %s\n", l.Origin(), c.stateDir)
+	}
+	fmt.Fprintf(stderr, "issuer: register the log with each witness, for litewitness:\n"+
+		"  witnessctl add-log -db DB -origin %s\n  witnessctl add-key -db DB -origin %s -key %s\n", l.Origin(), l.Origin(), l.VerifierKey())
+	fmt.Fprintln(stdout, l.VerifierKey())
+	return 0
+}
+
 // swappableAttester lets the holders file be reloaded while serving.
 type swappableAttester struct{ p atomic.Pointer[fileAttester] }
 
@@ -267,14 +389,16 @@ func (s *swappableAttester) Attest(ctx context.Context, credential string) (Atte
 	return s.p.Load().Attest(ctx, credential)
 }
 
-// newServer opens the state directory, loads the holders, and publishes a
-// first directory.
-func newServer(c *config, logger *slog.Logger, now func() time.Time) (*server, *swappableAttester, error) {
+// newServer opens the state directory and the log, loads the holders and
+// the witnesses, writes the trust policy, and publishes a first directory.
+// When the witnesses do not cosign it, the directory served before the
+// restart is served meanwhile (none on a first run: the directory paths
+// answer 503 until a quorum cosigns), and the cosigning is retried.
+func newServer(ctx context.Context, c *config, logger *slog.Logger, now func() time.Time) (*server, *swappableAttester, error) {
 	st, err := openState(c.stateDir)
 	if err != nil {
 		return nil, nil, err
 	}
-	rootPub := filepath.Join(c.stateDir, rootPubFile)
 	if st.created {
 		logger.Info("created a new issuer state: root key, issuer seed", "dir", c.stateDir)
 	}
@@ -296,11 +420,26 @@ func newServer(c *config, logger *slog.Logger, now func() time.Time) (*server, *
 	if err != nil {
 		return nil, nil, err
 	}
-	logger.Info("root public key: pin it in wallets and scanners", "key", rootPublicText(is.RootPublicKey()), "file", rootPub)
-	p := &publisher{is: is, st: st, epoch: c.epoch, logger: logger}
-	logger.Info("preparing the directory (new RSA keys take a few seconds each)")
-	if err := p.publish(now()); err != nil {
+	logs, ws, trust, err := openLog(c, st, logger)
+	if err != nil {
 		return nil, nil, err
+	}
+	logger.Info("trust policy: pin it in wallets and scanners", "file", filepath.Join(c.stateDir, trustFile),
+		"root", rootPublicText(is.RootPublicKey()), "log", logs.Log().VerifierKey(), "witnesses", len(ws), "quorum", c.quorum)
+	p := &publisher{
+		is: is, st: st, logs: logs, witnesses: ws, trust: trust, quorum: c.quorum,
+		client: &witnessclient.Client{Timeout: c.witnessTimeout},
+		epoch:  c.epoch, cosignEvery: c.cosignEvery, retry: c.cosignRetry, logger: logger,
+	}
+	p.cur = p.restore()
+	logger.Info("preparing the directory (new RSA keys take a few seconds each)")
+	if err := p.publish(ctx, now()); err != nil {
+		if p.latest == nil {
+			// The directory could not even be made or logged.
+			logs.Close()
+			return nil, nil, err
+		}
+		logger.Error("publication incomplete", "error", err, "serving_serial", servingSerial(p.current()))
 	}
 	s := &server{
 		is:       is,
@@ -315,13 +454,21 @@ func newServer(c *config, logger *slog.Logger, now func() time.Time) (*server, *
 	return s, att, nil
 }
 
+func servingSerial(p *published) any {
+	if p == nil {
+		return "none"
+	}
+	return p.serial
+}
+
 // serve runs the service until ctx is done, then shuts down gracefully:
 // it stops accepting connections and lets requests in flight finish.
 func serve(ctx context.Context, c *config, logger *slog.Logger) error {
-	s, att, err := newServer(c, logger, time.Now)
+	s, att, err := newServer(ctx, c, logger, time.Now)
 	if err != nil {
 		return err
 	}
+	defer s.pub.logs.Close()
 	ln, err := net.Listen("tcp", c.addr)
 	if err != nil {
 		return err

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -17,7 +16,10 @@ import (
 	"time"
 
 	"github.com/statustoken/statustoken/examples/deploy/internal/directory"
+	"github.com/statustoken/statustoken/examples/deploy/internal/logstore"
+	"github.com/statustoken/statustoken/examples/deploy/internal/witnessclient"
 	"github.com/statustoken/statustoken/issue"
+	"github.com/statustoken/statustoken/token"
 )
 
 const (
@@ -25,6 +27,11 @@ const (
 	signaturePath   = directory.SignaturePath
 	tokenPath       = directory.TokenRequestPath
 	signatureHeader = directory.SignatureHeader
+	proofPath       = directory.ProofPath
+	proofHeader     = directory.ProofHeader
+	checkpointPath  = directory.CheckpointPath
+	tilePrefix      = directory.TilePrefix
+	archivePrefix   = directory.ArchivePrefix
 	healthPath      = "/healthz"
 
 	// directoryMaxAge caps how long clients may cache the directory, so
@@ -32,30 +39,62 @@ const (
 	directoryMaxAge = 5 * time.Minute
 )
 
-// published is one signed directory.
+// published is one logged directory version: its bytes and signature,
+// and once a quorum of witnesses has cosigned a checkpoint that includes
+// it, its proof under that checkpoint.
 type published struct {
 	data, sig []byte
-	etag      string
 	serial    uint64
+	// index is the directory's record in the log.
+	index int64
+	// proof is the c2sp.org/tlog-proof bundle, and checkpoint the
+	// cosigned checkpoint in it.
+	proof, checkpoint []byte
+	// etag names the directory, signature and proof together.
+	etag string
 	// next is when the directory's window moves: the end of the epoch it
 	// was made in.
 	next time.Time
 }
 
 // publisher keeps the current directory and replaces it when an epoch
-// ends, with a serial that only increases (stored in the state directory).
+// ends, with a serial that only increases (stored in the state
+// directory). Each directory goes into the log; it is served once a
+// quorum of the witnesses has cosigned a checkpoint that includes it, and
+// its proof is refreshed by cosigning the log again every cosignEvery.
 type publisher struct {
-	is     *issue.Issuer
-	st     *state
-	epoch  time.Duration
-	mu     sync.RWMutex
-	cur    *published
-	logger *slog.Logger
+	is          *issue.Issuer
+	st          *state
+	logs        *logstore.Store
+	witnesses   []*witnessclient.Witness
+	client      *witnessclient.Client
+	trust       *token.Trust
+	quorum      int
+	epoch       time.Duration
+	cosignEvery time.Duration
+	retry       time.Duration
+	logger      *slog.Logger
+
+	mu  sync.RWMutex
+	cur *published // served; nil until a first directory is cosigned
+
+	// pubMu serializes publications and cosigning rounds, and guards:
+	pubMu    sync.Mutex
+	latest   *published // the newest directory in the log
+	next     time.Time  // when to make the next directory
+	cosignAt time.Time  // when to cosign the log next
 }
 
-// publish makes and signs a new directory for now. RSA keys for epochs
-// not seen before are generated and stored first, which takes a moment.
-func (p *publisher) publish(now time.Time) error {
+// publish makes, signs and logs a new directory for now, then has the
+// witnesses cosign the log. RSA keys for epochs not seen before are
+// generated and stored first, which takes a moment. An error from making
+// the directory leaves the log unchanged and is retried after p.retry;
+// one from cosigning leaves the new directory in the log, unserved, and
+// the cosigning is retried.
+func (p *publisher) publish(ctx context.Context, now time.Time) error {
+	p.pubMu.Lock()
+	defer p.pubMu.Unlock()
+	p.next = now.Add(p.retry)
 	serial, err := p.st.nextSerial()
 	if err != nil {
 		return fmt.Errorf("directory serial: %w", err)
@@ -64,48 +103,60 @@ func (p *publisher) publish(now time.Time) error {
 	if err != nil {
 		return fmt.Errorf("directory: %w", err)
 	}
-	sum := sha256.Sum256(data)
-	ep := int64(p.epoch / time.Second)
-	next := time.Unix((now.Unix()/ep+1)*ep, 0)
-	pub := &published{
-		data:   data,
-		sig:    sig,
-		etag:   fmt.Sprintf(`"%d-%x"`, serial, sum[:8]),
-		serial: serial,
-		next:   next,
+	index, err := p.logs.Append(data, sig)
+	if err != nil {
+		return fmt.Errorf("logging the directory: %w", err)
 	}
-	p.mu.Lock()
-	p.cur = pub
-	p.mu.Unlock()
-	p.logger.Info("directory published", "serial", serial, "bytes", len(data), "next", next.UTC().Format(time.RFC3339))
+	p.latest = &published{data: data, sig: sig, serial: serial, index: index, next: p.epochEnd(now)}
+	p.next = p.latest.next
+	p.logger.Info("directory logged", "serial", serial, "index", index)
+	if err := p.cosign(ctx, now); err != nil {
+		return fmt.Errorf("directory %d not published yet: %w", serial, err)
+	}
 	return nil
 }
 
+// current returns the directory served, or nil.
 func (p *publisher) current() *published {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	return p.cur
 }
 
-// run publishes a new directory whenever an epoch ends, until ctx is done.
-// A failed publication is retried every minute; the previous directory is
-// served meanwhile.
+// run publishes a new directory whenever an epoch ends, and has the
+// witnesses cosign the log again every cosignEvery (or after p.retry when
+// a round failed), until ctx is done. The previous directory is served
+// until a new one is cosigned.
 func (p *publisher) run(ctx context.Context, now func() time.Time) {
 	for {
-		wait := time.Until(p.current().next)
-		t := time.NewTimer(max(wait, 0))
+		p.pubMu.Lock()
+		wake := p.next
+		if p.cosignAt.Before(wake) {
+			wake = p.cosignAt
+		}
+		p.pubMu.Unlock()
+		t := time.NewTimer(max(time.Until(wake), 0))
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return
 		case <-t.C:
 		}
-		for p.publish(now()) != nil {
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(time.Minute):
+		at := now()
+		p.pubMu.Lock()
+		due := !at.Before(p.next)
+		p.pubMu.Unlock()
+		if due {
+			if err := p.publish(ctx, at); err != nil && ctx.Err() == nil {
+				p.logger.Error("publication failed", "error", err)
 			}
+			continue
+		}
+		p.pubMu.Lock()
+		err := p.cosign(ctx, at)
+		p.pubMu.Unlock()
+		if err != nil && ctx.Err() == nil {
+			p.logger.Error("cosigning the log failed", "error", err)
 		}
 	}
 }
@@ -126,6 +177,10 @@ func (s *server) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+directoryPath, s.directory)
 	mux.HandleFunc("GET "+signaturePath, s.signature)
+	mux.HandleFunc("GET "+proofPath, s.proof)
+	mux.HandleFunc("GET "+checkpointPath, s.checkpoint)
+	mux.HandleFunc("GET "+tilePrefix+"{path...}", s.tile)
+	mux.HandleFunc("GET "+archivePrefix+"{name}", s.archive)
 	mux.HandleFunc("POST "+tokenPath, s.token)
 	mux.HandleFunc("GET "+healthPath, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -141,23 +196,118 @@ func (s *server) cacheHeaders(w http.ResponseWriter, p *published) {
 	w.Header().Set("ETag", p.etag)
 }
 
-// directory serves the signed directory's exact bytes, with the signature
-// in a header.
-func (s *server) directory(w http.ResponseWriter, r *http.Request) {
+// served returns the directory served, or answers 503 when no directory
+// has been cosigned yet.
+func (s *server) served(w http.ResponseWriter) *published {
 	p := s.pub.current()
+	if p == nil {
+		w.Header().Set("Retry-After", "60")
+		fail(w, http.StatusServiceUnavailable, "no directory published yet: waiting for a quorum of the witnesses to cosign the log; try again later")
+	}
+	return p
+}
+
+// directory serves the signed directory's exact bytes, with the signature
+// and the log proof in headers.
+func (s *server) directory(w http.ResponseWriter, r *http.Request) {
+	p := s.served(w)
+	if p == nil {
+		return
+	}
 	s.cacheHeaders(w, p)
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set(signatureHeader, base64.StdEncoding.EncodeToString(p.sig))
+	w.Header().Set(proofHeader, base64.StdEncoding.EncodeToString(p.proof))
 	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(p.data))
 }
 
 // signature serves the detached 64-byte signature of the directory with
 // the same ETag.
 func (s *server) signature(w http.ResponseWriter, r *http.Request) {
-	p := s.pub.current()
+	p := s.served(w)
+	if p == nil {
+		return
+	}
 	s.cacheHeaders(w, p)
 	w.Header().Set("Content-Type", "application/octet-stream")
 	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(p.sig))
+}
+
+// proof serves the directory's log proof (c2sp.org/tlog-proof@v1) with
+// the same ETag.
+func (s *server) proof(w http.ResponseWriter, r *http.Request) {
+	p := s.served(w)
+	if p == nil {
+		return
+	}
+	s.cacheHeaders(w, p)
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(p.proof))
+}
+
+// Cache lifetimes of the log (c2sp.org/tlog-tiles): a full tile never
+// changes; a partial tile is replaced by a wider one as the log grows;
+// the checkpoint changes with every cosigning.
+const (
+	immutable      = "public, max-age=31536000, immutable"
+	partialTileAge = "public, max-age=60"
+	checkpointAge  = "public, max-age=10"
+)
+
+// checkpoint serves the latest checkpoint that a quorum cosigned.
+func (s *server) checkpoint(w http.ResponseWriter, r *http.Request) {
+	p := s.served(w)
+	if p == nil {
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", checkpointAge)
+	w.Write(p.checkpoint)
+}
+
+// tile serves a tile of the log: /log/tile/<L>/<N>[.p/<W>] and
+// /log/tile/entries/<N>[.p/<W>].
+func (s *server) tile(w http.ResponseWriter, r *http.Request) {
+	path := r.PathValue("path")
+	data, err := s.pub.logs.Log().Tile("tile/" + path)
+	if err != nil {
+		fail(w, http.StatusNotFound, "no such tile in the log")
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	if strings.Contains(path, ".p/") {
+		w.Header().Set("Cache-Control", partialTileAge)
+	} else {
+		w.Header().Set("Cache-Control", immutable)
+	}
+	w.Write(data)
+}
+
+// archive serves a logged directory version: /log/directory/<serial>,
+// its exact bytes, and /log/directory/<serial>.sig, its signature. They
+// let monitors check every record of the log against the directory it
+// names.
+func (s *server) archive(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	text, isSig := strings.CutSuffix(name, ".sig")
+	serial, err := strconv.ParseUint(text, 10, 64)
+	if err != nil || strconv.FormatUint(serial, 10) != text {
+		fail(w, http.StatusNotFound, "not a directory serial: want /log/directory/<serial> or <serial>.sig")
+		return
+	}
+	data, sig, err := s.pub.logs.Archived(serial)
+	if err != nil {
+		fail(w, http.StatusNotFound, "no directory with serial %d in the log", serial)
+		return
+	}
+	w.Header().Set("Cache-Control", immutable)
+	if isSig {
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Write(sig)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(data)
 }
 
 // token answers a blind token request: it authenticates the holder with
@@ -321,6 +471,14 @@ func route(r *http.Request) string {
 		return directoryPath
 	case "GET " + signaturePath:
 		return signaturePath
+	case "GET " + proofPath:
+		return proofPath
+	case "GET " + checkpointPath:
+		return checkpointPath
+	case "GET " + tilePrefix + "{path...}":
+		return tilePrefix
+	case "GET " + archivePrefix + "{name}":
+		return archivePrefix
 	case "POST " + tokenPath:
 		return tokenPath
 	case "GET " + healthPath:

@@ -28,6 +28,10 @@ import (
 //	serial      the serial of the last directory published (0600)
 //	keys/       RSA issuing keys, one PEM file each (issue.FileKeyStore)
 //	holders     the demo attester's API keys (see attester.go), by default
+//	trust.txt   the trust policy that wallets and scanners pin (public)
+//	log.key     the log's note signer key, and log/ the log's records, the
+//	log/        archive of the directories logged, the witnesses' tree
+//	            sizes and the last cosigned checkpoint (internal/logstore)
 const (
 	rootKeyFile = "root.key"
 	rootPubFile = "root.pub"

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/statustoken/statustoken/examples/deploy/internal/redistest"
+	"github.com/statustoken/statustoken/examples/deploy/internal/witnesstest"
 	"github.com/statustoken/statustoken/examples/deploy/redisstore"
 	"github.com/statustoken/statustoken/issue"
 	"github.com/statustoken/statustoken/token"
@@ -336,8 +337,18 @@ func TestVerifiersShareStore(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The directory, logged and cosigned by two of three witnesses.
+	log := witnesstest.NewEnv(pub)
+	published, err := log.Publish(dir, sig, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trust, err := token.ParseTrust(log.Policy(48 * time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
 	scanner := func(failOpen bool) *verify.Verifier {
-		v, err := verify.New(dir, sig, pub, &verify.Options{Spent: open(t, srv.Addr), SpentFailOpen: failOpen})
+		v, err := verify.New(published, trust, &verify.Options{Spent: open(t, srv.Addr), SpentFailOpen: failOpen})
 		if err != nil {
 			t.Fatal(err)
 		}

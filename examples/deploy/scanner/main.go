@@ -1,13 +1,16 @@
 // Command scanner verifies statustoken tokens offline, against a key
-// directory signed by a pinned root key.
+// directory checked under a pinned trust policy: signed by the issuer's
+// root key, and in the issuer's log as a quorum of its witnesses saw it.
 //
-//	scanner -root KEY [flags] [TOKEN]      verify one token (from stdin when TOKEN is absent or -)
-//	scanner -root KEY -batch FILE [flags]  verify a file of tokens, one a line
-//	scanner update -root KEY -issuer URL   fetch and check the directory for offline use
+//	scanner -trust FILE [flags] [TOKEN]      verify one token (from stdin when TOKEN is absent or -)
+//	scanner -trust FILE -batch FILE [flags]  verify a file of tokens, one a line
+//	scanner update -trust FILE -issuer URL   fetch and check the directory for offline use
 //
 // A token is given in its QR text form (HT1:...) or in base64url.
 // Verification reads only the local directory files: it performs no I/O
-// but the optional spent-token store. With -redis, scanners that share one
+// but the optional spent-token store. The saved directory's log proof must
+// be within the trust policy's freshness bound, so run "scanner update"
+// regularly (at least once an epoch). With -redis, scanners that share one
 // Redis refuse a token already accepted at any of them; when Redis cannot be
 // reached, a scanner refuses every token (fail closed) unless -fail-open is
 // set, in which case it accepts valid tokens and says that their replay
@@ -48,15 +51,16 @@ func main() {
 }
 
 const usageText = `usage:
-  scanner -root KEY [flags] [TOKEN]      verify one token: TOKEN, or stdin when
-                                         TOKEN is absent or -
-  scanner -root KEY -batch FILE [flags]  verify every token in FILE (- for stdin),
-                                         one a line
-  scanner update -root KEY -issuer URL   fetch the issuer's directory, check it
-                                         against the root key and save it
+  scanner -trust FILE [flags] [TOKEN]      verify one token: TOKEN, or stdin when
+                                           TOKEN is absent or -
+  scanner -trust FILE -batch FILE [flags]  verify every token in FILE (- for stdin),
+                                           one a line
+  scanner update -trust FILE -issuer URL   fetch the issuer's directory, check it
+                                           under the trust policy and save it
 
 Tokens are in QR text form (HT1:...) or base64url. Verification is offline:
-it reads the -directory and -signature files saved by "scanner update".
+it reads the -directory, -signature and -proof files saved by "scanner
+update", whose proof must be fresher than the trust policy's max-age.
 With -redis, scanners sharing one Redis refuse a token used at any of them;
 without Redis reachable they refuse every token, unless -fail-open.
 Exit status: 0 all valid, 1 any refused, 2 usage or setup error.
@@ -93,14 +97,15 @@ var maxInput = max(token.MaxTextSize, token.MaxBase64Size) + 64
 const batchChunk = 1024
 
 type verifyFlags struct {
-	root, dirFile, sigFile string
-	batch                  string
-	jsonOut                bool
-	redis                  string
-	redisPrefix            string
-	redisTimeout           time.Duration
-	failOpen               bool
-	skew                   time.Duration
+	trust, dirFile, sigFile string
+	proofFile               string
+	batch                   string
+	jsonOut                 bool
+	redis                   string
+	redisPrefix             string
+	redisTimeout            time.Duration
+	failOpen                bool
+	skew                    time.Duration
 }
 
 func (a *app) verify(ctx context.Context, args []string) int {
@@ -111,9 +116,10 @@ func (a *app) verify(ctx context.Context, args []string) int {
 		fmt.Fprintf(a.stderr, "%s\nflags:\n", usageText)
 		fl.PrintDefaults()
 	}
-	fl.StringVar(&f.root, "root", "", "pinned root public key: base64, or a `file` holding it (required)")
+	fl.StringVar(&f.trust, "trust", "", "pinned trust policy `file`, the issuer's trust.txt (required)")
 	fl.StringVar(&f.dirFile, "directory", "directory.json", "directory `file`")
 	fl.StringVar(&f.sigFile, "signature", "directory.sig", "directory signature `file`")
+	fl.StringVar(&f.proofFile, "proof", "directory.proof", "directory log proof `file`")
 	fl.StringVar(&f.batch, "batch", "", "verify every token in this `file` (- for stdin), one a line; # starts a comment")
 	fl.BoolVar(&f.jsonOut, "json", false, "print JSON: one object per token (JSON Lines with -batch)")
 	fl.StringVar(&f.redis, "redis", "", "shared spent-token store: Redis `address` host:port or redis:// URL")
@@ -127,8 +133,8 @@ func (a *app) verify(ctx context.Context, args []string) int {
 		}
 		return 2
 	}
-	if f.root == "" {
-		return a.usageErr("-root is required: the issuer's root public key, or its root.pub file")
+	if f.trust == "" {
+		return a.usageErr("-trust is required: the issuer's trust policy file (trust.txt)")
 	}
 	if f.skew < 0 {
 		return a.usageErr("-skew must not be negative")
@@ -139,13 +145,13 @@ func (a *app) verify(ctx context.Context, args []string) int {
 	if fl.NArg() > 1 {
 		return a.usageErr("one token at a time; use -batch FILE for many")
 	}
-	pinned, err := directory.ParseRootKey(f.root)
+	pinned, err := directory.LoadTrust(f.trust)
 	if err != nil {
 		return a.usageErr("%v", err)
 	}
 	dirData, err := files.ReadLimited(f.dirFile, token.MaxDirectorySize)
 	if errors.Is(err, fs.ErrNotExist) {
-		return a.usageErr("no directory file %s: fetch one with \"scanner update -root KEY -issuer URL\"", f.dirFile)
+		return a.usageErr("no directory file %s: fetch one with \"scanner update -trust FILE -issuer URL\"", f.dirFile)
 	}
 	if err != nil {
 		return a.usageErr("%v", err)
@@ -154,6 +160,14 @@ func (a *app) verify(ctx context.Context, args []string) int {
 	if err != nil {
 		return a.usageErr("%v", err)
 	}
+	proof, err := files.ReadLimited(f.proofFile, token.MaxProofSize)
+	if errors.Is(err, fs.ErrNotExist) {
+		return a.usageErr("no proof file %s: fetch the directory with \"scanner update -trust FILE -issuer URL\"", f.proofFile)
+	}
+	if err != nil {
+		return a.usageErr("%v", err)
+	}
+	pub := token.Published{Directory: dirData, Signature: sig, Proof: proof}
 
 	opts := &verify.Options{Now: a.now, Skew: f.skew, SpentFailOpen: f.failOpen}
 	rep := reporter{out: a.stdout, json: f.jsonOut}
@@ -174,9 +188,13 @@ func (a *app) verify(ctx context.Context, args []string) int {
 		opts.Spent = verify.NewMemoryStore(0, a.now)
 		rep.store = "run"
 	}
-	v, err := verify.New(dirData, sig, pinned, opts)
+	v, err := verify.New(pub, pinned.Trust, opts)
 	if err != nil {
-		return a.usageErr("%s and %s: %v", f.dirFile, f.sigFile, err)
+		msg := pinned.Explain(err, pub, 0).Error()
+		if errors.Is(err, token.ErrStale) {
+			msg += `; run "scanner update" for a fresh directory and proof`
+		}
+		return a.usageErr("the saved directory %s is refused: %s", f.dirFile, msg)
 	}
 	// One deadline for the store per call to the verifier, whatever the
 	// number of tokens: a batch never waits longer than -redis-timeout for
@@ -547,20 +565,24 @@ func (r *reporter) message(err error) string {
 }
 
 func (a *app) update(ctx context.Context, args []string) int {
-	var root, issuer, dirFile, sigFile string
+	var trustFile, issuer, dirFile, sigFile, proofFile, cpFile string
 	var timeout time.Duration
 	fl := flag.NewFlagSet("scanner update", flag.ContinueOnError)
 	fl.SetOutput(a.stderr)
 	fl.Usage = func() {
-		fmt.Fprintf(a.stderr, "usage: scanner update -root KEY -issuer URL [flags]\n\n"+
-			"Fetches the issuer's directory, checks its signature against the pinned root key\n"+
-			"and every format rule, refuses one older than the saved file, and saves it.\n\nflags:\n")
+		fmt.Fprintf(a.stderr, "usage: scanner update -trust FILE -issuer URL [flags]\n\n"+
+			"Fetches the issuer's directory with its signature and log proof, checks them under\n"+
+			"the pinned trust policy (root signature, format rules, the log, a quorum of fresh\n"+
+			"witness cosignatures), refuses one older than the saved directory or whose log does\n"+
+			"not extend the saved checkpoint, and saves it.\n\nflags:\n")
 		fl.PrintDefaults()
 	}
-	fl.StringVar(&root, "root", "", "pinned root public key: base64, or a `file` holding it (required)")
+	fl.StringVar(&trustFile, "trust", "", "pinned trust policy `file`, the issuer's trust.txt (required)")
 	fl.StringVar(&issuer, "issuer", "http://127.0.0.1:8080", "issuer base `URL`")
 	fl.StringVar(&dirFile, "directory", "directory.json", "directory `file` to write")
 	fl.StringVar(&sigFile, "signature", "directory.sig", "signature `file` to write")
+	fl.StringVar(&proofFile, "proof", "directory.proof", "log proof `file` to write")
+	fl.StringVar(&cpFile, "checkpoint", "directory.checkpoint", "accepted log checkpoint `file` to read and write")
 	fl.DurationVar(&timeout, "timeout", 30*time.Second, "give up after this long")
 	if err := fl.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -571,10 +593,10 @@ func (a *app) update(ctx context.Context, args []string) int {
 	if fl.NArg() != 0 {
 		return a.usageErr("unexpected argument %q", fl.Arg(0))
 	}
-	if root == "" {
-		return a.usageErr("-root is required: the issuer's root public key, or its root.pub file")
+	if trustFile == "" {
+		return a.usageErr("-trust is required: the issuer's trust policy file (trust.txt)")
 	}
-	pinned, err := directory.ParseRootKey(root)
+	pinned, err := directory.LoadTrust(trustFile)
 	if err != nil {
 		return a.usageErr("%v", err)
 	}
@@ -582,35 +604,67 @@ func (a *app) update(ctx context.Context, args []string) int {
 	if err != nil {
 		return a.usageErr("%v", err)
 	}
+	// What was accepted before: the saved directory's serial and bytes,
+	// and the log checkpoint.
+	var minSerial uint64
+	prev, err := files.ReadLimited(dirFile, token.MaxDirectorySize)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		prev = nil
+	case err != nil:
+		return a.usageErr("%v", err)
+	default:
+		d, err := token.ParseDirectory(prev)
+		if err != nil {
+			return a.usageErr("the saved directory %s is unreadable: %v", dirFile, err)
+		}
+		minSerial = d.Serial
+	}
+	var cp *token.Checkpoint
+	cpText, err := files.ReadLimited(cpFile, token.MaxProofSize)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return a.usageErr("%v", err)
+	default:
+		if cp, err = token.ParseCheckpoint(cpText, pinned.Trust); err != nil {
+			return a.usageErr("the saved log checkpoint %s does not verify under the pinned trust policy (%v): if the policy changed on purpose, remove that file", cpFile, err)
+		}
+	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	data, sig, err := directory.Fetch(ctx, &http.Client{}, base)
+	pub, err := directory.Fetch(ctx, &http.Client{}, base)
 	if err != nil {
 		fmt.Fprintf(a.stderr, "scanner: fetching the directory: %v\n", err)
 		return 1
 	}
-	d, err := token.OpenDirectory(data, sig, pinned)
+	v, err := verify.New(pub, pinned.Trust, &verify.Options{Now: a.now, MinSerial: minSerial, Checkpoint: cp})
+	if err == nil {
+		err = directory.CheckSameSerial(prev, pub.Directory)
+	}
 	if err != nil {
-		fmt.Fprintf(a.stderr, "scanner: the issuer's directory is refused: %v\n", err)
+		fmt.Fprintf(a.stderr, "scanner: the issuer's directory is refused: %v\n", pinned.Explain(err, pub, minSerial))
 		return 1
 	}
-	prev, err := files.ReadLimited(dirFile, token.MaxDirectorySize)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+	d := v.Directory()
+	newCP, err := v.Checkpoint().MarshalText()
+	if err != nil {
 		return a.usageErr("%v", err)
 	}
-	if err := directory.CheckNewer(prev, data); err != nil {
-		fmt.Fprintf(a.stderr, "scanner: %v\n", err)
-		return 1
+	// The directory goes last but for the checkpoint: a reader between
+	// two writes sees an old directory with a new signature or proof,
+	// which fails, never a mismatch that passes; a scanner stopped before
+	// the checkpoint is written keeps the older one, which every later
+	// log extends.
+	for _, f := range []struct {
+		name string
+		data []byte
+	}{{sigFile, pub.Signature}, {proofFile, pub.Proof}, {dirFile, pub.Directory}, {cpFile, newCP}} {
+		if err := files.WriteAtomic(f.name, f.data, 0o644); err != nil {
+			return a.usageErr("%v", err)
+		}
 	}
-	// The signature goes first: a reader between the two writes sees an
-	// old directory with a new signature, which fails, never a mismatch
-	// that passes.
-	if err := files.WriteAtomic(sigFile, sig, 0o644); err != nil {
-		return a.usageErr("%v", err)
-	}
-	if err := files.WriteAtomic(dirFile, data, 0o644); err != nil {
-		return a.usageErr("%v", err)
-	}
-	fmt.Fprintf(a.stdout, "directory serial %d with %d keys saved to %s (signature %s)\n", d.Serial, len(d.Keys), dirFile, sigFile)
+	fmt.Fprintf(a.stdout, "directory serial %d with %d keys saved to %s (signature %s, log proof %s; log size %d)\n",
+		d.Serial, len(d.Keys), dirFile, sigFile, proofFile, v.Checkpoint().Size())
 	return 0
 }

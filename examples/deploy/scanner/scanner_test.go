@@ -20,6 +20,7 @@ import (
 
 	"github.com/statustoken/statustoken/examples/deploy/internal/directory"
 	"github.com/statustoken/statustoken/examples/deploy/internal/redistest"
+	"github.com/statustoken/statustoken/examples/deploy/internal/witnesstest"
 	"github.com/statustoken/statustoken/holder"
 	"github.com/statustoken/statustoken/issue"
 	"github.com/statustoken/statustoken/token"
@@ -42,12 +43,16 @@ func newIssuer(t *testing.T, suites ...token.Suite) *issue.Issuer {
 	return is
 }
 
-// env is a scanner's working directory with a directory from one issuer.
+// env is a scanner's working directory with a directory from one issuer,
+// logged with a proof that witnesses w1 and w2 cosigned, and the trust
+// policy.
 type env struct {
-	t    *testing.T
-	is   *issue.Issuer
-	dir  string
-	root string
+	t     *testing.T
+	is    *issue.Issuer
+	dir   string
+	log   *witnesstest.Env
+	trust string // the trust policy file
+	pub   token.Published
 }
 
 var sharedIssuer struct {
@@ -58,15 +63,30 @@ var sharedIssuer struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	sharedIssuer.once.Do(func() { sharedIssuer.is = newIssuer(t, token.Ed25519, token.RSABSSA) })
-	e := &env{t: t, is: sharedIssuer.is, dir: t.TempDir()}
-	e.root = base64.StdEncoding.EncodeToString(e.is.RootPublicKey())
+	e := &env{t: t, is: sharedIssuer.is, dir: t.TempDir(), log: witnesstest.NewEnv(sharedIssuer.is.RootPublicKey())}
+	e.trust = filepath.Join(e.dir, "trust.txt")
+	os.WriteFile(e.trust, e.log.Policy(48*time.Hour), 0o644)
 	data, sig, err := e.is.Directory(time.Now(), 1)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if e.pub, err = e.log.Publish(data, sig, time.Now()); err != nil {
+		t.Fatal(err)
+	}
 	os.WriteFile(filepath.Join(e.dir, "directory.json"), data, 0o644)
 	os.WriteFile(filepath.Join(e.dir, "directory.sig"), sig, 0o644)
+	os.WriteFile(filepath.Join(e.dir, "directory.proof"), e.pub.Proof, 0o644)
 	return e
+}
+
+// trustPolicy returns the env's trust policy.
+func (e *env) trustPolicy() *token.Trust {
+	e.t.Helper()
+	tr, err := token.ParseTrust(e.log.Policy(48 * time.Hour))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return tr
 }
 
 // tokens issues n Ed25519 tokens of status 1, in text form.
@@ -89,8 +109,7 @@ func (e *env) tokens(n int) []string {
 // blindToken issues one rsabssa token of status 2 the way a wallet does.
 func (e *env) blindToken() *token.Token {
 	e.t.Helper()
-	data, sig, _ := e.is.Directory(time.Now(), 1)
-	h, err := holder.New(data, sig, e.is.RootPublicKey())
+	h, err := holder.New(e.pub, e.trustPolicy(), nil)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -118,9 +137,10 @@ func (e *env) run(stdin string, now time.Time, args ...string) result {
 	e.t.Helper()
 	var out, errOut bytes.Buffer
 	a := &app{stdin: strings.NewReader(stdin), stdout: &out, stderr: &errOut, now: func() time.Time { return now }}
-	full := append([]string{"-root", e.root,
+	full := append([]string{"-trust", e.trust,
 		"-directory", filepath.Join(e.dir, "directory.json"),
-		"-signature", filepath.Join(e.dir, "directory.sig")}, args...)
+		"-signature", filepath.Join(e.dir, "directory.sig"),
+		"-proof", filepath.Join(e.dir, "directory.proof")}, args...)
 	code := a.run(context.Background(), full)
 	return result{code, out.String(), errOut.String()}
 }
@@ -184,15 +204,23 @@ func TestVerifyOne(t *testing.T) {
 func TestSetupErrors(t *testing.T) {
 	e := newEnv(t)
 	other, _, _ := ed25519.GenerateKey(rand.Reader)
+	otherTrust := filepath.Join(t.TempDir(), "other.txt")
+	os.WriteFile(otherTrust, witnesstest.Policy(other, e.log.Log.VerifierKey(), e.log.Witnesses, 2, time.Hour), 0o644)
+	badTrust := filepath.Join(t.TempDir(), "bad.txt")
+	os.WriteFile(badTrust, []byte("root not-a-key\n"), 0o644)
+	badProof := filepath.Join(t.TempDir(), "bad.proof")
+	os.WriteFile(badProof, []byte("c2sp.org/tlog-proof@v1\nindex 0\n\nnothing\n"), 0o644)
 	for _, c := range []struct {
 		name string
 		args []string
 		want string
 	}{
-		{"no root", []string{"-root", ""}, "-root is required"},
-		{"bad root", []string{"-root", "not-a-key"}, "neither a base64"},
-		{"other root", []string{"-root", base64.StdEncoding.EncodeToString(other)}, "directory signature invalid"},
+		{"no trust policy", []string{"-trust", ""}, "-trust is required"},
+		{"bad trust policy", []string{"-trust", badTrust}, "malformed trust policy"},
+		{"other root", []string{"-trust", otherTrust}, "not signed by the pinned root key"},
 		{"no directory", []string{"-directory", filepath.Join(e.dir, "missing.json")}, "scanner update"},
+		{"no proof", []string{"-proof", filepath.Join(e.dir, "missing.proof")}, "scanner update"},
+		{"bad proof", []string{"-proof", badProof}, "not proven to be in the issuer's log"},
 		{"two tokens", []string{"a", "b"}, "one token at a time"},
 		{"batch and token", []string{"-batch", "x", "a"}, "not both"},
 		{"bad redis", []string{"-redis", "nohost"}, "want host:port"},
@@ -410,42 +438,124 @@ func TestBatchStoreDeadline(t *testing.T) {
 
 func TestUpdate(t *testing.T) {
 	e := newEnv(t)
+	// The log holds serials 1 (newEnv's), 2 and 3; 4 comes later.
+	logged := map[uint64]token.Published{1: e.pub}
+	for serial := uint64(2); serial <= 3; serial++ {
+		data, sig, _ := e.is.Directory(time.Now(), serial)
+		p, err := e.log.Publish(data, sig, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		logged[serial] = p
+	}
 	serial := uint64(3)
+	var served func() token.Published
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+directory.Path, func(w http.ResponseWriter, r *http.Request) {
-		data, sig, _ := e.is.Directory(time.Now(), serial)
-		w.Header().Set(directory.SignatureHeader, base64.StdEncoding.EncodeToString(sig))
-		w.Write(data)
+		p := logged[serial]
+		if served != nil {
+			p = served()
+		}
+		w.Header().Set("ETag", `"x"`)
+		w.Header().Set(directory.SignatureHeader, base64.StdEncoding.EncodeToString(p.Signature))
+		w.Write(p.Directory)
+	})
+	mux.HandleFunc("GET "+directory.ProofPath, func(w http.ResponseWriter, r *http.Request) {
+		p := logged[serial]
+		if served != nil {
+			p = served()
+		}
+		w.Header().Set("ETag", `"x"`)
+		w.Write(p.Proof)
 	})
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	dir := t.TempDir()
-	update := func(root string) result {
+	update := func(trust string) result {
 		var out, errOut bytes.Buffer
 		a := &app{stdout: &out, stderr: &errOut, now: time.Now}
-		code := a.run(context.Background(), []string{"update", "-root", root, "-issuer", srv.URL,
-			"-directory", filepath.Join(dir, "d.json"), "-signature", filepath.Join(dir, "d.sig")})
+		code := a.run(context.Background(), []string{"update", "-trust", trust, "-issuer", srv.URL,
+			"-directory", filepath.Join(dir, "d.json"), "-signature", filepath.Join(dir, "d.sig"),
+			"-proof", filepath.Join(dir, "d.proof"), "-checkpoint", filepath.Join(dir, "d.checkpoint")})
 		return result{code, out.String(), errOut.String()}
 	}
-	if r := update(e.root); r.code != 0 || !strings.Contains(r.stdout, "directory serial 3") {
+	if r := update(e.trust); r.code != 0 || !strings.Contains(r.stdout, "directory serial 3") || !strings.Contains(r.stdout, "log size 3") {
 		t.Fatalf("update: %d %q %q", r.code, r.stdout, r.stderr)
 	}
 	// The saved files verify tokens offline.
 	var out bytes.Buffer
 	a := &app{stdin: strings.NewReader(e.tokens(1)[0]), stdout: &out, stderr: &out, now: time.Now}
-	if code := a.run(context.Background(), []string{"-root", e.root, "-directory", filepath.Join(dir, "d.json"), "-signature", filepath.Join(dir, "d.sig")}); code != 0 {
+	if code := a.run(context.Background(), []string{"-trust", e.trust, "-directory", filepath.Join(dir, "d.json"),
+		"-signature", filepath.Join(dir, "d.sig"), "-proof", filepath.Join(dir, "d.proof")}); code != 0 {
 		t.Fatalf("verify with updated files: %s", out.String())
 	}
+	// Serial 2, though in the log and freshly proven, is a rollback.
 	serial = 2
-	if r := update(e.root); r.code != 1 || !strings.Contains(r.stderr, "older than serial 3") {
+	served = func() token.Published {
+		p, err := e.log.Prove(1, logged[2].Directory, logged[2].Signature, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	if r := update(e.trust); r.code != 1 || !strings.Contains(r.stderr, "the issuer sent serial 2, older than serial 3 accepted before") {
 		t.Fatalf("rollback: %d %q", r.code, r.stderr)
 	}
-	other, _, _ := ed25519.GenerateKey(rand.Reader)
+	// Serial 4 from a forked log (the log key, w1 and w2 compromised):
+	// its log does not extend the saved checkpoint.
+	data4, sig4, _ := e.is.Directory(time.Now(), 4)
+	served = func() token.Published {
+		fork, err := issue.NewLog(e.log.LogKey, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		forked := &witnesstest.Env{LogKey: e.log.LogKey, Log: fork, Witnesses: e.log.Witnesses, Root: e.log.Root}
+		p, err := forked.Publish(data4, sig4, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	if r := update(e.trust); r.code != 1 || !strings.Contains(r.stderr, "does not extend the one accepted before: possible split view") {
+		t.Fatalf("forked log: %d %q", r.code, r.stderr)
+	}
+	// Serial 4 cosigned by one witness.
+	served = func() token.Published {
+		p, err := e.log.Publish(data4, sig4, time.Now(), 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		logged[4] = p
+		served = nil
+		return p
+	}
 	serial = 4
-	if r := update(base64.StdEncoding.EncodeToString(other)); r.code != 1 || !strings.Contains(r.stderr, "refused") {
+	if r := update(e.trust); r.code != 1 || !strings.Contains(r.stderr, "cosigned by 1 of the pinned witnesses, the trust policy needs 2") {
+		t.Fatalf("one witness: %d %q", r.code, r.stderr)
+	}
+	other, _, _ := ed25519.GenerateKey(rand.Reader)
+	otherTrust := filepath.Join(t.TempDir(), "other.txt")
+	os.WriteFile(otherTrust, witnesstest.Policy(other, e.log.Log.VerifierKey(), e.log.Witnesses, 2, time.Hour), 0o644)
+	served = func() token.Published {
+		p, err := e.log.Prove(3, data4, sig4, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	if r := update(otherTrust); r.code != 1 || !strings.Contains(r.stderr, "refused") {
 		t.Fatalf("other root: %d %q", r.code, r.stderr)
 	}
-	if r := update(e.root); r.code != 0 || !strings.Contains(r.stdout, "serial 4") {
-		t.Fatalf("newer: %d %q", r.code, r.stderr)
+	if r := update(e.trust); r.code != 0 || !strings.Contains(r.stdout, "serial 4") {
+		t.Fatalf("newer: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	// A saved proof goes stale: verification refuses to start, and says
+	// how to fix it.
+	a = &app{stdin: strings.NewReader(e.tokens(1)[0]), stdout: &out, stderr: &out, now: func() time.Time { return time.Now().Add(49 * time.Hour) }}
+	out.Reset()
+	if code := a.run(context.Background(), []string{"-trust", e.trust, "-directory", filepath.Join(dir, "d.json"),
+		"-signature", filepath.Join(dir, "d.sig"), "-proof", filepath.Join(dir, "d.proof")}); code != 2 ||
+		!strings.Contains(out.String(), "older than max-age 48h0m0s") || !strings.Contains(out.String(), `run "scanner update"`) {
+		t.Fatalf("stale saved proof: %d %s", code, out.String())
 	}
 }

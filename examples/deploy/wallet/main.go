@@ -1,9 +1,10 @@
 // Command wallet is a statustoken holder's wallet: it fetches the issuer's
-// key directory and checks it against a pinned root key, obtains a batch of
-// one-time tokens through blind issuance, keeps them in a local file, and
-// shows one per scan as a QR code.
+// key directory and checks it against a pinned trust policy (the issuer's
+// root key, its log, and the witnesses that must have seen the directory
+// in the log), obtains a batch of one-time tokens through blind issuance,
+// keeps them in a local file, and shows one per scan as a QR code.
 //
-//	wallet request -root KEY [flags]   get tokens from the issuer
+//	wallet request -trust FILE [flags] get tokens from the issuer
 //	wallet show [flags]                show the next unused token and mark it used
 //	wallet export [-n N]               print the next N unused tokens, one a line
 //	wallet list                        count the stored tokens
@@ -12,13 +13,12 @@
 // STATUSTOKEN_API_KEY environment variable (or -api-key) and is never
 // stored. The wallet's directory (default ./wallet-state, mode 0700) holds
 // only the tokens and which are used (tokens.json, mode 0600), and the last
-// directory accepted, which is public.
+// directory accepted with its log checkpoint, which are public.
 package main
 
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
 	"errors"
 	"flag"
 	"fmt"
@@ -46,7 +46,7 @@ func main() {
 const apiKeyEnv = "STATUSTOKEN_API_KEY"
 
 const usageText = `usage:
-  wallet request -root KEY [flags]   fetch and check the directory, get tokens
+  wallet request -trust FILE [flags] fetch and check the directory, get tokens
   wallet show [flags]                show the next unused token as a QR code
                                      (terminal and PNG) and mark it used
   wallet export [-n N]               print the next N unused tokens in text
@@ -125,12 +125,12 @@ func (a *app) fail(err error) int {
 }
 
 func (a *app) request(ctx context.Context, args []string) int {
-	var state, issuer, root, status, apiKey string
+	var state, issuer, trustFile, status, apiKey string
 	var n int
 	var timeout time.Duration
-	fs := a.flags("request", "request -root KEY [flags]", &state)
+	fs := a.flags("request", "request -trust FILE [flags]", &state)
 	fs.StringVar(&issuer, "issuer", "http://127.0.0.1:8080", "issuer base `URL` (plain http only to this machine)")
-	fs.StringVar(&root, "root", "", "pinned root public key: base64, or a `file` holding it (the issuer's root.pub)")
+	fs.StringVar(&trustFile, "trust", "", "pinned trust policy `file` (the issuer's trust.txt, obtained from its operator)")
 	fs.StringVar(&status, "status", "green", "status `name` to request: the one the issuer assigns you")
 	fs.IntVar(&n, "n", 10, fmt.Sprintf("tokens to request, 1 to %d", holder.MaxTokens))
 	fs.StringVar(&apiKey, "api-key", "", "API key for the issuer (default $"+apiKeyEnv+"; the variable keeps it out of the process list)")
@@ -138,8 +138,8 @@ func (a *app) request(ctx context.Context, args []string) int {
 	if c := a.parse(fs, args); c >= 0 {
 		return c
 	}
-	if root == "" {
-		fmt.Fprintln(a.stderr, "wallet: -root is required: the issuer's root public key, or its root.pub file")
+	if trustFile == "" {
+		fmt.Fprintln(a.stderr, "wallet: -trust is required: the issuer's trust policy file (trust.txt)")
 		return 2
 	}
 	if n < 1 || n > holder.MaxTokens {
@@ -153,7 +153,7 @@ func (a *app) request(ctx context.Context, args []string) int {
 		fmt.Fprintf(a.stderr, "wallet: no API key: set %s (or -api-key) to the key the issuer gave you\n", apiKeyEnv)
 		return 2
 	}
-	pinned, err := directory.ParseRootKey(root)
+	pinned, err := directory.LoadTrust(trustFile)
 	if err != nil {
 		return a.fail(err)
 	}
@@ -174,15 +174,11 @@ func (a *app) request(ctx context.Context, args []string) int {
 		return errors.New("the issuer redirected; give its final URL with -issuer")
 	}}
 
-	data, sig, err := directory.Fetch(ctx, client, base)
+	pub, err := directory.Fetch(ctx, client, base)
 	if err != nil {
 		return a.fail(fmt.Errorf("fetching the directory: %w", err))
 	}
-	prev, prevSig, err := w.storedDirectory()
-	if err != nil {
-		return a.fail(err)
-	}
-	h, err := openHolder(prev, prevSig, data, sig, pinned)
+	h, err := a.openHolder(w, pub, pinned)
 	if err != nil {
 		return a.fail(err)
 	}
@@ -191,7 +187,7 @@ func (a *app) request(ctx context.Context, args []string) int {
 	if !ok {
 		return a.fail(fmt.Errorf("the directory has no status %q (it has: %s)", status, statusNames(dir)))
 	}
-	if err := w.storeDirectory(data, sig); err != nil {
+	if err := w.storeDirectory(pub, h.Checkpoint()); err != nil {
 		return a.fail(err)
 	}
 	pending, req, err := h.Request(code, a.now(), n)
@@ -215,35 +211,24 @@ func (a *app) request(ctx context.Context, args []string) int {
 	return 0
 }
 
-// openHolder returns a Holder for the directory data fetched from the
-// issuer, checked under the pinned root key. With a directory stored by
-// an earlier request (prev), the Holder starts from that one and takes
-// data as an update, so that a directory older than the one accepted
-// before is refused.
-func openHolder(prev, prevSig, data, sig []byte, pinned ed25519.PublicKey) (*holder.Holder, error) {
-	if prev == nil {
-		h, err := holder.New(data, sig, pinned)
-		if err != nil {
-			return nil, fmt.Errorf("the issuer's directory is not signed by the pinned root key or breaks the format: %w", err)
-		}
-		return h, nil
-	}
-	h, err := holder.New(prev, prevSig, pinned)
+// openHolder returns a Holder for the directory fetched from the issuer,
+// checked under the pinned trust policy and against what the wallet
+// accepted before: a directory with a lower serial, or another one with
+// the same serial, is refused, and its log must extend the checkpoint
+// accepted last.
+func (a *app) openHolder(w *wallet, pub token.Published, pinned *directory.Pinned) (*holder.Holder, error) {
+	serial, prev, cp, err := w.accepted(pinned.Trust)
 	if err != nil {
-		return nil, fmt.Errorf("the stored directory is unreadable or not signed by the pinned root key: %w", err)
+		return nil, err
 	}
-	err = h.Update(data, sig)
-	switch {
-	case err == nil:
-		return h, nil
-	case errors.Is(err, holder.ErrRollback):
-		old := h.Directory().Serial
-		if d, perr := token.ParseDirectory(data); perr == nil && d.Serial < old {
-			return nil, fmt.Errorf("%w: the issuer sent serial %d, older than serial %d accepted before", holder.ErrRollback, d.Serial, old)
-		}
-		return nil, fmt.Errorf("%w: the issuer sent other contents under serial %d", holder.ErrRollback, old)
+	h, err := holder.New(pub, pinned.Trust, &holder.Options{Now: a.now, MinSerial: serial, Checkpoint: cp})
+	if err == nil {
+		err = directory.CheckSameSerial(prev, pub.Directory)
 	}
-	return nil, fmt.Errorf("the issuer's directory is not signed by the pinned root key or breaks the format: %w", err)
+	if err != nil {
+		return nil, fmt.Errorf("the issuer's directory is refused: %w", pinned.Explain(err, pub, serial))
+	}
+	return h, nil
 }
 
 // maxResponse bounds what is read of a token response.
@@ -304,7 +289,7 @@ func (w *wallet) unused(now time.Time) int {
 // statusName names a token's status from the stored directory, or by its
 // code when there is none.
 func (w *wallet) statusName(t *token.Token) string {
-	if data, _, err := w.storedDirectory(); err == nil && data != nil {
+	if data, err := w.storedDirectory(); err == nil && data != nil {
 		if d, err := token.ParseDirectory(data); err == nil {
 			if name, ok := d.StatusName(t.Status); ok {
 				return name

@@ -16,8 +16,11 @@ import (
 // The wallet's state directory (mode 0700) holds:
 //
 //	tokens.json      the tokens and which are used (0600)
-//	directory.json   the last directory accepted, and its signature, so that
-//	directory.sig    an older one is refused later (public, same for everyone)
+//	directory.json   the last directory accepted, its signature and log
+//	directory.sig    proof (public, the same for everyone); its serial is
+//	directory.proof  the lowest the wallet accepts from now on
+//	checkpoint       the log checkpoint accepted with it: the log of every
+//	                 later directory must extend it
 //
 // Nothing else is kept: not the API key, not the issuer's address, no time
 // of issuance or use.
@@ -25,6 +28,8 @@ const (
 	tokensFile       = "tokens.json"
 	directoryFile    = "directory.json"
 	signatureFile    = "directory.sig"
+	proofFile        = "directory.proof"
+	checkpointFile   = "checkpoint"
 	tokensFileFormat = 1
 	// maxTokensFile bounds the tokens file: ample for thousands of tokens.
 	maxTokensFile = 8 << 20
@@ -147,26 +152,57 @@ func (w *wallet) takeUnused(n int, now time.Time) []*token.Token {
 	return out
 }
 
-// storedDirectory returns the directory and signature accepted last, or
-// nil when there is none.
-func (w *wallet) storedDirectory() (data, sig []byte, err error) {
-	data, err = files.ReadLimited(filepath.Join(w.dir, directoryFile), token.MaxDirectorySize)
+// storedDirectory returns the directory accepted last, or nil when there
+// is none.
+func (w *wallet) storedDirectory() ([]byte, error) {
+	data, err := files.ReadLimited(filepath.Join(w.dir, directoryFile), token.MaxDirectorySize)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil, nil
+		return nil, nil
 	}
-	if err != nil {
-		return nil, nil, err
-	}
-	sig, err = files.ReadLimited(filepath.Join(w.dir, signatureFile), token.DirectorySignatureSize)
-	if err != nil {
-		return nil, nil, err
-	}
-	return data, sig, nil
+	return data, err
 }
 
-func (w *wallet) storeDirectory(data, sig []byte) error {
-	if err := files.WriteAtomic(filepath.Join(w.dir, signatureFile), sig, 0o600); err != nil {
+// accepted returns what the wallet accepted last: the stored directory's
+// serial and bytes, and the log checkpoint, checked under trust; the zero
+// values when the wallet has accepted nothing yet.
+func (w *wallet) accepted(trust *token.Trust) (serial uint64, data []byte, cp *token.Checkpoint, err error) {
+	data, err = w.storedDirectory()
+	if err != nil || data == nil {
+		return 0, nil, nil, err
+	}
+	d, err := token.ParseDirectory(data)
+	if err != nil {
+		return 0, nil, nil, fmt.Errorf("the stored directory %s is unreadable: %v", filepath.Join(w.dir, directoryFile), err)
+	}
+	name := filepath.Join(w.dir, checkpointFile)
+	text, err := files.ReadLimited(name, token.MaxProofSize)
+	if errors.Is(err, fs.ErrNotExist) {
+		return d.Serial, data, nil, nil
+	}
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	if cp, err = token.ParseCheckpoint(text, trust); err != nil {
+		return 0, nil, nil, fmt.Errorf("the stored log checkpoint %s does not verify under the pinned trust policy (%v): if the policy changed on purpose, remove that file", name, err)
+	}
+	return d.Serial, data, cp, nil
+}
+
+// storeDirectory keeps an accepted directory and its log checkpoint. The
+// directory goes first: a wallet stopped in between has the new serial
+// and the old checkpoint, which every later log still extends.
+func (w *wallet) storeDirectory(p token.Published, cp *token.Checkpoint) error {
+	for _, f := range []struct {
+		name string
+		data []byte
+	}{{signatureFile, p.Signature}, {proofFile, p.Proof}, {directoryFile, p.Directory}} {
+		if err := files.WriteAtomic(filepath.Join(w.dir, f.name), f.data, 0o600); err != nil {
+			return err
+		}
+	}
+	text, err := cp.MarshalText()
+	if err != nil {
 		return err
 	}
-	return files.WriteAtomic(filepath.Join(w.dir, directoryFile), data, 0o600)
+	return files.WriteAtomic(filepath.Join(w.dir, checkpointFile), text, 0o600)
 }

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/statustoken/statustoken/examples/deploy/internal/directory"
+	"github.com/statustoken/statustoken/examples/deploy/internal/witnesstest"
 	"github.com/statustoken/statustoken/issue"
 	"github.com/statustoken/statustoken/token"
 	"github.com/statustoken/statustoken/verify"
@@ -44,16 +45,23 @@ var testIssuer = sync.OnceValues(func() (*issue.Issuer, error) {
 })
 
 // fakeIssuer serves the issuer's HTTP interface for one holder of status
-// green, with API key testAPIKey.
+// green, with API key testAPIKey. Each directory it serves is logged in
+// its log, with a proof cosigned by w1 and w2 (or as publish says).
 type fakeIssuer struct {
 	t       *testing.T
 	is      *issue.Issuer
+	env     *witnesstest.Env
+	trust   string // the trust policy file
 	serial  uint64
 	shift   time.Duration // added to the time the directory is made for
 	mutate  func([]byte) []byte
 	srv     *httptest.Server
 	mu      sync.Mutex
 	gotAuth []string
+	// publish, when set, returns what to serve instead of the logged
+	// directory.
+	publish func(data, sig []byte) token.Published
+	logged  map[string]int64 // directory bytes -> index in the log
 }
 
 func newFakeIssuer(t *testing.T) *fakeIssuer {
@@ -61,15 +69,19 @@ func newFakeIssuer(t *testing.T) *fakeIssuer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fakeIssuer{t: t, is: is, serial: 5}
+	f := &fakeIssuer{t: t, is: is, serial: 5, env: witnesstest.NewEnv(is.RootPublicKey()), logged: map[string]int64{}}
+	f.trust = filepath.Join(t.TempDir(), "trust.txt")
+	if err := os.WriteFile(f.trust, f.env.Policy(48*time.Hour), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+directory.Path, func(w http.ResponseWriter, r *http.Request) {
-		data, sig, err := f.is.Directory(time.Now().Add(f.shift), f.serial)
-		if err != nil {
-			t.Error(err)
+		p := f.current()
+		w.Header().Set(directory.SignatureHeader, base64.StdEncoding.EncodeToString(p.Signature))
+		if p.Proof != nil {
+			w.Header().Set(directory.ProofHeader, base64.StdEncoding.EncodeToString(p.Proof))
 		}
-		w.Header().Set(directory.SignatureHeader, base64.StdEncoding.EncodeToString(sig))
-		w.Write(data)
+		w.Write(p.Directory)
 	})
 	mux.HandleFunc("POST "+directory.TokenRequestPath, func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
@@ -99,8 +111,38 @@ func newFakeIssuer(t *testing.T) *fakeIssuer {
 	return f
 }
 
-func (f *fakeIssuer) rootText() string {
-	return base64.StdEncoding.EncodeToString(f.is.RootPublicKey())
+// current returns the directory for the current serial and shift, logged
+// once and proven under a fresh checkpoint of the whole log.
+func (f *fakeIssuer) current() token.Published {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	data, sig, err := f.is.Directory(time.Now().Add(f.shift), f.serial)
+	if err != nil {
+		f.t.Error(err)
+	}
+	if f.publish != nil {
+		return f.publish(data, sig)
+	}
+	return f.prove(data, sig, time.Now())
+}
+
+// prove logs a directory, once, and returns it with a proof under a
+// checkpoint of the whole log cosigned at time at by the witnesses with
+// the indexes cosigners (w1 and w2 when none). The caller holds f.mu.
+func (f *fakeIssuer) prove(data, sig []byte, at time.Time, cosigners ...int) token.Published {
+	i, ok := f.logged[string(data)]
+	if !ok {
+		var err error
+		if i, err = f.env.Log.AppendDirectory(data); err != nil {
+			f.t.Error(err)
+		}
+		f.logged[string(data)] = i
+	}
+	p, err := f.env.Prove(i, data, sig, at, cosigners...)
+	if err != nil {
+		f.t.Error(err)
+	}
+	return p
 }
 
 type result struct {
@@ -121,7 +163,7 @@ var withKey = map[string]string{apiKeyEnv: testAPIKey}
 func TestRequestShowExport(t *testing.T) {
 	f := newFakeIssuer(t)
 	state := filepath.Join(t.TempDir(), "w")
-	r := runWallet(t, withKey, "request", "-state", state, "-issuer", f.srv.URL, "-root", f.rootText(), "-n", "4")
+	r := runWallet(t, withKey, "request", "-state", state, "-issuer", f.srv.URL, "-trust", f.trust, "-n", "4")
 	if r.code != 0 {
 		t.Fatalf("request: %d %s", r.code, r.stderr)
 	}
@@ -144,7 +186,7 @@ func TestRequestShowExport(t *testing.T) {
 			t.Errorf("%s holds the API key or the issuer's address", e.Name())
 		}
 	}
-	if strings.Join(names, " ") != "directory.json directory.sig tokens.json" {
+	if strings.Join(names, " ") != "checkpoint directory.json directory.proof directory.sig tokens.json" {
 		t.Fatalf("state files: %v", names)
 	}
 	tf := filepath.Join(state, tokensFile)
@@ -223,11 +265,11 @@ func TestRequestShowExport(t *testing.T) {
 
 func verifier(t *testing.T, f *fakeIssuer) *verify.Verifier {
 	t.Helper()
-	data, sig, err := f.is.Directory(time.Now(), f.serial)
+	trust, err := token.ParseTrust(f.env.Policy(48 * time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := verify.New(data, sig, f.is.RootPublicKey(), nil)
+	v, err := verify.New(f.current(), trust, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,8 +279,11 @@ func verifier(t *testing.T, f *fakeIssuer) *verify.Verifier {
 func TestRequestRefusals(t *testing.T) {
 	f := newFakeIssuer(t)
 	other, _, _ := ed25519.GenerateKey(rand.Reader)
-	rootFile := filepath.Join(t.TempDir(), "root.pub")
-	os.WriteFile(rootFile, []byte(f.rootText()+"\n"), 0o644)
+	otherTrust := filepath.Join(t.TempDir(), "other.txt")
+	os.WriteFile(otherTrust, witnesstest.Policy(other, f.env.Log.VerifierKey(), f.env.Witnesses, 2, time.Hour), 0o644)
+	badTrust := filepath.Join(t.TempDir(), "bad.txt")
+	os.WriteFile(badTrust, []byte("root abc\n"), 0o644)
+	rootFile := f.trust
 
 	cases := []struct {
 		name string
@@ -247,15 +292,16 @@ func TestRequestRefusals(t *testing.T) {
 		code int
 		want string
 	}{
-		{"no API key", nil, []string{"-root", f.rootText()}, 2, "STATUSTOKEN_API_KEY"},
-		{"no root", withKey, nil, 2, "-root is required"},
-		{"bad root", withKey, []string{"-root", "abc"}, 1, "neither a base64"},
-		{"other root", withKey, []string{"-root", base64.StdEncoding.EncodeToString(other)}, 1, "not signed by the pinned root key"},
-		{"wrong API key", map[string]string{apiKeyEnv: "nope"}, []string{"-root", rootFile}, 1, "401 Unauthorized: unknown API key"},
-		{"unassigned status", withKey, []string{"-root", rootFile, "-status", "red"}, 1, "403 Forbidden: the requested status is not the one assigned"},
-		{"unknown status", withKey, []string{"-root", rootFile, "-status", "blue"}, 1, `no status "blue"`},
-		{"count", withKey, []string{"-root", rootFile, "-n", "101"}, 2, "-n must be"},
-		{"plain http to another host", withKey, []string{"-root", rootFile, "-issuer", "http://issuer.example.test"}, 1, "use https"},
+		{"no API key", nil, []string{"-trust", f.trust}, 2, "STATUSTOKEN_API_KEY"},
+		{"no trust policy", withKey, nil, 2, "-trust is required"},
+		{"missing trust policy", withKey, []string{"-trust", filepath.Join(t.TempDir(), "none")}, 1, "reading the trust policy"},
+		{"bad trust policy", withKey, []string{"-trust", badTrust}, 1, "malformed trust policy"},
+		{"other root", withKey, []string{"-trust", otherTrust}, 1, "not signed by the pinned root key"},
+		{"wrong API key", map[string]string{apiKeyEnv: "nope"}, []string{"-trust", rootFile}, 1, "401 Unauthorized: unknown API key"},
+		{"unassigned status", withKey, []string{"-trust", rootFile, "-status", "red"}, 1, "403 Forbidden: the requested status is not the one assigned"},
+		{"unknown status", withKey, []string{"-trust", rootFile, "-status", "blue"}, 1, `no status "blue"`},
+		{"count", withKey, []string{"-trust", rootFile, "-n", "101"}, 2, "-n must be"},
+		{"plain http to another host", withKey, []string{"-trust", rootFile, "-issuer", "http://issuer.example.test"}, 1, "use https"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -280,7 +326,7 @@ func TestResponseTampered(t *testing.T) {
 		return b
 	}
 	state := filepath.Join(t.TempDir(), "w")
-	r := runWallet(t, withKey, "request", "-state", state, "-issuer", f.srv.URL, "-root", f.rootText(), "-n", "2")
+	r := runWallet(t, withKey, "request", "-state", state, "-issuer", f.srv.URL, "-trust", f.trust, "-n", "2")
 	if r.code != 1 || !strings.Contains(r.stderr, "does not verify") {
 		t.Fatalf("tampered response: %d %q", r.code, r.stderr)
 	}
@@ -292,12 +338,18 @@ func TestResponseTampered(t *testing.T) {
 func TestDirectoryRollback(t *testing.T) {
 	f := newFakeIssuer(t)
 	state := filepath.Join(t.TempDir(), "w")
-	args := []string{"request", "-state", state, "-issuer", f.srv.URL, "-root", f.rootText(), "-n", "1"}
+	args := []string{"request", "-state", state, "-issuer", f.srv.URL, "-trust", f.trust, "-n", "1"}
+	f.serial = 4
 	if r := runWallet(t, withKey, args...); r.code != 0 {
 		t.Fatal(r.stderr)
 	}
+	f.serial = 5
+	if r := runWallet(t, withKey, args...); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	// Serial 4 again, still in the log, under a fresh checkpoint.
 	f.serial = 4
-	if r := runWallet(t, withKey, args...); r.code != 1 || !strings.Contains(r.stderr, "older than serial 5") {
+	if r := runWallet(t, withKey, args...); r.code != 1 || !strings.Contains(r.stderr, "directory rollback: the issuer sent serial 4, older than serial 5 accepted before") {
 		t.Fatalf("older directory: %d %q", r.code, r.stderr)
 	}
 	storedSerial := func() uint64 {
@@ -315,11 +367,19 @@ func TestDirectoryRollback(t *testing.T) {
 	if s := storedSerial(); s != 5 {
 		t.Fatalf("stored directory has serial %d after a refused rollback, want 5", s)
 	}
-	// Another directory under the same serial is refused too.
-	f.serial, f.shift = 5, 24*time.Hour
-	if r := runWallet(t, withKey, args...); r.code != 1 || !strings.Contains(r.stderr, "other contents under serial 5") {
+	// Another directory under the same serial is refused too: the log
+	// takes no second serial 5, so it comes with the proof of another
+	// directory.
+	f.serial = 5
+	honest := f.current()
+	f.shift = 24 * time.Hour
+	f.publish = func(data, sig []byte) token.Published {
+		return token.Published{Directory: data, Signature: sig, Proof: honest.Proof}
+	}
+	if r := runWallet(t, withKey, args...); r.code != 1 || !strings.Contains(r.stderr, "not proven to be in the issuer's log") {
 		t.Fatalf("other directory, same serial: %d %q", r.code, r.stderr)
 	}
+	f.publish = nil
 	f.shift = 0
 	f.serial = 6
 	if r := runWallet(t, withKey, args...); r.code != 0 {
@@ -331,7 +391,7 @@ func TestDirectoryRollback(t *testing.T) {
 	// A stored directory that does not open under the pinned root key
 	// is not silently replaced.
 	os.WriteFile(filepath.Join(state, directoryFile), []byte("{}"), 0o600)
-	if r := runWallet(t, withKey, args...); r.code != 1 || !strings.Contains(r.stderr, "stored directory is unreadable") {
+	if r := runWallet(t, withKey, args...); r.code != 1 || !strings.Contains(r.stderr, "stored directory") || !strings.Contains(r.stderr, "unreadable") {
 		t.Fatalf("unreadable stored directory: %d %q", r.code, r.stderr)
 	}
 }

@@ -1,12 +1,11 @@
 // Package directory holds what the issuer, the wallet and the scanner
-// share about the published key directory: its paths, fetching it, reading
-// a pinned root key, and refusing an older directory than one accepted.
+// share about the published key directory: its paths and the log's,
+// fetching a directory with its signature and log proof, reading a pinned
+// trust policy, and explaining why a directory was refused.
 package directory
 
 import (
-	"bytes"
 	"context"
-	"crypto/ed25519"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -14,7 +13,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 
 	"github.com/statustoken/statustoken/token"
@@ -28,44 +26,34 @@ const (
 	// SignatureHeader carries the signature, in standard base64, on the
 	// directory's own response, so that one request gets a matching pair.
 	SignatureHeader = "Statustoken-Directory-Signature"
+	// ProofPath is where the issuer serves the directory's log proof, a
+	// c2sp.org/tlog-proof@v1 bundle, as text.
+	ProofPath = "/.well-known/statustoken-directory.proof"
+	// ProofHeader carries the proof, in standard base64, on the
+	// directory's own response.
+	ProofHeader = "Statustoken-Directory-Proof"
 	// TokenRequestPath is where the issuer takes blind token requests.
 	TokenRequestPath = "/token-request"
+
+	// The issuer's log (c2sp.org/tlog-tiles), for monitors:
+	//
+	//	/log/checkpoint               the latest cosigned checkpoint
+	//	/log/tile/<L>/<N>[.p/<W>]     Merkle tree tiles
+	//	/log/tile/entries/<N>[.p/<W>] record bundles
+	//	/log/directory/<serial>       each logged directory, exact bytes
+	//	/log/directory/<serial>.sig   its detached root signature
+
+	// LogPrefix is the base path of the log.
+	LogPrefix = "/log"
+	// CheckpointPath is where the issuer serves the latest checkpoint that
+	// a quorum of its witnesses cosigned.
+	CheckpointPath = LogPrefix + "/checkpoint"
+	// TilePrefix is followed by a tile path without its "tile/" (a
+	// tlog-tiles URL under the prefix LogPrefix).
+	TilePrefix = LogPrefix + "/tile/"
+	// ArchivePrefix is followed by a serial, or a serial and ".sig".
+	ArchivePrefix = LogPrefix + "/directory/"
 )
-
-// ParseRootKey reads a pinned root public key: the name of a file holding
-// its base64 text (the issuer's root.pub), or that text itself, in
-// standard base64 or unpadded base64url. An existing file takes precedence.
-func ParseRootKey(v string) (ed25519.PublicKey, error) {
-	if fi, err := os.Stat(v); err == nil && fi.Mode().IsRegular() {
-		f, err := os.Open(v)
-		if err != nil {
-			return nil, fmt.Errorf("reading root key file %s: %v", v, err)
-		}
-		defer f.Close()
-		data, err := io.ReadAll(io.LimitReader(f, 1024))
-		if err != nil {
-			return nil, fmt.Errorf("reading root key file %s: %v", v, err)
-		}
-		if k, ok := decodeKey(string(data)); ok {
-			return k, nil
-		}
-		return nil, fmt.Errorf("root key file %s does not hold a base64 Ed25519 public key", v)
-	}
-	if k, ok := decodeKey(v); ok {
-		return k, nil
-	}
-	return nil, fmt.Errorf("root key %q is neither a base64 Ed25519 public key nor a readable file holding one", v)
-}
-
-func decodeKey(s string) (ed25519.PublicKey, bool) {
-	s = strings.TrimSpace(s)
-	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawURLEncoding} {
-		if b, err := enc.Strict().DecodeString(s); err == nil && len(b) == ed25519.PublicKeySize {
-			return ed25519.PublicKey(b), true
-		}
-	}
-	return nil, false
-}
 
 // IssuerURL checks an issuer's base URL: http or https, with a host, and
 // no query or fragment. It returns the URL without a trailing slash.
@@ -91,29 +79,61 @@ func Loopback(u *url.URL) bool {
 // maxErrorBody bounds what is read of an error response.
 const maxErrorBody = 1024
 
-// Fetch gets the directory and its signature from the issuer at base. The
-// bytes are not checked; pass them to holder.New or verify.New with
-// the pinned root key.
-func Fetch(ctx context.Context, c *http.Client, base *url.URL) (data, sig []byte, err error) {
+// Fetch gets the directory, its signature and its log proof from the
+// issuer at base: one request when the issuer sends the signature and the
+// proof in headers, else one more for each from its own path, with the
+// same ETag. An issuer that serves no proof at all (404) gives an empty
+// Proof, which holder.New and verify.New refuse as not logged. Nothing is
+// checked here; pass the result to holder.New or verify.New with the
+// pinned trust policy.
+func Fetch(ctx context.Context, c *http.Client, base *url.URL) (token.Published, error) {
+	var p token.Published
 	data, h, err := get(ctx, c, base.String()+Path, token.MaxDirectorySize)
 	if err != nil {
-		return nil, nil, err
+		return p, err
+	}
+	p.Directory = data
+	sameVersion := func(h2 http.Header) error {
+		if h.Get("ETag") != h2.Get("ETag") {
+			return errors.New("the directory changed while it was fetched; try again")
+		}
+		return nil
 	}
 	if v := h.Get(SignatureHeader); v != "" {
-		sig, err = base64.StdEncoding.Strict().DecodeString(v)
-		if err != nil || len(sig) != token.DirectorySignatureSize {
-			return nil, nil, fmt.Errorf("issuer sent a malformed %s header", SignatureHeader)
+		p.Signature, err = base64.StdEncoding.Strict().DecodeString(v)
+		if err != nil || len(p.Signature) != token.DirectorySignatureSize {
+			return p, fmt.Errorf("issuer sent a malformed %s header", SignatureHeader)
 		}
-		return data, sig, nil
+	} else {
+		sig, h2, err := get(ctx, c, base.String()+SignaturePath, token.DirectorySignatureSize)
+		if err != nil {
+			return p, err
+		}
+		if err := sameVersion(h2); err != nil {
+			return p, err
+		}
+		p.Signature = sig
 	}
-	sig, h2, err := get(ctx, c, base.String()+SignaturePath, token.DirectorySignatureSize)
-	if err != nil {
-		return nil, nil, err
+	if v := h.Get(ProofHeader); v != "" {
+		p.Proof, err = base64.StdEncoding.Strict().DecodeString(v)
+		if err != nil || len(p.Proof) > token.MaxProofSize {
+			return p, fmt.Errorf("issuer sent a malformed %s header", ProofHeader)
+		}
+		return p, nil
 	}
-	if h.Get("ETag") != h2.Get("ETag") {
-		return nil, nil, errors.New("the directory changed while it was fetched; try again")
+	proof, h2, err := get(ctx, c, base.String()+ProofPath, token.MaxProofSize)
+	var status statusError
+	switch {
+	case errors.As(err, &status) && status.code == http.StatusNotFound:
+		return p, nil
+	case err != nil:
+		return p, err
 	}
-	return data, sig, nil
+	if err := sameVersion(h2); err != nil {
+		return p, err
+	}
+	p.Proof = proof
+	return p, nil
 }
 
 func get(ctx context.Context, c *http.Client, u string, limit int64) ([]byte, http.Header, error) {
@@ -127,7 +147,7 @@ func get(ctx context.Context, c *http.Client, u string, limit int64) ([]byte, ht
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, nil, ResponseError(resp)
+		return nil, nil, statusError{resp.StatusCode, ResponseError(resp)}
 	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
@@ -138,6 +158,14 @@ func get(ctx context.Context, c *http.Client, u string, limit int64) ([]byte, ht
 	}
 	return data, resp.Header, nil
 }
+
+// statusError is an error response, with its status code.
+type statusError struct {
+	code int
+	err  error
+}
+
+func (e statusError) Error() string { return e.err.Error() }
 
 // ResponseError describes an issuer's error response by its status and
 // the first line of its body.
@@ -163,31 +191,4 @@ func ResponseError(resp *http.Response) error {
 		}, ra) + " s)"
 	}
 	return errors.New(msg)
-}
-
-// ErrRollback is returned for a directory older than one accepted before.
-var ErrRollback = errors.New("directory rollback")
-
-// CheckNewer refuses next, a directory already checked under the pinned
-// root key, when prev (a directory accepted before, or nil) has a higher
-// serial, or the same serial with other bytes.
-func CheckNewer(prev, next []byte) error {
-	if prev == nil {
-		return nil
-	}
-	p, err := token.ParseDirectory(prev)
-	if err != nil {
-		return fmt.Errorf("the stored directory is unreadable: %v", err)
-	}
-	n, err := token.ParseDirectory(next)
-	if err != nil {
-		return err
-	}
-	switch {
-	case n.Serial < p.Serial:
-		return fmt.Errorf("%w: the issuer sent serial %d, older than serial %d accepted before", ErrRollback, n.Serial, p.Serial)
-	case n.Serial == p.Serial && !bytes.Equal(prev, next):
-		return fmt.Errorf("%w: the issuer sent other contents under serial %d", ErrRollback, n.Serial)
-	}
-	return nil
 }

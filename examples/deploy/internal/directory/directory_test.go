@@ -5,12 +5,9 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
-	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,26 +15,6 @@ import (
 	"github.com/statustoken/statustoken/issue"
 	"github.com/statustoken/statustoken/token"
 )
-
-func TestParseRootKey(t *testing.T) {
-	pub, _, _ := ed25519.GenerateKey(rand.Reader)
-	std := base64.StdEncoding.EncodeToString(pub)
-	file := filepath.Join(t.TempDir(), "root.pub")
-	os.WriteFile(file, []byte(std+"\n"), 0o644)
-	for _, v := range []string{std, base64.RawURLEncoding.EncodeToString(pub), " " + std + "\n", file} {
-		k, err := ParseRootKey(v)
-		if err != nil || !k.Equal(pub) {
-			t.Errorf("ParseRootKey(%q): %v", v, err)
-		}
-	}
-	bad := filepath.Join(t.TempDir(), "bad.pub")
-	os.WriteFile(bad, []byte("hello\n"), 0o644)
-	for _, v := range []string{"", "abc", base64.StdEncoding.EncodeToString(pub[:31]), bad, filepath.Join(t.TempDir(), "missing")} {
-		if _, err := ParseRootKey(v); err == nil {
-			t.Errorf("ParseRootKey(%q) accepted", v)
-		}
-	}
-}
 
 func TestIssuerURL(t *testing.T) {
 	for _, ok := range []string{"http://127.0.0.1:8080", "https://issuer.example/", "https://issuer.example/base"} {
@@ -68,12 +45,14 @@ func TestFetch(t *testing.T) {
 		t.Fatal(err)
 	}
 	data, sig, _ := is.Directory(time.Now(), 7)
-	header := true
+	proof := []byte("c2sp.org/tlog-proof@v1\nindex 0\n\nlog\n")
+	header, hasProof, proofETag := true, true, `"7"`
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+Path, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("ETag", `"7"`)
 		if header {
 			w.Header().Set(SignatureHeader, base64.StdEncoding.EncodeToString(sig))
+			w.Header().Set(ProofHeader, base64.StdEncoding.EncodeToString(proof))
 		}
 		w.Write(data)
 	})
@@ -81,21 +60,39 @@ func TestFetch(t *testing.T) {
 		w.Header().Set("ETag", `"7"`)
 		w.Write(sig)
 	})
+	mux.HandleFunc("GET "+ProofPath, func(w http.ResponseWriter, r *http.Request) {
+		if !hasProof {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("ETag", proofETag)
+		w.Write(proof)
+	})
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	base, _ := IssuerURL(srv.URL)
 	for _, h := range []bool{true, false} {
 		header = h
-		d, s, err := Fetch(context.Background(), srv.Client(), base)
-		if err != nil || string(d) != string(data) || string(s) != string(sig) {
-			t.Fatalf("Fetch (signature header %v): %v", h, err)
+		p, err := Fetch(context.Background(), srv.Client(), base)
+		if err != nil || string(p.Directory) != string(data) || string(p.Signature) != string(sig) || string(p.Proof) != string(proof) {
+			t.Fatalf("Fetch (headers %v): %v", h, err)
 		}
-		if _, err := token.OpenDirectory(d, s, is.RootPublicKey()); err != nil {
+		if _, err := token.OpenDirectory(p.Directory, p.Signature, is.RootPublicKey()); err != nil {
 			t.Fatal(err)
 		}
 	}
+	// No proof at all: an empty one, for the library to refuse.
+	hasProof = false
+	if p, err := Fetch(context.Background(), srv.Client(), base); err != nil || p.Proof != nil {
+		t.Fatalf("Fetch without a proof: %v %q", err, p.Proof)
+	}
+	// A proof of another version.
+	hasProof, proofETag = true, `"8"`
+	if _, err := Fetch(context.Background(), srv.Client(), base); err == nil || !strings.Contains(err.Error(), "changed while it was fetched") {
+		t.Fatalf("Fetch with a proof of another version: %v", err)
+	}
 	other, _ := IssuerURL(srv.URL + "/elsewhere")
-	if _, _, err := Fetch(context.Background(), srv.Client(), other); err == nil || !strings.Contains(err.Error(), "404") {
+	if _, err := Fetch(context.Background(), srv.Client(), other); err == nil || !strings.Contains(err.Error(), "404") {
 		t.Fatalf("Fetch of a missing directory: %v", err)
 	}
 }
@@ -111,36 +108,5 @@ func TestResponseError(t *testing.T) {
 	want := "issuer answered 429 Too Many Requests: rate limit exceeded[31m; retry later (Retry-After: 1202 s)"
 	if got != want {
 		t.Fatalf("ResponseError = %q, want %q", got, want)
-	}
-}
-
-func TestCheckNewer(t *testing.T) {
-	_, root, _ := ed25519.GenerateKey(rand.Reader)
-	is, err := issue.NewIssuer(issue.Config{RootKey: root, Seed: make([]byte, issue.SeedSize), EpochLength: time.Hour,
-		Statuses: []token.StatusName{{Code: 1, Name: "green"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	d5, _, _ := is.Directory(now, 5)
-	d6, _, _ := is.Directory(now, 6)
-	d5later, _, _ := is.Directory(now.Add(2*time.Hour), 5)
-	if err := CheckNewer(nil, d5); err != nil {
-		t.Fatal(err)
-	}
-	if err := CheckNewer(d5, d6); err != nil {
-		t.Fatal(err)
-	}
-	if err := CheckNewer(d5, d5); err != nil {
-		t.Fatal(err)
-	}
-	if err := CheckNewer(d6, d5); !errors.Is(err, ErrRollback) {
-		t.Fatalf("older serial: %v", err)
-	}
-	if err := CheckNewer(d5, d5later); !errors.Is(err, ErrRollback) {
-		t.Fatalf("same serial, other bytes: %v", err)
-	}
-	if err := CheckNewer([]byte("{"), d5); err == nil {
-		t.Fatal("unreadable stored directory accepted")
 	}
 }
