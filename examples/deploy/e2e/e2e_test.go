@@ -53,13 +53,15 @@ func TestEndToEnd(t *testing.T) {
 	issuerArgs := []string{"-addr", "127.0.0.1:0", "-rate-limit", "5", "-witnesses", "witnesses.txt", "-quorum", "2",
 		"-log-origin", origin, "-cosign-every", "10s", "-cosign-retry", "2s", "-witness-timeout", "5s"}
 	issuer := r.startIssuer(issuerArgs...)
-	// restart stops the issuer and starts it again, which publishes a new
-	// directory; earlier runs' logs are kept in logs.
+	// restart stops the issuer and starts it again with -republish, which
+	// publishes a new directory; earlier runs' logs are kept in logs.
 	var logs []string
 	restart := func() {
 		issuer.stop()
 		logs = append(logs, issuer.log.String())
-		issuer = r.startIssuer(issuerArgs...)
+		// -republish: a restart within an epoch keeps the current
+		// directory unless told otherwise.
+		issuer = r.startIssuer(append(issuerArgs, "-republish")...)
 	}
 	var secrets []string // API keys and tokens, which no log may hold
 	trust := filepath.Join("issuer-state", "trust.txt")

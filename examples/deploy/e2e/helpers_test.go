@@ -58,7 +58,7 @@ func build(t *testing.T, dir string) {
 		defer wg.Done()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
-		cmd := exec.CommandContext(ctx, litewitnesstest.GoTool(t), "build", "-o", dir+string(filepath.Separator), mod+"issuer", mod+"wallet", mod+"scanner")
+		cmd := exec.CommandContext(ctx, litewitnesstest.GoTool(t), "build", "-o", dir+string(filepath.Separator), mod+"cmd/issuer", mod+"cmd/wallet", mod+"cmd/scanner")
 		out, err = cmd.CombinedOutput()
 	}()
 	litewitnesstest.Build(t, dir)

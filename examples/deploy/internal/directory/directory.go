@@ -182,7 +182,7 @@ func ResponseError(resp *http.Response) error {
 	if line != "" {
 		msg += ": " + line
 	}
-	if ra := resp.Header.Get("Retry-After"); ra != "" && resp.StatusCode == http.StatusTooManyRequests {
+	if ra := resp.Header.Get("Retry-After"); ra != "" && resp.StatusCode == http.StatusTooManyRequests && !strings.Contains(line, "retry in") {
 		msg += " (Retry-After: " + strings.Map(func(r rune) rune {
 			if r < '0' || r > '9' {
 				return -1

@@ -256,6 +256,24 @@ func (s *Store) Index(serial uint64) (int64, bool) {
 	return i, ok
 }
 
+// Last returns the serial and index of the log's last record; ok is false
+// for an empty log.
+func (s *Store) Last() (serial uint64, index int64, ok bool) {
+	n := s.log.Size()
+	if n == 0 {
+		return 0, 0, false
+	}
+	record, err := s.log.Record(n - 1)
+	if err != nil {
+		return 0, 0, false
+	}
+	serial, _, err = token.ParseLogRecord(record)
+	if err != nil {
+		return 0, 0, false
+	}
+	return serial, n - 1, true
+}
+
 // Archived returns the logged directory with serial and its signature;
 // an error wrapping fs.ErrNotExist when the log has none.
 func (s *Store) Archived(serial uint64) (data, sig []byte, err error) {

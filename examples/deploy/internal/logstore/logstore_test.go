@@ -39,6 +39,9 @@ func TestStore(t *testing.T) {
 		t.Fatalf("new store: created %v, origin %q, size %d", s.Created, s.Log().Origin(), s.Log().Size())
 	}
 	vkey := s.Log().VerifierKey()
+	if _, _, ok := s.Last(); ok {
+		t.Fatal("Last of an empty log")
+	}
 	var dirs, sigs [][]byte
 	for serial := uint64(1); serial <= 3; serial++ {
 		data, sig, _ := is.Directory(time.Now(), serial)
@@ -87,6 +90,9 @@ func TestStore(t *testing.T) {
 	}
 	if _, _, err := s.Archived(4); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("serial 4: %v", err)
+	}
+	if serial, i, ok := s.Last(); !ok || serial != 3 || i != 2 {
+		t.Fatalf("Last: serial %d, index %d, %v", serial, i, ok)
 	}
 	if s.WitnessSize("w1+00000000+AA==") != 3 || s.WitnessSize("w2+00000000+AA==") != 2 || s.WitnessSize("w3") != 0 {
 		t.Fatal("witness sizes not kept")

@@ -51,7 +51,7 @@ const MaxWitnessesFile = 64 << 10
 // URLs are http or https, without query or fragment.
 func ParseWitnesses(text []byte) ([]*Witness, error) {
 	if len(text) > MaxWitnessesFile {
-		return nil, fmt.Errorf("witnesses file of %d bytes, limit %d", len(text), MaxWitnessesFile)
+		return nil, fmt.Errorf("witnesses file of %d bytes is larger than the limit of %d bytes", len(text), MaxWitnessesFile)
 	}
 	var ws []*Witness
 	names, keys := map[string]bool{}, map[string]bool{}

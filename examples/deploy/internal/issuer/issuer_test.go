@@ -1,4 +1,4 @@
-package main
+package issuer
 
 import (
 	"bytes"
@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -52,8 +54,8 @@ const testOrigin = "statustoken.test/issuer/directory"
 // of each status and three witnesses in the test process.
 type fixture struct {
 	t         *testing.T
-	cfg       *config
-	srv       *server
+	cfg       *Config
+	srv       *Service
 	http      *httptest.Server
 	log       *syncBuffer
 	greenKey  string
@@ -63,35 +65,52 @@ type fixture struct {
 
 // testConfig returns the configuration of a service on a fresh state
 // directory.
-func testConfig(t *testing.T) *config {
-	return &config{
-		stateDir:       filepath.Join(t.TempDir(), "state"),
-		statuses:       testStatuses,
-		epoch:          24 * time.Hour,
-		epochs:         1,
-		rateLimit:      10,
-		rateWindow:     time.Hour,
-		maxHolders:     1000,
-		maxConcurrent:  2,
-		witnesses:      filepath.Join(t.TempDir(), "witnesses"),
-		quorum:         2,
-		logOrigin:      testOrigin,
-		cosignEvery:    time.Hour,
-		cosignRetry:    time.Minute,
-		witnessTimeout: 5 * time.Second,
+func testConfig(t *testing.T) *Config {
+	return &Config{
+		StateDir:       filepath.Join(t.TempDir(), "state"),
+		Statuses:       testStatuses,
+		Epoch:          24 * time.Hour,
+		Epochs:         1,
+		RateLimit:      10,
+		RateWindow:     time.Hour,
+		MaxHolders:     1000,
+		MaxConcurrent:  2,
+		Witnesses:      filepath.Join(t.TempDir(), "witnesses"),
+		Quorum:         2,
+		LogOrigin:      testOrigin,
+		CosignEvery:    time.Hour,
+		CosignRetry:    time.Minute,
+		WitnessTimeout: 5 * time.Second,
 	}
 }
+
+// startService opens the service on cfg and makes its first publication.
+func startService(t *testing.T, cfg *Config, logger *slog.Logger, now func() time.Time) *Service {
+	t.Helper()
+	s, err := open(*cfg, logger, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// quiet is a logger that discards everything.
+var quiet = slog.New(slog.DiscardHandler)
 
 // setupWitnesses does what an operator does before the first start:
 // creates the log key (as "issuer log-key"), registers the log with three
 // witnesses and lists them in the witnesses file.
-func setupWitnesses(t *testing.T, cfg *config) []*witnesstest.Witness {
+func setupWitnesses(t *testing.T, cfg *Config) []*witnesstest.Witness {
 	t.Helper()
-	var out, errOut bytes.Buffer
-	if code := run(context.Background(), []string{"log-key", "-state", cfg.stateDir, "-log-origin", cfg.logOrigin}, &out, &errOut); code != 0 {
-		t.Fatalf("log-key: %d %s", code, errOut.String())
+	info, err := LogKey(cfg.StateDir, cfg.LogOrigin)
+	if err != nil {
+		t.Fatal(err)
 	}
-	vkey := strings.TrimSpace(out.String())
+	vkey := info.VerifierKey
 	var ws []*witnesstest.Witness
 	var lines []string
 	for i := range 3 {
@@ -102,7 +121,7 @@ func setupWitnesses(t *testing.T, cfg *config) []*witnesstest.Witness {
 		lines = append(lines, w.Line(w.Start(t)))
 		ws = append(ws, w)
 	}
-	if err := os.WriteFile(cfg.witnesses, []byte("# test witnesses\n"+strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(cfg.Witnesses, []byte("# test witnesses\n"+strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return ws
@@ -111,29 +130,25 @@ func setupWitnesses(t *testing.T, cfg *config) []*witnesstest.Witness {
 func newFixture(t *testing.T, rateLimit int) *fixture {
 	t.Helper()
 	cfg := testConfig(t)
-	cfg.rateLimit = rateLimit
+	cfg.RateLimit = rateLimit
 	f := &fixture{t: t, cfg: cfg, log: &syncBuffer{}}
 	f.witnesses = setupWitnesses(t, cfg)
 	var err error
-	if f.greenKey, err = addHolder(cfg.holdersPath(), "green", testStatuses); err != nil {
+	if f.greenKey, err = AddHolder(cfg.HoldersPath(), "green", testStatuses); err != nil {
 		t.Fatal(err)
 	}
-	if f.redKey, err = addHolder(cfg.holdersPath(), "red", testStatuses); err != nil {
+	if f.redKey, err = AddHolder(cfg.HoldersPath(), "red", testStatuses); err != nil {
 		t.Fatal(err)
 	}
-	logger := slog.New(slog.NewTextHandler(f.log, nil))
-	if f.srv, _, err = newServer(context.Background(), cfg, logger, time.Now); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.srv.pub.logs.Close() })
-	f.http = httptest.NewServer(f.srv.handler())
+	f.srv = startService(t, cfg, slog.New(slog.NewTextHandler(f.log, nil)), time.Now)
+	f.http = httptest.NewServer(f.srv.Handler())
 	t.Cleanup(f.http.Close)
 	return f
 }
 
 func (f *fixture) root() ed25519.PublicKey {
 	f.t.Helper()
-	data, err := os.ReadFile(filepath.Join(f.cfg.stateDir, rootPubFile))
+	data, err := os.ReadFile(filepath.Join(f.cfg.StateDir, rootPubFile))
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -147,7 +162,7 @@ func (f *fixture) root() ed25519.PublicKey {
 // trust returns the trust policy the issuer wrote.
 func (f *fixture) trust() *token.Trust {
 	f.t.Helper()
-	text, err := os.ReadFile(filepath.Join(f.cfg.stateDir, trustFile))
+	text, err := os.ReadFile(filepath.Join(f.cfg.StateDir, trustFile))
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -353,8 +368,13 @@ func TestTokenRequestErrors(t *testing.T) {
 		t.Fatalf("beyond the rate limit: %d %q", code, body)
 	}
 	oneLine(t, body)
-	if ra, err := strconv.Atoi(hdr.Get("Retry-After")); err != nil || ra < 1 || ra > 3600 {
+	// The wait is said once, for people; the header carries it in
+	// seconds: a quarter of an hour for 4 requests an hour.
+	if ra, err := strconv.Atoi(hdr.Get("Retry-After")); err != nil || ra < 890 || ra > 900 {
 		t.Fatalf("Retry-After %q", hdr.Get("Retry-After"))
+	}
+	if body != "rate limit: retry in 15 min (at most 4 token requests per hour)\n" {
+		t.Fatalf("rate limit message %q", body)
 	}
 
 	// Wrong method on the token path.
@@ -386,6 +406,39 @@ func TestTokenRequestErrors(t *testing.T) {
 	}
 }
 
+// TestRateLimitMessage checks the 429 of a holder allowed one request a
+// minute: singular, in seconds.
+func TestRateLimitMessage(t *testing.T) {
+	cfg := testConfig(t)
+	setupWitnesses(t, cfg)
+	key, err := AddHolder(cfg.HoldersPath(), "green", testStatuses)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.RateLimit, cfg.RateWindow = 1, time.Minute
+	s := startService(t, cfg, quiet, time.Now)
+	h := s.Handler()
+	var codes []int
+	var body string
+	var hdr http.Header
+	for range 2 {
+		req := httptest.NewRequest(http.MethodPost, tokenPath, strings.NewReader("x"))
+		req.Header.Set("Authorization", "Bearer "+key)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		codes, body, hdr = append(codes, rec.Code), rec.Body.String(), rec.Header()
+	}
+	if codes[0] != http.StatusBadRequest || codes[1] != http.StatusTooManyRequests {
+		t.Fatalf("codes %v", codes)
+	}
+	if !regexp.MustCompile(`^rate limit: retry in (59 s|1 min) \(at most 1 token request per minute\)\n$`).MatchString(body) {
+		t.Fatalf("rate limit message %q", body)
+	}
+	if ra := hdr.Get("Retry-After"); ra != "59" && ra != "60" {
+		t.Fatalf("Retry-After %q", ra)
+	}
+}
+
 func TestLogsHoldNoSecrets(t *testing.T) {
 	f := newFixture(t, 10)
 	toks, req := f.issueTokens(f.greenKey, 1, 3)
@@ -402,7 +455,7 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 		"body text":             "garbage-body-xyz",
 	}
 	for _, name := range []string{rootKeyFile, seedFile} {
-		data, err := os.ReadFile(filepath.Join(f.cfg.stateDir, name))
+		data, err := os.ReadFile(filepath.Join(f.cfg.StateDir, name))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -440,51 +493,100 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 
 func TestSerialOnlyIncreases(t *testing.T) {
 	f := newFixture(t, 10)
-	serial := func() uint64 { return f.srv.pub.current().serial }
-	if serial() != 1 {
-		t.Fatalf("first serial %d", serial())
+	serial := func(s *Service) uint64 { return s.pub.current().serial }
+	if serial(f.srv) != 1 || storedSerial(t, f.cfg) != "1" {
+		t.Fatalf("first serial %d, stored %q", serial(f.srv), storedSerial(t, f.cfg))
 	}
 	if err := f.srv.pub.publish(context.Background(), time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if serial() != 2 {
-		t.Fatalf("after a second publication: %d", serial())
+	if serial(f.srv) != 2 || storedSerial(t, f.cfg) != "2" {
+		t.Fatalf("after a second publication: %d, stored %q", serial(f.srv), storedSerial(t, f.cfg))
 	}
-	// A restart on the same state continues from the stored serial, with
-	// the same root key and RSA keys.
-	s2, _, err := newServer(context.Background(), f.cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now)
-	if err != nil {
-		t.Fatal(err)
+	p1 := f.srv.pub.current()
+	f.srv.Close()
+	// The witnesses' clocks move on a second at each cosignature, so that
+	// each cosigning makes a new proof.
+	var tick atomic.Int64
+	for _, w := range f.witnesses {
+		w.Now = func() time.Time { return time.Now().Add(time.Duration(tick.Add(1)) * time.Second) }
 	}
-	defer s2.pub.logs.Close()
-	p1, p2 := f.srv.pub.current(), s2.pub.current()
-	if p2.serial != 3 {
-		t.Fatalf("serial after restart %d, want 3", p2.serial)
+
+	// A restart within the same window serves the same directory, serial
+	// and all, with a fresh proof: no serial is used up and nothing is
+	// logged.
+	s2 := startService(t, f.cfg, quiet, time.Now)
+	p2 := s2.pub.current()
+	if p2.serial != 2 || !bytes.Equal(p2.data, p1.data) || s2.pub.logs.Log().Size() != 2 {
+		t.Fatalf("restart in the same window: serial %d, log size %d; want serial 2 again", p2.serial, s2.pub.logs.Log().Size())
+	}
+	if bytes.Equal(p2.proof, p1.proof) || p2.etag == p1.etag {
+		t.Fatal("the proof was not refreshed at the restart")
+	}
+	s2.Close()
+
+	// -republish makes a new directory anyway, from the stored serial,
+	// with the same root key and RSA keys.
+	cfg := *f.cfg
+	cfg.Republish = true
+	s3 := startService(t, &cfg, quiet, time.Now)
+	p3 := s3.pub.current()
+	if p3.serial != 3 || storedSerial(t, f.cfg) != "3" {
+		t.Fatalf("serial after a restart with -republish %d, want 3", p3.serial)
 	}
 	d1, _ := token.ParseDirectory(p1.data)
-	d2, err := token.OpenDirectory(p2.data, p2.sig, f.root())
+	d3, err := token.OpenDirectory(p3.data, p3.sig, f.root())
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := range d1.Keys {
-		if d1.Keys[i].ID != d2.Keys[i].ID {
+		if d1.Keys[i].ID != d3.Keys[i].ID {
 			t.Fatalf("key %d changed across a restart", i)
 		}
 	}
-	if p1.etag == p2.etag {
+	if p1.etag == p3.etag {
 		t.Fatal("ETag did not change with the serial")
+	}
+	s3.Close()
+
+	// A restart in the next epoch: the window moved, so a new serial.
+	later := func() time.Time { return time.Now().Add(f.cfg.Epoch) }
+	s4 := startService(t, f.cfg, quiet, later)
+	p4 := s4.pub.current()
+	d4, _ := token.ParseDirectory(p4.data)
+	if p4.serial != 4 || d4.Keys[0].NotBefore != d3.Keys[0].NotBefore+uint32(f.cfg.Epoch/time.Second) {
+		t.Fatalf("restart in the next epoch: serial %d", p4.serial)
+	}
+	s4.Close()
+
+	// Another configuration (two epochs listed) changes the directory:
+	// a new serial too.
+	cfg = *f.cfg
+	cfg.Epochs = 2
+	s5 := startService(t, &cfg, quiet, later)
+	if p5 := s5.pub.current(); p5.serial != 5 {
+		t.Fatalf("restart with -epochs 2: serial %d, want 5", p5.serial)
 	}
 }
 
+// storedSerial returns the content of the state directory's serial file.
+func storedSerial(t *testing.T, cfg *Config) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(cfg.StateDir, serialFile))
+	if err != nil {
+		return "none"
+	}
+	return strings.TrimSpace(string(data))
+}
+
 func TestStatePermissions(t *testing.T) {
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	setup := func(t *testing.T) *config {
+	setup := func(t *testing.T) *Config {
 		c := testConfig(t)
 		setupWitnesses(t, c)
-		if _, err := addHolder(c.holdersPath(), "green", testStatuses); err != nil {
+		if _, err := AddHolder(c.HoldersPath(), "green", testStatuses); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := openState(c.stateDir); err != nil {
+		if _, err := openState(c.StateDir); err != nil {
 			t.Fatal(err)
 		}
 		return c
@@ -510,12 +612,15 @@ func TestStatePermissions(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cfg := setup(t)
-			if err := c.mod(cfg.stateDir); err != nil {
+			if err := c.mod(cfg.StateDir); err != nil {
 				t.Fatal(err)
 			}
-			_, _, err := newServer(context.Background(), cfg, quiet, time.Now)
+			s, err := open(*cfg, quiet, time.Now)
+			if err == nil {
+				s.Close()
+			}
 			if err == nil || !strings.Contains(err.Error(), c.want) {
-				t.Fatalf("newServer: %v, want an error containing %q", err, c.want)
+				t.Fatalf("open: %v, want an error containing %q", err, c.want)
 			}
 		})
 	}
@@ -525,7 +630,7 @@ func TestStatePermissions(t *testing.T) {
 	for name, want := range map[string]os.FileMode{
 		"": 0o700, keysDir: 0o700, rootKeyFile: 0o600, seedFile: 0o600, holdersFile: 0o600, "log.key": 0o600,
 	} {
-		fi, err := os.Stat(filepath.Join(cfg.stateDir, name))
+		fi, err := os.Stat(filepath.Join(cfg.StateDir, name))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -585,7 +690,7 @@ func TestFileAttester(t *testing.T) {
 		t.Fatalf("plain key: %+v %v", at, err)
 	}
 	for _, bad := range []string{"plain-key-2", "", "plain key 1", strings.Repeat("k", 300)} {
-		if _, err := a.Attest(context.Background(), bad); err != errUnknownHolder {
+		if _, err := a.Attest(context.Background(), bad); err != ErrUnknownHolder {
 			t.Errorf("Attest(%q): %v", bad, err)
 		}
 	}
@@ -607,61 +712,106 @@ func TestFileAttester(t *testing.T) {
 	}
 }
 
-func TestAddHolderCommand(t *testing.T) {
+func TestAddHolder(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "st")
-	var out, errOut bytes.Buffer
-	if code := run(context.Background(), []string{"add-holder", "-state", dir, "red"}, &out, &errOut); code != 0 {
-		t.Fatalf("add-holder: %d %s", code, errOut.String())
+	name := filepath.Join(dir, holdersFile)
+	key, err := AddHolder(name, "red", testStatuses)
+	if err != nil {
+		t.Fatal(err)
 	}
-	key := strings.TrimSpace(out.String())
 	if len(key) != 43 {
 		t.Fatalf("API key %q", key)
 	}
-	holders, err := os.ReadFile(filepath.Join(dir, holdersFile))
+	holders, err := os.ReadFile(name)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(string(holders), key) {
 		t.Fatal("holders file stores the API key itself")
 	}
-	a, err := loadFileAttester(filepath.Join(dir, holdersFile), testStatuses)
+	for path, want := range map[string]os.FileMode{dir: 0o700, name: 0o600} {
+		if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != want {
+			t.Fatalf("%s: %v, want mode %04o", path, err, want)
+		}
+	}
+	a, err := loadFileAttester(name, testStatuses)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if at, err := a.Attest(context.Background(), key); err != nil || at.Status != 2 {
 		t.Fatalf("new key: %+v %v", at, err)
 	}
-	// Flags after the status work too; unknown statuses are refused.
-	out.Reset()
-	if code := run(context.Background(), []string{"add-holder", "green", "-state", dir}, &out, &errOut); code != 0 {
-		t.Fatalf("add-holder with flags last: %d", code)
-	}
-	errOut.Reset()
-	if code := run(context.Background(), []string{"add-holder", "-state", dir, "purple"}, &out, &errOut); code != 1 ||
-		!strings.Contains(errOut.String(), `unknown status "purple"`) {
-		t.Fatalf("unknown status: %d %q", code, errOut.String())
-	}
-	if code := run(context.Background(), []string{"add-holder", "-state", dir}, &out, &errOut); code != 2 {
-		t.Fatalf("no status: %d", code)
+	if _, err := AddHolder(name, "purple", testStatuses); err == nil || !strings.Contains(err.Error(), `unknown status "purple"`) {
+		t.Fatalf("unknown status: %v", err)
 	}
 }
 
-func TestUsage(t *testing.T) {
-	for _, args := range [][]string{{"-h"}, {"serve", "-h"}, {"add-holder", "-h"}, {"log-key", "-h"}, {"help"}} {
-		var out, errOut bytes.Buffer
-		if code := run(context.Background(), args, &out, &errOut); code != 0 {
-			t.Errorf("%v: exit %d", args, code)
-		}
-		if !strings.Contains(out.String()+errOut.String(), "issuer add-holder") {
-			t.Errorf("%v: no usage text", args)
+func TestText(t *testing.T) {
+	for _, c := range []struct {
+		n    int
+		want string
+	}{{0, "0 tokens"}, {1, "1 token"}, {2, "2 tokens"}} {
+		if got := plural(c.n, "token", "tokens"); got != c.want {
+			t.Errorf("plural(%d) = %q", c.n, got)
 		}
 	}
-	for _, args := range [][]string{{"frobnicate"}, {"-statuses", "0=x"}, {"-statuses", "1=Green"}, {"-statuses", "1=a,2=a"}, {"-statuses", "1=a,1=b"},
-		{"-witnesses", "w", "-rate-limit", "0"}, {"-witnesses", "w", "-tls-cert", "x"}, {"serve", "-witnesses", "w", "extra"},
-		{"serve"}, {"-witnesses", "w", "-quorum", "0"}, {"-witnesses", "w", "-cosign-every", "48h"}, {"log-key", "extra"}} {
-		var out, errOut bytes.Buffer
-		if code := run(context.Background(), args, &out, &errOut); code != 2 {
-			t.Errorf("%v: exit %d, want 2", args, code)
+	for d, want := range map[time.Duration]string{
+		0: "0 s", 300 * time.Millisecond: "1 s", 45 * time.Second: "45 s", 360 * time.Second: "6 min",
+		361 * time.Second: "7 min", 59*time.Second + time.Millisecond: "1 min", 59*time.Minute + time.Second: "1 h", time.Hour: "1 h", 90 * time.Minute: "1 h 30 min", 72 * time.Hour: "3 days",
+	} {
+		if got := humanDuration(d); got != want {
+			t.Errorf("humanDuration(%v) = %q, want %q", d, got, want)
+		}
+	}
+	for d, want := range map[time.Duration]string{time.Second: "per second", time.Minute: "per minute", time.Hour: "per hour", 30 * time.Minute: "per 30 min"} {
+		if got := per(d); got != want {
+			t.Errorf("per(%v) = %q, want %q", d, got, want)
+		}
+	}
+}
+
+func TestCheck(t *testing.T) {
+	base := DefaultConfig()
+	base.Witnesses = "w"
+	if err := base.Check(); err != nil {
+		t.Fatalf("defaults: %v", err)
+	}
+	for _, c := range []struct {
+		mod  func(*Config)
+		want string
+	}{
+		{func(c *Config) { c.RateLimit = 0 }, "-rate-limit"},
+		{func(c *Config) { c.Epoch = 30 * time.Minute }, "-epoch"},
+		{func(c *Config) { c.Epochs = 17 }, "-epochs"},
+		{func(c *Config) { c.MaxConcurrent = 0 }, "-max-concurrent"},
+		{func(c *Config) { c.TLSCert = "x" }, "go together"},
+		{func(c *Config) { c.Witnesses = "" }, "-witnesses is required"},
+		{func(c *Config) { c.Quorum = 0 }, "-quorum"},
+		{func(c *Config) { c.CosignEvery = 48 * time.Hour }, "-cosign-every"},
+		{func(c *Config) { c.Statuses = []token.StatusName{{Code: 1, Name: "A"}} }, "-statuses"},
+		{func(c *Config) { c.Addr = "0.0.0.0:8080" }, errClearText},
+		{func(c *Config) { c.Addr = ":8080" }, errClearText},
+		{func(c *Config) { c.Addr = "[::]:8080" }, errClearText},
+		{func(c *Config) { c.Addr = "192.0.2.1:8080" }, "not a loopback address"},
+		{func(c *Config) { c.Addr = "8080" }, "want HOST:PORT"},
+	} {
+		cfg := base
+		c.mod(&cfg)
+		if err := cfg.Check(); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: %v, want %q", cfg, err, c.want)
+		}
+	}
+	for _, mod := range []func(*Config){
+		func(c *Config) { c.Addr = "127.0.0.1:0" },
+		func(c *Config) { c.Addr = "[::1]:0" },
+		func(c *Config) { c.Addr = "localhost:0" },
+		func(c *Config) { c.Addr, c.InsecureHTTP = "0.0.0.0:0", true },
+		func(c *Config) { c.Addr, c.TLSCert, c.TLSKey = ":443", "c", "k" },
+	} {
+		ok := base
+		mod(&ok)
+		if err := ok.Check(); err != nil {
+			t.Errorf("%+v: %v", ok, err)
 		}
 	}
 }
@@ -671,28 +821,56 @@ func TestUsage(t *testing.T) {
 func TestServeShutsDownGracefully(t *testing.T) {
 	cfg := testConfig(t)
 	setupWitnesses(t, cfg)
-	dir := cfg.stateDir
-	if _, err := addHolder(filepath.Join(dir, holdersFile), "green", testStatuses); err != nil {
+	if _, err := AddHolder(cfg.HoldersPath(), "green", testStatuses); err != nil {
 		t.Fatal(err)
 	}
+	cfg.Addr = "127.0.0.1:0"
+	reload := make(chan os.Signal, 1)
+	cfg.Reload = reload
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	logs := &syncBuffer{}
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, []string{"-state", dir, "-addr", "127.0.0.1:0", "-epochs", "1", "-witnesses", cfg.witnesses}, io.Discard, logs)
-	}()
+	done := make(chan error, 1)
+	go func() { done <- Serve(ctx, *cfg, slog.New(slog.NewTextHandler(logs, nil))) }()
 	url := waitListening(t, logs, done)
 	resp, err := http.Get(url + healthPath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	readAll(t, resp)
+	if !strings.Contains(logs.String(), "msg=\"directory published\" serial=1") {
+		t.Fatalf("no publication in the log:\n%s", logs)
+	}
+
+	// A reload reads the holders file again: a holder added meanwhile
+	// is known.
+	key, err := AddHolder(cfg.HoldersPath(), "red", testStatuses)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reload <- syscall.SIGHUP
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(logs.String(), `msg="holders file reloaded" holders=2`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no reload in the log:\n%s", logs)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	req, _ := http.NewRequest(http.MethodPost, url+tokenPath, strings.NewReader("x"))
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if readAll(t, resp); resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("the holder added before the reload: %d, want 400 (known, malformed request)", resp.StatusCode)
+	}
+
 	cancel()
 	select {
-	case code := <-done:
-		if code != 0 {
-			t.Fatalf("exit %d:\n%s", code, logs)
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Serve: %v\n%s", err, logs)
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("service did not stop")
@@ -705,7 +883,7 @@ func TestServeShutsDownGracefully(t *testing.T) {
 	}
 }
 
-func waitListening(t *testing.T, logs *syncBuffer, done chan int) string {
+func waitListening(t *testing.T, logs *syncBuffer, done chan error) string {
 	t.Helper()
 	re := regexp.MustCompile(`msg=listening url=(\S+)`)
 	deadline := time.Now().Add(60 * time.Second)
@@ -714,11 +892,73 @@ func waitListening(t *testing.T, logs *syncBuffer, done chan int) string {
 			return m[1]
 		}
 		select {
-		case code := <-done:
-			t.Fatalf("service exited %d:\n%s", code, logs)
+		case err := <-done:
+			t.Fatalf("service stopped: %v\n%s", err, logs)
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
 	t.Fatalf("service did not start:\n%s", logs)
 	return ""
+}
+
+// TestCORS checks the cross-origin headers: on the directory's paths and
+// the log's, errors included, with preflight answers; never on the token
+// requests.
+func TestCORS(t *testing.T) {
+	f := newFixture(t, 10)
+	paths := []string{directoryPath, signaturePath, proofPath, checkpointPath, tilePrefix + "0/000.p/1", archivePrefix + "1", archivePrefix + "1.sig", archivePrefix + "99"}
+	for _, path := range paths {
+		resp := f.get(path, "Origin", "https://scanner.example")
+		readAll(t, resp)
+		if resp.Header.Get("Access-Control-Allow-Origin") != "*" || resp.Header.Get("Access-Control-Expose-Headers") != "Statustoken-Directory-Signature, Statustoken-Directory-Proof" {
+			t.Errorf("GET %s (%d): CORS headers %q %q", path, resp.StatusCode, resp.Header.Get("Access-Control-Allow-Origin"), resp.Header.Get("Access-Control-Expose-Headers"))
+		}
+	}
+	for _, path := range paths[:5] {
+		req, _ := http.NewRequest(http.MethodOptions, f.http.URL+path, nil)
+		req.Header.Set("Origin", "https://scanner.example")
+		req.Header.Set("Access-Control-Request-Method", "GET")
+		req.Header.Set("Access-Control-Request-Headers", "if-none-match")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		readAll(t, resp)
+		if resp.StatusCode != http.StatusNoContent || resp.Header.Get("Access-Control-Allow-Origin") != "*" ||
+			!strings.Contains(resp.Header.Get("Access-Control-Allow-Methods"), "GET") || resp.Header.Get("Access-Control-Allow-Headers") != "If-None-Match" {
+			t.Errorf("OPTIONS %s: %d %v", path, resp.StatusCode, resp.Header)
+		}
+	}
+	// The token requests: no CORS header on an answer or a preflight, so
+	// that no page of another origin can send an API key there and read
+	// the answer.
+	h := f.holder()
+	_, req, err := h.Request(1, time.Now(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{f.greenKey, "", "wrong"} {
+		code, _, hdr := f.post(key, bytes.NewReader(req), int64(len(req)))
+		if hdr.Get("Access-Control-Allow-Origin") != "" || hdr.Get("Access-Control-Expose-Headers") != "" {
+			t.Errorf("POST %s (%d) with CORS headers", tokenPath, code)
+		}
+	}
+	preq, _ := http.NewRequest(http.MethodOptions, f.http.URL+tokenPath, nil)
+	preq.Header.Set("Origin", "https://scanner.example")
+	preq.Header.Set("Access-Control-Request-Method", "POST")
+	preq.Header.Set("Access-Control-Request-Headers", "authorization")
+	resp, err := http.DefaultClient.Do(preq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readAll(t, resp)
+	if resp.StatusCode/100 == 2 || resp.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("OPTIONS %s: %d %v", tokenPath, resp.StatusCode, resp.Header)
+	}
+	if r := f.get(healthPath); r.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("%s with CORS headers", healthPath)
+	}
+	if !strings.Contains(f.log.String(), "method=OPTIONS path=/log/ status=204") {
+		t.Errorf("preflight not logged by route:\n%s", f.log)
+	}
 }

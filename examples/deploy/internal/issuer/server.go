@@ -1,25 +1,19 @@
-package main
+package issuer
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"math"
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/statustoken/statustoken/examples/deploy/internal/directory"
-	"github.com/statustoken/statustoken/examples/deploy/internal/logstore"
-	"github.com/statustoken/statustoken/examples/deploy/internal/witnessclient"
 	"github.com/statustoken/statustoken/issue"
-	"github.com/statustoken/statustoken/token"
 )
 
 const (
@@ -32,6 +26,7 @@ const (
 	checkpointPath  = directory.CheckpointPath
 	tilePrefix      = directory.TilePrefix
 	archivePrefix   = directory.ArchivePrefix
+	logPrefix       = directory.LogPrefix
 	healthPath      = "/healthz"
 
 	// directoryMaxAge caps how long clients may cache the directory, so
@@ -39,148 +34,25 @@ const (
 	directoryMaxAge = 5 * time.Minute
 )
 
-// published is one logged directory version: its bytes and signature,
-// and once a quorum of witnesses has cosigned a checkpoint that includes
-// it, its proof under that checkpoint.
-type published struct {
-	data, sig []byte
-	serial    uint64
-	// index is the directory's record in the log.
-	index int64
-	// proof is the c2sp.org/tlog-proof bundle, and checkpoint the
-	// cosigned checkpoint in it.
-	proof, checkpoint []byte
-	// etag names the directory, signature and proof together.
-	etag string
-	// next is when the directory's window moves: the end of the epoch it
-	// was made in.
-	next time.Time
-}
-
-// publisher keeps the current directory and replaces it when an epoch
-// ends, with a serial that only increases (stored in the state
-// directory). Each directory goes into the log; it is served once a
-// quorum of the witnesses has cosigned a checkpoint that includes it, and
-// its proof is refreshed by cosigning the log again every cosignEvery.
-type publisher struct {
-	is          *issue.Issuer
-	st          *state
-	logs        *logstore.Store
-	witnesses   []*witnessclient.Witness
-	client      *witnessclient.Client
-	trust       *token.Trust
-	quorum      int
-	epoch       time.Duration
-	cosignEvery time.Duration
-	retry       time.Duration
-	logger      *slog.Logger
-
-	mu  sync.RWMutex
-	cur *published // served; nil until a first directory is cosigned
-
-	// pubMu serializes publications and cosigning rounds, and guards:
-	pubMu    sync.Mutex
-	latest   *published // the newest directory in the log
-	next     time.Time  // when to make the next directory
-	cosignAt time.Time  // when to cosign the log next
-}
-
-// publish makes, signs and logs a new directory for now, then has the
-// witnesses cosign the log. RSA keys for epochs not seen before are
-// generated and stored first, which takes a moment. An error from making
-// the directory leaves the log unchanged and is retried after p.retry;
-// one from cosigning leaves the new directory in the log, unserved, and
-// the cosigning is retried.
-func (p *publisher) publish(ctx context.Context, now time.Time) error {
-	p.pubMu.Lock()
-	defer p.pubMu.Unlock()
-	p.next = now.Add(p.retry)
-	serial, err := p.st.nextSerial()
-	if err != nil {
-		return fmt.Errorf("directory serial: %w", err)
-	}
-	data, sig, err := p.is.Directory(now, serial)
-	if err != nil {
-		return fmt.Errorf("directory: %w", err)
-	}
-	index, err := p.logs.Append(data, sig)
-	if err != nil {
-		return fmt.Errorf("logging the directory: %w", err)
-	}
-	p.latest = &published{data: data, sig: sig, serial: serial, index: index, next: p.epochEnd(now)}
-	p.next = p.latest.next
-	p.logger.Info("directory logged", "serial", serial, "index", index)
-	if err := p.cosign(ctx, now); err != nil {
-		return fmt.Errorf("directory %d not published yet: %w", serial, err)
-	}
-	return nil
-}
-
-// current returns the directory served, or nil.
-func (p *publisher) current() *published {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	return p.cur
-}
-
-// run publishes a new directory whenever an epoch ends, and has the
-// witnesses cosign the log again every cosignEvery (or after p.retry when
-// a round failed), until ctx is done. The previous directory is served
-// until a new one is cosigned.
-func (p *publisher) run(ctx context.Context, now func() time.Time) {
-	for {
-		p.pubMu.Lock()
-		wake := p.next
-		if p.cosignAt.Before(wake) {
-			wake = p.cosignAt
-		}
-		p.pubMu.Unlock()
-		t := time.NewTimer(max(time.Until(wake), 0))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
-		}
-		at := now()
-		p.pubMu.Lock()
-		due := !at.Before(p.next)
-		p.pubMu.Unlock()
-		if due {
-			if err := p.publish(ctx, at); err != nil && ctx.Err() == nil {
-				p.logger.Error("publication failed", "error", err)
-			}
-			continue
-		}
-		p.pubMu.Lock()
-		err := p.cosign(ctx, at)
-		p.pubMu.Unlock()
-		if err != nil && ctx.Err() == nil {
-			p.logger.Error("cosigning the log failed", "error", err)
-		}
-	}
-}
-
-// server is the issuer's HTTP service.
-type server struct {
-	is       *issue.Issuer
-	pub      *publisher
-	att      Attester
-	lim      *limiter
-	limitMsg string
-	sem      chan struct{}
-	logger   *slog.Logger
-	now      func() time.Time
-}
-
-func (s *server) handler() http.Handler {
+// Handler returns the service's HTTP handler: the directory, its
+// signature and proof, the log, the token requests and /healthz. The
+// directory paths and the log answer cross-origin requests (CORS), so that
+// a web scanner on another origin can fetch them; the token-request path
+// never does.
+func (s *Service) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET "+directoryPath, s.directory)
-	mux.HandleFunc("GET "+signaturePath, s.signature)
-	mux.HandleFunc("GET "+proofPath, s.proof)
-	mux.HandleFunc("GET "+checkpointPath, s.checkpoint)
-	mux.HandleFunc("GET "+tilePrefix+"{path...}", s.tile)
-	mux.HandleFunc("GET "+archivePrefix+"{name}", s.archive)
+	public := func(pattern string, h http.HandlerFunc) {
+		mux.Handle("GET "+pattern, crossOrigin(h))
+	}
+	public(directoryPath, s.directory)
+	public(signaturePath, s.signature)
+	public(proofPath, s.proof)
+	public(checkpointPath, s.checkpoint)
+	public(tilePrefix+"{path...}", s.tile)
+	public(archivePrefix+"{name}", s.archive)
+	for _, p := range preflightPaths {
+		mux.HandleFunc("OPTIONS "+p, preflight)
+	}
 	mux.HandleFunc("POST "+tokenPath, s.token)
 	mux.HandleFunc("GET "+healthPath, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -190,7 +62,39 @@ func (s *server) handler() http.Handler {
 	return s.logged(mux)
 }
 
-func (s *server) cacheHeaders(w http.ResponseWriter, p *published) {
+// preflightPaths are the patterns that answer CORS preflight requests:
+// the directory's three paths and the whole log.
+var preflightPaths = []string{directoryPath, signaturePath, proofPath, logPrefix + "/"}
+
+// exposedHeaders are the response headers a cross-origin page may read
+// besides the CORS-safelisted ones.
+const exposedHeaders = signatureHeader + ", " + proofHeader
+
+// crossOrigin lets pages of any origin read h's responses, errors
+// included. Everything under it is public and signed, and read without
+// credentials: "*" exposes nothing a page could not fetch from anywhere.
+func crossOrigin(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Access-Control-Allow-Origin", "*")
+		w.Header().Set("Access-Control-Expose-Headers", exposedHeaders)
+		h.ServeHTTP(w, r)
+	})
+}
+
+// preflight answers a CORS preflight request for the public paths: GET
+// and HEAD, with the conditional request header the directory honours.
+func preflight(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Access-Control-Allow-Origin", "*")
+	h.Set("Access-Control-Allow-Methods", "GET, HEAD")
+	h.Set("Access-Control-Allow-Headers", "If-None-Match")
+	h.Set("Access-Control-Expose-Headers", exposedHeaders)
+	h.Set("Access-Control-Max-Age", "86400")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Service) cacheHeaders(w http.ResponseWriter, p *published) {
 	age := min(directoryMaxAge, p.next.Sub(s.now()))
 	w.Header().Set("Cache-Control", fmt.Sprintf("public, max-age=%d", max(0, int(age/time.Second))))
 	w.Header().Set("ETag", p.etag)
@@ -198,7 +102,7 @@ func (s *server) cacheHeaders(w http.ResponseWriter, p *published) {
 
 // served returns the directory served, or answers 503 when no directory
 // has been cosigned yet.
-func (s *server) served(w http.ResponseWriter) *published {
+func (s *Service) served(w http.ResponseWriter) *published {
 	p := s.pub.current()
 	if p == nil {
 		w.Header().Set("Retry-After", "60")
@@ -209,7 +113,7 @@ func (s *server) served(w http.ResponseWriter) *published {
 
 // directory serves the signed directory's exact bytes, with the signature
 // and the log proof in headers.
-func (s *server) directory(w http.ResponseWriter, r *http.Request) {
+func (s *Service) directory(w http.ResponseWriter, r *http.Request) {
 	p := s.served(w)
 	if p == nil {
 		return
@@ -223,7 +127,7 @@ func (s *server) directory(w http.ResponseWriter, r *http.Request) {
 
 // signature serves the detached 64-byte signature of the directory with
 // the same ETag.
-func (s *server) signature(w http.ResponseWriter, r *http.Request) {
+func (s *Service) signature(w http.ResponseWriter, r *http.Request) {
 	p := s.served(w)
 	if p == nil {
 		return
@@ -235,7 +139,7 @@ func (s *server) signature(w http.ResponseWriter, r *http.Request) {
 
 // proof serves the directory's log proof (c2sp.org/tlog-proof@v1) with
 // the same ETag.
-func (s *server) proof(w http.ResponseWriter, r *http.Request) {
+func (s *Service) proof(w http.ResponseWriter, r *http.Request) {
 	p := s.served(w)
 	if p == nil {
 		return
@@ -255,7 +159,7 @@ const (
 )
 
 // checkpoint serves the latest checkpoint that a quorum cosigned.
-func (s *server) checkpoint(w http.ResponseWriter, r *http.Request) {
+func (s *Service) checkpoint(w http.ResponseWriter, r *http.Request) {
 	p := s.served(w)
 	if p == nil {
 		return
@@ -267,7 +171,7 @@ func (s *server) checkpoint(w http.ResponseWriter, r *http.Request) {
 
 // tile serves a tile of the log: /log/tile/<L>/<N>[.p/<W>] and
 // /log/tile/entries/<N>[.p/<W>].
-func (s *server) tile(w http.ResponseWriter, r *http.Request) {
+func (s *Service) tile(w http.ResponseWriter, r *http.Request) {
 	path := r.PathValue("path")
 	data, err := s.pub.logs.Log().Tile("tile/" + path)
 	if err != nil {
@@ -287,7 +191,7 @@ func (s *server) tile(w http.ResponseWriter, r *http.Request) {
 // its exact bytes, and /log/directory/<serial>.sig, its signature. They
 // let monitors check every record of the log against the directory it
 // names.
-func (s *server) archive(w http.ResponseWriter, r *http.Request) {
+func (s *Service) archive(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	text, isSig := strings.CutSuffix(name, ".sig")
 	serial, err := strconv.ParseUint(text, 10, 64)
@@ -314,9 +218,10 @@ func (s *server) archive(w http.ResponseWriter, r *http.Request) {
 // the attester, applies the holder's rate limit, reads the body (at most
 // issue.MaxRequestSize bytes) and lets the issuer sign it for the status the
 // attester assigned.
-func (s *server) token(w http.ResponseWriter, r *http.Request) {
+func (s *Service) token(w http.ResponseWriter, r *http.Request) {
 	if r.ContentLength > issue.MaxRequestSize {
-		fail(w, http.StatusRequestEntityTooLarge, "request body of %d bytes is larger than the limit of %d bytes", r.ContentLength, issue.MaxRequestSize)
+		fail(w, http.StatusRequestEntityTooLarge, "request body of %s is larger than the limit of %s",
+			plural(int(min(r.ContentLength, math.MaxInt32)), "byte", "bytes"), plural(issue.MaxRequestSize, "byte", "bytes"))
 		return
 	}
 	cred, ok := bearer(r)
@@ -327,7 +232,7 @@ func (s *server) token(w http.ResponseWriter, r *http.Request) {
 	}
 	att, err := s.att.Attest(r.Context(), cred)
 	switch {
-	case errors.Is(err, errUnknownHolder):
+	case errors.Is(err, ErrUnknownHolder):
 		w.Header().Set("WWW-Authenticate", `Bearer realm="statustoken", error="invalid_token"`)
 		fail(w, http.StatusUnauthorized, "unknown API key")
 		return
@@ -339,12 +244,12 @@ func (s *server) token(w http.ResponseWriter, r *http.Request) {
 	}
 	allowed, wait, full := s.lim.allow(att.Holder, s.now())
 	if !allowed {
-		secs := strconv.Itoa(int(math.Ceil(max(wait, time.Second).Seconds())))
-		w.Header().Set("Retry-After", secs)
+		wait = max(wait, time.Second)
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 		if full {
-			fail(w, http.StatusServiceUnavailable, "too many holders are being served; retry in %s s", secs)
+			fail(w, http.StatusServiceUnavailable, "too many holders are being served: retry in %s", humanDuration(wait))
 		} else {
-			fail(w, http.StatusTooManyRequests, "rate limit exceeded: %s; retry in %s s", s.limitMsg, secs)
+			fail(w, http.StatusTooManyRequests, "rate limit: retry in %s (%s)", humanDuration(wait), s.limitMsg)
 		}
 		return
 	}
@@ -358,7 +263,7 @@ func (s *server) token(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			fail(w, http.StatusRequestEntityTooLarge, "request body is larger than the limit of %d bytes", issue.MaxRequestSize)
+			fail(w, http.StatusRequestEntityTooLarge, "request body is larger than the limit of %s", plural(issue.MaxRequestSize, "byte", "bytes"))
 		} else {
 			fail(w, http.StatusBadRequest, "could not read the request body")
 		}
@@ -439,7 +344,7 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 // (a fixed string, never the client's path or query), the status and the
 // duration. Nothing else from the request is logged: no address, header,
 // body or token. A panicking handler answers 500 and the service goes on.
-func (s *server) logged(next http.Handler) http.Handler {
+func (s *Service) logged(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
@@ -466,23 +371,22 @@ func (s *server) logged(next http.Handler) http.Handler {
 
 // route is the path pattern that matched the request, or "-".
 func route(r *http.Request) string {
-	switch r.Pattern {
-	case "GET " + directoryPath:
-		return directoryPath
-	case "GET " + signaturePath:
-		return signaturePath
-	case "GET " + proofPath:
-		return proofPath
-	case "GET " + checkpointPath:
-		return checkpointPath
-	case "GET " + tilePrefix + "{path...}":
+	method, path, ok := strings.Cut(r.Pattern, " ")
+	if !ok {
+		return "-"
+	}
+	switch method {
+	case http.MethodGet, http.MethodPost, http.MethodOptions:
+	default:
+		return "-"
+	}
+	switch path {
+	case directoryPath, signaturePath, proofPath, checkpointPath, tokenPath, healthPath, logPrefix + "/":
+		return path
+	case tilePrefix + "{path...}":
 		return tilePrefix
-	case "GET " + archivePrefix + "{name}":
+	case archivePrefix + "{name}":
 		return archivePrefix
-	case "POST " + tokenPath:
-		return tokenPath
-	case "GET " + healthPath:
-		return healthPath
 	}
 	return "-"
 }

@@ -1,10 +1,9 @@
-package main
+package issuer
 
 import (
 	"bytes"
 	"context"
 	"encoding/base64"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -116,11 +115,11 @@ func TestTransparencyEndpoints(t *testing.T) {
 
 func TestTrustFile(t *testing.T) {
 	f := newFixture(t, 10)
-	text, err := os.ReadFile(filepath.Join(f.cfg.stateDir, trustFile))
+	text, err := os.ReadFile(filepath.Join(f.cfg.StateDir, trustFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	fi, _ := os.Stat(filepath.Join(f.cfg.stateDir, trustFile))
+	fi, _ := os.Stat(filepath.Join(f.cfg.StateDir, trustFile))
 	if fi.Mode().Perm() != 0o644 {
 		t.Errorf("trust.txt has mode %04o", fi.Mode().Perm())
 	}
@@ -184,26 +183,22 @@ func TestQuorumNotReached(t *testing.T) {
 func TestWrongWitnessKey(t *testing.T) {
 	cfg := testConfig(t)
 	ws := setupWitnesses(t, cfg)
-	addHolder(cfg.holdersPath(), "green", testStatuses)
-	text, _ := os.ReadFile(cfg.witnesses)
+	AddHolder(cfg.HoldersPath(), "green", testStatuses)
+	text, _ := os.ReadFile(cfg.Witnesses)
 	text = bytes.Replace(text, []byte(ws[2].VerifierKey()), []byte(strings.Replace(ws[1].VerifierKey(), "w2.example", "w3.example", 1)), 1)
-	os.WriteFile(cfg.witnesses, text, 0o644)
+	os.WriteFile(cfg.Witnesses, text, 0o644)
 	// The key hash no longer matches the name: the file is refused.
-	if _, _, err := newServer(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now); err == nil || !strings.Contains(err.Error(), "not a cosignature verifier key") {
+	if _, err := open(*cfg, quiet, time.Now); err == nil || !strings.Contains(err.Error(), "not a cosignature verifier key") {
 		t.Fatalf("witness line with a forged vkey: %v", err)
 	}
 	// A well-formed key of another witness: w3 answers, but its
 	// cosignature does not verify under the key listed.
 	other := setupWitnesses(t, testConfig(t))[2]
 	text = bytes.Replace(text, []byte(strings.Replace(ws[1].VerifierKey(), "w2.example", "w3.example", 1)), []byte(other.VerifierKey()), 1)
-	os.WriteFile(cfg.witnesses, text, 0o644)
-	cfg.quorum = 3
+	os.WriteFile(cfg.Witnesses, text, 0o644)
+	cfg.Quorum = 3
 	logs := &syncBuffer{}
-	s, _, err := newServer(context.Background(), cfg, slog.New(slog.NewTextHandler(logs, nil)), time.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.pub.logs.Close()
+	s := startService(t, cfg, slog.New(slog.NewTextHandler(logs, nil)), time.Now)
 	if s.pub.current() != nil || !strings.Contains(logs.String(), "no valid cosignature by this witness") {
 		t.Fatalf("served without three valid cosignatures:\n%s", logs)
 	}
@@ -215,96 +210,93 @@ func TestWrongWitnessKey(t *testing.T) {
 func TestFirstRunWithoutQuorum(t *testing.T) {
 	cfg := testConfig(t)
 	ws := setupWitnesses(t, cfg)
-	addHolder(cfg.holdersPath(), "green", testStatuses)
+	AddHolder(cfg.HoldersPath(), "green", testStatuses)
 	for _, w := range ws {
 		w.Offline.Store(true)
 	}
 	logs := &syncBuffer{}
-	s, _, err := newServer(context.Background(), cfg, slog.New(slog.NewTextHandler(logs, nil)), time.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.pub.logs.Close()
+	s := startService(t, cfg, slog.New(slog.NewTextHandler(logs, nil)), time.Now)
 	if !strings.Contains(logs.String(), "publication incomplete") || !strings.Contains(logs.String(), "serving_serial=none") {
 		t.Fatalf("log:\n%s", logs)
 	}
 	for _, path := range []string{directoryPath, signaturePath, proofPath, checkpointPath} {
 		rec := httptest.NewRecorder()
-		s.handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		s.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
 		if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" || !strings.Contains(rec.Body.String(), "witnesses") {
 			t.Errorf("%s before any cosigning: %d %q", path, rec.Code, rec.Body.String())
 		}
+	}
+	if storedSerial(t, cfg) != "none" {
+		t.Fatalf("serial %s stored for a directory never served", storedSerial(t, cfg))
 	}
 	for _, w := range ws {
 		w.Offline.Store(false)
 	}
 	s.pub.pubMu.Lock()
-	err = s.pub.cosign(context.Background(), time.Now())
+	err := s.pub.cosign(context.Background(), time.Now())
 	s.pub.pubMu.Unlock()
 	if err != nil {
 		t.Fatal(err)
 	}
 	rec := httptest.NewRecorder()
-	s.handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, directoryPath, nil))
-	if rec.Code != 200 || rec.Header().Get(proofHeader) == "" {
-		t.Fatalf("after cosigning: %d", rec.Code)
+	s.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, directoryPath, nil))
+	if rec.Code != 200 || rec.Header().Get(proofHeader) == "" || storedSerial(t, cfg) != "1" {
+		t.Fatalf("after cosigning: %d, serial %s stored", rec.Code, storedSerial(t, cfg))
 	}
 }
 
 // TestRestart checks what a restart keeps: the log's records, the
 // witnesses' sizes, and the directory served, which is served again while
-// the witnesses are down; and that losing the witnesses' sizes costs only
-// a 409 and a retry.
+// the witnesses are down; that a directory logged but never served is
+// served at the next start when still current; and that losing the
+// witnesses' sizes costs only a 409 and a retry.
 func TestRestart(t *testing.T) {
 	f := newFixture(t, 10)
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	first := f.published()
-	f.srv.pub.logs.Close()
+	f.srv.Close()
 
+	// A restart with a new directory (-republish) while the witnesses are
+	// down: serial 2 is logged, not served, and not stored as served.
 	for _, w := range f.witnesses {
 		w.Offline.Store(true)
 	}
-	s2, _, err := newServer(context.Background(), f.cfg, quiet, time.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := *f.cfg
+	cfg.Republish = true
+	s2 := startService(t, &cfg, quiet, time.Now)
 	cur := s2.pub.current()
 	if cur == nil || cur.serial != 1 || !bytes.Equal(cur.proof, first.Proof) {
 		t.Fatalf("after a restart without witnesses: serving %+v, want serial 1 again", cur)
 	}
-	if s2.pub.logs.Log().Size() != 2 {
-		t.Fatalf("log of %d records after the restart, want 2", s2.pub.logs.Log().Size())
+	if s2.pub.logs.Log().Size() != 2 || storedSerial(t, f.cfg) != "1" {
+		t.Fatalf("log of %d records after the restart, serial %s stored; want 2 records, serial 1", s2.pub.logs.Log().Size(), storedSerial(t, f.cfg))
 	}
-	s2.pub.logs.Close()
+	s2.Close()
 
 	// The issuer forgets the witnesses' sizes: each answers 409 with its
-	// size, and the issuer retries once with it.
-	os.Remove(filepath.Join(f.cfg.stateDir, "log", "witnesses"))
+	// size, and the issuer retries once with it. Serial 2, still current,
+	// is served without a new record.
+	os.Remove(filepath.Join(f.cfg.StateDir, "log", "witnesses"))
 	var before []int64
 	for _, w := range f.witnesses {
 		w.Offline.Store(false)
 		before = append(before, w.Requests.Load())
 	}
-	s3, _, err := newServer(context.Background(), f.cfg, quiet, time.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s3.pub.logs.Close()
+	s3 := startService(t, f.cfg, quiet, time.Now)
 	cur = s3.pub.current()
-	if cur == nil || cur.serial != 3 {
-		t.Fatalf("after a restart with the witnesses back: %+v", cur)
+	if cur == nil || cur.serial != 2 || storedSerial(t, f.cfg) != "2" {
+		t.Fatalf("after a restart with the witnesses back: %+v, serial %s stored", cur, storedSerial(t, f.cfg))
 	}
 	for i, w := range f.witnesses {
 		if n := w.Requests.Load() - before[i]; n != 2 {
 			t.Errorf("witness %s got %d requests, want 2 (a 409, then the retry)", w.Name, n)
 		}
-		if n := w.Size(testOrigin); n != 3 {
-			t.Errorf("witness %s at size %d, want 3", w.Name, n)
+		if n := w.Size(testOrigin); n != 2 {
+			t.Errorf("witness %s at size %d, want 2", w.Name, n)
 		}
 	}
-	// The records file holds three records of 41 bytes.
-	fi, err := os.Stat(filepath.Join(f.cfg.stateDir, "log", "records"))
-	if err != nil || fi.Size() != 3*token.LogRecordSize {
+	// The records file holds two records of 41 bytes.
+	fi, err := os.Stat(filepath.Join(f.cfg.StateDir, "log", "records"))
+	if err != nil || fi.Size() != 2*token.LogRecordSize {
 		t.Fatalf("records file: %v, %d bytes", err, fi.Size())
 	}
 }
@@ -382,31 +374,26 @@ func proofCheckpoint(proof []byte) []byte {
 	return cp
 }
 
-func TestLogKeyCommand(t *testing.T) {
+func TestLogKey(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "st")
-	logKey := func(args ...string) (int, string, string) {
-		var out, errOut bytes.Buffer
-		code := run(context.Background(), append([]string{"log-key", "-state", dir}, args...), &out, &errOut)
-		return code, strings.TrimSpace(out.String()), errOut.String()
+	info, err := LogKey(dir, "")
+	if err != nil || !info.Created || info.Origin != DefaultOrigin || !strings.HasPrefix(info.VerifierKey, DefaultOrigin+"+") {
+		t.Fatalf("LogKey: %+v %v", info, err)
 	}
-	code, vkey, msg := logKey()
-	if code != 0 || !strings.HasPrefix(vkey, defaultOrigin+"+") || !strings.Contains(msg, "witnessctl add-key -db DB -origin "+defaultOrigin+" -key "+vkey) {
-		t.Fatalf("log-key: %d %q %q", code, vkey, msg)
+	if again, err := LogKey(dir, ""); err != nil || again.Created || again.VerifierKey != info.VerifierKey {
+		t.Fatalf("second LogKey: %+v %v", again, err)
 	}
-	if code, again, _ := logKey(); code != 0 || again != vkey {
-		t.Fatalf("second log-key: %d %q", code, again)
+	if again, err := LogKey(dir, DefaultOrigin); err != nil || again.VerifierKey != info.VerifierKey {
+		t.Fatalf("LogKey with its origin: %+v %v", again, err)
 	}
-	if code, _, msg := logKey("-log-origin", "other.example/log"); code != 1 || !strings.Contains(msg, "origin never changes") {
-		t.Fatalf("another origin: %d %q", code, msg)
+	if _, err := LogKey(dir, "other.example/log"); err == nil || !strings.Contains(err.Error(), "origin never changes") {
+		t.Fatalf("another origin: %v", err)
 	}
 	fi, err := os.Stat(filepath.Join(dir, "log.key"))
 	if err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("log.key: %v", err)
 	}
-	if origin, err := logstore.Origin(dir); err != nil || origin != defaultOrigin {
+	if origin, err := logstore.Origin(dir); err != nil || origin != DefaultOrigin {
 		t.Fatalf("origin %q %v", origin, err)
-	}
-	if _, err := logstore.Open(filepath.Join(t.TempDir(), "none"), ""); err == nil || !strings.Contains(err.Error(), "no log origin") {
-		t.Fatalf("opening without a key or an origin: %v", err)
 	}
 }

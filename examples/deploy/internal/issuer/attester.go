@@ -1,4 +1,4 @@
-package main
+package issuer
 
 import (
 	"bufio"
@@ -25,7 +25,7 @@ import (
 // the Attestation.
 type Attester interface {
 	// Attest returns the holder's attestation, an error wrapping
-	// errUnknownHolder when the credential names no holder, or another
+	// ErrUnknownHolder when the credential names no holder, or another
 	// error when the attester cannot answer now. Errors must not quote
 	// the credential.
 	Attest(ctx context.Context, credential string) (Attestation, error)
@@ -40,7 +40,9 @@ type Attestation struct {
 	Status token.Status
 }
 
-var errUnknownHolder = errors.New("unknown API key")
+// ErrUnknownHolder is the error of an Attester for a credential that
+// names no holder.
+var ErrUnknownHolder = errors.New("unknown API key")
 
 // maxCredential bounds the API keys the service accepts.
 const maxCredential = 256
@@ -141,20 +143,21 @@ func validCredential(s string) bool {
 // Attest implements Attester.
 func (a *fileAttester) Attest(_ context.Context, credential string) (Attestation, error) {
 	if !validCredential(credential) {
-		return Attestation{}, errUnknownHolder
+		return Attestation{}, ErrUnknownHolder
 	}
 	sum := sha256.Sum256([]byte(credential))
 	st, ok := a.holders[sum]
 	if !ok {
-		return Attestation{}, errUnknownHolder
+		return Attestation{}, ErrUnknownHolder
 	}
 	return Attestation{Holder: string(sum[:]), Status: st}, nil
 }
 
-// addHolder creates a random API key for a holder of status, appends its
-// hash and status to the holders file (creating it with mode 0600, and its
-// directory with mode 0700) and returns the key.
-func addHolder(name, status string, statuses []token.StatusName) (string, error) {
+// AddHolder creates a random API key for a holder of status, appends its
+// hash and status to the holders file name of the demo attester (creating
+// it with mode 0600, and its directory with mode 0700) and returns the
+// key. Only the key's SHA-256 is stored.
+func AddHolder(name, status string, statuses []token.StatusName) (string, error) {
 	if _, ok := statusCode(statuses, status); !ok {
 		return "", fmt.Errorf("unknown status %q (the issuer's statuses: %s)", status, statusList(statuses))
 	}

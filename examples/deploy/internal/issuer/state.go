@@ -1,4 +1,4 @@
-package main
+package issuer
 
 import (
 	"bytes"
@@ -14,10 +14,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/statustoken/statustoken/examples/deploy/internal/files"
 	"github.com/statustoken/statustoken/issue"
-	"github.com/statustoken/statustoken/token"
 )
 
 // The issuer's state directory holds:
@@ -25,7 +25,7 @@ import (
 //	root.key    the Ed25519 root key that signs directories (PKCS #8 PEM, 0600)
 //	root.pub    its public key in base64, for wallets and scanners to pin
 //	seed.key    the issuer seed (PEM, 0600)
-//	serial      the serial of the last directory published (0600)
+//	serial      the serial of the last directory served (0600)
 //	keys/       RSA issuing keys, one PEM file each (issue.FileKeyStore)
 //	holders     the demo attester's API keys (see attester.go), by default
 //	trust.txt   the trust policy that wallets and scanners pin (public)
@@ -51,6 +51,10 @@ type state struct {
 	root    ed25519.PrivateKey
 	seed    []byte
 	created bool
+
+	mu sync.Mutex
+	// serial is the serial of the last directory served, as stored.
+	serial uint64
 }
 
 // openState opens the state directory dir, creating it (mode 0700) with a
@@ -79,6 +83,9 @@ func openState(dir string) (*state, error) {
 		if err := st.load(); err != nil {
 			return nil, err
 		}
+	}
+	if err := st.readSerial(); err != nil {
+		return nil, err
 	}
 	// root.pub is public and only informative: rewrite it if it is missing
 	// or does not match the root key.
@@ -138,36 +145,53 @@ func (st *state) load() error {
 		return err
 	}
 	if len(seed) != issue.SeedSize {
-		return fmt.Errorf("%s: seed of %d bytes, want %d", filepath.Join(st.dir, seedFile), len(seed), issue.SeedSize)
+		return fmt.Errorf("%s: seed of %s, want %d bytes", filepath.Join(st.dir, seedFile), plural(len(seed), "byte", "bytes"), issue.SeedSize)
 	}
 	st.root, st.seed = root, seed
 	return nil
 }
 
-// nextSerial reads the serial of the last published directory, stores the
-// next one and returns it. Serials only increase, across restarts too.
-func (st *state) nextSerial() (uint64, error) {
+// readSerial reads the serial of the last directory served; 0 when none
+// was.
+func (st *state) readSerial() error {
 	name := filepath.Join(st.dir, serialFile)
-	var last uint64
 	data, err := files.ReadPrivate(name, maxSecretFile)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
+		return nil
 	case err != nil:
-		return 0, err
-	default:
-		last, err = strconv.ParseUint(strings.TrimSpace(string(data)), 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("%s is not a decimal serial number; it must hold the last published serial", name)
-		}
+		return err
 	}
-	if last >= token.MaxSerial {
-		return 0, fmt.Errorf("%s: serial %d reached the format's limit", name, last)
+	last, err := strconv.ParseUint(strings.TrimSpace(string(data)), 10, 64)
+	if err != nil {
+		return fmt.Errorf("%s is not a decimal serial number; it must hold the serial of the last directory served", name)
 	}
-	next := last + 1
-	if err := files.WriteAtomic(name, []byte(strconv.FormatUint(next, 10)+"\n"), 0o600); err != nil {
-		return 0, err
+	st.serial = last
+	return nil
+}
+
+// lastSerial returns the serial of the last directory served.
+func (st *state) lastSerial() uint64 {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.serial
+}
+
+// served stores serial as that of the last directory served, when it is
+// higher than the one stored. Serials only increase, across restarts too.
+// It is called only once the directory is logged, cosigned and served, so
+// that a start that fails leaves the stored serial as it was.
+func (st *state) served(serial uint64) error {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if serial <= st.serial {
+		return nil
 	}
-	return next, nil
+	if err := files.WriteAtomic(filepath.Join(st.dir, serialFile), []byte(strconv.FormatUint(serial, 10)+"\n"), 0o600); err != nil {
+		return err
+	}
+	st.serial = serial
+	return nil
 }
 
 func readPEM(name, typ string) ([]byte, error) {

@@ -1,0 +1,299 @@
+// Command issuer is a statustoken issuer service: it publishes the signed
+// key directory through a transparency log that witnesses cosign, and
+// signs blind token requests (rsabssa, RFC 9474) for holders whose status
+// an attester vouches for. The service is package internal/issuer; this
+// command is its flags and wiring.
+//
+//	issuer [serve] -witnesses FILE [flags]   run the service
+//	issuer add-holder [flags] STATUS         create an API key for a holder of STATUS
+//	issuer log-key [flags]                   print the log's verifier key, for the witnesses
+//
+// Run "issuer -h" for the flags. The service binds its address before it
+// publishes anything; it refuses plain HTTP beyond loopback unless given
+// -insecure-http (API keys would travel in clear text), and serves HTTPS
+// with -tls-cert and -tls-key. SIGHUP reloads the holders file and the TLS
+// certificate; SIGINT and SIGTERM stop it gracefully.
+//
+// Exit status: 0 after a graceful stop, 1 when the service failed, 2 on a
+// usage error.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/statustoken/statustoken/examples/deploy/internal/issuer"
+	"github.com/statustoken/statustoken/token"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// listen opens the service's listener; tests replace it.
+var listen = net.Listen
+
+const usageText = `usage:
+  issuer [serve] -witnesses FILE [flags]   run the issuer service
+  issuer add-holder [flags] STATUS         create an API key for a holder of STATUS,
+                                           add it to the holders file and print it
+  issuer log-key [flags]                   print the log's verifier key (creating the
+                                           log key on first use), to register the log
+                                           with each witness
+
+The service keeps its keys and its log in the state directory, creating
+them on first run, and writes the trust policy that wallets and scanners pin
+to STATE/trust.txt. Each directory is served once a quorum of the witnesses
+(the -witnesses file, lines "witness NAME VKEY URL") has cosigned the log;
+a restart within the same epoch serves the same directory and serial again.
+Holders authenticate with "Authorization: Bearer API-KEY"; the demo
+attester reads API keys and statuses from the holders file (default
+STATE/holders; send SIGHUP to reload it, and the TLS certificate).
+
+Plain HTTP is served on loopback addresses only: elsewhere give -tls-cert
+and -tls-key, or -insecure-http behind a TLS proxy.
+
+  GET  /.well-known/statustoken-directory        the signed directory (signature and log
+                                                 proof in the Statustoken-Directory-Signature
+                                                 and Statustoken-Directory-Proof headers)
+  GET  /.well-known/statustoken-directory.sig    the detached 64-byte signature
+  GET  /.well-known/statustoken-directory.proof  the log proof
+  GET  /log/checkpoint, /log/tile/...            the log (c2sp.org/tlog-tiles)
+  GET  /log/directory/SERIAL[.sig]               every logged directory, for monitors
+  POST /token-request                            a blind token request, binary body,
+                                                 with "Authorization: Bearer API-KEY"
+`
+
+// statusFlag parses "CODE=NAME,..." into a status list.
+type statusFlag struct{ list *[]token.StatusName }
+
+func (f statusFlag) String() string {
+	if f.list == nil {
+		return ""
+	}
+	parts := make([]string, len(*f.list))
+	for i, s := range *f.list {
+		parts[i] = fmt.Sprintf("%d=%s", s.Code, s.Name)
+	}
+	return strings.Join(parts, ",")
+}
+
+func (f statusFlag) Set(v string) error {
+	list, err := issuer.ParseStatuses(v)
+	if err != nil {
+		return err
+	}
+	*f.list = list
+	return nil
+}
+
+// commonFlags defines the flags of serve and add-holder; c holds the
+// defaults.
+func commonFlags(fs *flag.FlagSet, c *issuer.Config) {
+	fs.StringVar(&c.StateDir, "state", c.StateDir, "state `directory` (mode 0700): keys, seed, serial, log, holders")
+	fs.StringVar(&c.Holders, "holders", "", "holders `file` of the demo attester (default STATE/holders)")
+	fs.Var(statusFlag{&c.Statuses}, "statuses", "status codes and names, `CODE=NAME,...`; codes name keys, so keep them stable")
+}
+
+func originFlag(fs *flag.FlagSet, c *issuer.Config) {
+	fs.StringVar(&c.LogOrigin, "log-origin", issuer.DefaultOrigin, "`origin` naming the log in its checkpoints, for a new log (a log's origin never changes); give each deployment its own")
+}
+
+// flagSet is a subcommand's flags. A parse error prints only the error and
+// where to find the usage; -h prints the whole usage on stdout.
+type flagSet struct {
+	*flag.FlagSet
+	cmd            string // "issuer" or "issuer add-holder"...
+	stdout, stderr io.Writer
+}
+
+func newFlagSet(cmd string, stdout, stderr io.Writer) *flagSet {
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	return &flagSet{FlagSet: fs, cmd: cmd, stdout: stdout, stderr: stderr}
+}
+
+// parse parses args; done reports that the command ends with code.
+func (fs *flagSet) parse(args []string) (code int, done bool) {
+	err := fs.Parse(args)
+	switch {
+	case err == nil:
+		return 0, false
+	case errors.Is(err, flag.ErrHelp):
+		fs.help()
+		return 0, true
+	}
+	return fs.usageError("%v", err), true
+}
+
+// help prints the usage and the command's flags on stdout.
+func (fs *flagSet) help() {
+	fmt.Fprintf(fs.stdout, "%s\nflags of %s:\n", usageText, fs.cmd)
+	fs.SetOutput(fs.stdout)
+	fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
+}
+
+// usageError prints a usage error in two lines and returns exit code 2.
+func (fs *flagSet) usageError(format string, args ...any) int {
+	fmt.Fprintf(fs.stderr, "issuer: "+format+"\n", args...)
+	fmt.Fprintf(fs.stderr, "run '%s -h' for usage\n", fs.cmd)
+	return 2
+}
+
+// sawFlag reports whether the flag name was set on the command line.
+func (fs *flagSet) sawFlag(name string) bool {
+	seen := false
+	fs.Visit(func(f *flag.Flag) { seen = seen || f.Name == name })
+	return seen
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return serveCommand(ctx, args, stdout, stderr)
+	case "add-holder":
+		return addHolderCommand(args, stdout, stderr)
+	case "log-key":
+		return logKeyCommand(args, stdout, stderr)
+	case "help":
+		fmt.Fprint(stdout, usageText)
+		return 0
+	}
+	fmt.Fprintf(stderr, "issuer: unknown command %q\nrun 'issuer -h' for usage\n", cmd)
+	return 2
+}
+
+func serveCommand(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	c := issuer.DefaultConfig()
+	fs := newFlagSet("issuer", stdout, stderr)
+	commonFlags(fs.FlagSet, &c)
+	fs.StringVar(&c.Addr, "addr", c.Addr, "listen `address` (port 0 picks a free port); plain HTTP only on loopback, unless -insecure-http")
+	fs.DurationVar(&c.Epoch, "epoch", c.Epoch, "epoch length, 1h to 168h: tokens expire at the end of their key's epoch")
+	fs.IntVar(&c.Epochs, "epochs", c.Epochs, "epochs the directory lists, the current one included (1 to 16)")
+	fs.IntVar(&c.RateLimit, "rate-limit", c.RateLimit, "token requests each holder may make per rate window")
+	fs.DurationVar(&c.RateWindow, "rate-window", c.RateWindow, "rate-limit window")
+	fs.IntVar(&c.MaxHolders, "max-holders", c.MaxHolders, "holders tracked at once by the rate limiter (bounds its memory)")
+	fs.IntVar(&c.MaxConcurrent, "max-concurrent", c.MaxConcurrent, "token requests signed at once")
+	fs.StringVar(&c.TLSCert, "tls-cert", "", "serve HTTPS with this certificate `file` (PEM; reloaded on SIGHUP)")
+	fs.StringVar(&c.TLSKey, "tls-key", "", "private key `file` for -tls-cert (PEM)")
+	fs.BoolVar(&c.InsecureHTTP, "insecure-http", false, "serve plain HTTP on a non-loopback address, behind a TLS proxy")
+	fs.StringVar(&c.Witnesses, "witnesses", "", "witnesses `file`: lines \"witness NAME VKEY URL\" (required)")
+	fs.IntVar(&c.Quorum, "quorum", c.Quorum, "witnesses that must cosign each checkpoint")
+	originFlag(fs.FlagSet, &c)
+	fs.DurationVar(&c.CosignEvery, "cosign-every", c.CosignEvery, "have the witnesses cosign the log again this often, to keep the proof fresh (at most one epoch)")
+	fs.DurationVar(&c.CosignRetry, "cosign-retry", c.CosignRetry, "retry a cosigning round without a quorum after this long")
+	fs.DurationVar(&c.WitnessTimeout, "witness-timeout", c.WitnessTimeout, "give up on a witness after this long")
+	fs.BoolVar(&c.Republish, "republish", false, "publish a new directory, with a new serial, at start even when the one in the log is still current")
+	logLevel := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
+	logJSON := fs.Bool("log-json", false, "log in JSON instead of text")
+	if code, done := fs.parse(args); done {
+		return code
+	}
+	if !fs.sawFlag("log-origin") {
+		c.LogOrigin = "" // the existing log's, else the default
+	}
+	if fs.NArg() != 0 {
+		return fs.usageError("unexpected argument %q", fs.Arg(0))
+	}
+	level, ok := map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError}[strings.ToLower(*logLevel)]
+	if !ok {
+		return fs.usageError("-log-level %q: want debug, info, warn or error", *logLevel)
+	}
+	if err := c.Check(); err != nil {
+		return fs.usageError("%v", err)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	var logger *slog.Logger
+	if *logJSON {
+		logger = slog.New(slog.NewJSONHandler(stderr, opts))
+	} else {
+		logger = slog.New(slog.NewTextHandler(stderr, opts))
+	}
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	c.Reload = hup
+	c.Listen = listen
+	if err := issuer.Serve(ctx, c, logger); err != nil {
+		logger.Error("issuer stopped", "error", err)
+		return 1
+	}
+	return 0
+}
+
+func addHolderCommand(args []string, stdout, stderr io.Writer) int {
+	c := issuer.DefaultConfig()
+	fs := newFlagSet("issuer add-holder", stdout, stderr)
+	commonFlags(fs.FlagSet, &c)
+	// Flags may come before or after STATUS.
+	var rest []string
+	for {
+		if code, done := fs.parse(args); done {
+			return code
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		rest = append(rest, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	if len(rest) != 1 {
+		return fs.usageError("add-holder takes one status name, for example: issuer add-holder green")
+	}
+	key, err := issuer.AddHolder(c.HoldersPath(), rest[0], c.Statuses)
+	if err != nil {
+		fmt.Fprintln(stderr, "issuer:", err)
+		return 1
+	}
+	fmt.Fprintf(stderr, "issuer: added a holder of status %s to %s (only the key's SHA-256 is stored).\n"+
+		"Give the holder this API key; a running issuer reads the file again on SIGHUP or restart:\n", rest[0], c.HoldersPath())
+	fmt.Fprintln(stdout, key)
+	return 0
+}
+
+func logKeyCommand(args []string, stdout, stderr io.Writer) int {
+	c := issuer.DefaultConfig()
+	fs := newFlagSet("issuer log-key", stdout, stderr)
+	fs.StringVar(&c.StateDir, "state", c.StateDir, "state `directory` (mode 0700)")
+	originFlag(fs.FlagSet, &c)
+	if code, done := fs.parse(args); done {
+		return code
+	}
+	if fs.NArg() != 0 {
+		return fs.usageError("unexpected argument %q", fs.Arg(0))
+	}
+	if !fs.sawFlag("log-origin") {
+		c.LogOrigin = ""
+	}
+	info, err := issuer.LogKey(c.StateDir, c.LogOrigin)
+	if err != nil {
+		fmt.Fprintln(stderr, "issuer:", err)
+		return 1
+	}
+	if info.Created {
+		fmt.Fprintf(stderr, "issuer: created the log key of %s in %s\n", info.Origin, c.StateDir)
+	}
+	fmt.Fprintf(stderr, "issuer: register the log with each witness, for litewitness:\n"+
+		"  witnessctl add-log -db DB -origin %s\n  witnessctl add-key -db DB -origin %s -key %s\n", info.Origin, info.Origin, info.VerifierKey)
+	fmt.Fprintln(stdout, info.VerifierKey)
+	return 0
+}

@@ -1,0 +1,155 @@
+package issuer
+
+import (
+	"crypto/ed25519"
+	"encoding/base64"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/statustoken/statustoken/examples/deploy/internal/files"
+	"github.com/statustoken/statustoken/examples/deploy/internal/logstore"
+	"github.com/statustoken/statustoken/examples/deploy/internal/witnessclient"
+	"github.com/statustoken/statustoken/token"
+)
+
+const (
+	// trustFile is the trust policy that wallets and scanners pin.
+	trustFile = "trust.txt"
+	// DefaultOrigin names the log of a new state directory when
+	// Config.LogOrigin (-log-origin) is empty. Give each deployment its
+	// own: witnesses know logs by origin.
+	DefaultOrigin = "statustoken.example/deploy/directory"
+)
+
+// loadWitnesses reads the witnesses file.
+func loadWitnesses(name string) ([]*witnessclient.Witness, error) {
+	data, err := files.ReadLimited(name, witnessclient.MaxWitnessesFile)
+	if err != nil {
+		return nil, err
+	}
+	ws, err := witnessclient.ParseWitnesses(data)
+	if err != nil {
+		return nil, fmt.Errorf("witnesses file %s: %v", name, err)
+	}
+	return ws, nil
+}
+
+// trustText is the trust policy of this issuer: its root key, its log's
+// key, the witnesses, the quorum of them that must cosign, and the
+// freshness bound, two epochs.
+func trustText(root []byte, logVKey string, ws []*witnessclient.Witness, quorum int, maxAge time.Duration) []byte {
+	var b strings.Builder
+	origin, _, _ := strings.Cut(logVKey, "+")
+	fmt.Fprintf(&b, "# Trust policy of the statustoken issuer whose directory log is %s.\n", origin)
+	b.WriteString("# Wallets and scanners pin this file (-trust). Hand it to them over a channel\n")
+	b.WriteString("# you trust, never from the issuer's own service.\n")
+	fmt.Fprintf(&b, "root %s\n", base64.StdEncoding.EncodeToString(root))
+	fmt.Fprintf(&b, "log %s\n", logVKey)
+	names := make([]string, len(ws))
+	for i, w := range ws {
+		b.WriteString(w.PolicyLine() + "\n")
+		names[i] = w.Name
+	}
+	fmt.Fprintf(&b, "group witnesses %d %s\n", quorum, strings.Join(names, " "))
+	b.WriteString("quorum witnesses\n")
+	fmt.Fprintf(&b, "max-age %s\n", formatDuration(maxAge))
+	return []byte(b.String())
+}
+
+// formatDuration writes whole hours as "48h" rather than "48h0m0s".
+func formatDuration(d time.Duration) string {
+	if d%time.Hour == 0 {
+		return fmt.Sprintf("%dh", d/time.Hour)
+	}
+	return d.String()
+}
+
+// writeTrust writes trust.txt into the state directory when it differs.
+func writeTrust(dir string, text []byte) error {
+	name := filepath.Join(dir, trustFile)
+	if have, err := os.ReadFile(name); err == nil && string(have) == string(text) {
+		return nil
+	}
+	return files.WriteAtomic(name, text, 0o644)
+}
+
+// resolveOrigin returns the log origin to open the log state in dir
+// with: origin when given, else the existing log's, else DefaultOrigin.
+func resolveOrigin(dir, origin string) (string, error) {
+	if origin != "" {
+		return origin, nil
+	}
+	have, err := logstore.Origin(dir)
+	if err != nil || have != "" {
+		return have, err
+	}
+	return DefaultOrigin, nil
+}
+
+// LogInfo names a log, for its registration with the witnesses.
+type LogInfo struct {
+	// Origin is the log's origin.
+	Origin string
+	// VerifierKey is the log's note verifier key (vkey).
+	VerifierKey string
+	// Created reports that the log key was made by this call.
+	Created bool
+}
+
+// LogKey returns the origin and verifier key of the log in the state
+// directory dir, creating the directory and the log key (for origin, or
+// DefaultOrigin when origin is empty) when there is none yet. With a log
+// key there, origin must be its origin, or empty.
+func LogKey(dir, origin string) (LogInfo, error) {
+	origin, err := resolveOrigin(dir, origin)
+	if err != nil {
+		return LogInfo{}, err
+	}
+	logs, err := logstore.Open(dir, origin)
+	if err != nil {
+		return LogInfo{}, err
+	}
+	defer logs.Close()
+	l := logs.Log()
+	return LogInfo{Origin: l.Origin(), VerifierKey: l.VerifierKey(), Created: logs.Created}, nil
+}
+
+// openLog opens the log state and the witnesses, and writes trust.txt.
+func openLog(c *Config, st *state, logger *slog.Logger) (*logstore.Store, []*witnessclient.Witness, *token.Trust, error) {
+	ws, err := loadWitnesses(c.Witnesses)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if c.Quorum > len(ws) {
+		return nil, nil, nil, fmt.Errorf("-quorum %d: the witnesses file %s lists %s", c.Quorum, c.Witnesses, plural(len(ws), "witness", "witnesses"))
+	}
+	origin, err := resolveOrigin(c.StateDir, c.LogOrigin)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	logs, err := logstore.Open(c.StateDir, origin)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if logs.Created {
+		logger.Info("created a new log key: register it with each witness", "origin", logs.Log().Origin(), "vkey", logs.Log().VerifierKey())
+	}
+	if logs.Repaired {
+		logger.Warn("dropped an incomplete record at the end of the log's records file (a write that never finished)")
+	}
+	text := trustText(st.root.Public().(ed25519.PublicKey), logs.Log().VerifierKey(), ws, c.Quorum, 2*c.Epoch)
+	trust, err := token.ParseTrust(text)
+	if err != nil {
+		logs.Close()
+		return nil, nil, nil, err
+	}
+	if err := writeTrust(c.StateDir, text); err != nil {
+		logs.Close()
+		return nil, nil, nil, err
+	}
+	return logs, ws, trust, nil
+}
