@@ -148,7 +148,7 @@ func TestErrorTextDirectory(t *testing.T) {
 		}
 		_, err := newH(c.data, c.sig, c.root)
 		if !errors.Is(err, token.ErrMalformedDirectory) && !errors.Is(err, token.ErrInvalidDirectory) &&
-			!errors.Is(err, token.ErrDirectorySignature) {
+			!errors.Is(err, token.ErrDirectorySignature) && !errors.Is(err, token.ErrMalformedTrust) {
 			t.Errorf("New, %s: %v", name, err)
 		}
 		checkNoInternalName(t, "New, "+name, err)

@@ -23,7 +23,8 @@ func TestMisuse(t *testing.T) {
 		misusetest.NoPanic(t, "New "+name, func() {
 			for _, opts := range []*Options{nil, {}} {
 				if v, err := newV(in, in, in, opts); v != nil ||
-					(!errors.Is(err, token.ErrDirectorySignature) && !errors.Is(err, token.ErrMalformedDirectory)) {
+					(!errors.Is(err, token.ErrDirectorySignature) && !errors.Is(err, token.ErrMalformedDirectory) &&
+						!errors.Is(err, token.ErrMalformedTrust)) {
 					t.Errorf("newV(%s): %v", name, err)
 				}
 			}

@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"filippo.io/torchwood"
+	"github.com/statustoken/statustoken/internal/edsig"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 )
@@ -214,6 +215,9 @@ func ParsePolicy(text []byte) (*Policy, error) {
 			k, err := base64.StdEncoding.Strict().DecodeString(fields[1])
 			if err != nil || len(k) != ed25519.PublicKeySize {
 				return nil, bad("line %d: root key is not 32 bytes of standard base64", i+1)
+			}
+			if edsig.CheckPublicKey(k) != nil {
+				return nil, bad("line %d: root key is not a valid Ed25519 public key (canonical, not of small order)", i+1)
 			}
 			p.Root = k
 			continue

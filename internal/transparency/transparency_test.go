@@ -3,6 +3,7 @@ package transparency_test
 import (
 	"bytes"
 	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/hex"
 	"strconv"
 	"strings"
@@ -64,7 +65,7 @@ func TestNoteVector(t *testing.T) {
 	}
 	// The same key as a log line of a policy.
 	w := logtest.NewWitness("w1")
-	policy := "root " + strings.Repeat("A", 43) + "=\nlog PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW\n" +
+	policy := "root " + base64.StdEncoding.EncodeToString(logtest.Key("root").Public().(ed25519.PublicKey)) + "\nlog PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW\n" +
 		"witness w1 " + w.VerifierKey() + "\nquorum w1\nmax-age 48h\n"
 	p, err := transparency.ParsePolicy([]byte(policy))
 	if err != nil {
@@ -327,5 +328,20 @@ func BenchmarkBundleSize(b *testing.B) {
 			b.ReportMetric(float64(len(proof)), "bytes/bundle")
 			b.ReportMetric(float64(bundle)/float64(std), "x-stdlib")
 		})
+	}
+}
+
+// TestPolicyRootKey: a policy cannot pin a root key that is not a valid
+// Ed25519 public key.
+func TestPolicyRootKey(t *testing.T) {
+	e := newEnv(t)
+	for name, k := range map[string][]byte{
+		"all zeros":   make([]byte, 32),
+		"small order": append([]byte{1}, make([]byte, 31)...), // the identity
+	} {
+		text := e.log.Policy(ed25519.PublicKey(k), e.witnesses, 2, time.Hour)
+		if _, err := transparency.ParsePolicy(text); transparency.KindOf(err) != transparency.MalformedPolicy {
+			t.Errorf("%s root: %v", name, err)
+		}
 	}
 }
