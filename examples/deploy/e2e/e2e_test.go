@@ -115,10 +115,10 @@ func TestEndToEnd(t *testing.T) {
 		gate := func(stdin string, args ...string) result {
 			return r.run(nil, stdin, "scanner", append([]string{"-trust", trust, "-redis", redis.Addr}, args...)...)
 		}
-		if res := gate(tok); res.code != 0 || !strings.Contains(res.stdout, "VALID    green") {
+		if res := gate(tok); res.code != 0 || !strings.Contains(res.stdout, "VALID: green") {
 			t.Fatalf("gate A: %d %q %q", res.code, res.stdout, res.stderr)
 		}
-		if res := gate("", tok); res.code != 1 || !strings.Contains(res.stdout, "REFUSED  already used") {
+		if res := gate("", tok); res.code != 1 || !strings.Contains(res.stdout, "REFUSED: already used") {
 			t.Fatalf("gate B, same token: %d %q", res.code, res.stdout)
 		}
 
@@ -142,7 +142,7 @@ func TestEndToEnd(t *testing.T) {
 		if res := gate(tok2); res.code != 1 || !strings.Contains(res.stdout, "fail closed") {
 			t.Fatalf("Redis stopped, fail closed: %d %q", res.code, res.stdout)
 		}
-		if res := gate(tok2, "-fail-open"); res.code != 0 || !strings.Contains(res.stdout, "replay check: SKIPPED") {
+		if res := gate(tok2, "-fail-open"); res.code != 0 || !strings.Contains(res.stdout, "replay check: not-checked") {
 			t.Fatalf("Redis stopped, fail open: %d %q", res.code, res.stdout)
 		}
 		secrets = append(secrets, greenKey, redKey, tok, tok2)

@@ -222,6 +222,11 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
+// Addr returns the Redis server's host:port as Open was given it (without
+// any password of a URL), or "redis" for a Store made by New: what the
+// store's errors name it, for messages and logs.
+func (s *Store) Addr() string { return s.where }
+
 // Close closes the client that Open created; it does nothing for a Store
 // made by New.
 func (s *Store) Close() error {

@@ -305,6 +305,17 @@ func TestOpenAddress(t *testing.T) {
 		}
 		s.Close()
 	}
+	// Addr names the server without the URL's password.
+	for addr, want := range map[string]string{"127.0.0.1:6379": "127.0.0.1:6379", "rediss://user:pw@example.test:6380/1": "example.test:6380"} {
+		s, err := redisstore.Open(addr, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := s.Addr(); got != want {
+			t.Errorf("Open(%q).Addr() = %q, want %q", addr, got, want)
+		}
+		s.Close()
+	}
 }
 
 // TestVerifiersShareStore runs two verifiers, as two scanners at one

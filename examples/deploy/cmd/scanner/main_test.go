@@ -1,0 +1,231 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/statustoken/statustoken/examples/deploy/internal/directory"
+	"github.com/statustoken/statustoken/examples/deploy/internal/witnesstest"
+	"github.com/statustoken/statustoken/issue"
+	"github.com/statustoken/statustoken/token"
+)
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+func runWith(ctx context.Context, in string, args ...string) result {
+	stdin = strings.NewReader(in)
+	defer func() { stdin = os.Stdin }()
+	var out, errOut bytes.Buffer
+	code := run(ctx, args, &out, &errOut)
+	return result{code, out.String(), errOut.String()}
+}
+
+func TestUsage(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unknown flag", []string{"-bogus"}, "flag provided but not defined: -bogus"},
+		{"bad duration", []string{"-redis-timeout", "soon"}, `invalid value "soon" for flag -redis-timeout`},
+		{"no trust", nil, "-trust is required"},
+		{"two tokens", []string{"-trust", "t", "a", "b"}, "one token at a time"},
+		{"batch and token", []string{"-trust", "t", "-batch", "x", "a"}, "give either -batch FILE or one TOKEN, not both"},
+		{"batch and gate", []string{"-trust", "t", "-batch", "x", "-gate"}, "give either -batch or -gate, not both"},
+		{"gate and two files", []string{"-trust", "t", "-gate", "a", "b"}, "-gate follows one file"},
+		{"negative skew", []string{"-trust", "t", "-skew", "-1s"}, "-skew must not be negative"},
+		{"bad log level", []string{"-trust", "t", "-log-level", "loud"}, `-log-level "loud": want debug, info, warn or error`},
+		{"update: unknown flag", []string{"update", "-root", "x"}, "flag provided but not defined: -root"},
+		{"update: argument", []string{"update", "x"}, `update: unexpected argument "x"`},
+	} {
+		r := runWith(t.Context(), "", c.args...)
+		want := "scanner: " + c.want
+		lines := strings.Split(strings.TrimSuffix(r.stderr, "\n"), "\n")
+		if r.code != 2 || r.stdout != "" || len(lines) != 2 || !strings.HasPrefix(lines[0], want) || lines[1] != "run 'scanner -h' for usage" {
+			t.Errorf("%s: exit %d, stderr %q, want 2 lines: %q and the pointer to -h", c.name, r.code, r.stderr, want)
+		}
+	}
+	r := runWith(t.Context(), "", "-h")
+	if r.code != 0 || r.stderr != "" {
+		t.Fatalf("-h: %d %q", r.code, r.stderr)
+	}
+	for _, want := range []string{"usage:", "spent-store", "this-scanner", "not-checked", "-gate", "-fail-open", "-redis-timeout", "-log-level", "-log-json", "flags:"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("-h does not mention %q:\n%s", want, r.stdout)
+		}
+	}
+	if r := runWith(t.Context(), "", "update", "-h"); r.code != 0 || !strings.Contains(r.stdout, "usage: scanner update") || !strings.Contains(r.stdout, "-checkpoint") {
+		t.Fatalf("update -h: %d %q", r.code, r.stdout)
+	}
+}
+
+// env is a scanner's working directory, as the command's defaults find
+// it, and an issuer serving its directory.
+type env struct {
+	is    *issue.Issuer
+	dir   string
+	trust string
+	pub   token.Published
+	url   string
+	log   *witnesstest.Env
+}
+
+func newEnv(t *testing.T) *env {
+	_, root, _ := ed25519.GenerateKey(rand.Reader)
+	seed := make([]byte, issue.SeedSize)
+	rand.Read(seed)
+	is, err := issue.NewIssuer(issue.Config{
+		RootKey: root, Seed: seed, EpochLength: 24 * time.Hour,
+		Statuses: []token.StatusName{{Code: 1, Name: "green"}},
+		Suites:   []token.Suite{token.Ed25519}, Epochs: 1,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{is: is, dir: t.TempDir()}
+	log := witnesstest.NewEnv(is.RootPublicKey())
+	e.log = log
+	e.trust = filepath.Join(e.dir, "trust.txt")
+	os.WriteFile(e.trust, log.Policy(48*time.Hour), 0o644)
+	data, sig, err := is.Directory(time.Now(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.pub, err = log.Publish(data, sig, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+directory.Path, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(directory.SignatureHeader, base64.StdEncoding.EncodeToString(e.pub.Signature))
+		w.Header().Set(directory.ProofHeader, base64.StdEncoding.EncodeToString(e.pub.Proof))
+		w.Write(e.pub.Directory)
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	e.url = srv.URL
+	return e
+}
+
+// files are the flags of the env's directory files.
+func (e *env) files(args ...string) []string {
+	return append([]string{"-trust", e.trust,
+		"-directory", filepath.Join(e.dir, "directory.json"),
+		"-signature", filepath.Join(e.dir, "directory.sig"),
+		"-proof", filepath.Join(e.dir, "directory.proof")}, args...)
+}
+
+func (e *env) tokens(t *testing.T, n int) []string {
+	toks, err := e.is.IssueEd25519(1, time.Now(), n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, tk := range toks {
+		text, _ := tk.MarshalText()
+		out = append(out, string(text))
+	}
+	return out
+}
+
+func TestRun(t *testing.T) {
+	e := newEnv(t)
+	// update saves the directory files.
+	r := runWith(t.Context(), "", append([]string{"update", "-issuer", e.url, "-checkpoint", filepath.Join(e.dir, "directory.checkpoint")}, e.files()...)...)
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "directory serial 1 with 1 key saved to ") {
+		t.Fatalf("update: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	if r := runWith(t.Context(), "", "update", "-trust", e.trust, "-issuer", "ftp://x"); r.code != 2 {
+		t.Fatalf("update, bad URL: %d %q", r.code, r.stderr)
+	}
+	if r := runWith(t.Context(), "", "update", "-trust", e.trust, "-issuer", "http://127.0.0.1:1", "-directory", filepath.Join(t.TempDir(), "d.json")); r.code != 1 || !strings.HasPrefix(r.stderr, "scanner: fetching the directory from http://127.0.0.1:1") {
+		t.Fatalf("update, issuer down: %d %q", r.code, r.stderr)
+	}
+
+	toks := e.tokens(t, 6)
+	if r := runWith(t.Context(), "", e.files(toks[0])...); r.code != 0 || !strings.HasPrefix(r.stdout, "VALID: green (ed25519") ||
+		!strings.HasSuffix(r.stdout, "replay check: not-checked (one token, no -redis: nothing to check it against)\n") {
+		t.Fatalf("one token: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	// Flags after the token, from stdin.
+	r = runWith(t.Context(), toks[0]+"\n", append(e.files(), "-", "-json")...)
+	var j map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &j); err != nil || r.code != 0 || j["replay_check"] != "not-checked" {
+		t.Fatalf("stdin, JSON: %d %q %v", r.code, r.stdout, err)
+	}
+	if r := runWith(t.Context(), "HT1:BAD", e.files()...); r.code != 1 || !strings.HasPrefix(r.stdout, "REFUSED: malformed") {
+		t.Fatalf("refused: %d %q", r.code, r.stdout)
+	}
+	if r := runWith(t.Context(), " \n", e.files()...); r.code != 2 ||
+		r.stderr != "scanner: no token: give one as an argument or on stdin\nrun 'scanner -h' for usage\n" {
+		t.Fatalf("no token: %d %q", r.code, r.stderr)
+	}
+
+	// A batch: the repeat is refused, and the exit status says so.
+	batch := filepath.Join(e.dir, "queue.txt")
+	os.WriteFile(batch, []byte(toks[1]+"\n"+toks[2]+"\n"+toks[1]+"\n"), 0o600)
+	r = runWith(t.Context(), "", e.files("-batch", batch)...)
+	if r.code != 1 || !strings.HasSuffix(r.stdout, "line 3: REFUSED: already used: this scanner saw this token before (replay check: this-scanner)\n2 valid, 1 refused\n") {
+		t.Fatalf("batch: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	if r := runWith(t.Context(), "# none\n", e.files("-batch", "-")...); r.code != 1 || r.stderr != "scanner: no tokens in stdin\n" {
+		t.Fatalf("empty batch: %d %q", r.code, r.stderr)
+	}
+
+	// A gate on stdin, with the debug log in JSON: it ends at EOF with
+	// status 0, whatever it refused.
+	r = runWith(t.Context(), toks[3]+"\n"+toks[3]+"\n", e.files("-gate", "-json", "-log-level", "debug", "-log-json")...)
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if r.code != 0 || len(lines) != 2 || !strings.Contains(lines[0], `"replay_check":"this-scanner"`) || !strings.Contains(lines[1], `"reason":"replayed"`) {
+		t.Fatalf("gate: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	for _, l := range strings.Split(strings.TrimSpace(r.stderr), "\n") {
+		if !json.Valid([]byte(l)) {
+			t.Fatalf("log line not JSON: %q", l)
+		}
+	}
+	if !strings.Contains(r.stderr, `"msg":"batch verified"`) || !strings.Contains(r.stderr, `"msg":"gate closed"`) {
+		t.Fatalf("gate debug log: %q", r.stderr)
+	}
+	// A gate following a file, as -gate FILE with flags after it, until
+	// its context ends.
+	scans := filepath.Join(e.dir, "scans.log")
+	os.WriteFile(scans, []byte(toks[4]+"\n"), 0o600)
+	ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
+	defer cancel()
+	go func() {
+		time.Sleep(200 * time.Millisecond)
+		f, _ := os.OpenFile(scans, os.O_WRONLY|os.O_APPEND, 0)
+		f.WriteString(toks[5] + "\n")
+		f.Close()
+	}()
+	r = runWith(ctx, "", e.files("-gate", scans, "-log-level", "warn")...)
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "line 1: VALID: green") || !strings.Contains(r.stdout, "\nline 2: VALID: green") || r.stderr != "" {
+		t.Fatalf("gate on a file: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+
+	// A setup error is one line.
+	other, _, _ := ed25519.GenerateKey(rand.Reader)
+	otherTrust := filepath.Join(t.TempDir(), "trust.txt")
+	os.WriteFile(otherTrust, witnesstest.Policy(other, e.log.Log.VerifierKey(), e.log.Witnesses, 2, time.Hour), 0o644)
+	args := e.files(toks[0])
+	args[1] = otherTrust
+	r = runWith(t.Context(), "", args...)
+	if want := "scanner: the saved directory is not signed by the pinned root key in " + otherTrust; r.code != 2 ||
+		!strings.HasPrefix(r.stderr, want) || strings.Count(r.stderr, "\n") != 1 {
+		t.Fatalf("setup error: %d %q, want one line %q", r.code, r.stderr, want)
+	}
+}

@@ -1,0 +1,44 @@
+// Package scanner is the scanner of the deployment examples, behind the
+// command cmd/scanner: it verifies statustoken tokens offline against a
+// key directory saved by [Update] and checked under a pinned trust policy,
+// one token ([Scanner.Scan]), a file of tokens ([Scanner.Batch]) or a
+// stream of scans at a gate ([Scanner.Gate]), and prints one answer per
+// token, as text or as JSON.
+//
+// # Replay check
+//
+// Every answer says how its token was checked against earlier use, with
+// one of three words, the same in text ("replay check: spent-store") and
+// JSON ("replay_check": "spent-store"), for one token and for many:
+//
+//   - spent-store: checked against the spent-token store that the
+//     scanners of a venue share (Config.Redis): the token had not been
+//     accepted at any of them.
+//   - this-scanner: checked against the tokens this scanner process saw:
+//     with no shared store, or with the shared store unreachable and
+//     Config.FailOpen set. A token is refused the second time this
+//     process sees it, but another scanner, or this one after a restart,
+//     would accept it again.
+//   - not-checked: no replay check at all. Only a scanner made with
+//     Config.Single (one token per run, as "scanner TOKEN") says it,
+//     when it has no shared store or the store is unreachable under
+//     Config.FailOpen: one run has seen no other token.
+//
+// A refused token carries the word of the check that refused it (reason
+// "replayed", "store_unavailable", "store_error" or "store_full"), and
+// none when it was refused before its replay check.
+//
+// A Scanner that verifies more than one token never accepts a token
+// twice, whatever the shared store does: besides Redis it keeps every
+// token it accepted in a process-local [verify.MemoryStore], which
+// refuses the second presentation of a token accepted while Redis was
+// down (and accepted by -fail-open), or forgotten by Redis. Within one
+// batch the verify package itself refuses repeats.
+//
+// When the shared store hangs, a batch, and each batch of a gate, waits
+// for it at most once, for Config.RedisTimeout (verify.Options.SpentTimeout);
+// the scanner logs a warning that the store timed out and carries on:
+// failing closed by default (those tokens are refused as
+// store_unavailable), or, with Config.FailOpen, accepting valid tokens
+// with replay check this-scanner.
+package scanner

@@ -1,0 +1,271 @@
+package scanner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"io/fs"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/statustoken/statustoken/examples/deploy/internal/directory"
+	"github.com/statustoken/statustoken/examples/deploy/internal/files"
+	"github.com/statustoken/statustoken/examples/deploy/redisstore"
+	"github.com/statustoken/statustoken/token"
+	"github.com/statustoken/statustoken/verify"
+)
+
+// The words of the replay check (see the package documentation).
+const (
+	ReplaySpentStore  = "spent-store"
+	ReplayThisScanner = "this-scanner"
+	ReplayNotChecked  = "not-checked"
+)
+
+// MaxInput bounds one token's input: the longest text form, with room for
+// surrounding whitespace. Longer lines are refused as malformed.
+const MaxInput = max(token.MaxTextSize, token.MaxBase64Size) + 64
+
+// BatchSize is the most tokens verified together: a batch file is read
+// in chunks of BatchSize lines, and a gate verifies at most BatchSize of
+// the scans queued up.
+const BatchSize = 1024
+
+// Config configures a Scanner.
+type Config struct {
+	// TrustFile is the pinned trust policy, the issuer's trust.txt.
+	TrustFile string
+	// DirectoryFile, SignatureFile and ProofFile are the directory files
+	// that Update saves.
+	DirectoryFile, SignatureFile, ProofFile string
+	// Redis is the shared spent-token store, host:port or a redis:// URL;
+	// none when empty.
+	Redis string
+	// RedisPrefix starts the store's keys; redisstore.DefaultPrefix when
+	// empty.
+	RedisPrefix string
+	// RedisTimeout bounds the time spent on Redis by one token, and by one
+	// batch together; redisstore.DefaultTimeout when zero.
+	RedisTimeout time.Duration
+	// FailOpen accepts valid tokens when Redis is unreachable, with
+	// replay check this-scanner. By default they are refused.
+	FailOpen bool
+	// Skew is the clock skew tolerated at both ends of a token's
+	// validity; none when zero or negative.
+	Skew time.Duration
+	// JSON prints one JSON object per token (JSON Lines) instead of text.
+	JSON bool
+	// Single says that the scanner verifies one token and exits: it keeps
+	// no local store, and says not-checked when no shared store checked
+	// the token.
+	Single bool
+	// SpentLimit bounds the tokens the local store remembers;
+	// verify.DefaultSpentLimit when zero.
+	SpentLimit int
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+	// Logger receives warnings (the store timed out) and debug lines (each
+	// batch verified); slog.Default() when nil.
+	Logger *slog.Logger
+}
+
+// Scanner verifies tokens against one saved directory. It is not safe
+// for concurrent use.
+type Scanner struct {
+	cfg   Config
+	v     *verify.Verifier
+	batch *verify.Batch
+	// redis is the shared store, nil without one; watch wraps it to
+	// remember why it was unavailable.
+	redis *redisstore.Store
+	watch *watchedStore
+	// local remembers every token this process accepted; nil for a
+	// Single scanner. Without Redis it is the verifier's store; with
+	// Redis, tokens are recorded in it after the batch.
+	local *verify.MemoryStore
+	skew  time.Duration // the effective skew
+	log   *slog.Logger
+
+	// Buffers reused from batch to batch.
+	texts   []string
+	idx     []int
+	results []verify.Result
+	errs    []error
+
+	// onBatch, when set (by tests), is called with the size of every
+	// batch verified.
+	onBatch func(n int)
+}
+
+// SetupError is an error in the scanner's configuration or files, as
+// opposed to a refused token: the command exits with status 2.
+type SetupError struct{ msg string }
+
+func (e *SetupError) Error() string { return e.msg }
+
+func setupErr(format string, args ...any) error {
+	return &SetupError{msg: fmt.Sprintf(format, args...)}
+}
+
+// New loads the trust policy and the saved directory files, checks the
+// directory under the policy, and opens the shared store if one is
+// configured (without connecting to it). Every error is a *SetupError.
+func New(cfg Config) (*Scanner, error) {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.RedisTimeout <= 0 {
+		cfg.RedisTimeout = redisstore.DefaultTimeout
+	}
+	if cfg.TrustFile == "" {
+		return nil, setupErr("-trust is required: the issuer's trust policy file (trust.txt)")
+	}
+	pinned, err := loadTrust(cfg.TrustFile)
+	if err != nil {
+		return nil, err
+	}
+	dirData, err := files.ReadLimited(cfg.DirectoryFile, token.MaxDirectorySize)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, setupErr("no directory file %s: fetch one with \"scanner update -trust FILE -issuer URL\"", cfg.DirectoryFile)
+	}
+	if err != nil {
+		return nil, setupErr("reading the directory: %v", err)
+	}
+	sig, err := files.ReadLimited(cfg.SignatureFile, token.DirectorySignatureSize)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, setupErr("no signature file %s: fetch the directory with \"scanner update -trust FILE -issuer URL\"", cfg.SignatureFile)
+	}
+	if err != nil {
+		return nil, setupErr("reading the directory signature: %v", err)
+	}
+	proof, err := files.ReadLimited(cfg.ProofFile, token.MaxProofSize)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, setupErr("no proof file %s: fetch the directory with \"scanner update -trust FILE -issuer URL\"", cfg.ProofFile)
+	}
+	if err != nil {
+		return nil, setupErr("reading the directory proof: %v", err)
+	}
+	pub := token.Published{Directory: dirData, Signature: sig, Proof: proof}
+
+	s := &Scanner{cfg: cfg, log: cfg.Logger, skew: max(cfg.Skew, 0)}
+	skew := cfg.Skew
+	if skew <= 0 {
+		// verify.Options reads zero as its default.
+		skew = -1
+	}
+	opts := &verify.Options{Now: cfg.Now, Skew: skew, SpentFailOpen: cfg.FailOpen}
+	if !cfg.Single {
+		s.local = verify.NewMemoryStore(cfg.SpentLimit, cfg.Now)
+		opts.Spent = s.local
+	}
+	if cfg.Redis != "" {
+		s.redis, err = redisstore.Open(cfg.Redis, &redisstore.Options{Prefix: cfg.RedisPrefix, Timeout: cfg.RedisTimeout, Now: cfg.Now})
+		if err != nil {
+			return nil, setupErr("-redis: %s", clean(err.Error()))
+		}
+		s.watch = &watchedStore{s: s.redis}
+		// One deadline for all the store calls of a batch: a hung store
+		// costs a batch one timeout, not one per token.
+		opts.Spent, opts.SpentTimeout = s.watch, cfg.RedisTimeout
+	}
+	s.v, err = verify.New(pub, pinned.Trust, opts)
+	if err != nil {
+		if s.redis != nil {
+			s.redis.Close()
+		}
+		return nil, explainLoad(err, pinned, pub, "the saved directory", cfg.TrustFile, cfg.DirectoryFile, 0)
+	}
+	s.batch = s.v.NewBatch()
+	return s, nil
+}
+
+// Close closes the connection to the shared store.
+func (s *Scanner) Close() error {
+	if s.redis != nil {
+		return s.redis.Close()
+	}
+	return nil
+}
+
+// Directory returns the directory the scanner verifies against.
+func (s *Scanner) Directory() *token.Directory { return s.v.Directory() }
+
+// loadTrust reads the trust policy and checks that its root key can
+// verify anything.
+func loadTrust(name string) (*directory.Pinned, error) {
+	pinned, err := directory.LoadTrust(name)
+	if err != nil {
+		return nil, setupErr("%s", clean(err.Error()))
+	}
+	if !usableRoot(pinned.Trust) {
+		return nil, setupErr("the trust policy %s pins a root key that is not a valid Ed25519 public key "+
+			"(all zeros, of small order, or not canonical): take trust.txt again from the issuer's operator", name)
+	}
+	return pinned, nil
+}
+
+// usableRoot reports whether the policy's root key can verify a directory
+// signature. The token package checks the key only when it opens a
+// directory, and says so in the detail of ErrDirectorySignature: opening
+// no directory fails with the bare sentinel under a usable key (the
+// signature is missing), and with a wrapped one under an unusable key.
+func usableRoot(t *token.Trust) bool {
+	_, err := token.OpenDirectory(nil, nil, t.Root())
+	return err == token.ErrDirectorySignature //nolint:errorlint // the bare sentinel, on purpose
+}
+
+// explainLoad says why a directory was refused, without the library's
+// own wording. what is "the saved directory" or "the issuer's directory".
+func explainLoad(err error, pinned *directory.Pinned, pub token.Published, what, trustFile, dirFile string, prevSerial uint64) error {
+	switch {
+	case errors.Is(err, token.ErrDirectorySignature):
+		msg := fmt.Sprintf("%s is not signed by the pinned root key in %s", what, trustFile)
+		if what == "the saved directory" {
+			msg += `: if that is the issuer's trust policy, fetch its directory again with "scanner update"`
+		} else {
+			msg += ": the issuer URL or the trust policy is wrong"
+		}
+		return setupErr("%s", msg)
+	case errors.Is(err, token.ErrMalformedDirectory), errors.Is(err, token.ErrInvalidDirectory):
+		return setupErr("%s %s breaks the directory format (%s): fetch it again with \"scanner update\"", what, dirFile, clean(err.Error()))
+	}
+	msg := clean(pinned.Explain(err, pub, prevSerial).Error())
+	if errors.Is(err, token.ErrStale) {
+		msg += `; run "scanner update" for a fresh directory and proof`
+	}
+	return setupErr("%s %s is refused: %s", what, dirFile, msg)
+}
+
+// watchedStore is the shared store, remembering the first error that
+// said it was unavailable since the last reset, for the warning.
+type watchedStore struct {
+	s   *redisstore.Store
+	mu  sync.Mutex
+	err error
+}
+
+func (w *watchedStore) Spend(ctx context.Context, id token.KeyID, nonce token.Nonce, until time.Time) error {
+	err := w.s.Spend(ctx, id, nonce, until)
+	if errors.Is(err, verify.ErrStoreUnavailable) {
+		w.mu.Lock()
+		if w.err == nil {
+			w.err = err
+		}
+		w.mu.Unlock()
+	}
+	return err
+}
+
+// take returns the error remembered and forgets it.
+func (w *watchedStore) take() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	err := w.err
+	w.err = nil
+	return err
+}
