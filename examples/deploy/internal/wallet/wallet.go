@@ -1,0 +1,517 @@
+// Package wallet is a statustoken holder's wallet, the commands behind
+// cmd/wallet: [Request] fetches the issuer's key directory, checks it
+// against a pinned trust policy (the issuer's root key, its log, and the
+// witnesses that must have seen the directory in the log), obtains a
+// batch of one-time tokens through blind issuance and keeps them in a
+// [Store]; [Show] shows the next unused token as a QR code, [Export]
+// prints tokens in text form, [List] counts them.
+//
+// Read commands (Show, Export, List) create nothing: a missing state
+// directory is an error wrapping [ErrNoState]. Show and Export mark the
+// tokens they give out as used before they give them out.
+package wallet
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/statustoken/statustoken/examples/deploy/internal/directory"
+	"github.com/statustoken/statustoken/examples/deploy/internal/files"
+	"github.com/statustoken/statustoken/holder"
+	"github.com/statustoken/statustoken/token"
+)
+
+// Env is what the commands write to and read from. Only Stdout and
+// Stderr are required.
+type Env struct {
+	Stdout, Stderr io.Writer
+	// Log gets the commands' diagnostics; none when nil.
+	Log *slog.Logger
+	// Now is time.Now when nil.
+	Now func() time.Time
+	// Terminal returns the size of the terminal Stdout is, and whether it
+	// is one; when nil, Stdout is measured if it is an *os.File.
+	Terminal func() (width, height int, ok bool)
+	// Client makes the HTTP requests; when nil, a client that refuses
+	// redirects.
+	Client *http.Client
+}
+
+// DefaultWidth and DefaultHeight are the terminal size a QR code is
+// drawn for when Stdout is not a terminal (or reports no size).
+const DefaultWidth, DefaultHeight = 80, 24
+
+func (e *Env) now() time.Time {
+	if e.Now != nil {
+		return e.Now()
+	}
+	return time.Now()
+}
+
+func (e *Env) log() *slog.Logger {
+	if e.Log != nil {
+		return e.Log
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func (e *Env) terminal() (int, int, bool) {
+	if e.Terminal != nil {
+		return e.Terminal()
+	}
+	if f, ok := e.Stdout.(*os.File); ok {
+		return terminalSize(f)
+	}
+	return 0, 0, false
+}
+
+func (e *Env) client() *http.Client {
+	if e.Client != nil {
+		return e.Client
+	}
+	return &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error {
+		return errors.New("the issuer redirected; give its final URL with -issuer")
+	}}
+}
+
+// timeFormat is how times are shown; token expiries are UTC epoch
+// boundaries.
+const timeFormat = "2006-01-02 15:04 UTC"
+
+func formatTime(t time.Time) string { return t.UTC().Format(timeFormat) }
+
+// plural returns "1 token", "2 tokens".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// RequestOptions are the parameters of Request.
+type RequestOptions struct {
+	// State is the wallet directory, created (mode 0700) once a directory
+	// is accepted, if it is missing.
+	State string
+	// Issuer is the issuer's base URL.
+	Issuer *url.URL
+	// Trust is the pinned trust policy.
+	Trust *directory.Pinned
+	// Status names the status to request.
+	Status string
+	// N is the number of tokens, 1 to holder.MaxTokens.
+	N int
+	// APIKey authenticates the holder to the issuer; it is sent with the
+	// token request only, and never stored.
+	APIKey string
+}
+
+// Request fetches and checks the issuer's directory, stores it, requests
+// o.N tokens of status o.Status and stores them. Every HTTP request is
+// made under ctx.
+func Request(ctx context.Context, e *Env, o RequestOptions) error {
+	if o.N < 1 || o.N > holder.MaxTokens {
+		return fmt.Errorf("-n must be 1 to %d", holder.MaxTokens)
+	}
+	if o.Issuer.Scheme == "http" && !directory.Loopback(o.Issuer) {
+		return fmt.Errorf("refusing to send the API key over plain http to %s: use https", o.Issuer.Host)
+	}
+	// Checked before any request, created only once there is something
+	// to keep.
+	s, err := open(o.State)
+	if err != nil {
+		return err
+	}
+	log := e.log()
+	client := e.client()
+	base := o.Issuer.String()
+
+	log.Debug("fetching the directory", "url", base+directory.Path)
+	start := time.Now()
+	pub, err := directory.Fetch(ctx, client, o.Issuer)
+	if err != nil {
+		return fmt.Errorf("fetching the directory: %w", err)
+	}
+	log.Debug("directory fetched", "bytes", len(pub.Directory), "proof_bytes", len(pub.Proof), "elapsed", time.Since(start).Round(time.Millisecond).String())
+	h, err := openHolder(e, s, pub, o.Trust)
+	if err != nil {
+		return err
+	}
+	dir := h.Directory()
+	code, ok := statusByName(dir, o.Status)
+	if !ok {
+		return fmt.Errorf("the directory has no status %q (it has: %s)", o.Status, statusNames(dir))
+	}
+	if err := s.StoreDirectory(pub, h.Checkpoint()); err != nil {
+		return err
+	}
+	log.Debug("directory accepted", "serial", dir.Serial, "log_size", h.Checkpoint().Size())
+	now := e.now()
+	pending, req, err := h.Request(code, now, o.N)
+	if err != nil {
+		return err
+	}
+	log.Debug("sending the token request", "url", base+directory.TokenRequestPath, "status", o.Status, "tokens", o.N)
+	start = time.Now()
+	resp, err := postRequest(ctx, client, base+directory.TokenRequestPath, o.APIKey, req)
+	if err != nil {
+		return err
+	}
+	log.Debug("token response received", "bytes", len(resp), "elapsed", time.Since(start).Round(time.Millisecond).String())
+	toks, err := h.Finalize(pending, resp)
+	if err != nil {
+		return fmt.Errorf("the issuer's response does not verify under the directory: %w", err)
+	}
+	s.Add(toks)
+	before := len(s.entries)
+	if err := s.Save(now); err != nil {
+		return err
+	}
+	if dropped := before - len(s.entries); dropped > 0 {
+		log.Debug("expired tokens dropped", "tokens", dropped)
+	}
+	fmt.Fprintf(e.Stderr, "wallet: %s stored in %s, valid until %s; %d unused in all\n",
+		plural(len(toks), o.Status+" token"), filepath.Join(o.State, TokensFile), formatTime(toks[0].ExpiryTime()), s.unused(now))
+	return nil
+}
+
+// openHolder returns a Holder for the directory fetched from the issuer,
+// checked under the pinned trust policy and against what the wallet
+// accepted before: a directory with a lower serial, or another one with
+// the same serial, is refused, and its log must extend the checkpoint
+// accepted last.
+func openHolder(e *Env, s *Store, pub token.Published, pinned *directory.Pinned) (*holder.Holder, error) {
+	serial, prev, cp, err := s.accepted(pinned.Trust)
+	if err != nil {
+		return nil, err
+	}
+	h, err := holder.New(pub, pinned.Trust, &holder.Options{Now: e.now, MinSerial: serial, Checkpoint: cp})
+	if err == nil {
+		err = directory.CheckSameSerial(prev, pub.Directory)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("the issuer's directory is refused: %w", pinned.Explain(err, pub, serial))
+	}
+	return h, nil
+}
+
+// maxResponse bounds what is read of a token response.
+const maxResponse = holder.MaxResponseSize
+
+func postRequest(ctx context.Context, c *http.Client, u, apiKey string, body []byte) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/octet-stream")
+	req.Header.Set("Authorization", "Bearer "+apiKey)
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("sending the token request: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, directory.ResponseError(resp)
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading the token response: %w", err)
+	}
+	if len(data) > maxResponse {
+		return nil, fmt.Errorf("token response larger than %d bytes", maxResponse)
+	}
+	return data, nil
+}
+
+func statusByName(d *token.Directory, name string) (token.Status, bool) {
+	for _, s := range d.Statuses {
+		if s.Name == name {
+			return s.Code, true
+		}
+	}
+	return 0, false
+}
+
+func statusNames(d *token.Directory) string {
+	names := make([]string, len(d.Statuses))
+	for i, s := range d.Statuses {
+		names[i] = s.Name
+	}
+	return strings.Join(names, ", ")
+}
+
+// noUnused explains why s has no unused token to give out.
+func (s *Store) noUnused(now time.Time) error {
+	c := s.count(now)
+	switch {
+	case len(s.entries) == 0:
+		return fmt.Errorf("no tokens in %s: run 'wallet request' first", s.dir)
+	case c.expired == len(s.entries) && c.expired == 1:
+		return fmt.Errorf("1 token, expired at %s; run 'wallet request' for new ones", formatTime(c.lastExpiry))
+	case c.expired == len(s.entries):
+		return fmt.Errorf("%d tokens, all expired (the last at %s); run 'wallet request' for new ones", c.expired, formatTime(c.lastExpiry))
+	}
+	var parts []string
+	if c.used > 0 {
+		parts = append(parts, fmt.Sprintf("%d used", c.used))
+	}
+	if c.expired > 0 {
+		parts = append(parts, fmt.Sprintf("%d expired", c.expired))
+	}
+	return fmt.Errorf("no unused token left (%s); run 'wallet request' for new ones", strings.Join(parts, ", "))
+}
+
+// DefaultPNG is where Show writes the QR code's PNG by default:
+// token.png next to the state directory (beside it, not in it).
+func DefaultPNG(state string) string {
+	return filepath.Join(filepath.Dir(filepath.Clean(state)), "token.png")
+}
+
+// ShowOptions are the parameters of Show.
+type ShowOptions struct {
+	// State is the wallet directory; it must exist.
+	State string
+	// PNG names the PNG file to write the QR code to (mode 0600); none
+	// when empty.
+	PNG string
+	// QR draws the QR code on Stdout if it fits the terminal.
+	QR bool
+	// Scale is the PNG's pixels per module, 1 to 32.
+	Scale int
+}
+
+// Show marks the next unused token used and shows it: its QR code in the
+// PNG file, on Stdout the QR code if it fits the terminal (level M, or L
+// where M does not fit) and its text form.
+//
+// When Stdout is a terminal, the code is drawn in colours that scan on
+// dark and light backgrounds, after the text form and with the token's
+// status, expiry and the count left beside it, so that on an 80x24
+// terminal an ed25519 token's whole code stays on the screen. Otherwise
+// the code is drawn for 80x24 without colours, then the text form (the
+// last line), and the status line goes to Stderr.
+func Show(e *Env, o ShowOptions) error {
+	if o.Scale < 1 || o.Scale > 32 {
+		return errors.New("-scale must be 1 to 32")
+	}
+	s, err := Open(o.State)
+	if err != nil {
+		return err
+	}
+	now := e.now()
+	toks := s.take(1, now)
+	if len(toks) == 0 {
+		return s.noUnused(now)
+	}
+	t := toks[0]
+	text, err := t.MarshalText()
+	if err != nil {
+		return err
+	}
+	var pngData []byte
+	if o.PNG != "" {
+		m, err := Modules(string(text), "M", PNGQuietZone)
+		if err != nil {
+			return err
+		}
+		if pngData, err = PNG(m, o.Scale); err != nil {
+			return err
+		}
+	}
+	w, h, tty := e.terminal()
+	if !tty || w <= 0 || h <= 0 {
+		w, h = DefaultWidth, DefaultHeight
+	}
+	var qrm [][]bool
+	if o.QR {
+		var level string
+		if qrm, level, err = terminalQR(string(text), w, h); err != nil {
+			return err
+		}
+		e.log().Debug("terminal", "tty", tty, "width", w, "height", h, "qr_level", level, "qr_modules", len(qrm))
+	}
+	// The token is marked used before it is shown: a token is shown once.
+	if err := s.Save(now); err != nil {
+		return err
+	}
+	if o.PNG != "" {
+		if err := files.WriteAtomic(o.PNG, pngData, 0o600); err != nil {
+			return err
+		}
+	}
+	status := s.statusName(t.Status)
+	expiry := formatTime(t.ExpiryTime())
+	left := s.unused(now)
+	if o.QR && qrm == nil {
+		where := "use -png FILE to write it to a PNG file"
+		if o.PNG == DefaultPNG(o.State) {
+			where = "open " + o.PNG + " (written next to the state) or use -png FILE"
+		} else if o.PNG != "" {
+			where = "open " + o.PNG
+		}
+		fmt.Fprintf(e.Stderr, "wallet: this token's QR code is too large for %s %dx%d terminal: %s\n", article(w), w, h, where)
+	}
+	if tty && qrm != nil {
+		return showOnTerminal(e, qrm, text, w, []string{
+			status + " token",
+			"valid until " + expiry,
+			fmt.Sprintf("%d unused left", left),
+		}, o.PNG)
+	}
+	if qrm != nil {
+		if err := writeTerminalQR(e.Stdout, qrm, false, nil, 0); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(e.Stdout, "%s\n", text)
+	where := ""
+	if o.PNG != "" {
+		where = "; QR code written to " + o.PNG
+	}
+	fmt.Fprintf(e.Stderr, "wallet: %s token, valid until %s%s; %d unused left\n", status, expiry, where, left)
+	return nil
+}
+
+// article returns the article for a number: "an" 80, "a" 100.
+func article(n int) string {
+	s := strconv.Itoa(n)
+	if strings.HasPrefix(s, "8") || s == "11" || s == "18" {
+		return "an"
+	}
+	return "a"
+}
+
+// sideGap separates the QR code from the lines beside it.
+const sideGap = 3
+
+// showOnTerminal writes the text form, then the code, in colours, with
+// info beside it when the terminal is wide enough and above it
+// otherwise, so that the code is the last thing on the screen.
+func showOnTerminal(e *Env, m [][]bool, text []byte, width int, info []string, pngName string) error {
+	fmt.Fprintf(e.Stdout, "%s\n", text)
+	cols, _ := TerminalSize(m)
+	room := width - cols - sideGap
+	widest := 0
+	for _, l := range info {
+		widest = max(widest, utf8.RuneCountInString(l))
+	}
+	if widest > room {
+		if pngName != "" {
+			info = append(info, "PNG: "+pngName)
+		}
+		fmt.Fprintln(e.Stdout, strings.Join(info, "; "))
+		return writeTerminalQR(e.Stdout, m, true, nil, 0)
+	}
+	// The PNG's name, or its base name, if it fits.
+	for _, name := range []string{pngName, filepath.Base(pngName)} {
+		if line := "PNG: " + name; pngName != "" && utf8.RuneCountInString(line) <= room {
+			info = append(info, line)
+			break
+		}
+	}
+	return writeTerminalQR(e.Stdout, m, true, info, sideGap)
+}
+
+// Export marks the next n unused tokens used and prints their text
+// forms, one a line, on Stdout.
+func Export(e *Env, state string, n int) error {
+	if n < 1 {
+		return errors.New("-n must be at least 1")
+	}
+	s, err := Open(state)
+	if err != nil {
+		return err
+	}
+	now := e.now()
+	toks := s.take(n, now)
+	if len(toks) == 0 {
+		return s.noUnused(now)
+	}
+	if len(toks) < n {
+		return fmt.Errorf("only %s left, %d asked for; run 'wallet request' for more", plural(len(toks), "unused token"), n)
+	}
+	var out bytes.Buffer
+	for _, t := range toks {
+		text, err := t.MarshalText()
+		if err != nil {
+			return err
+		}
+		out.Write(text)
+		out.WriteByte('\n')
+	}
+	if err := s.Save(now); err != nil {
+		return err
+	}
+	e.Stdout.Write(out.Bytes())
+	fmt.Fprintf(e.Stderr, "wallet: %s exported and marked used; %d unused left\n", plural(n, "token"), s.unused(now))
+	return nil
+}
+
+// List prints on Stdout the stored tokens by status and expiry, expired
+// ones marked, and a line that sums them up.
+func List(e *Env, state string) error {
+	s, err := Open(state)
+	if err != nil {
+		return err
+	}
+	type group struct {
+		status  string
+		expiry  uint32
+		expired bool
+	}
+	counts := map[group][2]int{}
+	now := e.now()
+	for _, en := range s.entries {
+		g := group{s.statusName(en.tok.Status), en.tok.Expiry, !live(en.tok, now)}
+		c := counts[g]
+		if en.used {
+			c[1]++
+		} else {
+			c[0]++
+		}
+		counts[g] = c
+	}
+	groups := make([]group, 0, len(counts))
+	for g := range counts {
+		groups = append(groups, g)
+	}
+	sort.Slice(groups, func(i, j int) bool {
+		if groups[i].expiry != groups[j].expiry {
+			return groups[i].expiry < groups[j].expiry
+		}
+		return groups[i].status < groups[j].status
+	})
+	for _, g := range groups {
+		c := counts[g]
+		when := "valid until"
+		if g.expired {
+			when = "expired at "
+		}
+		fmt.Fprintf(e.Stdout, "%-10s %s %s  %3d unused  %3d used\n", g.status, when,
+			formatTime(time.Unix(int64(g.expiry), 0)), c[0], c[1])
+	}
+	c := s.count(now)
+	if c.unused == 0 {
+		fmt.Fprintln(e.Stdout, s.noUnused(now))
+		return nil
+	}
+	line := plural(c.unused, "unused token") + " left"
+	if c.expired > 0 {
+		line += fmt.Sprintf(" (and %d expired)", c.expired)
+	}
+	fmt.Fprintln(e.Stdout, line)
+	return nil
+}
