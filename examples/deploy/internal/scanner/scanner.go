@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"io/fs"
 	"log/slog"
@@ -195,28 +196,19 @@ func (s *Scanner) Close() error {
 // Directory returns the directory the scanner verifies against.
 func (s *Scanner) Directory() *token.Directory { return s.v.Directory() }
 
-// loadTrust reads the trust policy and checks that its root key can
-// verify anything.
+// loadTrust reads the trust policy. token.ParseTrust refuses a root key
+// that cannot verify anything (all zeros, of small order, not canonical);
+// that mistake gets its own message, since the fix is a new trust.txt.
 func loadTrust(name string) (*directory.Pinned, error) {
 	pinned, err := directory.LoadTrust(name)
-	if err != nil {
-		return nil, setupErr("%s", clean(err.Error()))
-	}
-	if !usableRoot(pinned.Trust) {
+	if errors.Is(err, token.ErrMalformedTrust) && strings.Contains(err.Error(), "root key is not a valid Ed25519 public key") {
 		return nil, setupErr("the trust policy %s pins a root key that is not a valid Ed25519 public key "+
 			"(all zeros, of small order, or not canonical): take trust.txt again from the issuer's operator", name)
 	}
+	if err != nil {
+		return nil, setupErr("%s", clean(err.Error()))
+	}
 	return pinned, nil
-}
-
-// usableRoot reports whether the policy's root key can verify a directory
-// signature. The token package checks the key only when it opens a
-// directory, and says so in the detail of ErrDirectorySignature: opening
-// no directory fails with the bare sentinel under a usable key (the
-// signature is missing), and with a wrapped one under an unusable key.
-func usableRoot(t *token.Trust) bool {
-	_, err := token.OpenDirectory(nil, nil, t.Root())
-	return err == token.ErrDirectorySignature //nolint:errorlint // the bare sentinel, on purpose
 }
 
 // explainLoad says why a directory was refused, without the library's
