@@ -90,7 +90,7 @@ func (s *Scanner) answer(ctx context.Context, items []item, w *bufio.Writer, sum
 
 // Gate answers tokens as they arrive on r, one a line, until r ends or
 // ctx is done: it verifies whatever has queued up while the previous
-// batch ran (at most BatchSize) as one batch, prints the answers in input
+// batch ran (at most GateBatchSize) as one batch, prints the answers in input
 // order and flushes them. A lone token is answered at once; a burst is
 // verified in batches, and a hung shared store costs each batch one
 // timeout. It returns a read or write error; the end of r or of ctx ends
@@ -140,7 +140,7 @@ func (s *Scanner) Gate(ctx context.Context, r io.Reader, w io.Writer) (Summary, 
 			return sum, nil
 		}
 	drain:
-		for len(items) < BatchSize {
+		for len(items) < GateBatchSize {
 			select {
 			case it, ok := <-queue:
 				if !ok {

@@ -34,6 +34,11 @@ const MaxInput = max(token.MaxTextSize, token.MaxBase64Size) + 64
 // the scans queued up.
 const BatchSize = 1024
 
+// GateBatchSize is the most tokens a gate verifies together. It is
+// smaller than BatchSize so that a token arriving during a burst waits for
+// a short batch: with a shared store each token costs one round trip.
+const GateBatchSize = 256
+
 // Config configures a Scanner.
 type Config struct {
 	// TrustFile is the pinned trust policy, the issuer's trust.txt.
