@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/statustoken/statustoken/holder"
+	"github.com/statustoken/statustoken/internal/exampledeploy"
 	"github.com/statustoken/statustoken/issue"
 	"github.com/statustoken/statustoken/token"
 )
@@ -16,16 +17,16 @@ import (
 // checking each against its directory, and shows each once as text.
 func Example() {
 	// The issuer publishes its directory, logged and cosigned.
-	d := newDeployment(issue.Config{
+	d := exampledeploy.New(issue.Config{
 		EpochLength: 24 * time.Hour,
 		Epochs:      1,
 		Statuses:    []token.StatusName{{Code: 1, Name: "green"}},
 		Suites:      []token.Suite{token.RSABSSA},
 		RSAKeys:     issue.NewMemoryKeyStore(),
 	})
-	issuer, trust := d.issuer, d.trust // the wallet pins trust
+	issuer, trust := d.Issuer, d.Trust // the wallet pins trust
 	now := time.Now()
-	published := d.publish(now, 1)
+	published := d.Publish(now, 1)
 
 	// Wallet: check the directory, then ask for 5 tokens of status 1.
 	wallet, err := holder.New(published, trust, nil)
@@ -62,15 +63,15 @@ func Example() {
 // A wallet keeps its Holder and updates its directory: an older one is
 // refused.
 func ExampleHolder_Update() {
-	d := newDeployment(issue.Config{
+	d := exampledeploy.New(issue.Config{
 		EpochLength: 24 * time.Hour,
 		Statuses:    []token.StatusName{{Code: 1, Name: "green"}},
 	})
 	now := time.Now()
-	first := d.publish(now, 1)
-	second := d.publish(now.Add(24*time.Hour), 2)
+	first := d.Publish(now, 1)
+	second := d.Publish(now.Add(24*time.Hour), 2)
 
-	wallet, err := holder.New(first, d.trust, nil)
+	wallet, err := holder.New(first, d.Trust, nil)
 	if err != nil {
 		panic(err)
 	}

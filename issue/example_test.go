@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/statustoken/statustoken/holder"
+	"github.com/statustoken/statustoken/internal/exampledeploy"
 	"github.com/statustoken/statustoken/issue"
 	"github.com/statustoken/statustoken/token"
 )
@@ -59,17 +60,17 @@ func Example() {
 // sees only blinded messages, and refuses a request for a status other
 // than the one it assigned.
 func ExampleIssuer_Respond() {
-	d := newDeployment(issue.Config{
+	d := exampledeploy.New(issue.Config{
 		EpochLength: 24 * time.Hour,
 		Epochs:      1,
 		Statuses:    []token.StatusName{{Code: 1, Name: "green"}},
 		Suites:      []token.Suite{token.RSABSSA},
 		RSAKeys:     issue.NewMemoryKeyStore(),
 	})
-	issuer := d.issuer
+	issuer := d.Issuer
 	now := time.Now()
 	// The wallet's request (see the holder package).
-	wallet, err := holder.New(d.publish(now, 1), d.trust, nil)
+	wallet, err := holder.New(d.Publish(now, 1), d.Trust, nil)
 	if err != nil {
 		panic(err)
 	}
@@ -92,14 +93,14 @@ func ExampleIssuer_Respond() {
 // witnesses cosign the new checkpoint, and publishes the directory with
 // the proof that wallets and scanners check.
 func ExampleLog() {
-	d := newDeployment(issue.Config{
+	d := exampledeploy.New(issue.Config{
 		EpochLength: 24 * time.Hour,
 		Statuses:    []token.StatusName{{Code: 1, Name: "green"}},
 	})
 	now := time.Now()
 	for serial := uint64(1); serial <= 3; serial++ {
-		published := d.publish(now, serial) // log, cosign, prove
-		_, accepted, err := token.Open(published, d.trust, token.Accepted{}, now)
+		published := d.Publish(now, serial) // log, cosign, prove
+		_, accepted, err := token.Open(published, d.Trust, token.Accepted{}, now)
 		fmt.Println(serial, accepted.Checkpoint.Size(), err)
 	}
 	// Output:

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/statustoken/statustoken/internal/exampledeploy"
 	"github.com/statustoken/statustoken/issue"
 	"github.com/statustoken/statustoken/token"
 	"github.com/statustoken/statustoken/verify"
@@ -15,13 +16,13 @@ import (
 // witnesses), loads the published directory once, and verifies tokens
 // offline.
 func Example() {
-	d := newDeployment(issue.Config{
+	d := exampledeploy.New(issue.Config{
 		EpochLength: 24 * time.Hour,
 		Statuses:    []token.StatusName{{Code: 1, Name: "green"}, {Code: 2, Name: "red"}},
 	})
-	issuer, trust := d.issuer, d.trust // the scanner pins trust
+	issuer, trust := d.Issuer, d.Trust // the scanner pins trust
 	now := time.Now()
-	published := d.publish(now, 1)
+	published := d.Publish(now, 1)
 	toks, err := issuer.IssueEd25519(1, now, 2)
 	if err != nil {
 		panic(err)
