@@ -1,11 +1,9 @@
 package verify
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
-	"sync"
 	"testing"
 	"time"
 
@@ -165,39 +163,23 @@ func message(t *token.Token) []byte {
 // key, with three witnesses that cosign at the time the tests start (so
 // that proofs are fresh both at testNow and at the real time).
 var (
-	envMu   sync.Mutex
-	envs    = map[string]*logtest.Env{}
-	trusts  = map[string]*token.Trust{}
 	envTime = time.Now()
+	logs    = logtest.NewRegistry(envTime)
 )
 
-// envFor returns the test log of root; a root that is not a key gets the
-// log of the all-zero key, which is not a valid root.
+// envFor returns the test log of root and its trust policy. A root key
+// that ParseTrust refuses (all zeros, of small order, not a key) has no
+// trust policy: New then fails with token.ErrMalformedTrust.
 func envFor(root ed25519.PublicKey) (*logtest.Env, *token.Trust) {
-	if len(root) != ed25519.PublicKeySize {
-		root = make(ed25519.PublicKey, ed25519.PublicKeySize)
-	}
-	envMu.Lock()
-	defer envMu.Unlock()
-	e, ok := envs[string(root)]
-	if !ok {
-		e = logtest.NewEnv(bytes.Clone(root), envTime)
-		// A root key that ParseTrust refuses (all zeros, of small
-		// order) has no trust policy: New then fails with
-		// token.ErrMalformedTrust.
-		tr, _ := token.ParseTrust(e.Policy())
-		envs[string(root)], trusts[string(root)] = e, tr
-	}
-	return e, trusts[string(root)]
+	e := logs.Env(root)
+	tr, _ := token.ParseTrust(e.Policy())
+	return e, tr
 }
 
 // published logs directory bytes in root's test log and returns them
 // with sig and their proof.
 func published(dir, sig []byte, root ed25519.PublicKey) token.Published {
-	e, _ := envFor(root)
-	envMu.Lock()
-	defer envMu.Unlock()
-	return token.Published{Directory: dir, Signature: sig, Proof: e.Proof(dir)}
+	return token.Published{Directory: dir, Signature: sig, Proof: logs.Proof(root, dir)}
 }
 
 // newV is New for a directory signed by root and logged in root's log.

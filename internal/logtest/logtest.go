@@ -7,6 +7,7 @@
 package logtest
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/base64"
@@ -14,6 +15,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/statustoken/statustoken/internal/transparency"
@@ -198,4 +200,40 @@ func (e *Env) Proof(data []byte) []byte {
 	json.Unmarshal(data, &d)
 	i := e.Log.Append(d.Serial, data)
 	return e.Log.Proof(i, e.Log.Checkpoint(e.Witnesses[0].At(e.Time), e.Witnesses[1].At(e.Time)))
+}
+
+// Registry keeps one Env per root key, for tests that log the directories
+// of several issuers. It is safe for concurrent use.
+type Registry struct {
+	mu   sync.Mutex
+	t    time.Time
+	envs map[string]*Env
+}
+
+// NewRegistry returns a Registry whose witnesses cosign at t.
+func NewRegistry(t time.Time) *Registry { return &Registry{t: t, envs: map[string]*Env{}} }
+
+// Env returns the Env of root; a root that is not 32 bytes long gets the
+// Env of the all-zero key (which a trust policy cannot pin).
+func (r *Registry) Env(root ed25519.PublicKey) *Env {
+	if len(root) != ed25519.PublicKeySize {
+		root = make(ed25519.PublicKey, ed25519.PublicKeySize)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e, ok := r.envs[string(root)]
+	if !ok {
+		e = NewEnv(bytes.Clone(root), r.t)
+		r.envs[string(root)] = e
+	}
+	return e
+}
+
+// Proof logs the directory bytes data in root's Env and returns its
+// proof (Env.Proof).
+func (r *Registry) Proof(root ed25519.PublicKey, data []byte) []byte {
+	e := r.Env(root)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return e.Proof(data)
 }
