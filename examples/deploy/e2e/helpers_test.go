@@ -22,28 +22,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/statustoken/statustoken/examples/deploy/internal/syncbuf"
+
 	"github.com/statustoken/statustoken/examples/deploy/internal/directory"
 	"github.com/statustoken/statustoken/examples/deploy/internal/litewitnesstest"
 	"github.com/statustoken/statustoken/token"
 )
 
-// syncBuffer collects a process's output while it runs.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer collects output written from several goroutines.
+type syncBuffer = syncbuf.Buffer
 
 // build compiles the three programs and the witness tools into dir, at
 // once.

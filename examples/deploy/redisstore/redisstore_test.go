@@ -5,7 +5,6 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
-	"net"
 	"strconv"
 	"strings"
 	"sync"
@@ -172,37 +171,10 @@ func TestStoppedIsUnavailable(t *testing.T) {
 	}
 }
 
-// silentServer returns the address of a listener that accepts
-// connections and never answers.
-func silentServer(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		var conns []net.Conn
-		defer func() {
-			for _, c := range conns {
-				c.Close()
-			}
-		}()
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			conns = append(conns, c)
-		}
-	}()
-	return l.Addr().String()
-}
-
 // TestSilentServerTimesOut points the store at a listener that accepts
 // connections and never answers.
 func TestSilentServerTimesOut(t *testing.T) {
-	s, err := redisstore.Open(silentServer(t), &redisstore.Options{Timeout: 200 * time.Millisecond})
+	s, err := redisstore.Open(redistest.Silent(t), &redisstore.Options{Timeout: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,7 +193,7 @@ func TestSilentServerTimesOut(t *testing.T) {
 // context ends, before the store's own timeout, and does not ask Redis
 // at all once it has ended.
 func TestSpendHonoursContext(t *testing.T) {
-	s, err := redisstore.Open(silentServer(t), &redisstore.Options{Timeout: time.Minute})
+	s, err := redisstore.Open(redistest.Silent(t), &redisstore.Options{Timeout: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,10 +25,11 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/statustoken/statustoken/examples/deploy/internal/syncbuf"
 
 	"golang.org/x/crypto/ssh"
 )
@@ -187,22 +188,8 @@ type Witness struct {
 	exited chan struct{}
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer collects output written from several goroutines.
+type syncBuffer = syncbuf.Buffer
 
 // Start registers logs in a new database in dir (witnessctl add-log and
 // add-key) and runs litewitness with key on a free loopback port, until

@@ -18,7 +18,7 @@ import (
 func TestHungStore(t *testing.T) {
 	e := newEnv(t)
 	const n, timeout = 42, 300 * time.Millisecond
-	stores := map[string]string{"silent listener": silentRedis(t), "SIGSTOPped redis-server": stoppedRedis(t)}
+	stores := map[string]string{"silent listener": redistest.Silent(t), "SIGSTOPped redis-server": stoppedRedis(t)}
 	for name, addr := range stores {
 		for _, mode := range []string{"batch", "gate"} {
 			for _, failOpen := range []bool{false, true} {
