@@ -52,7 +52,7 @@ func checkTokenErrorText(t *testing.T, what string, err, want error) {
 // the holder's own checks return: each starts with "holder: " and names no
 // internal package.
 func TestErrorText(t *testing.T) {
-	for _, err := range []error{ErrNoKey, ErrCount, ErrResponse, ErrPending, errBlind} {
+	for _, err := range []error{ErrNoKey, ErrCount, ErrResponse, ErrPending, ErrUpdateFirst, errBlind} {
 		checkErrorText(t, "sentinel", err)
 	}
 	is := testIssuer(t, func(c *issue.Config) { c.Suites = []token.Suite{token.Ed25519, token.RSABSSA} })
@@ -62,8 +62,6 @@ func TestErrorText(t *testing.T) {
 	checkErrorText(t, "Request of 0 tokens", err)
 	_, _, err = h.Request(9, testNow, 1)
 	checkErrorText(t, "Request of an unknown status", err)
-	_, _, err = (&Holder{}).Request(1, testNow, 1)
-	checkErrorText(t, "Request of a zero Holder", err)
 
 	p, req, good := request(t, is, h, 1, 2)
 	_, _, other := request(t, is, h, 2, 2)
@@ -122,7 +120,6 @@ func TestErrorText(t *testing.T) {
 	checkTokenErrorText(t, "Update to a lower serial", updateH(h, data, sig), token.ErrRollback)
 	data, sig = signedDirectory(t, is, testNow.Add(24*time.Hour), 1)
 	checkTokenErrorText(t, "Update to an equal serial", updateH(h, data, sig), token.ErrRollback)
-	checkErrorText(t, "Update of a zero Holder", (&Holder{}).Update(token.Published{Directory: data, Signature: sig}))
 }
 
 // TestErrorTextDirectory checks the errors of New and Update for a

@@ -15,11 +15,14 @@
 // # Errors
 //
 // Every error wraps one of: [ErrNoKey], [ErrCount], [ErrResponse],
-// [ErrPending], and, from loading a directory, [token.ErrRollback],
+// [ErrPending], [ErrUpdateFirst], and, from loading a directory,
 // [token.ErrMalformedDirectory], [token.ErrInvalidDirectory],
-// [token.ErrDirectorySignature], [token.ErrNotLogged], [token.ErrQuorum],
-// [token.ErrStale], [token.ErrInconsistent] and [token.ErrMalformedTrust]; or, only if the system's random source
-// fails while blinding, an error that says so.
+// [token.ErrDirectorySignature], or a [*token.LoadError] wrapping
+// [token.ErrRollback], [token.ErrStatusRenamed], [token.ErrNotLogged],
+// [token.ErrNotNewest], [token.ErrQuorum], [token.ErrStale] or
+// [token.ErrInconsistent]; or, only if the system's random source fails
+// while blinding, an error that says so. A Holder not made by New, or a
+// nil trust policy, is a programming error: the methods panic.
 //
 // # Security considerations
 //
@@ -66,6 +69,11 @@ var (
 	// ErrPending: a Pending was already finalized, or was made by another
 	// Holder. Make a new request.
 	ErrPending = errors.New("holder: pending request already finalized or not this holder's")
+	// ErrUpdateFirst: the log checkpoint of the holder's directory is
+	// older than the trust policy's issue-max-age, so a request under it
+	// could use a key that a newer directory withdrew. Fetch the current
+	// directory (Update), then request.
+	ErrUpdateFirst = errors.New("holder: directory too old to request tokens; update it first")
 )
 
 var errBlind = errors.New("holder: blinding failed: the random source failed")
@@ -97,25 +105,20 @@ type Options struct {
 	// Now returns the current time, for the freshness of the log's
 	// checkpoints; time.Now when nil.
 	Now func() time.Time
-	// MinSerial refuses directories with a lower serial number: the
-	// highest serial the wallet has accepted before a restart.
-	MinSerial uint64
-	// MinSerialSHA256 is the SHA-256 of the directory accepted with
-	// MinSerial, from Holder.Accepted before a restart: a different
-	// directory with that serial is then refused. Unchecked when zero.
-	MinSerialSHA256 [32]byte
-	// Checkpoint is the last log checkpoint the wallet accepted, from
-	// Holder.Checkpoint before a restart: the directory's checkpoint must
-	// extend it. None when nil.
-	Checkpoint *token.Checkpoint
+	// Accepted is what the wallet accepted before a restart, from
+	// Holder.Accepted (persisted with its MarshalText and read back with
+	// token.ParseAccepted): every directory must extend it (token.Open).
+	// The zero value accepts any first directory.
+	Accepted token.Accepted
 }
 
 // New checks a published directory against the pinned trust policy, as
 // token.Open does (the root signature, every directory rule, and the
-// proof that the directory is in the log, cosigned by a quorum of the
-// pinned witnesses within the freshness bound, extending
-// Options.Checkpoint), and returns a Holder that trusts that directory
-// and keeps the policy for every later update.
+// proof that the directory is the newest in the log, cosigned by a
+// quorum of the pinned witnesses within the freshness bound, extending
+// Options.Accepted), and returns a Holder that trusts that directory
+// and keeps the policy for every later update. It panics if trust was
+// not made by token.ParseTrust.
 func New(p token.Published, trust *token.Trust, opts *Options) (*Holder, error) {
 	h := &Holder{trust: trust, now: time.Now}
 	var o Options
@@ -125,7 +128,7 @@ func New(p token.Published, trust *token.Trust, opts *Options) (*Holder, error) 
 	if o.Now != nil {
 		h.now = o.Now
 	}
-	d, acc, keys, err := h.open(p, token.Accepted{Serial: o.MinSerial, Directory: o.MinSerialSHA256, Checkpoint: o.Checkpoint})
+	d, acc, keys, err := h.open(p, o.Accepted)
 	if err != nil {
 		return nil, err
 	}
@@ -154,9 +157,7 @@ func (h *Holder) open(p token.Published, prev token.Accepted) (*token.Directory,
 // made before the update is finalized against the new directory. Updates
 // are applied one at a time.
 func (h *Holder) Update(p token.Published) error {
-	if h == nil || h.trust == nil {
-		return fmt.Errorf("%w: the holder has no trust policy; make it with New", ErrNoKey)
-	}
+	h.check()
 	h.update.Lock()
 	defer h.update.Unlock()
 	h.mu.Lock()
@@ -173,47 +174,37 @@ func (h *Holder) Update(p token.Published) error {
 }
 
 // Accepted returns what the holder has accepted: its directory's serial
-// and SHA-256 and its log checkpoint, to persist and pass as
-// Options.MinSerial, MinSerialSHA256 and Checkpoint after a restart.
+// and SHA-256, the status names and its log checkpoint, to persist and
+// pass as Options.Accepted after a restart.
 func (h *Holder) Accepted() token.Accepted {
-	if h == nil {
-		return token.Accepted{}
-	}
+	h.check()
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.acc
 }
 
-// Checkpoint returns the log checkpoint of the holder's directory, to
-// persist and pass as Options.Checkpoint after a restart.
-func (h *Holder) Checkpoint() *token.Checkpoint {
-	if h == nil {
-		return nil
+// check panics for a Holder not made by New, which is a programming
+// error.
+func (h *Holder) check() {
+	if h == nil || h.trust == nil {
+		panic("holder: Holder not made by New")
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.acc.Checkpoint
 }
 
-// Directory returns a deep copy of the holder's current directory, or nil
-// for a Holder not made by New.
+// Directory returns a deep copy of the holder's current directory.
 func (h *Holder) Directory() *token.Directory {
-	if h == nil {
-		return nil
-	}
+	h.check()
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.dir.Clone()
 }
 
 // current returns the holder's directory and keys.
-func (h *Holder) current() (*token.Directory, *keyset.Set) {
-	if h == nil {
-		return nil, nil
-	}
+func (h *Holder) current() (*token.Directory, *keyset.Set, token.Accepted) {
+	h.check()
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.dir, h.keys
+	return h.dir, h.keys, h.acc
 }
 
 // Pending is an issuance in progress: the holder's secret nonces and
@@ -230,11 +221,20 @@ type Pending struct {
 // Request builds a blind request for n tokens (1..MaxTokens) of status,
 // under the directory's rsabssa key for the epoch containing at. Each
 // token gets a fresh random nonce; only blinded messages are sent.
+//
+// The directory must be fresh for issuance: its checkpoint's quorum time
+// no older than the trust policy's issue-max-age at the holder's clock,
+// else ErrUpdateFirst.
 func (h *Holder) Request(status token.Status, at time.Time, n int) (*Pending, []byte, error) {
+	h.check()
 	if n < 1 || n > MaxTokens {
 		return nil, nil, fmt.Errorf("%w: %d, want 1 to %d", ErrCount, n, MaxTokens)
 	}
-	dir, keys := h.current()
+	dir, keys, acc := h.current()
+	now := h.now()
+	if cp := acc.Checkpoint.Time(); now.IsZero() || cp.Unix() < now.Unix()-int64(h.trust.IssueMaxAge()/time.Second) {
+		return nil, nil, fmt.Errorf("%w: checkpoint from %s, issue-max-age %v", ErrUpdateFirst, cp.Format(time.RFC3339), h.trust.IssueMaxAge())
+	}
 	dk, ok := dir.KeyAt(token.RSABSSA, status, at)
 	if !ok {
 		return nil, nil, fmt.Errorf("%w: status %d at %v", ErrNoKey, status, at.UTC().Format(time.RFC3339))
@@ -276,7 +276,8 @@ func appendHeader(b []byte, t *token.Token) []byte {
 // is at most MaxResponseSize bytes; a longer one is refused without being
 // read.
 func (h *Holder) Finalize(p *Pending, response []byte) ([]*token.Token, error) {
-	if p == nil || h == nil || p.h != h {
+	h.check()
+	if p == nil || p.h != h {
 		return nil, fmt.Errorf("%w: not a request of this holder", ErrPending)
 	}
 	if !p.used.CompareAndSwap(false, true) {
@@ -292,7 +293,7 @@ func (h *Holder) Finalize(p *Pending, response []byte) ([]*token.Token, error) {
 	if count != len(p.tokens) {
 		return nil, fmt.Errorf("%w: %d signatures for %d requests", ErrResponse, count, len(p.tokens))
 	}
-	_, keys := h.current()
+	_, keys, _ := h.current()
 	k := keys.Lookup(p.keyID)
 	if k == nil || !k.Matches(&p.tokens[0]) {
 		return nil, fmt.Errorf("%w: key %v is not in the holder's current directory", ErrResponse, p.keyID)
@@ -325,7 +326,7 @@ func (h *Holder) Finalize(p *Pending, response []byte) ([]*token.Token, error) {
 // whose signature verifies. If any fails, all are refused with
 // ErrResponse.
 func (h *Holder) Accept(toks []*token.Token) error {
-	_, keys := h.current()
+	_, keys, _ := h.current()
 	var raw [token.MaxSize]byte
 	var msg [format.MessageSize]byte
 	for i, t := range toks {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"errors"
+	"github.com/statustoken/statustoken/internal/misusetest"
 	"slices"
 	"sync"
 	"testing"
@@ -452,12 +453,8 @@ func TestFinalizeOtherHolder(t *testing.T) {
 		t.Fatalf("another holder finalized the Pending: %v, %d tokens", err, len(toks))
 	}
 	var nilHolder *Holder
-	if toks, err := nilHolder.Finalize(p1, resp1); !errors.Is(err, ErrPending) || toks != nil {
-		t.Fatalf("a nil Holder finalized the Pending: %v", err)
-	}
-	if toks, err := (&Holder{}).Finalize(p1, resp1); !errors.Is(err, ErrPending) || toks != nil {
-		t.Fatalf("a zero Holder finalized the Pending: %v", err)
-	}
+	misusetest.Panics(t, "nil Holder's Finalize", func() { nilHolder.Finalize(p1, resp1) })
+	misusetest.Panics(t, "zero Holder's Finalize", func() { (&Holder{}).Finalize(p1, resp1) })
 	toks, err := h1.Finalize(p1, resp1)
 	if err != nil {
 		t.Fatalf("the Pending's own holder, after another's attempt: %v", err)
@@ -826,17 +823,17 @@ func TestTransparency(t *testing.T) {
 	if err := h.Update(honest2); err != nil {
 		t.Fatal(err)
 	}
-	saved := h.Checkpoint()
-	if saved == nil {
+	saved := h.Accepted()
+	if saved.Checkpoint == nil {
 		t.Fatal("no checkpoint")
 	}
 	// Restarted with the saved checkpoint: the serial 1 proof, under an
 	// older tree, is refused.
 	old := published(data1, sig1, is.RootPublicKey())
-	if _, err := New(old, trust, &Options{Checkpoint: saved, MinSerial: 2}); !errors.Is(err, token.ErrRollback) {
+	if _, err := New(old, trust, &Options{Accepted: saved}); !errors.Is(err, token.ErrRollback) {
 		t.Fatalf("restart, serial 1: %v", err)
 	}
-	if _, err := New(honest2, trust, &Options{Checkpoint: saved, MinSerial: 2}); err != nil {
+	if _, err := New(honest2, trust, &Options{Accepted: saved}); err != nil {
 		t.Fatalf("restart, the same directory: %v", err)
 	}
 	stale := &Options{Now: func() time.Time { return envTime.Add(72 * time.Hour) }}

@@ -32,6 +32,8 @@ type bundleVector struct {
 	Trust      string `json:"trust"`
 	PrevSerial uint64 `json:"prev_serial,omitempty"`
 	PrevCheck  string `json:"prev_checkpoint,omitempty"`
+	// PrevStatuses are the status names accepted before.
+	PrevStatuses []token.StatusName `json:"prev_statuses,omitempty"`
 	Now        int64  `json:"now"`
 	Error      string `json:"error"`
 }
@@ -49,6 +51,8 @@ var bundleSentinels = map[string]error{
 	"ErrInconsistent":       token.ErrInconsistent,
 	"ErrRollback":           token.ErrRollback,
 	"ErrMalformedTrust":     token.ErrMalformedTrust,
+	"ErrNotNewest":          token.ErrNotNewest,
+	"ErrStatusRenamed":      token.ErrStatusRenamed,
 	"ErrDirectorySignature": token.ErrDirectorySignature,
 }
 
@@ -159,19 +163,41 @@ func (g *bundleGen) generate() []bundleVector {
 	mixed := logtest.Cosign(g.env.Log.Checkpoint(g.env.Witnesses[0].At(bundleNow.Add(-72*time.Hour))), g.env.Witnesses[1].At(bundleNow))
 	g.add("one-fresh-one-stale-cosignature", 2, g.env.Log.Proof(g.idx[2], mixed), trust, "ErrStale")
 	g.add("cosigned-48-hours-ago", 2, g.env.Log.Proof(g.idx[2], g.cosignedAt(bundleNow.Add(-48*time.Hour), 0, 1)), trust, "")
+	// Each witness's freshest cosignature counts, wherever it stands.
+	repeated := logtest.Cosign(g.cosignedAt(bundleNow.Add(-72*time.Hour), 0, 1), g.env.Witnesses[0].At(bundleNow), g.env.Witnesses[1].At(bundleNow))
+	g.add("fresh-cosignatures-after-stale-ones", 2, g.env.Log.Proof(g.idx[2], repeated), trust, "")
+	// Cosignatures dated ahead count within the skew of 10 minutes only.
+	g.add("cosigned-9-minutes-ahead", 2, g.env.Log.Proof(g.idx[2], g.cosignedAt(bundleNow.Add(9*time.Minute), 0, 1)), trust, "")
+	g.add("cosigned-a-year-ahead", 2, g.env.Log.Proof(g.idx[2], g.cosignedAt(bundleNow.AddDate(1, 0, 0), 0, 1)), trust, "ErrQuorum")
+
+	// Checkpoints carry exactly their three lines, and signature lines
+	// in canonical base64.
+	text, sigs, _ := strings.Cut(string(g.cosigned(0, 1)), "\n\n")
+	g.add("checkpoint-extension-line", 2, g.env.Log.Proof(g.idx[2], []byte(text+"\nextension\n\n"+sigs)), trust, "ErrNotLogged")
+	line, rest, _ := strings.Cut(sigs, "\n")
+	g.add("signature-line-not-canonical-base64", 2, g.env.Log.Proof(g.idx[2], []byte(text+"\n\n"+nonCanonicalBase64(line)+"\n"+rest)), trust, "ErrNotLogged")
+
+	// A status keeps its name.
+	g.add("status-renamed", 2, good, trust, "ErrStatusRenamed").PrevStatuses = []token.StatusName{{Code: 1, Name: "red"}, {Code: 2, Name: "green"}}
+	g.add("status-name-moved", 2, good, trust, "ErrStatusRenamed").PrevStatuses = []token.StatusName{{Code: 3, Name: "green"}}
+	g.add("status-added", 2, good, trust, "").PrevStatuses = []token.StatusName{{Code: 1, Name: "green"}}
 
 	// Inconsistent with what was accepted.
 	larger := g.cosigned(0, 1)
 	g.add("tree-smaller-than-accepted", 1, g.proof1, trust, "ErrInconsistent").PrevCheck = string(larger)
 	fork := logtest.NewLog(logtest.Origin)
 	fork.Append(1, g.dir[1])
+	fork.Tree.Append([]byte{1, 0, 0, 0, 0, 0, 0, 0, 3}) // a record only the fork has
 	fork.Append(2, g.dir[2])
-	fork.Tree.Append([]byte{1, 0, 0, 0, 0, 0, 0, 0, 3}) // a third record only the fork has
 	g.env.Log.Append(3, []byte("the honest third directory"))
 	honest3 := g.cosigned(0, 1)
 	// The fork's log key is the honest log's (the authority holds it).
 	forked := fork.Checkpoint(g.env.Witnesses[1].At(bundleNow), g.env.Witnesses[2].At(bundleNow))
-	g.add("fork-of-the-same-size", 2, fork.Proof(1, forked), trust, "ErrInconsistent").PrevCheck = string(honest3)
+	g.add("fork-of-the-same-size", 2, fork.Proof(2, forked), trust, "ErrInconsistent").PrevCheck = string(honest3)
+
+	// An older logged directory, freshly proven: the way to set a group
+	// apart without a split view.
+	g.add("older-directory-freshly-proven", 2, g.env.Log.Proof(g.idx[2], honest3), trust, "ErrNotNewest")
 
 	// Rollback.
 	g.add("serial-below-accepted", 1, g.env.Log.Proof(g.idx[1], g.cosigned(0, 1)), trust, "ErrRollback").PrevSerial = 2
@@ -180,7 +206,23 @@ func (g *bundleGen) generate() []bundleVector {
 	g.add("trust-without-witnesses", 2, good, []byte(strings.Join(filterLines(string(trust), "root ", "log ", "max-age "), "")+"quorum none\n"), "ErrMalformedTrust")
 	g.add("trust-of-another-root", 2, good, []byte(strings.Replace(string(trust), filterLines(string(trust), "root ")[0],
 		"root 11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=\n", 1)), "ErrDirectorySignature")
+	witnesses := filterLines(string(trust), "witness ")
+	base := strings.Join(filterLines(string(trust), "root ", "log ", "witness ", "max-age "), "")
+	g.add("trust-minority-quorum", 2, good, []byte(base+"group g 1 w1.example w2.example w3.example\nquorum g\n"), "ErrMalformedTrust")
+	g.add("trust-member-of-two-groups", 2, good, []byte(base+"group a 2 w1.example w2.example\ngroup b 2 w2.example w3.example\ngroup q 2 a b\nquorum q\n"), "ErrMalformedTrust")
+	g.add("trust-one-key-two-names", 2, good, []byte(base+strings.Replace(witnesses[0], "witness w1.example", "witness w9.example", 1)+"group g 3 w1.example w2.example w3.example w9.example\nquorum g\n"), "ErrMalformedTrust")
+	g.add("trust-issue-max-age-longer-than-max-age", 2, good, []byte(string(trust)+"issue-max-age 49h\n"), "ErrMalformedTrust")
+	g.add("trust-with-issue-max-age", 2, good, []byte(string(trust)+"issue-max-age 2h\n"), "")
 	return g.vectors
+}
+
+// nonCanonicalBase64 returns a signature line whose base64 has nonzero
+// padding bits: the same bytes to a lenient decoder.
+func nonCanonicalBase64(line string) string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+	i := strings.IndexByte(line, '=') - 1 // the last data character
+	c := strings.IndexByte(alphabet, line[i])
+	return line[:i] + string(alphabet[c|1]) + line[i+1:]
 }
 
 func filterLines(text string, prefixes ...string) []string {
@@ -238,7 +280,7 @@ func TestBundleVectors(t *testing.T) {
 			}
 			continue
 		}
-		prev := token.Accepted{Serial: v.PrevSerial}
+		prev := token.Accepted{Serial: v.PrevSerial, Statuses: v.PrevStatuses}
 		if v.PrevCheck != "" {
 			if prev.Checkpoint, err = token.ParseCheckpoint([]byte(v.PrevCheck), trust); err != nil {
 				t.Fatalf("%s: previous checkpoint: %v", v.Name, err)

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/statustoken/statustoken/internal/transparency"
@@ -34,6 +37,16 @@ var (
 	// accepted, or equal with different contents. Keep the current
 	// directory.
 	ErrRollback = errors.New("token: directory serial rollback")
+	// ErrNotNewest: the directory is logged, but is not the newest record
+	// of the checkpoint that proves it: a newer directory exists, and
+	// serving this one would set its holders apart. Fetch the directory
+	// again.
+	ErrNotNewest = errors.New("token: directory is not the newest in the log")
+	// ErrStatusRenamed: the directory gives a status code that was
+	// accepted before another name. Tokens already issued under the code
+	// would change meaning; keep the current directory and tell the
+	// operator.
+	ErrStatusRenamed = errors.New("token: directory renames a status")
 )
 
 // Limits of directory transparency.
@@ -67,6 +80,83 @@ func ParseLogRecord(record []byte) (serial uint64, sha256 [32]byte, err error) {
 	return serial, sha256, nil
 }
 
+// LoadError is the error of every refused trust policy, checkpoint,
+// accepted state or published directory in the transparency steps of
+// loading ([ParseTrust], [ParseCheckpoint], [ParseAccepted], [Open]): the
+// sentinel, which errors.Is finds through Unwrap, and what the check saw,
+// so that callers need not read the text. Find it with errors.As.
+type LoadError struct {
+	// Err is one of ErrNotLogged, ErrNotNewest, ErrQuorum, ErrStale,
+	// ErrInconsistent, ErrRollback, ErrStatusRenamed or
+	// ErrMalformedTrust.
+	Err error
+	// Detail says what broke, quoting only public input.
+	Detail string
+	// Serial is the refused directory's serial and AcceptedSerial the
+	// highest serial accepted before, when a directory was read.
+	Serial, AcceptedSerial uint64
+	// Line and Keyword locate an error in a trust policy's text: the
+	// 1-based line number and the line's first word; zero for an error
+	// about the policy as a whole.
+	Line    int
+	Keyword string
+	// LogSigned, Cosignatures and QuorumTime are what the checkpoint's
+	// signatures showed, for an error found once they were checked: a
+	// valid signature by the pinned log; each pinned witness whose
+	// cosignature verified, with the time of its freshest one that
+	// counts; and the newest time at which the quorum held (zero if it
+	// does not).
+	LogSigned    bool
+	Cosignatures []Cosignature
+	QuorumTime   time.Time
+}
+
+// Cosignature is a pinned witness's verified cosignature: the witness's
+// name in the trust policy and the time it signed.
+type Cosignature struct {
+	Witness string
+	Time    time.Time
+}
+
+func (e *LoadError) Error() string {
+	if e.Detail == "" {
+		return e.Err.Error()
+	}
+	return e.Err.Error() + ": " + e.Detail
+}
+
+func (e *LoadError) Unwrap() error { return e.Err }
+
+// loadError turns an error of internal/transparency into a LoadError.
+func loadError(err error) *LoadError {
+	var te *transparency.Error
+	if !errors.As(err, &te) {
+		return &LoadError{Err: ErrNotLogged, Detail: err.Error()}
+	}
+	e := &LoadError{Detail: te.Detail, Line: te.Line, Keyword: te.Keyword}
+	switch te.Kind {
+	case transparency.Quorum:
+		e.Err = ErrQuorum
+	case transparency.Stale:
+		e.Err = ErrStale
+	case transparency.Inconsistent:
+		e.Err = ErrInconsistent
+	case transparency.MalformedPolicy:
+		e.Err = ErrMalformedTrust
+	case transparency.NotNewest:
+		e.Err = ErrNotNewest
+	default:
+		e.Err = ErrNotLogged
+	}
+	if s := te.Seen; s != nil {
+		e.LogSigned, e.QuorumTime = s.LogSigned, s.QuorumTime
+		for _, c := range s.Cosignatures {
+			e.Cosignatures = append(e.Cosignatures, Cosignature(c))
+		}
+	}
+	return e
+}
+
 // Trust is what wallets and scanners pin: the issuer's root key, the
 // log's key, the witnesses' keys and the quorum of them that must cosign,
 // and how recent their cosignatures must be (SPEC.md, "Trust policy").
@@ -75,21 +165,23 @@ type Trust struct {
 	p *transparency.Policy
 }
 
-// ParseTrust parses a trust policy's text, at most MaxTrustSize bytes.
+// ParseTrust parses a trust policy's text, at most MaxTrustSize bytes. It
+// refuses, with a *LoadError wrapping ErrMalformedTrust, any policy that
+// breaks a rule of SPEC.md, "Trust policy": among them a key that is not
+// a valid Ed25519 key, one key under two names, a witness or group that
+// is a member of more than one group, and a quorum that half of the
+// witnesses or fewer can meet.
 func ParseTrust(text []byte) (*Trust, error) {
 	p, err := transparency.ParsePolicy(text)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformedTrust, err)
+		return nil, loadError(err)
 	}
 	return &Trust{p: p}, nil
 }
 
 // MarshalText returns the policy's text as parsed.
 func (t *Trust) MarshalText() ([]byte, error) {
-	if t == nil || t.p == nil {
-		return nil, fmt.Errorf("%w: no policy", ErrMalformedTrust)
-	}
-	return t.p.Text(), nil
+	return t.policy().Text(), nil
 }
 
 // UnmarshalText parses a trust policy into t, as ParseTrust does.
@@ -102,28 +194,39 @@ func (t *Trust) UnmarshalText(text []byte) error {
 	return nil
 }
 
-// Root returns the pinned root public key.
-func (t *Trust) Root() ed25519.PublicKey {
+// policy returns t's policy; it panics for a Trust not made by
+// ParseTrust, which is a programming error.
+func (t *Trust) policy() *transparency.Policy {
 	if t == nil || t.p == nil {
-		return nil
+		panic("token: Trust not made by ParseTrust")
 	}
-	return bytes.Clone(t.p.Root)
+	return t.p
 }
+
+// Root returns the pinned root public key.
+func (t *Trust) Root() ed25519.PublicKey { return bytes.Clone(t.policy().Root) }
 
 // LogOrigin returns the origin line of the pinned log's checkpoints.
-func (t *Trust) LogOrigin() string {
-	if t == nil || t.p == nil {
-		return ""
-	}
-	return t.p.Origin
-}
+func (t *Trust) LogOrigin() string { return t.policy().Origin }
 
-// MaxAge returns the freshness bound of the witnesses' cosignatures.
-func (t *Trust) MaxAge() time.Duration {
-	if t == nil || t.p == nil {
-		return 0
+// Witnesses returns the names of the pinned witnesses, in the policy's
+// order.
+func (t *Trust) Witnesses() []string { return t.policy().Witnesses() }
+
+// MaxAge returns the freshness bound for loading a directory: the
+// quorum's cosignatures may be at most this old.
+func (t *Trust) MaxAge() time.Duration { return t.policy().MaxAge }
+
+// IssueMaxAge returns the freshness bound for requesting tokens, the
+// policy's issue-max-age: a wallet asks for tokens only while the quorum
+// time of its directory's checkpoint is at most this old. It is MaxAge
+// when the policy sets none.
+func (t *Trust) IssueMaxAge() time.Duration {
+	p := t.policy()
+	if p.IssueMaxAge == 0 {
+		return p.MaxAge
 	}
-	return t.p.MaxAge
+	return p.IssueMaxAge
 }
 
 // Published is one directory version as an issuer publishes it: the
@@ -136,9 +239,8 @@ type Published struct {
 	Proof     []byte
 }
 
-// Checkpoint is a log checkpoint that a wallet or scanner accepted.
-// Persist it with MarshalText and pass it back when restarting, so that
-// the next directory must extend it.
+// Checkpoint is a log checkpoint that a wallet or scanner accepted. It is
+// kept as part of [Accepted].
 type Checkpoint struct {
 	c *transparency.Checkpoint
 }
@@ -167,18 +269,33 @@ func (c *Checkpoint) RootHash() [32]byte {
 	return c.c.Hash
 }
 
-// Time returns the newest of the witnesses' cosignature times.
+// Time returns the checkpoint's quorum time: the newest time t such that
+// the pinned witnesses' cosignatures dated t or later meet the quorum.
+// Freshness is measured from it.
 func (c *Checkpoint) Time() time.Time {
 	if c == nil || c.c == nil {
 		return time.Time{}
 	}
-	return c.c.Time
+	return c.c.Time()
+}
+
+// Cosignatures returns the pinned witnesses whose cosignature verified,
+// with the time of the freshest of each.
+func (c *Checkpoint) Cosignatures() []Cosignature {
+	if c == nil || c.c == nil {
+		return nil
+	}
+	out := make([]Cosignature, len(c.c.Seen.Cosignatures))
+	for i, s := range c.c.Seen.Cosignatures {
+		out[i] = Cosignature(s)
+	}
+	return out
 }
 
 // MarshalText returns the signed checkpoint note, with its cosignatures.
 func (c *Checkpoint) MarshalText() ([]byte, error) {
 	if c == nil || c.c == nil {
-		return nil, fmt.Errorf("%w: no checkpoint", ErrQuorum)
+		return nil, &LoadError{Err: ErrQuorum, Detail: "no checkpoint"}
 	}
 	return bytes.Clone(c.c.Note), nil
 }
@@ -187,81 +304,166 @@ func (c *Checkpoint) MarshalText() ([]byte, error) {
 // Checkpoint.MarshalText) under trust: the log's signature and a quorum
 // of witness cosignatures, however old.
 func ParseCheckpoint(signed []byte, trust *Trust) (*Checkpoint, error) {
-	if trust == nil || trust.p == nil {
-		return nil, fmt.Errorf("%w: no trust policy", ErrMalformedTrust)
-	}
+	p := trust.policy()
 	if len(signed) > MaxProofSize {
-		return nil, fmt.Errorf("%w: checkpoint of %d bytes", ErrNotLogged, len(signed))
+		return nil, &LoadError{Err: ErrNotLogged, Detail: fmt.Sprintf("checkpoint of %d bytes, limit %d", len(signed), MaxProofSize)}
 	}
-	c, err := trust.p.OpenCheckpoint(signed, time.Time{})
+	c, err := p.OpenPersisted(signed)
 	if err != nil {
-		return nil, transparencyError(err)
+		return nil, loadError(err)
 	}
 	return &Checkpoint{c: c}, nil
 }
 
 // Accepted is what a wallet or scanner has accepted before, which every
 // newer directory must extend: the highest serial, the SHA-256 of that
-// directory's bytes (zero if unknown, as after a restart that kept only
-// the serial), and the last log checkpoint (nil for none). The zero
-// Accepted accepts any first directory.
+// directory's bytes (zero if unknown), the name of every status code
+// accepted so far, and the last log checkpoint (nil for none). The zero
+// Accepted accepts any first directory. Persist it with MarshalText and
+// read it back with ParseAccepted after a restart.
 type Accepted struct {
 	Serial     uint64
 	Directory  [32]byte
+	Statuses   []StatusName
 	Checkpoint *Checkpoint
+}
+
+// MaxAcceptedSize is the length of the longest accepted state read.
+const MaxAcceptedSize = 64 << 10
+
+type jsonAccepted struct {
+	Serial     uint64       `json:"serial"`
+	Directory  string       `json:"directory_sha256"`
+	Statuses   []StatusName `json:"statuses"`
+	Checkpoint string       `json:"checkpoint"`
+}
+
+// MarshalText encodes the accepted state as JSON: the serial, the
+// directory's SHA-256 in hexadecimal, the status names and the signed
+// checkpoint note (SPEC.md, "Accepted state").
+func (a Accepted) MarshalText() ([]byte, error) {
+	j := jsonAccepted{Serial: a.Serial, Directory: hex.EncodeToString(a.Directory[:]), Statuses: a.Statuses}
+	if j.Statuses == nil {
+		j.Statuses = []StatusName{}
+	}
+	if a.Checkpoint != nil {
+		cp, err := a.Checkpoint.MarshalText()
+		if err != nil {
+			return nil, err
+		}
+		j.Checkpoint = string(cp)
+	}
+	return json.Marshal(j)
+}
+
+// ParseAccepted decodes an accepted state written by
+// Accepted.MarshalText and checks its checkpoint under trust, as
+// ParseCheckpoint does. Damage is reported as a *LoadError wrapping
+// ErrRollback (the state cannot be trusted to refuse a rollback) or, for
+// the checkpoint, the error of ParseCheckpoint.
+func ParseAccepted(text []byte, trust *Trust) (Accepted, error) {
+	trust.policy()
+	bad := func(format string, args ...any) (Accepted, error) {
+		return Accepted{}, &LoadError{Err: ErrRollback, Detail: "accepted state: " + fmt.Sprintf(format, args...)}
+	}
+	if len(text) > MaxAcceptedSize {
+		return bad("%d bytes, limit %d", len(text), MaxAcceptedSize)
+	}
+	var j jsonAccepted
+	dec := json.NewDecoder(bytes.NewReader(text))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&j); err != nil {
+		return bad("not the JSON of an accepted state")
+	}
+	sum, err := hex.DecodeString(j.Directory)
+	if err != nil || len(sum) != sha256.Size {
+		return bad("directory_sha256 is not 64 hexadecimal digits")
+	}
+	if len(j.Statuses) > 0 && validateStatuses(j.Statuses) != nil {
+		return bad("statuses are not distinct codes and names in increasing order")
+	}
+	a := Accepted{Serial: j.Serial, Directory: [32]byte(sum), Statuses: j.Statuses}
+	if j.Checkpoint != "" {
+		if a.Checkpoint, err = ParseCheckpoint([]byte(j.Checkpoint), trust); err != nil {
+			return Accepted{}, err
+		}
+	}
+	return a, nil
 }
 
 // Open checks a published directory against the pinned trust policy at
 // time now, in the order of SPEC.md, "Loading a directory": the root
 // signature and every directory rule (as OpenDirectory); the serial
 // against prev (a lower serial, or an equal one with other bytes, is
-// ErrRollback); then the proof: the directory's record in the log, under
-// a checkpoint signed by the log and cosigned by a quorum of the
-// witnesses no longer ago than the policy's freshness bound, extending
-// prev's checkpoint. It returns the directory and the new Accepted state
-// to keep. Open performs no I/O.
+// ErrRollback); the status names against prev (ErrStatusRenamed); then
+// the proof: the directory's record as the newest of the log
+// (ErrNotLogged, ErrNotNewest), under a checkpoint signed by the log and
+// cosigned by a quorum of the witnesses no longer ago than the policy's
+// freshness bound (ErrQuorum, ErrStale), extending prev's checkpoint
+// (ErrInconsistent). It returns the directory and the new Accepted state
+// to keep. A zero now is refused with ErrStale. Open performs no I/O.
+//
+// Failures of the directory itself are the errors of OpenDirectory;
+// every later failure is a *LoadError.
 func Open(p Published, trust *Trust, prev Accepted, now time.Time) (*Directory, Accepted, error) {
-	if trust == nil || trust.p == nil {
-		return nil, prev, fmt.Errorf("%w: no trust policy", ErrMalformedTrust)
-	}
-	d, err := OpenDirectory(p.Directory, p.Signature, trust.p.Root)
+	pol := trust.policy()
+	d, err := OpenDirectory(p.Directory, p.Signature, pol.Root)
 	if err != nil {
 		return nil, prev, err
+	}
+	refuse := func(err error) (*Directory, Accepted, error) {
+		e, ok := err.(*LoadError)
+		if !ok {
+			e = loadError(err)
+		}
+		e.Serial, e.AcceptedSerial = d.Serial, prev.Serial
+		return nil, prev, e
 	}
 	sum := sha256.Sum256(p.Directory)
 	switch {
 	case d.Serial < prev.Serial:
-		return nil, prev, fmt.Errorf("%w: serial %d below the accepted %d", ErrRollback, d.Serial, prev.Serial)
+		return refuse(&LoadError{Err: ErrRollback, Detail: fmt.Sprintf("serial %d below the accepted %d", d.Serial, prev.Serial)})
 	case d.Serial == prev.Serial && prev.Directory != ([32]byte{}) && sum != prev.Directory:
-		return nil, prev, fmt.Errorf("%w: two different directories with serial %d", ErrRollback, d.Serial)
+		return refuse(&LoadError{Err: ErrRollback, Detail: fmt.Sprintf("two different directories with serial %d", d.Serial)})
 	}
-	c, err := trust.p.Verify(transparency.Record(d.Serial, p.Directory), p.Proof, now)
+	statuses, err := mergeStatuses(prev.Statuses, d.Statuses)
 	if err != nil {
-		return nil, prev, transparencyError(err)
+		return refuse(err)
+	}
+	c, err := pol.Verify(transparency.Record(d.Serial, p.Directory), p.Proof, now)
+	if err != nil {
+		return refuse(err)
 	}
 	var pc *transparency.Checkpoint
 	if prev.Checkpoint != nil {
 		pc = prev.Checkpoint.c
 	}
 	if err := transparency.Extends(pc, c); err != nil {
-		return nil, prev, transparencyError(err)
+		return refuse(err)
 	}
-	return d, Accepted{Serial: d.Serial, Directory: sum, Checkpoint: &Checkpoint{c: c}}, nil
+	return d, Accepted{Serial: d.Serial, Directory: sum, Statuses: statuses, Checkpoint: &Checkpoint{c: c}}, nil
 }
 
-func transparencyError(err error) error {
-	var sentinel error
-	switch transparency.KindOf(err) {
-	case transparency.Quorum:
-		sentinel = ErrQuorum
-	case transparency.Stale:
-		sentinel = ErrStale
-	case transparency.Inconsistent:
-		sentinel = ErrInconsistent
-	case transparency.MalformedPolicy:
-		sentinel = ErrMalformedTrust
-	default:
-		sentinel = ErrNotLogged
+// mergeStatuses returns the union of the accepted status names and a
+// directory's, sorted by code, or a *LoadError wrapping ErrStatusRenamed
+// if the directory names an accepted code otherwise, or gives an accepted
+// name to another code.
+func mergeStatuses(accepted, dir []StatusName) ([]StatusName, error) {
+	out := slices.Clone(accepted)
+	byCode := func(a, b StatusName) int { return int(a.Code) - int(b.Code) }
+	slices.SortFunc(out, byCode)
+	for _, s := range dir {
+		i, found := slices.BinarySearchFunc(out, s, byCode)
+		if found && out[i].Name == s.Name {
+			continue
+		}
+		if found {
+			return nil, &LoadError{Err: ErrStatusRenamed, Detail: fmt.Sprintf("status %d is named %q, accepted before as %q", s.Code, s.Name, out[i].Name)}
+		}
+		if j := slices.IndexFunc(out, func(a StatusName) bool { return a.Name == s.Name }); j >= 0 {
+			return nil, &LoadError{Err: ErrStatusRenamed, Detail: fmt.Sprintf("status %q has code %d, accepted before as %d", s.Name, s.Code, out[j].Code)}
+		}
+		out = slices.Insert(out, i, s)
 	}
-	return fmt.Errorf("%w: %v", sentinel, err)
+	return out, nil
 }

@@ -375,7 +375,7 @@ func TestTransparency(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cp := v7.Checkpoint()
+	cp := v7.Accepted().Checkpoint
 	if cp == nil || cp.Size() < 2 {
 		t.Fatalf("checkpoint %v", cp)
 	}
@@ -396,21 +396,24 @@ func TestTransparency(t *testing.T) {
 		t.Fatalf("serial 7 after 8: %v", err)
 	}
 	// After a restart, the persisted checkpoint must be extended.
-	text, err := v8.Checkpoint().MarshalText()
+	text, err := v8.Accepted().MarshalText()
 	if err != nil {
 		t.Fatal(err)
 	}
-	saved, err := token.ParseCheckpoint(text, trust)
+	saved, err := token.ParseAccepted(text, trust)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := New(p7, trust, &Options{Now: opts.Now, Checkpoint: saved}); !errors.Is(err, token.ErrInconsistent) {
+	if saved.Serial != 8 || saved.Directory != v8.Accepted().Directory || saved.Checkpoint.Size() != v8.Accepted().Checkpoint.Size() || len(saved.Statuses) != len(d.Statuses) {
+		t.Fatalf("accepted state after a round trip: %+v", saved)
+	}
+	if _, err := New(p7, trust, &Options{Now: opts.Now, Accepted: token.Accepted{Checkpoint: saved.Checkpoint}}); !errors.Is(err, token.ErrInconsistent) {
 		t.Fatalf("after a restart, a proof under an older tree: %v", err)
 	}
-	if _, err := New(p8, trust, &Options{Now: opts.Now, Checkpoint: saved, MinSerial: 8}); err != nil {
+	if _, err := New(p8, trust, &Options{Now: opts.Now, Accepted: saved}); err != nil {
 		t.Fatalf("after a restart, the same directory: %v", err)
 	}
-	if _, err := New(published(f.dir, f.sig, f.root), trust, &Options{Now: opts.Now, Checkpoint: saved, MinSerial: 8}); !errors.Is(err, token.ErrRollback) {
+	if _, err := New(published(f.dir, f.sig, f.root), trust, &Options{Now: opts.Now, Accepted: saved}); !errors.Is(err, token.ErrRollback) {
 		t.Fatalf("after a restart, serial 1: %v", err)
 	}
 }
@@ -434,11 +437,11 @@ func TestRestartSameSerial(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := published(other, f.issuerSign(t, other), f.root)
-	opts := &Options{Now: func() time.Time { return testNow }, MinSerial: acc.Serial, MinSerialSHA256: acc.Directory, Checkpoint: acc.Checkpoint}
+	opts := &Options{Now: func() time.Time { return testNow }, Accepted: acc}
 	if _, err := New(p, trust, opts); !errors.Is(err, token.ErrRollback) {
 		t.Fatalf("another directory with the accepted serial: %v", err)
 	}
-	opts.MinSerialSHA256 = [32]byte{}
+	opts.Accepted.Directory = [32]byte{}
 	if _, err := New(p, trust, opts); err != nil {
 		t.Fatalf("without the hash, the same serial passes: %v", err)
 	}

@@ -49,8 +49,12 @@ type rsaJob struct {
 	sig []byte
 }
 
-// NewBatch returns a Batch for v's directory and options.
-func (v *Verifier) NewBatch() *Batch { return &Batch{v: v} }
+// NewBatch returns a Batch for v's directory and options. A Batch not
+// made by NewBatch is a programming error: its methods panic.
+func (v *Verifier) NewBatch() *Batch {
+	v.check()
+	return &Batch{v: v}
+}
 
 // Verify checks every binary token in tokens as Verifier.Verify would:
 // it sets errs[i] to nil or the error for tokens[i], and, unless results
@@ -75,6 +79,7 @@ func (v *Verifier) NewBatch() *Batch { return &Batch{v: v} }
 // malformed without being read. A Batch's memory grows in proportion to
 // the largest number of tokens it has been given, and is kept for reuse.
 func (b *Batch) Verify(ctx context.Context, tokens [][]byte, results []Result, errs []error) error {
+	b.v.check()
 	if err := checkSlots(len(tokens), results, errs); err != nil {
 		return err
 	}
@@ -86,6 +91,7 @@ func (b *Batch) Verify(ctx context.Context, tokens [][]byte, results []Result, e
 // (token.ParseText), each at most token.MaxTextSize characters. Each text
 // is decoded once, straight into the batch's own buffers.
 func (b *Batch) VerifyText(ctx context.Context, texts []string, results []Result, errs []error) error {
+	b.v.check()
 	if err := checkSlots(len(texts), results, errs); err != nil {
 		return err
 	}

@@ -542,8 +542,8 @@ func TestDirectoryVectors(t *testing.T) {
 		}
 		d, perr := token.ParseDirectory(dir)
 		if perr == nil && d.Serial < acceptedSerial {
-			_, err = newV(dir, sig, root, &Options{MinSerial: acceptedSerial})
-			check("New with MinSerial", err)
+			_, err = newV(dir, sig, root, &Options{Accepted: token.Accepted{Serial: acceptedSerial}})
+			check("New with an accepted serial", err)
 		}
 	}
 	for name := range directorySentinels {

@@ -16,20 +16,24 @@
 // [MemoryStore]), [ErrRandomness] (batches only), or an error of the
 // caller's own [SpentStore]. Batch methods also return [ErrBatch] when
 // some token was refused. Loading a directory ([New], [Verifier.Update])
-// fails with one of [token.ErrRollback], [token.ErrMalformedDirectory],
-// [token.ErrInvalidDirectory], [token.ErrDirectorySignature],
-// [token.ErrNotLogged], [token.ErrQuorum], [token.ErrStale],
-// [token.ErrInconsistent] and [token.ErrMalformedTrust].
+// fails with one of [token.ErrMalformedDirectory],
+// [token.ErrInvalidDirectory], [token.ErrDirectorySignature], or a
+// [*token.LoadError] (what the log and witnesses showed) wrapping one of
+// [token.ErrRollback], [token.ErrStatusRenamed], [token.ErrNotLogged],
+// [token.ErrNotNewest], [token.ErrQuorum], [token.ErrStale] and
+// [token.ErrInconsistent]. A Verifier not made by New, or a nil trust
+// policy, is a programming error: the methods panic.
 //
 // # Security considerations
 //
 // Pin the trust policy in the scanner itself; never take it from the same
 // place as the directory. Its witnesses make a split view detectable: a
 // directory is accepted only with a proof that it is in the one log, as a
-// quorum of them saw it recently. Keep the highest directory serial and
-// the last checkpoint seen and pass them as [Options.MinSerial] and
-// [Options.Checkpoint] after a restart (or use [Verifier.Update]) so an
-// old directory cannot be replayed to bring back withdrawn keys. Ed25519
+// quorum of them saw it recently, and only as the newest directory of
+// that log. Persist [Verifier.Accepted] ([token.Accepted.MarshalText])
+// and pass it back as [Options.Accepted] after a restart (or use
+// [Verifier.Update]) so that an old directory cannot be replayed to bring
+// back withdrawn keys, nor a status renamed. Ed25519
 // signatures are checked with the cofactored equation of token/SPEC.md,
 // which single and batch verification share; crypto/ed25519.Verify is
 // cofactorless and must not be used on tokens. With a spent-token store

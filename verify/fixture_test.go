@@ -164,7 +164,7 @@ func message(t *token.Token) []byte {
 // that proofs are fresh both at testNow and at the real time).
 var (
 	envTime = time.Now()
-	logs    = logtest.NewRegistry(envTime)
+	logs    = logtest.NewRegistry(testNow, envTime)
 )
 
 // envFor returns the test log of root and its trust policy. A root key
@@ -183,8 +183,13 @@ func published(dir, sig []byte, root ed25519.PublicKey) token.Published {
 }
 
 // newV is New for a directory signed by root and logged in root's log.
+// A root key that no trust policy can pin gets the policy's error.
 func newV(dir, sig []byte, root ed25519.PublicKey, opts *Options) (*Verifier, error) {
-	_, tr := envFor(root)
+	e, _ := envFor(root)
+	tr, err := token.ParseTrust(e.Policy())
+	if err != nil {
+		return nil, err
+	}
 	return New(published(dir, sig, root), tr, opts)
 }
 

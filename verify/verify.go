@@ -67,17 +67,11 @@ type Options struct {
 	// Skew is the clock difference tolerated at both ends of a token's
 	// validity; DefaultSkew when zero, none when negative.
 	Skew time.Duration
-	// MinSerial refuses directories with a lower serial number: set it to
-	// the highest serial the scanner has seen.
-	MinSerial uint64
-	// MinSerialSHA256 is the SHA-256 of the directory accepted with
-	// MinSerial, from Verifier.Accepted before a restart: a different
-	// directory with that serial is then refused. Unchecked when zero.
-	MinSerialSHA256 [32]byte
-	// Checkpoint is the last log checkpoint the scanner accepted, from
-	// Verifier.Checkpoint before a restart: the directory's checkpoint
-	// must extend it. None when nil.
-	Checkpoint *token.Checkpoint
+	// Accepted is what the scanner accepted before a restart, from
+	// Verifier.Accepted (persisted with its MarshalText and read back
+	// with token.ParseAccepted): every directory must extend it
+	// (token.Open). The zero value accepts any first directory.
+	Accepted token.Accepted
 	// Workers bounds the goroutines that verify a batch: its rsabssa
 	// tokens, and its Ed25519 tokens once there are enough for each
 	// goroutine to take a sub-batch of 256 or more. GOMAXPROCS when zero;
@@ -120,13 +114,14 @@ type Verifier struct {
 // the order of token/SPEC.md, "Loading a directory", the root signature
 // and every directory rule, the proof that the directory is in the log
 // under a checkpoint cosigned by a quorum of the pinned witnesses within
-// the policy's freshness bound (at Options.Now) and extending
-// Options.Checkpoint, and Options.MinSerial (token.Open); then it
+// the policy's freshness bound (at Options.Now), as the newest record of
+// that checkpoint, extending Options.Accepted (token.Open); then it
 // prepares every key for verification. The proof is checked only here
 // and in Update, never per token: tokens are verified offline against the
 // directory. Its freshness is checked at load time, also when a scanner
 // reloads a directory it saved: a scanner must fetch a fresh proof at
-// least once per the policy's max-age.
+// least once per the policy's max-age. It panics if trust was not made
+// by token.ParseTrust.
 func New(p token.Published, trust *token.Trust, opts *Options) (*Verifier, error) {
 	v := &Verifier{trust: trust}
 	if opts != nil {
@@ -141,7 +136,7 @@ func New(p token.Published, trust *token.Trust, opts *Options) (*Verifier, error
 	if v.opts.Workers <= 0 {
 		v.opts.Workers = runtime.GOMAXPROCS(0)
 	}
-	if err := v.load(p, token.Accepted{Serial: v.opts.MinSerial, Directory: v.opts.MinSerialSHA256, Checkpoint: v.opts.Checkpoint}); err != nil {
+	if err := v.load(p, v.opts.Accepted); err != nil {
 		return nil, err
 	}
 	return v, nil
@@ -166,9 +161,7 @@ func (v *Verifier) load(p token.Published, prev token.Accepted) error {
 // (token.ErrRollback), and the new checkpoint must extend the current one
 // (token.ErrInconsistent). v itself is unchanged and stays usable.
 func (v *Verifier) Update(p token.Published) (*Verifier, error) {
-	if v == nil || v.dir == nil {
-		return nil, fmt.Errorf("%w: the verifier has no directory; make it with New", ErrUnknownKey)
-	}
+	v.check()
 	nv := &Verifier{trust: v.trust, opts: v.opts, skew: v.skew, parallelMin: v.parallelMin}
 	if err := nv.load(p, v.acc); err != nil {
 		return nil, err
@@ -177,31 +170,24 @@ func (v *Verifier) Update(p token.Published) (*Verifier, error) {
 }
 
 // Accepted returns what the verifier has accepted: its directory's
-// serial and SHA-256 and its log checkpoint, to persist and pass as
-// Options.MinSerial, MinSerialSHA256 and Checkpoint after a restart.
+// serial and SHA-256, the status names and its log checkpoint, to
+// persist and pass as Options.Accepted after a restart.
 func (v *Verifier) Accepted() token.Accepted {
-	if v == nil {
-		return token.Accepted{}
-	}
+	v.check()
 	return v.acc
 }
 
-// Checkpoint returns the log checkpoint of the verifier's directory, to
-// persist and pass as Options.Checkpoint after a restart; nil for a zero
-// Verifier.
-func (v *Verifier) Checkpoint() *token.Checkpoint {
-	if v == nil {
-		return nil
+// check panics for a Verifier not made by New, which is a programming
+// error.
+func (v *Verifier) check() {
+	if v == nil || v.dir == nil {
+		panic("verify: Verifier not made by New")
 	}
-	return v.acc.Checkpoint
 }
 
-// Directory returns a deep copy of the verifier's directory, or nil for a
-// zero Verifier.
+// Directory returns a deep copy of the verifier's directory.
 func (v *Verifier) Directory() *token.Directory {
-	if v == nil {
-		return nil
-	}
+	v.check()
 	return v.dir.Clone()
 }
 
@@ -265,11 +251,11 @@ var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 // that its status and expiry equal the key's, the time window, and its
 // signature (token/SPEC.md, "Verification"). With Options.Spent set it
 // also records the token as used, passing ctx to the store. Every failure
-// is one of the package's errors; a zero Verifier knows no key, and
-// refuses every well-formed token with ErrUnknownKey. raw is at most
+// is one of the package's errors. raw is at most
 // token.MaxSize bytes: anything longer is refused as malformed without
 // being read.
 func (v *Verifier) Verify(ctx context.Context, raw []byte) (Result, error) {
+	v.check()
 	s := scratchPool.Get().(*scratch)
 	defer scratchPool.Put(s)
 	return v.verify(ctx, s, raw)
@@ -279,6 +265,7 @@ func (v *Verifier) Verify(ctx context.Context, raw []byte) (Result, error) {
 // most token.MaxTextSize characters, as Verify does. It decodes the text
 // once, into a buffer it reuses.
 func (v *Verifier) VerifyText(ctx context.Context, text string) (Result, error) {
+	v.check()
 	s := scratchPool.Get().(*scratch)
 	defer scratchPool.Put(s)
 	raw, err := format.DecodeText(&s.raw, text)

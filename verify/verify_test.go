@@ -378,8 +378,8 @@ func TestDirectoryChecks(t *testing.T) {
 	if _, err := newV(f.dir, f.sig, other, nil); !errors.Is(err, token.ErrDirectorySignature) {
 		t.Fatalf("other root key: %v", err)
 	}
-	if _, err := newV(f.dir, f.sig, f.root, &Options{MinSerial: 2}); !errors.Is(err, token.ErrRollback) {
-		t.Fatalf("MinSerial: %v", err)
+	if _, err := newV(f.dir, f.sig, f.root, &Options{Accepted: token.Accepted{Serial: 2}}); !errors.Is(err, token.ErrRollback) {
+		t.Fatalf("accepted serial 2: %v", err)
 	}
 	dir2, sig2, err := f.issuer.Directory(testNow, 2)
 	if err != nil {

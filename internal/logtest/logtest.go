@@ -173,16 +173,18 @@ type Env struct {
 	Log       *Log
 	Witnesses []*Witness
 	Root      ed25519.PublicKey
-	// Time is the timestamp of the witnesses' cosignatures.
-	Time time.Time
+	// Times are the timestamps of the witnesses' cosignatures: each
+	// witness cosigns once at each.
+	Times []time.Time
 }
 
 // Origin is the log origin of every Env.
 const Origin = "statustoken.example/test/directory"
 
-// NewEnv returns an empty Env for root whose witnesses cosign at t.
-func NewEnv(root ed25519.PublicKey, t time.Time) *Env {
-	e := &Env{Log: NewLog(Origin), Root: root, Time: t}
+// NewEnv returns an empty Env for root whose witnesses cosign at each of
+// times.
+func NewEnv(root ed25519.PublicKey, times ...time.Time) *Env {
+	e := &Env{Log: NewLog(Origin), Root: root, Times: times}
 	for _, n := range []string{"w1.example", "w2.example", "w3.example"} {
 		e.Witnesses = append(e.Witnesses, NewWitness(n))
 	}
@@ -193,25 +195,31 @@ func NewEnv(root ed25519.PublicKey, t time.Time) *Env {
 func (e *Env) Policy() []byte { return e.Log.Policy(e.Root, e.Witnesses, 2, 48*time.Hour) }
 
 // Proof appends the record of directory bytes data and returns its proof
-// under a checkpoint cosigned by w1 and w2 at e.Time. The serial is read
-// from data's "serial" member (0 if it has none).
+// under a checkpoint cosigned by w1 and w2 at each of e.Times. The serial
+// is read from data's "serial" member (0 if it has none).
 func (e *Env) Proof(data []byte) []byte {
 	var d struct{ Serial uint64 }
 	json.Unmarshal(data, &d)
 	i := e.Log.Append(d.Serial, data)
-	return e.Log.Proof(i, e.Log.Checkpoint(e.Witnesses[0].At(e.Time), e.Witnesses[1].At(e.Time)))
+	c := e.Log.Checkpoint()
+	for _, t := range e.Times {
+		c = Cosign(c, e.Witnesses[0].At(t), e.Witnesses[1].At(t))
+	}
+	return e.Log.Proof(i, c)
 }
 
 // Registry keeps one Env per root key, for tests that log the directories
 // of several issuers. It is safe for concurrent use.
 type Registry struct {
-	mu   sync.Mutex
-	t    time.Time
-	envs map[string]*Env
+	mu    sync.Mutex
+	times []time.Time
+	envs  map[string]*Env
 }
 
-// NewRegistry returns a Registry whose witnesses cosign at t.
-func NewRegistry(t time.Time) *Registry { return &Registry{t: t, envs: map[string]*Env{}} }
+// NewRegistry returns a Registry whose witnesses cosign at each of times.
+func NewRegistry(times ...time.Time) *Registry {
+	return &Registry{times: times, envs: map[string]*Env{}}
+}
 
 // Env returns the Env of root; a root that is not 32 bytes long gets the
 // Env of the all-zero key (which a trust policy cannot pin).
@@ -223,7 +231,7 @@ func (r *Registry) Env(root ed25519.PublicKey) *Env {
 	defer r.mu.Unlock()
 	e, ok := r.envs[string(root)]
 	if !ok {
-		e = NewEnv(bytes.Clone(root), r.t)
+		e = NewEnv(bytes.Clone(root), r.times...)
 		r.envs[string(root)] = e
 	}
 	return e

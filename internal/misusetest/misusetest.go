@@ -31,3 +31,16 @@ func NoPanic(t *testing.T, name string, f func()) {
 	}()
 	f()
 }
+
+// Panics runs f and fails the test unless it panics: a programming error,
+// such as a method called on a value not made by its constructor, fails
+// loudly.
+func Panics(t *testing.T, name string, f func()) {
+	t.Helper()
+	defer func() {
+		if recover() == nil {
+			t.Errorf("%s did not panic", name)
+		}
+	}()
+	f()
+}

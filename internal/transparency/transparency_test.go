@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"encoding/base64"
+	"crypto/sha256"
 	"encoding/hex"
 	"strconv"
 	"strings"
@@ -118,7 +119,7 @@ func TestVerify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.N != 2 || c.Origin != "example.org/health/directory" || !c.Time.Equal(testNow) {
+	if c.N != 2 || c.Origin != "example.org/health/directory" || !c.Time().Equal(testNow) {
 		t.Fatalf("checkpoint %+v", c)
 	}
 	for name, tc := range map[string]struct {
@@ -167,7 +168,8 @@ func TestExtends(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.log.Append(3, []byte("directory 3"))
-	c3, err := e.policy.Verify(e.record, e.log.Proof(1, e.log.Checkpoint(e.witnesses[1].At(testNow), e.witnesses[2].At(testNow))), testNow)
+	record3 := transparency.Record(3, []byte("directory 3"))
+	c3, err := e.policy.Verify(record3, e.log.Proof(2, e.log.Checkpoint(e.witnesses[1].At(testNow), e.witnesses[2].At(testNow))), testNow)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +184,7 @@ func TestExtends(t *testing.T) {
 	fork.Append(1, []byte("directory 1"))
 	fork.Append(2, []byte("directory 2"))
 	fork.Append(3, []byte("directory 3 with an extra key"))
-	cf, err := e.policy.Verify(e.record, fork.Proof(1, fork.Checkpoint(e.witnesses[0].At(testNow), e.witnesses[2].At(testNow))), testNow)
+	cf, err := e.policy.Verify(transparency.Record(3, []byte("directory 3 with an extra key")), fork.Proof(2, fork.Checkpoint(e.witnesses[0].At(testNow), e.witnesses[2].At(testNow))), testNow)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -344,4 +346,205 @@ func TestPolicyRootKey(t *testing.T) {
 			t.Errorf("%s root: %v", name, err)
 		}
 	}
+}
+
+// TestNotNewest: an older record of the log, with a valid inclusion proof
+// under a fresh checkpoint, is refused: only the newest record of the
+// checkpoint that proves it is accepted.
+func TestNotNewest(t *testing.T) {
+	e := newEnv(t)
+	e.log.Append(3, []byte("directory 3"))
+	_, err := e.policy.Verify(e.record, e.proof(testNow, 0, 1), testNow)
+	if transparency.KindOf(err) != transparency.NotNewest {
+		t.Fatalf("record 2 of 3: %v", err)
+	}
+	if _, err := e.policy.Verify(transparency.Record(3, []byte("directory 3")), e.log.Proof(2, e.log.Checkpoint(e.witnesses[0].At(testNow), e.witnesses[1].At(testNow))), testNow); err != nil {
+		t.Fatalf("record 3 of 3: %v", err)
+	}
+}
+
+// TestFreshness: each witness's freshest cosignature counts wherever it
+// stands in the note; a cosignature dated beyond the skew does not; a
+// zero time is an error.
+func TestFreshness(t *testing.T) {
+	e := newEnv(t)
+	old := testNow.Add(-72 * time.Hour)
+	cp := e.log.Checkpoint(e.witnesses[0].At(old), e.witnesses[1].At(old))
+	if _, err := e.policy.OpenCheckpoint(cp, testNow); transparency.KindOf(err) != transparency.Stale {
+		t.Fatalf("stale cosignatures: %v", err)
+	}
+	// A fresh repeat after the stale ones counts.
+	fresh := logtest.Cosign(cp, e.witnesses[0].At(testNow), e.witnesses[1].At(testNow.Add(-time.Hour)))
+	c, err := e.policy.OpenCheckpoint(fresh, testNow)
+	if err != nil {
+		t.Fatalf("fresh repeats after stale cosignatures: %v", err)
+	}
+	if !c.Time().Equal(testNow.Add(-time.Hour)) || len(c.Seen.Cosignatures) != 2 || !c.Seen.Cosignatures[0].Time.Equal(testNow) {
+		t.Fatalf("quorum time %v, cosignatures %+v", c.Time(), c.Seen.Cosignatures)
+	}
+	// Witnesses whose clocks run ahead: within the skew they count, beyond
+	// it they do not.
+	ahead := e.log.Checkpoint(e.witnesses[0].At(testNow.Add(transparency.MaxFuture)), e.witnesses[1].At(testNow.Add(time.Minute)))
+	if _, err := e.policy.OpenCheckpoint(ahead, testNow); err != nil {
+		t.Fatalf("cosignatures within the skew: %v", err)
+	}
+	year := e.log.Checkpoint(e.witnesses[0].At(testNow.AddDate(1, 0, 0)), e.witnesses[1].At(testNow.AddDate(1, 0, 0)))
+	if _, err := e.policy.OpenCheckpoint(year, testNow); transparency.KindOf(err) != transparency.Quorum {
+		t.Fatalf("cosignatures a year ahead: %v", err)
+	}
+	if _, err := e.policy.OpenCheckpoint(year, testNow.AddDate(1, 0, 0)); err != nil {
+		t.Fatalf("the same a year later: %v", err)
+	}
+	// One ahead, one fresh: the quorum is short.
+	mixed := logtest.Cosign(e.log.Checkpoint(e.witnesses[0].At(testNow.Add(time.Hour))), e.witnesses[1].At(testNow))
+	if _, err := e.policy.OpenCheckpoint(mixed, testNow); transparency.KindOf(err) != transparency.Quorum {
+		t.Fatalf("one cosignature an hour ahead: %v", err)
+	}
+	if _, err := e.policy.OpenCheckpoint(fresh, time.Time{}); transparency.KindOf(err) != transparency.Stale {
+		t.Fatalf("zero time: %v", err)
+	}
+	// The persisted form needs no clock.
+	if _, err := e.policy.OpenPersisted(cp); err != nil {
+		t.Fatalf("persisted stale checkpoint: %v", err)
+	}
+}
+
+// TestCheckpointLines: a checkpoint carries exactly an origin, a size and
+// a hash line, and signature lines in canonical base64.
+func TestCheckpointLines(t *testing.T) {
+	e := newEnv(t)
+	good := string(e.log.Checkpoint(e.witnesses[0].At(testNow), e.witnesses[1].At(testNow)))
+	if _, err := e.policy.OpenCheckpoint([]byte(good), testNow); err != nil {
+		t.Fatal(err)
+	}
+	text, sigs, _ := strings.Cut(good, "\n\n")
+	first, rest, _ := strings.Cut(sigs, "\n")
+	// A signature line whose base64 has nonzero padding bits: the same
+	// bytes to a lenient decoder.
+	b64 := first[strings.LastIndex(first, " ")+1:]
+	last := strings.IndexByte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", b64[len(b64)-2])
+	lenient := b64[:len(b64)-2] + string("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"[last|1]) + "="
+	for name, cp := range map[string]string{
+		"extension line":      text + "\nextension\n\n" + sigs,
+		"size with a zero":    strings.Replace(text, "\n2\n", "\n02\n", 1) + "\n\n" + sigs,
+		"lenient base64":      text + "\n\n" + strings.Replace(first, b64, lenient, 1) + "\n" + rest,
+		"no signature":        text + "\n\n",
+		"carriage return":     strings.Replace(good, "\n", "\r\n", 1),
+		"no final newline":    strings.TrimSuffix(good, "\n"),
+		"missing origin line": strings.SplitN(text, "\n", 2)[1] + "\n\n" + sigs,
+	} {
+		if _, err := e.policy.OpenCheckpoint([]byte(cp), testNow); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+// TestPolicyRules: the rules that make a policy mean what it says.
+func TestPolicyRules(t *testing.T) {
+	e := newEnv(t)
+	root := base64.StdEncoding.EncodeToString(ed25519.NewKeyFromSeed(make([]byte, 32)).Public().(ed25519.PublicKey))
+	head := "root " + root + "\nlog " + e.log.VerifierKey() + "\nmax-age 48h\n"
+	var ws []string
+	for i := range 5 {
+		w := logtest.NewWitness("w" + strconv.Itoa(i))
+		ws = append(ws, "witness w"+strconv.Itoa(i)+" "+w.VerifierKey()+"\n")
+	}
+	three := head + ws[0] + ws[1] + ws[2]
+	// A witness key of the identity point (small order), with a correct
+	// hash: anyone could forge its cosignatures.
+	identity := append([]byte{0x04, 1}, make([]byte, 31)...)
+	idKey := "bad+" + keyHashHex("bad", identity) + "+" + base64.StdEncoding.EncodeToString(identity)
+	// The log key with a non-canonical encoding (y = p, which reduces to 0).
+	nonCanon := append([]byte{0x01}, hexBytes("edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f")...)
+	ncKey := "example.org/health/directory+" + keyHashHex("example.org/health/directory", nonCanon) + "+" + base64.StdEncoding.EncodeToString(nonCanon)
+	for name, tc := range map[string]struct {
+		text string
+		ok   bool
+	}{
+		"majority":                {three + "group g 2 w0 w1 w2\nquorum g\n", true},
+		"nested majority":         {head + ws[0] + ws[1] + ws[2] + ws[3] + ws[4] + "group a 2 w0 w1 w2\ngroup b all w3 w4\ngroup q all a b\nquorum q\n", true},
+		"issue-max-age":           {three + "group g 2 w0 w1 w2\nquorum g\nissue-max-age 2h\n", true},
+		"one witness":             {head + ws[0] + "quorum w0\n", true},
+		"minority":                {three + "group g 1 w0 w1 w2\nquorum g\n", false},
+		"any":                     {three + "group g any w0 w1 w2\nquorum g\n", false},
+		"half":                    {head + ws[0] + ws[1] + ws[2] + ws[3] + "group g 2 w0 w1 w2 w3\nquorum g\n", false},
+		"unused witnesses count":  {three + "group g 1 w0\nquorum g\n", false},
+		"nested minority":         {head + ws[0] + ws[1] + ws[2] + ws[3] + ws[4] + "group a any w0 w1 w2\ngroup b 1 w3 w4\ngroup q all a b\nquorum q\n", false},
+		"member of two groups":    {three + "group a 2 w0 w1\ngroup b 2 w1 w2\ngroup q 2 a b\nquorum q\n", false},
+		"member twice":            {three + "group g 2 w0 w0 w1\nquorum g\n", false},
+		"group before member":     {head + ws[0] + "group g all w0 w1\n" + ws[1] + "quorum g\n", false},
+		"one key under two names": {three + strings.Replace(ws[0], "witness w0", "witness w9", 1) + "group g all w0 w1 w2 w9\nquorum g\n", false},
+		"identity witness key":    {three + "witness bad " + idKey + "\ngroup g all w0 w1 w2 bad\nquorum g\n", false},
+		"non-canonical log key":   {strings.Replace(three, e.log.VerifierKey(), ncKey, 1) + "group g 2 w0 w1 w2\nquorum g\n", false},
+		"issue-max-age too long":  {three + "group g 2 w0 w1 w2\nquorum g\nissue-max-age 49h\n", false},
+		"two issue-max-ages":      {three + "group g 2 w0 w1 w2\nquorum g\nissue-max-age 2h\nissue-max-age 3h\n", false},
+		"fractional max-age":      {strings.Replace(three, "max-age 48h", "max-age 90.5s", 1) + "group g 2 w0 w1 w2\nquorum g\n", false},
+		"name reused":             {three + "group w0 2 w0 w1 w2\nquorum w0\n", false},
+		"quorum unknown":          {three + "group g 2 w0 w1 w2\nquorum h\n", false},
+		"hash in upper case":      {strings.Replace(three, ws[0], strings.ToUpper(ws[0][:0])+upperHash(ws[0]), 1) + "group g 2 w0 w1 w2\nquorum g\n", false},
+	} {
+		p, err := transparency.ParsePolicy([]byte(tc.text))
+		switch {
+		case tc.ok && err != nil:
+			t.Errorf("%s: %v", name, err)
+		case !tc.ok && transparency.KindOf(err) != transparency.MalformedPolicy:
+			t.Errorf("%s: %v, want a malformed policy", name, err)
+		case tc.ok && name == "issue-max-age" && p.IssueMaxAge != 2*time.Hour:
+			t.Errorf("issue-max-age %v", p.IssueMaxAge)
+		}
+	}
+}
+
+// TestPolicyLinearTime: a policy of the largest size, nested as deeply as
+// it can be, parses and evaluates in time linear in its size, where a
+// policy evaluator that re-evaluates shared members takes exponential
+// time. A budget in operations, not in seconds, keeps it independent of
+// the machine's load: the deepest nesting is evaluated many times within
+// a generous bound.
+func TestPolicyLinearTime(t *testing.T) {
+	e := newEnv(t)
+	root := base64.StdEncoding.EncodeToString(ed25519.NewKeyFromSeed(make([]byte, 32)).Public().(ed25519.PublicKey))
+	var b strings.Builder
+	b.WriteString("root " + root + "\nlog " + e.log.VerifierKey() + "\nmax-age 48h\n")
+	w := logtest.NewWitness("w")
+	b.WriteString("witness w " + w.VerifierKey() + "\n")
+	prev := "w"
+	for i := 0; b.Len() < transparency.MaxPolicySize-100; i++ {
+		name := "g" + strconv.Itoa(i)
+		b.WriteString("group " + name + " all " + prev + "\n")
+		prev = name
+	}
+	b.WriteString("quorum " + prev + "\n")
+	p, err := transparency.ParsePolicy([]byte(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp := e.log.Checkpoint(w.At(testNow))
+	allocs := testing.AllocsPerRun(3, func() {
+		if _, err := p.OpenCheckpoint(cp, testNow); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs > 100 {
+		t.Errorf("%v allocations per check of a %d-byte policy", allocs, b.Len())
+	}
+}
+
+func keyHashHex(name string, typedKey []byte) string {
+	h := sha256.Sum256(append([]byte(name+"\n"), typedKey...))
+	return hex.EncodeToString(h[:4])
+}
+
+func hexBytes(s string) []byte {
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// upperHash returns a witness line with its key hash in upper case.
+func upperHash(line string) string {
+	i := strings.Index(line, "+")
+	return line[:i+1] + strings.ToUpper(line[i+1:i+9]) + line[i+9:]
 }
