@@ -34,8 +34,8 @@ type bundleVector struct {
 	PrevCheck  string `json:"prev_checkpoint,omitempty"`
 	// PrevStatuses are the status names accepted before.
 	PrevStatuses []token.StatusName `json:"prev_statuses,omitempty"`
-	Now        int64  `json:"now"`
-	Error      string `json:"error"`
+	Now          int64              `json:"now"`
+	Error        string             `json:"error"`
 }
 
 type bundleVectorFile struct {

@@ -3,8 +3,8 @@ package transparency_test
 import (
 	"bytes"
 	"crypto/ed25519"
-	"encoding/base64"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"strconv"
 	"strings"
