@@ -213,6 +213,10 @@ func (t *Trust) LogOrigin() string { return t.policy().Origin }
 // order.
 func (t *Trust) Witnesses() []string { return t.policy().Witnesses() }
 
+// MinCosigners returns the fewest pinned witnesses whose cosignatures can
+// meet the quorum: more than half of the witnesses the policy names.
+func (t *Trust) MinCosigners() int { return t.policy().Minimum() }
+
 // MaxAge returns the freshness bound for loading a directory: the
 // quorum's cosignatures may be at most this old.
 func (t *Trust) MaxAge() time.Duration { return t.policy().MaxAge }

@@ -439,7 +439,7 @@ func ParsePolicy(text []byte) (*Policy, error) {
 		return nil, e
 	}
 	p.quorum = q
-	if need := p.minimum(); 2*need <= len(p.witnesses) {
+	if need := p.Minimum(); 2*need <= len(p.witnesses) {
 		e := fail(MalformedPolicy, "line %d: quorum %q can be met by %d of the %d witnesses, not a majority", quorumLine, truncate(quorumName), need, len(p.witnesses))
 		e.Line, e.Keyword = quorumLine, "quorum"
 		return nil, e
@@ -447,11 +447,11 @@ func ParsePolicy(text []byte) (*Policy, error) {
 	return p, nil
 }
 
-// minimum returns the fewest witnesses that meet the quorum: one for a
+// Minimum returns the fewest witnesses that meet the quorum: one for a
 // witness, and for a group of threshold n the sum of its n members'
 // minimums that are smallest. No witness is counted twice, since no node
 // is a member twice.
-func (p *Policy) minimum() int {
+func (p *Policy) Minimum() int {
 	need := make([]int, len(p.nodes))
 	var scratch []int
 	for i, n := range p.nodes {
