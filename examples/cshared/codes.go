@@ -33,6 +33,8 @@ const (
 	codeStale              = int32(C.ST_ERR_STALE)
 	codeInconsistent       = int32(C.ST_ERR_INCONSISTENT)
 	codeMalformedTrust     = int32(C.ST_ERR_MALFORMED_TRUST)
+	codeNotNewest          = int32(C.ST_ERR_NOT_NEWEST)
+	codeStatusRenamed      = int32(C.ST_ERR_STATUS_RENAMED)
 	codeBatch              = int32(C.ST_ERR_BATCH)
 	codeInvalidArgument    = int32(C.ST_ERR_INVALID_ARGUMENT)
 	codeInvalidHandle      = int32(C.ST_ERR_INVALID_HANDLE)

@@ -45,6 +45,8 @@ var sentinels = []struct {
 	{token.ErrStale, codeStale},
 	{token.ErrInconsistent, codeInconsistent},
 	{token.ErrMalformedTrust, codeMalformedTrust},
+	{token.ErrNotNewest, codeNotNewest},
+	{token.ErrStatusRenamed, codeStatusRenamed},
 }
 
 // codeOf returns the code of a token's or a directory's error: codeOK for
@@ -110,7 +112,7 @@ func newScanner(p token.Published, trustText []byte, o scanOptions) (*scanner, i
 	if err != nil {
 		return nil, codeOf(err)
 	}
-	opts := &verify.Options{MinSerial: o.minSerial, Workers: int(o.workers)}
+	opts := &verify.Options{Accepted: token.Accepted{Serial: o.minSerial}, Workers: int(o.workers)}
 	if o.now != 0 {
 		t := time.Unix(o.now, 0)
 		opts.Now = func() time.Time { return t }

@@ -119,6 +119,8 @@ enum {
 	ST_ERR_STALE = 26,               /* the witnesses' cosignatures are older than the policy's max-age */
 	ST_ERR_INCONSISTENT = 27,        /* the checkpoint does not extend one accepted before (not produced by this version, which takes no earlier checkpoint) */
 	ST_ERR_MALFORMED_TRUST = 28,     /* the trust policy's text is not valid */
+	ST_ERR_NOT_NEWEST = 29,          /* the directory is logged but not the newest record of its checkpoint: fetch it again */
+	ST_ERR_STATUS_RENAMED = 30,      /* the directory renames a status accepted before (not produced by this version, which takes no earlier state) */
 
 	/* The call itself. */
 	ST_ERR_BATCH = 40,            /* batch calls: some tokens were refused; see each token's code */

@@ -92,6 +92,8 @@ static void test_error_names(void) {
 	    N(ST_ERR_STALE),
 	    N(ST_ERR_INCONSISTENT),
 	    N(ST_ERR_MALFORMED_TRUST),
+	    N(ST_ERR_NOT_NEWEST),
+	    N(ST_ERR_STATUS_RENAMED),
 	    N(ST_ERR_BATCH),
 	    N(ST_ERR_INVALID_ARGUMENT),
 	    N(ST_ERR_INVALID_HANDLE),

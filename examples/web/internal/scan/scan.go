@@ -127,7 +127,7 @@ func describe(v *verify.Verifier, trust *token.Trust, now time.Time) Info {
 		info.ClockWarning = fmt.Sprintf("This device's clock (%s) is outside every key of the directory (%s to %s): check the clock, or load a current directory.",
 			now.UTC().Format(time.RFC3339), info.From.Format(time.RFC3339), info.To.Format(time.RFC3339))
 	}
-	info.Checkpoint = v.Checkpoint().Time()
+	info.Checkpoint = v.Accepted().Checkpoint.Time()
 	info.Root = hex.EncodeToString(trust.Root()[:8])
 	return info
 }
