@@ -10,7 +10,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 
 	"github.com/statustoken/statustoken/internal/rsabssa"
@@ -167,16 +166,11 @@ func parseKeyPEM(data []byte, name string) (*rsa.PrivateKey, error) {
 	return k, nil
 }
 
-// keyDetail describes an RSA key error of the rsabssa package without its
-// package prefix. Those errors describe structure, never key material.
+// keyDetail describes an RSA key error of the rsabssa package, whose text
+// is the reason alone. Those errors describe structure, never key
+// material.
 func keyDetail(err error) string {
-	msg := err.Error()
-	for _, prefix := range []string{rsabssa.ErrInvalidKey.Error(), "rsabssa: "} {
-		if rest, ok := strings.CutPrefix(msg, prefix); ok {
-			return "invalid rsabssa private key" + rest
-		}
-	}
-	return "invalid rsabssa private key: " + msg
+	return "invalid rsabssa private key: " + err.Error()
 }
 
 // Put implements KeyStore. It writes the file with mode 0600 and fails if

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/statustoken/statustoken/internal/edsig"
@@ -159,9 +158,11 @@ func jsonDetail(err error) string {
 	case errors.As(err, &typ):
 		return fmt.Sprintf("field %q has the wrong type at offset %d", typ.Field, typ.Offset)
 	}
-	msg := strings.ReplaceAll(err.Error(), "jsonDirectory.", "")
-	msg = strings.ReplaceAll(msg, "token: ", "")
-	return strings.TrimPrefix(msg, "json: ")
+	var field *fieldError
+	if errors.As(err, &field) {
+		return field.detail
+	}
+	return err.Error() // encoding/json's own words, such as an unknown field
 }
 
 // Clone returns a deep copy of d: no slice is shared with d.
@@ -339,19 +340,17 @@ func (k *Key) validate(d *Directory) error {
 // with the rules of the suite's package. Its error text names the suite,
 // not the package.
 func checkPublicKey(suite Suite, pub []byte) error {
-	var err, internal error
+	var err error
 	switch suite {
 	case Ed25519:
-		err, internal = edsig.CheckPublicKey(pub), edsig.ErrInvalidKey
+		err = edsig.CheckPublicKey(pub)
 	case RSABSSA:
 		_, err = rsabssa.ParsePublicKey(pub)
-		internal = rsabssa.ErrInvalidKey
 	default:
 		return fmt.Errorf("unknown suite %d", uint8(suite))
 	}
 	if err != nil {
-		detail, _ := strings.CutPrefix(err.Error(), internal.Error())
-		return fmt.Errorf("invalid %v public key%s", suite, detail)
+		return fmt.Errorf("invalid %v public key: %v", suite, err)
 	}
 	return nil
 }

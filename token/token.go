@@ -75,7 +75,7 @@ func (s *Suite) UnmarshalText(b []byte) error {
 	case "rsabssa":
 		*s = RSABSSA
 	default:
-		return fmt.Errorf("token: unknown suite %q", truncate(b))
+		return &fieldError{fmt.Sprintf("unknown suite %q", truncate(b))}
 	}
 	return nil
 }
@@ -98,19 +98,25 @@ func (id KeyID) MarshalText() ([]byte, error) { return []byte(id.String()), nil 
 func (id *KeyID) UnmarshalText(b []byte) error {
 	var out KeyID
 	if len(b) != 2*len(out) {
-		return fmt.Errorf("token: key ID %q is not 16 hex digits", truncate(b))
+		return &fieldError{fmt.Sprintf("key ID %q is not 16 hex digits", truncate(b))}
 	}
 	for i := range out {
 		hi, ok1 := fromLowerHex(b[2*i])
 		lo, ok2 := fromLowerHex(b[2*i+1])
 		if !ok1 || !ok2 {
-			return fmt.Errorf("token: key ID %q is not lower-case hex", truncate(b))
+			return &fieldError{fmt.Sprintf("key ID %q is not lower-case hex", truncate(b))}
 		}
 		out[i] = hi<<4 | lo
 	}
 	*id = out
 	return nil
 }
+
+// fieldError is a refused field value; ParseDirectory words it without
+// the package name.
+type fieldError struct{ detail string }
+
+func (e *fieldError) Error() string { return "token: " + e.detail }
 
 func fromLowerHex(c byte) (byte, bool) {
 	switch {

@@ -41,6 +41,13 @@ import (
 // of some byte string.
 var ErrInvalid = errors.New("base45: invalid encoding")
 
+// invalidEncoding is an error wrapping ErrInvalid whose text is the reason alone, for the
+// public packages to put in their own words without cutting text apart.
+type invalidEncoding string
+
+func (e invalidEncoding) Error() string { return string(e) }
+func (e invalidEncoding) Unwrap() error { return ErrInvalid }
+
 // EncodedLen returns the length of the Base45 encoding of n bytes: three
 // characters for each pair of bytes and two for a final single byte (RFC
 // 9285, Section 4). It panics if n is negative or the result would overflow
@@ -61,7 +68,7 @@ func DecodedLen(n int) (int, error) {
 		panic("base45: negative length")
 	}
 	if n%3 == 1 {
-		return 0, fmt.Errorf("%w: length %d is one more than a multiple of 3", ErrInvalid, n)
+		return 0, invalidEncoding(fmt.Sprintf("length %d is one more than a multiple of 3", n))
 	}
 	return n/3*2 + n%3/2, nil
 }
@@ -262,9 +269,9 @@ func decode[S string | []byte](dst []byte, src S) (int, error) {
 		clear(dst)
 		first := 3 * lead
 		if first+2 == len(src) {
-			return 0, fmt.Errorf("%w: final pair at offset %d", ErrInvalid, first)
+			return 0, invalidEncoding(fmt.Sprintf("final pair at offset %d", first))
 		}
-		return 0, fmt.Errorf("%w: group at offset %d", ErrInvalid, first)
+		return 0, invalidEncoding(fmt.Sprintf("group at offset %d", first))
 	}
 	return n, nil
 }

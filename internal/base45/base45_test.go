@@ -71,7 +71,7 @@ func refDecode(s string) ([]byte, bool) {
 // three characters, or final pair, that refDecode rejects on its own.
 func refError(s string) string {
 	if len(s)%3 == 1 {
-		return fmt.Sprintf("base45: invalid encoding: length %d is one more than a multiple of 3", len(s))
+		return fmt.Sprintf("length %d is one more than a multiple of 3", len(s))
 	}
 	for i := 0; i < len(s); i += 3 {
 		g := s[i:min(i+3, len(s))]
@@ -79,9 +79,9 @@ func refError(s string) string {
 			continue
 		}
 		if len(g) == 2 {
-			return fmt.Sprintf("base45: invalid encoding: final pair at offset %d", i)
+			return fmt.Sprintf("final pair at offset %d", i)
 		}
-		return fmt.Sprintf("base45: invalid encoding: group at offset %d", i)
+		return fmt.Sprintf("group at offset %d", i)
 	}
 	panic(fmt.Sprintf("refError(%q): the string is valid", s))
 }
@@ -631,26 +631,26 @@ func TestInvalidEncodings(t *testing.T) {
 // the first faulty group, and quotes none of the input.
 func TestErrorText(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
-		{"BB8B", "base45: invalid encoding: length 4 is one more than a multiple of 3"},
-		{"b", "base45: invalid encoding: length 1 is one more than a multiple of 3"},
-		{"BB8b00", "base45: invalid encoding: group at offset 3"},
-		{"BB8:::", "base45: invalid encoding: group at offset 3"},
-		{"GGW", "base45: invalid encoding: group at offset 0"},
-		{"BB8BB8GGW", "base45: invalid encoding: group at offset 6"},
-		{"BB8::", "base45: invalid encoding: final pair at offset 3"},
-		{"BB8V5", "base45: invalid encoding: final pair at offset 3"},
-		{"V5", "base45: invalid encoding: final pair at offset 0"},
-		{"BB8BB8b5", "base45: invalid encoding: final pair at offset 6"},
-		{"FGWHGW", "base45: invalid encoding: group at offset 3"},
-		{"GG#", "base45: invalid encoding: group at offset 0"},
+		{"BB8B", "length 4 is one more than a multiple of 3"},
+		{"b", "length 1 is one more than a multiple of 3"},
+		{"BB8b00", "group at offset 3"},
+		{"BB8:::", "group at offset 3"},
+		{"GGW", "group at offset 0"},
+		{"BB8BB8GGW", "group at offset 6"},
+		{"BB8::", "final pair at offset 3"},
+		{"BB8V5", "final pair at offset 3"},
+		{"V5", "final pair at offset 0"},
+		{"BB8BB8b5", "final pair at offset 6"},
+		{"FGWHGW", "group at offset 3"},
+		{"GG#", "group at offset 0"},
 		// With more than one fault, the first faulty group is reported,
 		// whatever its fault and the later ones' are.
-		{"GGWb00", "base45: invalid encoding: group at offset 0"},
-		{"b00GGW", "base45: invalid encoding: group at offset 0"},
-		{"BB8GGW::", "base45: invalid encoding: group at offset 3"},
-		{"BB8#00GGW", "base45: invalid encoding: group at offset 3"},
-		{"BB8BB8##", "base45: invalid encoding: final pair at offset 6"},
-		{"bb8bb8bb8", "base45: invalid encoding: group at offset 0"},
+		{"GGWb00", "group at offset 0"},
+		{"b00GGW", "group at offset 0"},
+		{"BB8GGW::", "group at offset 3"},
+		{"BB8#00GGW", "group at offset 3"},
+		{"BB8BB8##", "final pair at offset 6"},
+		{"bb8bb8bb8", "group at offset 0"},
 	} {
 		if want := refError(tc.in); want != tc.want {
 			t.Fatalf("refError(%q) = %q, want %q", tc.in, want, tc.want)
@@ -676,9 +676,9 @@ func TestCorruptedCharacter(t *testing.T) {
 			}
 			bad := bytes.Clone(enc)
 			bad[i] = byte(b)
-			want := fmt.Sprintf("base45: invalid encoding: group at offset %d", i/3*3)
+			want := fmt.Sprintf("group at offset %d", i/3*3)
 			if i/3*3+2 == len(enc) {
-				want = fmt.Sprintf("base45: invalid encoding: final pair at offset %d", i/3*3)
+				want = fmt.Sprintf("final pair at offset %d", i/3*3)
 			}
 			_, err := DecodeString(string(bad))
 			if !errors.Is(err, ErrInvalid) || err.Error() != want {
@@ -743,9 +743,9 @@ func TestFirstFault(t *testing.T) {
 		fault(enc, 3*p)
 		fault(enc, 3*q)
 
-		want := fmt.Sprintf("base45: invalid encoding: group at offset %d", 3*p)
+		want := fmt.Sprintf("group at offset %d", 3*p)
 		if 3*p+2 == len(enc) {
-			want = fmt.Sprintf("base45: invalid encoding: final pair at offset %d", 3*p)
+			want = fmt.Sprintf("final pair at offset %d", 3*p)
 			pairFirst++
 		} else if 3*q+2 == len(enc) {
 			pairSecond++
@@ -907,11 +907,11 @@ func TestInPlace(t *testing.T) {
 	// as it was, and still reports the fault's offset.
 	const want = "\x00\x00\x00\x00\x00\x00GGW"
 	buf := []byte("BB8BB8GGW")
-	if _, err := AppendDecode(buf[:0], buf); !errors.Is(err, ErrInvalid) || err.Error() != "base45: invalid encoding: group at offset 6" || string(buf) != want {
+	if _, err := AppendDecode(buf[:0], buf); !errors.Is(err, ErrInvalid) || err.Error() != "group at offset 6" || string(buf) != want {
 		t.Errorf("failed in-place AppendDecode: %v, buffer %q; want %q", err, buf, want)
 	}
 	buf = []byte("BB8BB8GGW")
-	if n, err := Decode(buf, buf); n != 0 || !errors.Is(err, ErrInvalid) || err.Error() != "base45: invalid encoding: group at offset 6" || string(buf) != want {
+	if n, err := Decode(buf, buf); n != 0 || !errors.Is(err, ErrInvalid) || err.Error() != "group at offset 6" || string(buf) != want {
 		t.Errorf("failed in-place Decode: %d, %v, buffer %q; want %q", n, err, buf, want)
 	}
 }
@@ -1150,9 +1150,9 @@ func scalarDecode[S string | []byte](dst []byte, src S) (int, error) {
 	if bad != 0 {
 		clear(dst)
 		if first+2 == len(src) {
-			return 0, fmt.Errorf("%w: final pair at offset %d", ErrInvalid, first)
+			return 0, invalidEncoding(fmt.Sprintf("final pair at offset %d", first))
 		}
-		return 0, fmt.Errorf("%w: group at offset %d", ErrInvalid, first)
+		return 0, invalidEncoding(fmt.Sprintf("group at offset %d", first))
 	}
 	return n, nil
 }

@@ -23,7 +23,7 @@ func Example() {
 	// Output:
 	// "%69 VD92EX0"
 	// Hello!!
-	// true base45: invalid encoding: group at offset 0
+	// true group at offset 0
 }
 
 func ExampleDecodeStringInto() {
@@ -42,5 +42,5 @@ func ExampleDecodeStringInto() {
 	fmt.Println(n, err, buf[:5])
 	// Output:
 	// Hello!!
-	// 0 base45: invalid encoding: group at offset 3 [0 0 0 0 0]
+	// 0 group at offset 3 [0 0 0 0 0]
 }

@@ -57,6 +57,13 @@ const (
 // an acceptable public key.
 var ErrInvalidKey = errors.New("edsig: invalid public key")
 
+// invalidKey is an error wrapping ErrInvalidKey whose text is the reason alone, for the
+// public packages to put in their own words without cutting text apart.
+type invalidKey string
+
+func (e invalidKey) Error() string { return string(e) }
+func (e invalidKey) Unwrap() error { return ErrInvalidKey }
+
 // PublicKey is a validated Ed25519 public key with its precomputed tables.
 // It is immutable and safe for concurrent use.
 type PublicKey struct {
@@ -101,16 +108,16 @@ func CheckPublicKey(b []byte) error {
 // encoding of a point that is not of small order.
 func decodePublicKey(a *extPoint, b []byte) error {
 	if len(b) != PublicKeySize {
-		return fmt.Errorf("%w: length %d, want %d", ErrInvalidKey, len(b), PublicKeySize)
+		return invalidKey(fmt.Sprintf("length %d, want %d", len(b), PublicKeySize))
 	}
 	enc := [PublicKeySize]byte(b)
 	if !decodeVarTime(&a.X, &a.Y, &enc) {
-		return fmt.Errorf("%w: not the canonical encoding of a curve point", ErrInvalidKey)
+		return invalidKey("not the canonical encoding of a curve point")
 	}
 	a.Z.One()
 	a.T.Multiply(&a.X, &a.Y)
 	if a.cofactorClears() {
-		return fmt.Errorf("%w: point of small order", ErrInvalidKey)
+		return invalidKey("point of small order")
 	}
 	return nil
 }

@@ -167,8 +167,7 @@ func DecodeText(dst *[MaxTokenSize]byte, s string) ([]byte, error) {
 	}
 	n, err := base45.DecodeStringInto(dst[:], rest)
 	if err != nil {
-		detail, _ := strings.CutPrefix(err.Error(), base45.ErrInvalid.Error())
-		return nil, fmt.Errorf("text form is not canonical Base45 (RFC 9285)%s", detail)
+		return nil, fmt.Errorf("text form is not canonical Base45 (RFC 9285): %v", err)
 	}
 	return dst[:n], nil
 }

@@ -40,24 +40,24 @@ func newPublicKey(n *big.Int, e, bits int) (*PublicKey, error) {
 		if n != nil {
 			bitLen = n.BitLen()
 		}
-		return nil, fmt.Errorf("%w: the modulus has %d bits, want %d", ErrInvalidKey, bitLen, bits)
+		return nil, invalidKey(fmt.Sprintf("the modulus has %d bits, want %d", bitLen, bits))
 	}
 	if n.Bit(0) != 1 {
-		return nil, fmt.Errorf("%w: even modulus", ErrInvalidKey)
+		return nil, invalidKey("even modulus")
 	}
 	if e != publicExponent {
-		return nil, fmt.Errorf("%w: public exponent %d, want %d", ErrInvalidKey, e, publicExponent)
+		return nil, invalidKey(fmt.Sprintf("public exponent %d, want %d", e, publicExponent))
 	}
 	pk := &PublicKey{rsa: rsa.PublicKey{N: new(big.Int).Set(n), E: e}}
 	mod, err := bigmod.NewModulus(n.Bytes())
 	if err != nil {
-		return nil, fmt.Errorf("%w: bad modulus", ErrInvalidKey)
+		return nil, invalidKey("bad modulus")
 	}
 	pk.n = mod
 	pk.nLimbs = mod.Nat().Bits()
 	der, err := marshalSPKI(&pk.rsa)
 	if err != nil {
-		return nil, fmt.Errorf("%w: cannot encode the key", ErrInvalidKey)
+		return nil, invalidKey("cannot encode the key")
 	}
 	pk.der = der
 	return pk, nil
@@ -138,18 +138,18 @@ func parsePublicKey(der []byte, bits int) (*PublicKey, error) {
 	if !input.ReadASN1(&spki, asn1.SEQUENCE) || !input.Empty() ||
 		!spki.ReadASN1(&alg, asn1.SEQUENCE) ||
 		!spki.ReadASN1BitStringAsBytes(&keyDER) || !spki.Empty() {
-		return nil, fmt.Errorf("%w: malformed SubjectPublicKeyInfo", ErrInvalidKey)
+		return nil, invalidKey("malformed SubjectPublicKeyInfo")
 	}
 	var oid encasn1.ObjectIdentifier
 	if !alg.ReadASN1ObjectIdentifier(&oid) {
-		return nil, fmt.Errorf("%w: malformed algorithm identifier", ErrInvalidKey)
+		return nil, invalidKey("malformed algorithm identifier")
 	}
 	switch {
 	case oid.Equal(oidRSASSAPSS):
 	case oid.Equal(oidRSAEncryption):
-		return nil, fmt.Errorf("%w: rsaEncryption key, want id-RSASSA-PSS (RFC 9578, section 6.5)", ErrInvalidKey)
+		return nil, invalidKey("rsaEncryption key, want id-RSASSA-PSS (RFC 9578, section 6.5)")
 	default:
-		return nil, fmt.Errorf("%w: algorithm %v, want id-RSASSA-PSS", ErrInvalidKey, oid)
+		return nil, invalidKey(fmt.Sprintf("algorithm %v, want id-RSASSA-PSS", oid))
 	}
 
 	keyInput := cryptobyte.String(keyDER)
@@ -158,17 +158,17 @@ func parsePublicKey(der []byte, bits int) (*PublicKey, error) {
 	var e int64
 	if !keyInput.ReadASN1(&rsaKey, asn1.SEQUENCE) || !keyInput.Empty() ||
 		!rsaKey.ReadASN1Integer(n) || !rsaKey.ReadASN1Integer(&e) || !rsaKey.Empty() {
-		return nil, fmt.Errorf("%w: malformed RSAPublicKey", ErrInvalidKey)
+		return nil, invalidKey("malformed RSAPublicKey")
 	}
 	if e != publicExponent {
-		return nil, fmt.Errorf("%w: public exponent %d, want %d", ErrInvalidKey, e, publicExponent)
+		return nil, invalidKey(fmt.Sprintf("public exponent %d, want %d", e, publicExponent))
 	}
 	pk, err := newPublicKey(n, int(e), bits)
 	if err != nil {
 		return nil, err
 	}
 	if !bytes.Equal(pk.der, der) {
-		return nil, fmt.Errorf("%w: not the canonical RFC 9578 encoding", ErrInvalidKey)
+		return nil, invalidKey("not the canonical RFC 9578 encoding")
 	}
 	return pk, nil
 }

@@ -87,6 +87,13 @@ var (
 	ErrInvalidState = errors.New("rsabssa: invalid blinding state")
 )
 
+// invalidKey is an error wrapping ErrInvalidKey whose text is the reason alone, for the
+// public packages to put in their own words without cutting text apart.
+type invalidKey string
+
+func (e invalidKey) Error() string { return string(e) }
+func (e invalidKey) Unwrap() error { return ErrInvalidKey }
+
 // PrivateKey is an issuer's prepared RSA private key: the moduli and CRT
 // values that BlindSign needs, computed once. It is safe for concurrent use.
 type PrivateKey struct {
@@ -112,27 +119,27 @@ func NewPrivateKey(sk *rsa.PrivateKey) (*PrivateKey, error) {
 // exactly bits bits. Error texts name only public properties.
 func checkPrivateKey(sk *rsa.PrivateKey, bits int) error {
 	if sk == nil || sk.N == nil || sk.D == nil {
-		return fmt.Errorf("%w: incomplete private key", ErrInvalidKey)
+		return invalidKey("incomplete private key")
 	}
 	if len(sk.Primes) != 2 || sk.Primes[0] == nil || sk.Primes[1] == nil {
-		return fmt.Errorf("%w: the key has %d primes, want 2", ErrInvalidKey, len(sk.Primes))
+		return invalidKey(fmt.Sprintf("the key has %d primes, want 2", len(sk.Primes)))
 	}
 	if sk.N.Sign() <= 0 || sk.N.BitLen() != bits {
-		return fmt.Errorf("%w: the modulus has %d bits, want %d", ErrInvalidKey, sk.N.BitLen(), bits)
+		return invalidKey(fmt.Sprintf("the modulus has %d bits, want %d", sk.N.BitLen(), bits))
 	}
 	if sk.E != publicExponent {
-		return fmt.Errorf("%w: public exponent %d, want %d", ErrInvalidKey, sk.E, publicExponent)
+		return invalidKey(fmt.Sprintf("public exponent %d, want %d", sk.E, publicExponent))
 	}
 	if sk.D.Sign() <= 0 || sk.D.BitLen() > bits {
-		return fmt.Errorf("%w: private exponent out of range", ErrInvalidKey)
+		return invalidKey("private exponent out of range")
 	}
 	// bigmod's exponentiation needs odd moduli, which Validate alone does
 	// not guarantee for the primes.
 	if sk.N.Bit(0) != 1 || sk.Primes[0].Bit(0) != 1 || sk.Primes[1].Bit(0) != 1 {
-		return fmt.Errorf("%w: even modulus or prime", ErrInvalidKey)
+		return invalidKey("even modulus or prime")
 	}
 	if err := sk.Validate(); err != nil {
-		return fmt.Errorf("%w: the key is inconsistent", ErrInvalidKey)
+		return invalidKey("the key is inconsistent")
 	}
 	return nil
 }
@@ -155,7 +162,7 @@ func newPrivateKey(sk *rsa.PrivateKey, bits int) (*PrivateKey, error) {
 	defer clear(qBytes)
 	defer clear(dBytes)
 
-	bad := fmt.Errorf("%w: the key is inconsistent", ErrInvalidKey)
+	bad := invalidKey("the key is inconsistent")
 	n, err := bigmod.NewModulus(nBytes)
 	if err != nil {
 		return nil, bad
@@ -287,7 +294,7 @@ func MarshalPrivateKey(sk *rsa.PrivateKey) ([]byte, error) {
 	}
 	der, err := x509.MarshalPKCS8PrivateKey(sk)
 	if err != nil {
-		return nil, fmt.Errorf("%w: cannot encode the key", ErrInvalidKey)
+		return nil, invalidKey("cannot encode the key")
 	}
 	return der, nil
 }
@@ -306,22 +313,22 @@ func parsePrivateKey(der []byte, bits int) (*rsa.PrivateKey, error) {
 	// Bound the work on a large input before any arithmetic: the encoding
 	// holds N, d and five values of half its size, with small headers.
 	if len(der) > 5*(bits/8)+256 {
-		return nil, fmt.Errorf("%w: %d-byte private key encoding is too long", ErrInvalidKey, len(der))
+		return nil, invalidKey(fmt.Sprintf("%d-byte private key encoding is too long", len(der)))
 	}
 	key, err := x509.ParsePKCS8PrivateKey(der)
 	if err != nil {
-		return nil, fmt.Errorf("%w: not a valid PKCS #8 private key", ErrInvalidKey)
+		return nil, invalidKey("not a valid PKCS #8 private key")
 	}
 	sk, ok := key.(*rsa.PrivateKey)
 	if !ok {
-		return nil, fmt.Errorf("%w: not an RSA private key", ErrInvalidKey)
+		return nil, invalidKey("not an RSA private key")
 	}
 	if err := checkPrivateKey(sk, bits); err != nil {
 		return nil, err
 	}
 	again, err := x509.MarshalPKCS8PrivateKey(sk)
 	if err != nil || subtle.ConstantTimeCompare(again, der) != 1 {
-		return nil, fmt.Errorf("%w: not the canonical PKCS #8 encoding", ErrInvalidKey)
+		return nil, invalidKey("not the canonical PKCS #8 encoding")
 	}
 	return sk, nil
 }
