@@ -11,7 +11,7 @@ import (
 	"sync"
 
 	"filippo.io/torchwood"
-	"github.com/statustoken/statustoken/internal/transparency"
+	"github.com/statustoken/statustoken/internal/logtree"
 	"github.com/statustoken/statustoken/token"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
@@ -38,7 +38,7 @@ type Log struct {
 	verifierKey string
 
 	mu   sync.Mutex
-	tree transparency.Tree
+	tree logtree.Tree
 }
 
 // GenerateLogKey returns a new note signer key and its verifier key for a

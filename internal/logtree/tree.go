@@ -1,4 +1,13 @@
-package transparency
+// Package logtree is the issuer's side of directory transparency
+// (token/SPEC.md, "Directory transparency"): the log of directory records
+// in memory, its signed checkpoints, inclusion proofs in the
+// c2sp.org/tlog-proof format, c2sp.org/tlog-witness requests, and tiles
+// in the c2sp.org/tlog-tiles layout.
+//
+// It is apart from package transparency, which wallets and scanners link
+// (a js/wasm build among them), so that the verification side does not
+// carry the issuer's dependencies.
+package logtree
 
 import (
 	"bytes"
@@ -7,6 +16,7 @@ import (
 	"strconv"
 
 	"filippo.io/torchwood"
+	"github.com/statustoken/statustoken/internal/transparency"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 )
@@ -87,7 +97,7 @@ func (t *Tree) Proof(i, n int64, checkpoint []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return (&Proof{Index: i, Hashes: p, Checkpoint: checkpoint}).Format(), nil
+	return (&transparency.Proof{Index: i, Hashes: p, Checkpoint: checkpoint}).Format(), nil
 }
 
 // WitnessRequest returns the body of a c2sp.org/tlog-witness
