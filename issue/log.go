@@ -240,8 +240,13 @@ func (l *Log) treeOfLocked(checkpoint []byte) (tlog.Tree, error) {
 }
 
 // Tile returns the tile at path in the c2sp.org/tlog-tiles layout
-// ("tile/<L>/<N>[.p/<W>]" for hashes, "tile/entries/<N>[.p/<W>]" for
-// records in entry bundles), for a tile within the current tree.
+// (token/SPEC.md, "Directory transparency"): "tile/<L>/<N>[.p/<W>]" for
+// the hashes of level L, "tile/entries/<N>[.p/<W>]" for records in entry
+// bundles, for a tile within the current tree. A partial tile is served
+// at the right edge of the tree, and also where a tree the log had before
+// ended (a prefix of a full tile, as a client holding an older
+// checkpoint asks for it). Any other path, one that is not in the
+// canonical spelling, or a tile beyond the tree, is refused with ErrLog.
 func (l *Log) Tile(path string) ([]byte, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
