@@ -18,9 +18,10 @@ import (
 )
 
 // ErrLog: a log operation was refused: a record that is not the log
-// record of a valid directory, or a tree size, index, tile or checkpoint
-// that the log does not have. The caller's request is wrong; the log is
-// unchanged.
+// record of a valid directory, a serial that does not increase along the
+// log (in AppendDirectory, or in the records passed to NewLog), or a tree
+// size, index, tile or checkpoint that the log does not have. The
+// caller's request is wrong; the log is unchanged.
 var ErrLog = errors.New("issue: log request refused")
 
 // Log is the issuer's append-only transparency log of directory versions
@@ -39,6 +40,7 @@ type Log struct {
 
 	mu   sync.Mutex
 	tree logtree.Tree
+	last uint64 // the serial of the last record, if any
 }
 
 // GenerateLogKey returns a new note signer key and its verifier key for a
@@ -55,7 +57,9 @@ func GenerateLogKey(origin string) (skey, vkey string, err error) {
 
 // NewLog returns the log signed with the note signer key skey, holding
 // records, the records appended before (in order), each checked to be a
-// directory record.
+// directory record with a serial higher than the one before it, as
+// AppendDirectory checks: stored records out of order are refused with
+// ErrLog, never replayed into a log that breaks the rule.
 func NewLog(skey string, records [][]byte) (*Log, error) {
 	s, err := note.NewSigner(skey)
 	if err != nil {
@@ -99,11 +103,21 @@ func (l *Log) Origin() string { return l.signer.Name() }
 // VerifierKey returns the log's verifier key (vkey), for trust policies.
 func (l *Log) VerifierKey() string { return l.verifierKey }
 
+// append adds record, a directory record whose serial must be higher than
+// that of the last record; l.mu is held, or l is not shared yet.
 func (l *Log) append(record []byte) error {
-	if _, _, err := token.ParseLogRecord(record); err != nil {
+	serial, _, err := token.ParseLogRecord(record)
+	if err != nil {
 		return err
 	}
-	return l.tree.Append(record)
+	if l.tree.Size() > 0 && serial <= l.last {
+		return fmt.Errorf("serial %d after serial %d: serials must increase along the log", serial, l.last)
+	}
+	if err := l.tree.Append(record); err != nil {
+		return err
+	}
+	l.last = serial
+	return nil
 }
 
 // AppendDirectory appends the log record of the directory bytes data
@@ -115,15 +129,8 @@ func (l *Log) AppendDirectory(data []byte) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	serial, _, _ := token.ParseLogRecord(r)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if n := l.tree.Size(); n > 0 {
-		last, _, _ := token.ParseLogRecord(l.tree.Record(n - 1))
-		if serial <= last {
-			return 0, fmt.Errorf("%w: serial %d after serial %d: serials must increase along the log", ErrLog, serial, last)
-		}
-	}
 	if err := l.append(r); err != nil {
 		return 0, fmt.Errorf("%w: %v", ErrLog, err)
 	}

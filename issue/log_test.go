@@ -92,6 +92,74 @@ func TestLogReload(t *testing.T) {
 	}
 }
 
+// TestNewLogOrder: NewLog refuses stored records whose serials do not
+// strictly increase, as AppendDirectory would have, and records that do
+// not parse; it accepts serials that increase with gaps.
+func TestNewLogOrder(t *testing.T) {
+	is := testIssuer(t, token.Ed25519)
+	l, skey, _ := testLog(t, is, 4)
+	var records [][]byte // serials 1 to 4
+	for i := range l.Size() {
+		r, err := l.Record(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		records = append(records, r)
+	}
+	dir, _, err := is.Directory(testNow.Add(72*time.Hour), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other2, err := token.LogRecord(dir) // serial 2, another directory
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Equal(other2, records[1]) {
+		t.Fatal("the same record for two directories")
+	}
+	list := func(rs ...[]byte) [][]byte { return rs }
+	for name, rs := range map[string][][]byte{
+		"swapped":            list(records[0], records[2], records[1], records[3]),
+		"decreasing":         list(records[3], records[2], records[1], records[0]),
+		"repeated":           list(records[0], records[1], records[1], records[2]),
+		"same serial":        list(records[0], records[1], other2),
+		"last lower":         list(records[0], records[1], records[2], records[3], records[0]),
+		"first two repeat":   list(records[0], records[0]),
+		"short record":       list(records[0], records[1][:len(records[1])-1]),
+		"long record":        list(records[0], append(bytes.Clone(records[1]), 0)),
+		"record version 2":   list(records[0], append([]byte{2}, records[1][1:]...)),
+		"nil record":         list(records[0], nil),
+		"unordered after ok": list(records[0], records[1], records[2], records[3], other2),
+	} {
+		got, err := NewLog(skey, rs)
+		if !errors.Is(err, ErrLog) || got != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	for name, rs := range map[string][][]byte{
+		"gaps":  list(records[0], records[2], records[3]),
+		"other": list(records[0], other2, records[2]),
+		"one":   list(records[3]),
+	} {
+		got, err := NewLog(skey, rs)
+		if err != nil || got.Size() != int64(len(rs)) {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		// The reloaded log goes on from its last serial.
+		last, _, _ := token.ParseLogRecord(rs[len(rs)-1])
+		for _, serial := range []uint64{last, last - 1} {
+			d, _, err := is.Directory(testNow, serial)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := got.AppendDirectory(d); !errors.Is(err, ErrLog) {
+				t.Errorf("%s: AppendDirectory of serial %d after %d: %v", name, serial, last, err)
+			}
+		}
+	}
+}
+
 // TestLogProofs: proofs of every record verify under token.Open, and the
 // witness requests carry consistency proofs that verify.
 func TestLogProofs(t *testing.T) {
