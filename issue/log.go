@@ -5,10 +5,13 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
 	"sync"
+	"unicode"
+	"unicode/utf8"
 
 	"filippo.io/torchwood"
 	"github.com/statustoken/statustoken/internal/logtree"
@@ -204,31 +207,141 @@ func (l *Log) WitnessRequest(oldSize int64, checkpoint []byte) ([]byte, error) {
 }
 
 // Cosigned returns checkpoint, a checkpoint of this log, with the
-// cosignature lines that witnesses returned for it appended (the body of
-// a c2sp.org/tlog-witness add-checkpoint response: lines
-// "— <name> <base64>"). Each line must be a well-formed signature line;
-// whether it verifies is for wallets and scanners to check.
+// cosignature lines that witnesses returned for it added (the body of a
+// c2sp.org/tlog-witness add-checkpoint response: lines
+// "— <name> <base64>"). Each line must be a well-formed signature line
+// (c2sp.org/signed-note: a key name without spaces or "+", and the key
+// hash and signature in base64); whether it verifies is for wallets and
+// scanners to check.
+//
+// The result has one line per key (name and key hash), so that a
+// witness that cosigned again is read at its newest time: where
+// checkpoint already has a line of a key, or several lines of one key
+// are given, the line kept is the newest cosignature by its timestamp
+// (c2sp.org/tlog-cosignature), in the place of the first line of that
+// key; a line without a timestamp is kept only if it came first. The
+// log's own signature is never replaced.
 func (l *Log) Cosigned(checkpoint []byte, cosignatures ...[]byte) ([]byte, error) {
 	if _, err := l.treeOf(checkpoint); err != nil {
 		return nil, err
 	}
-	out := bytes.Clone(checkpoint)
+	// A note that opened ends with a blank line and its signature lines.
+	split := bytes.LastIndex(checkpoint, []byte("\n\n")) + 2
+	var lines sigLines
+	lines.log = noteKey{l.verifier.Name(), l.verifier.KeyHash()}
+	for _, line := range strings.SplitAfter(string(checkpoint[split:]), "\n") {
+		if line == "" {
+			continue
+		}
+		s, ok := parseSigLine(line, false)
+		if !ok {
+			return nil, fmt.Errorf("%w: %q is not a signature line", ErrLog, truncateString(line))
+		}
+		lines.add(s)
+	}
 	for _, c := range cosignatures {
 		for _, line := range strings.SplitAfter(string(c), "\n") {
 			if line == "" {
 				continue
 			}
-			name, sig, ok := strings.Cut(strings.TrimPrefix(line, "— "), " ")
-			if !strings.HasPrefix(line, "— ") || !ok || name == "" || !strings.HasSuffix(sig, "\n") {
+			s, ok := parseSigLine(line, true)
+			if !ok {
 				return nil, fmt.Errorf("%w: %q is not a signature line", ErrLog, truncateString(line))
 			}
-			if _, err := base64.StdEncoding.Strict().DecodeString(strings.TrimSuffix(sig, "\n")); err != nil {
-				return nil, fmt.Errorf("%w: %q is not a signature line", ErrLog, truncateString(line))
-			}
-			out = append(out, line...)
+			lines.add(s)
 		}
 	}
+	out := bytes.Clone(checkpoint[:split])
+	for _, s := range lines.lines {
+		out = append(out, s.line...)
+	}
 	return out, nil
+}
+
+// noteKey names a note signing key: its name and key hash.
+type noteKey struct {
+	name string
+	hash uint32
+}
+
+// sigLine is a signature line of a note, "— <name> <base64>\n", where the
+// base64 decodes to the key hash (4 bytes) and the signature; a
+// c2sp.org/tlog-cosignature/v1 signature is a timestamp (8 bytes) and an
+// Ed25519 signature (64 bytes).
+type sigLine struct {
+	line    string
+	key     noteKey
+	time    uint64
+	hasTime bool
+}
+
+// cosignatureSize is the length of a decoded cosignature/v1 line: key
+// hash, timestamp and Ed25519 signature.
+const cosignatureSize = 4 + 8 + ed25519.SignatureSize
+
+// parseSigLine parses a signature line as golang.org/x/mod/sumdb/note
+// reads it; if canonical, its base64 must also be the canonical encoding
+// (no line breaks, which a decoder skips, and no stray padding bits).
+func parseSigLine(line string, canonical bool) (sigLine, bool) {
+	rest, ok := strings.CutPrefix(line, "— ")
+	if !ok {
+		return sigLine{}, false
+	}
+	rest, ok = strings.CutSuffix(rest, "\n")
+	if !ok {
+		return sigLine{}, false
+	}
+	name, b64, ok := strings.Cut(rest, " ")
+	if !ok || !validKeyName(name) {
+		return sigLine{}, false
+	}
+	sig, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil || len(sig) < 5 || canonical && base64.StdEncoding.EncodeToString(sig) != b64 {
+		return sigLine{}, false
+	}
+	s := sigLine{line: line, key: noteKey{name, binary.BigEndian.Uint32(sig)}}
+	if len(sig) == cosignatureSize {
+		s.time, s.hasTime = binary.BigEndian.Uint64(sig[4:]), true
+	}
+	return s, true
+}
+
+// validKeyName reports whether name can name a note key: not empty,
+// UTF-8 without spaces, control characters or "+".
+func validKeyName(name string) bool {
+	if name == "" || !utf8.ValidString(name) || strings.Contains(name, "+") {
+		return false
+	}
+	for _, r := range name {
+		if unicode.IsSpace(r) || r < 0x20 || r == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// sigLines is a note's signature lines, one per key.
+type sigLines struct {
+	log   noteKey // the log's key, whose line is never replaced
+	lines []sigLine
+	index map[noteKey]int
+}
+
+// add adds s, or puts it in the place of the line of the same key if s is
+// a newer cosignature.
+func (ls *sigLines) add(s sigLine) {
+	i, ok := ls.index[s.key]
+	if !ok {
+		if ls.index == nil {
+			ls.index = make(map[noteKey]int)
+		}
+		ls.index[s.key] = len(ls.lines)
+		ls.lines = append(ls.lines, s)
+		return
+	}
+	if old := ls.lines[i]; s.key != ls.log && s.hasTime && (!old.hasTime || s.time > old.time) {
+		ls.lines[i] = s
+	}
 }
 
 func (l *Log) treeOf(checkpoint []byte) (tlog.Tree, error) {
