@@ -313,7 +313,7 @@ func validKeyName(name string) bool {
 		return false
 	}
 	for _, r := range name {
-		if unicode.IsSpace(r) || r < 0x20 || r == 0x7f {
+		if unicode.IsSpace(r) || r < 0x20 {
 			return false
 		}
 	}
