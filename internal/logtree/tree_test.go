@@ -38,3 +38,39 @@ func TestRFC6962Vectors(t *testing.T) {
 		}
 	}
 }
+
+// TestTreeBounds: requests beyond the tree are errors, never panics,
+// whatever their numbers.
+func TestTreeBounds(t *testing.T) {
+	var tr logtree.Tree
+	for i := range 300 {
+		if err := tr.Append([]byte{byte(i), byte(i >> 8)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, path := range []string{
+		"tile/0/001.p/45", "tile/0/002", "tile/1/000.p/2", "tile/8/000.p/1", "tile/data/000.p/1",
+		"tile/0/x036/x028/x797/x018/x963/968", "tile/entries/x036/x028/x797/x018/x963/968",
+		"tile/0/x072/x057/x594/x037/x927/936.p/1", "tile/entries/x072/x057/x594/x037/x927/936.p/1",
+		"tile/entries/x009/x223/x372/x036/x854/x775/807", "tile/0/000.p/256", "tile/0/000/extra",
+	} {
+		if b, err := tr.Tile(path); err == nil || b != nil {
+			t.Errorf("Tile(%q): %d bytes, %v", path, len(b), err)
+		}
+	}
+	for _, path := range []string{"tile/0/000", "tile/0/001.p/44", "tile/1/000.p/1", "tile/entries/001.p/44", "tile/entries/000.p/1"} {
+		if _, err := tr.Tile(path); err != nil {
+			t.Errorf("Tile(%q): %v", path, err)
+		}
+	}
+	for _, c := range []struct{ i, n int64 }{{-1, 300}, {300, 300}, {0, 0}, {1 << 62, 300}} {
+		if _, err := tr.Proof(c.i, c.n, nil); err == nil {
+			t.Errorf("Proof(%d, %d): no error", c.i, c.n)
+		}
+	}
+	for _, c := range []struct{ old, n int64 }{{-1, 300}, {301, 300}, {1 << 62, 300}} {
+		if _, err := tr.WitnessRequest(c.old, c.n, nil); err == nil {
+			t.Errorf("WitnessRequest(%d, %d): no error", c.old, c.n)
+		}
+	}
+}
