@@ -14,7 +14,7 @@
 //
 // Every error wraps one of: [ErrConfig], [ErrMalformedRequest],
 // [ErrNotIssuing], [ErrStatusNotAssigned], [ErrCount], [ErrSigning],
-// [ErrKeyNotFound], [ErrKeyExists], [ErrKeyFile], or
+// [ErrKeyNotFound], [ErrKeyExists], [ErrKeyFile], [ErrLog], or
 // [token.ErrInvalidDirectory] if the directory it would publish breaks a
 // rule (which a valid Config prevents). Each sentinel's documentation says
 // how to handle it.

@@ -43,7 +43,7 @@ func checkErrorText(t *testing.T, what string, err error) {
 // package.
 func TestErrorText(t *testing.T) {
 	for _, err := range []error{ErrConfig, ErrMalformedRequest, ErrNotIssuing, ErrStatusNotAssigned,
-		ErrCount, ErrSigning, ErrKeyNotFound, ErrKeyExists, ErrKeyFile} {
+		ErrCount, ErrSigning, ErrKeyNotFound, ErrKeyExists, ErrKeyFile, ErrLog} {
 		checkErrorText(t, "sentinel", err)
 	}
 

@@ -5,22 +5,26 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
 	"sync"
+	"unicode"
+	"unicode/utf8"
 
 	"filippo.io/torchwood"
-	"github.com/statustoken/statustoken/internal/transparency"
+	"github.com/statustoken/statustoken/internal/logtree"
 	"github.com/statustoken/statustoken/token"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 )
 
 // ErrLog: a log operation was refused: a record that is not the log
-// record of a valid directory, or a tree size, index, tile or checkpoint
-// that the log does not have. The caller's request is wrong; the log is
-// unchanged.
+// record of a valid directory, a serial that does not increase along the
+// log (in AppendDirectory, or in the records passed to NewLog), or a tree
+// size, index, tile or checkpoint that the log does not have. The
+// caller's request is wrong; the log is unchanged.
 var ErrLog = errors.New("issue: log request refused")
 
 // Log is the issuer's append-only transparency log of directory versions
@@ -38,7 +42,8 @@ type Log struct {
 	verifierKey string
 
 	mu   sync.Mutex
-	tree transparency.Tree
+	tree logtree.Tree
+	last uint64 // the serial of the last record, if any
 }
 
 // GenerateLogKey returns a new note signer key and its verifier key for a
@@ -55,7 +60,9 @@ func GenerateLogKey(origin string) (skey, vkey string, err error) {
 
 // NewLog returns the log signed with the note signer key skey, holding
 // records, the records appended before (in order), each checked to be a
-// directory record.
+// directory record with a serial higher than the one before it, as
+// AppendDirectory checks: stored records out of order are refused with
+// ErrLog, never replayed into a log that breaks the rule.
 func NewLog(skey string, records [][]byte) (*Log, error) {
 	s, err := note.NewSigner(skey)
 	if err != nil {
@@ -99,11 +106,21 @@ func (l *Log) Origin() string { return l.signer.Name() }
 // VerifierKey returns the log's verifier key (vkey), for trust policies.
 func (l *Log) VerifierKey() string { return l.verifierKey }
 
+// append adds record, a directory record whose serial must be higher than
+// that of the last record; l.mu is held, or l is not shared yet.
 func (l *Log) append(record []byte) error {
-	if _, _, err := token.ParseLogRecord(record); err != nil {
+	serial, _, err := token.ParseLogRecord(record)
+	if err != nil {
 		return err
 	}
-	return l.tree.Append(record)
+	if l.tree.Size() > 0 && serial <= l.last {
+		return fmt.Errorf("serial %d after serial %d: serials must increase along the log", serial, l.last)
+	}
+	if err := l.tree.Append(record); err != nil {
+		return err
+	}
+	l.last = serial
+	return nil
 }
 
 // AppendDirectory appends the log record of the directory bytes data
@@ -115,15 +132,8 @@ func (l *Log) AppendDirectory(data []byte) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	serial, _, _ := token.ParseLogRecord(r)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if n := l.tree.Size(); n > 0 {
-		last, _, _ := token.ParseLogRecord(l.tree.Record(n - 1))
-		if serial <= last {
-			return 0, fmt.Errorf("%w: serial %d after serial %d: serials must increase along the log", ErrLog, serial, last)
-		}
-	}
 	if err := l.append(r); err != nil {
 		return 0, fmt.Errorf("%w: %v", ErrLog, err)
 	}
@@ -197,31 +207,141 @@ func (l *Log) WitnessRequest(oldSize int64, checkpoint []byte) ([]byte, error) {
 }
 
 // Cosigned returns checkpoint, a checkpoint of this log, with the
-// cosignature lines that witnesses returned for it appended (the body of
-// a c2sp.org/tlog-witness add-checkpoint response: lines
-// "— <name> <base64>"). Each line must be a well-formed signature line;
-// whether it verifies is for wallets and scanners to check.
+// cosignature lines that witnesses returned for it added (the body of a
+// c2sp.org/tlog-witness add-checkpoint response: lines
+// "— <name> <base64>"). Each line must be a well-formed signature line
+// (c2sp.org/signed-note: a key name without spaces or "+", and the key
+// hash and signature in base64); whether it verifies is for wallets and
+// scanners to check.
+//
+// The result has one line per key (name and key hash), so that a
+// witness that cosigned again is read at its newest time: where
+// checkpoint already has a line of a key, or several lines of one key
+// are given, the line kept is the newest cosignature by its timestamp
+// (c2sp.org/tlog-cosignature), in the place of the first line of that
+// key; a line without a timestamp is kept only if it came first. The
+// log's own signature is never replaced.
 func (l *Log) Cosigned(checkpoint []byte, cosignatures ...[]byte) ([]byte, error) {
 	if _, err := l.treeOf(checkpoint); err != nil {
 		return nil, err
 	}
-	out := bytes.Clone(checkpoint)
+	// A note that opened ends with a blank line and its signature lines.
+	split := bytes.LastIndex(checkpoint, []byte("\n\n")) + 2
+	var lines sigLines
+	lines.log = noteKey{l.verifier.Name(), l.verifier.KeyHash()}
+	for _, line := range strings.SplitAfter(string(checkpoint[split:]), "\n") {
+		if line == "" {
+			continue
+		}
+		s, ok := parseSigLine(line, false)
+		if !ok {
+			return nil, fmt.Errorf("%w: %q is not a signature line", ErrLog, truncateString(line))
+		}
+		lines.add(s)
+	}
 	for _, c := range cosignatures {
 		for _, line := range strings.SplitAfter(string(c), "\n") {
 			if line == "" {
 				continue
 			}
-			name, sig, ok := strings.Cut(strings.TrimPrefix(line, "— "), " ")
-			if !strings.HasPrefix(line, "— ") || !ok || name == "" || !strings.HasSuffix(sig, "\n") {
+			s, ok := parseSigLine(line, true)
+			if !ok {
 				return nil, fmt.Errorf("%w: %q is not a signature line", ErrLog, truncateString(line))
 			}
-			if _, err := base64.StdEncoding.Strict().DecodeString(strings.TrimSuffix(sig, "\n")); err != nil {
-				return nil, fmt.Errorf("%w: %q is not a signature line", ErrLog, truncateString(line))
-			}
-			out = append(out, line...)
+			lines.add(s)
 		}
 	}
+	out := bytes.Clone(checkpoint[:split])
+	for _, s := range lines.lines {
+		out = append(out, s.line...)
+	}
 	return out, nil
+}
+
+// noteKey names a note signing key: its name and key hash.
+type noteKey struct {
+	name string
+	hash uint32
+}
+
+// sigLine is a signature line of a note, "— <name> <base64>\n", where the
+// base64 decodes to the key hash (4 bytes) and the signature; a
+// c2sp.org/tlog-cosignature/v1 signature is a timestamp (8 bytes) and an
+// Ed25519 signature (64 bytes).
+type sigLine struct {
+	line    string
+	key     noteKey
+	time    uint64
+	hasTime bool
+}
+
+// cosignatureSize is the length of a decoded cosignature/v1 line: key
+// hash, timestamp and Ed25519 signature.
+const cosignatureSize = 4 + 8 + ed25519.SignatureSize
+
+// parseSigLine parses a signature line as golang.org/x/mod/sumdb/note
+// reads it; if canonical, its base64 must also be the canonical encoding
+// (no line breaks, which a decoder skips, and no stray padding bits).
+func parseSigLine(line string, canonical bool) (sigLine, bool) {
+	rest, ok := strings.CutPrefix(line, "— ")
+	if !ok {
+		return sigLine{}, false
+	}
+	rest, ok = strings.CutSuffix(rest, "\n")
+	if !ok {
+		return sigLine{}, false
+	}
+	name, b64, ok := strings.Cut(rest, " ")
+	if !ok || !validKeyName(name) {
+		return sigLine{}, false
+	}
+	sig, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil || len(sig) < 5 || canonical && base64.StdEncoding.EncodeToString(sig) != b64 {
+		return sigLine{}, false
+	}
+	s := sigLine{line: line, key: noteKey{name, binary.BigEndian.Uint32(sig)}}
+	if len(sig) == cosignatureSize {
+		s.time, s.hasTime = binary.BigEndian.Uint64(sig[4:]), true
+	}
+	return s, true
+}
+
+// validKeyName reports whether name can name a note key: not empty,
+// UTF-8 without spaces, control characters or "+".
+func validKeyName(name string) bool {
+	if name == "" || !utf8.ValidString(name) || strings.Contains(name, "+") {
+		return false
+	}
+	for _, r := range name {
+		if unicode.IsSpace(r) || r < 0x20 {
+			return false
+		}
+	}
+	return true
+}
+
+// sigLines is a note's signature lines, one per key.
+type sigLines struct {
+	log   noteKey // the log's key, whose line is never replaced
+	lines []sigLine
+	index map[noteKey]int
+}
+
+// add adds s, or puts it in the place of the line of the same key if s is
+// a newer cosignature.
+func (ls *sigLines) add(s sigLine) {
+	i, ok := ls.index[s.key]
+	if !ok {
+		if ls.index == nil {
+			ls.index = make(map[noteKey]int)
+		}
+		ls.index[s.key] = len(ls.lines)
+		ls.lines = append(ls.lines, s)
+		return
+	}
+	if old := ls.lines[i]; s.key != ls.log && s.hasTime && (!old.hasTime || s.time > old.time) {
+		ls.lines[i] = s
+	}
 }
 
 func (l *Log) treeOf(checkpoint []byte) (tlog.Tree, error) {
@@ -240,8 +360,13 @@ func (l *Log) treeOfLocked(checkpoint []byte) (tlog.Tree, error) {
 }
 
 // Tile returns the tile at path in the c2sp.org/tlog-tiles layout
-// ("tile/<L>/<N>[.p/<W>]" for hashes, "tile/entries/<N>[.p/<W>]" for
-// records in entry bundles), for a tile within the current tree.
+// (token/SPEC.md, "Directory transparency"): "tile/<L>/<N>[.p/<W>]" for
+// the hashes of level L, "tile/entries/<N>[.p/<W>]" for records in entry
+// bundles, for a tile within the current tree. A partial tile is served
+// at the right edge of the tree, and also where a tree the log had before
+// ended (a prefix of a full tile, as a client holding an older
+// checkpoint asks for it). Any other path, one that is not in the
+// canonical spelling, or a tile beyond the tree, is refused with ErrLog.
 func (l *Log) Tile(path string) ([]byte, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()

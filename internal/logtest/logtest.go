@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/statustoken/statustoken/internal/logtree"
 	"github.com/statustoken/statustoken/internal/transparency"
 	"golang.org/x/mod/sumdb/note"
 )
@@ -71,7 +72,7 @@ func (c cosigner) Sign(msg []byte) ([]byte, error) {
 
 // Log is a log in memory with its signer.
 type Log struct {
-	Tree   transparency.Tree
+	Tree   logtree.Tree
 	signer note.Signer
 	vkey   string
 }

@@ -1,6 +1,7 @@
 // Package monitortest runs an issuer's transparency log for the monitor's
-// tests: a real issue.Issuer and issue.Log, witnesses that cosign in
-// process, and a loopback HTTP server with the log's layout.
+// tests: a real issue.Issuer and issue.Log (replaced by a rogue log for
+// records that issue.Log refuses), witnesses that cosign in process, and
+// a loopback HTTP server with the log's layout.
 package monitortest
 
 import (
@@ -20,6 +21,7 @@ import (
 	"time"
 
 	"filippo.io/torchwood"
+	"github.com/statustoken/statustoken/internal/logtree"
 	"github.com/statustoken/statustoken/issue"
 	"github.com/statustoken/statustoken/token"
 	"golang.org/x/mod/sumdb/note"
@@ -44,8 +46,9 @@ type Deployment struct {
 	Seed   []byte
 	Issuer *issue.Issuer
 	LogKey string
-	// Log is the issuer's log; AppendRecord replaces it.
-	Log       *issue.Log
+	// Log is the issuer's log: an issue.Log, which AppendRecord replaces
+	// with a log of its own.
+	Log       Log
 	Witnesses []*torchwood.CosignatureSigner
 	// WitnessKeys are the witnesses' private keys, for CosignAt.
 	WitnessKeys []ed25519.PrivateKey
@@ -136,7 +139,7 @@ func (d *Deployment) NewIssuer(tb testing.TB, seed []byte) *issue.Issuer {
 	return is
 }
 
-func (d *Deployment) log() *issue.Log {
+func (d *Deployment) log() Log {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.Log
@@ -183,29 +186,115 @@ func (d *Deployment) Append(tb testing.TB, dir, sig []byte) {
 }
 
 // AppendRecord appends a raw record to the log, which need not be the
-// record of a valid directory, and has two witnesses cosign the new
-// checkpoint. Nothing is archived.
+// record of a valid directory nor have a higher serial than the last
+// one, and has two witnesses cosign the new checkpoint. Nothing is
+// archived. From then on the log is a rogue one: issue.Log refuses such
+// records.
 func (d *Deployment) AppendRecord(tb testing.TB, record []byte) {
 	tb.Helper()
 	d.mu.Lock()
-	old := d.Log
-	d.mu.Unlock()
-	var records [][]byte
-	for i := range old.Size() {
-		r, err := old.Record(i)
+	rogue, ok := d.Log.(*rogueLog)
+	if !ok {
+		s, err := note.NewSigner(d.LogKey)
 		if err != nil {
+			d.mu.Unlock()
 			tb.Fatal(err)
 		}
-		records = append(records, r)
+		rogue = &rogueLog{signer: s}
+		for i := range d.Log.Size() {
+			r, err := d.Log.Record(i)
+			if err == nil {
+				err = rogue.append(r)
+			}
+			if err != nil {
+				d.mu.Unlock()
+				tb.Fatal(err)
+			}
+		}
+		d.Log = rogue
 	}
-	l, err := issue.NewLog(d.LogKey, append(records, record))
-	if err != nil {
+	d.mu.Unlock()
+	if err := rogue.append(record); err != nil {
 		tb.Fatal(err)
 	}
-	d.mu.Lock()
-	d.Log = l
-	d.mu.Unlock()
 	d.Cosign(tb, 2)
+}
+
+// Log is the log a deployment serves: an issue.Log, or a rogue one.
+type Log interface {
+	AppendDirectory(data []byte) (int64, error)
+	Size() int64
+	Record(i int64) ([]byte, error)
+	Checkpoint() ([]byte, error)
+	Cosigned(checkpoint []byte, cosignatures ...[]byte) ([]byte, error)
+	Tile(path string) ([]byte, error)
+}
+
+// rogueLog is the log of an issuer with log code of its own, signed with
+// the log key: it appends any record that parses as one, in any order,
+// and adds cosignature lines unchecked.
+type rogueLog struct {
+	signer note.Signer
+
+	mu   sync.Mutex
+	tree logtree.Tree
+}
+
+func (l *rogueLog) append(record []byte) error {
+	if _, _, err := token.ParseLogRecord(record); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.tree.Append(record)
+}
+
+func (l *rogueLog) AppendDirectory(data []byte) (int64, error) {
+	r, err := token.LogRecord(data)
+	if err != nil {
+		return 0, err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.tree.Append(r); err != nil {
+		return 0, err
+	}
+	return l.tree.Size() - 1, nil
+}
+
+func (l *rogueLog) Size() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.tree.Size()
+}
+
+func (l *rogueLog) Record(i int64) ([]byte, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if i < 0 || i >= l.tree.Size() {
+		return nil, fmt.Errorf("no record %d", i)
+	}
+	return l.tree.Record(i), nil
+}
+
+func (l *rogueLog) Checkpoint() ([]byte, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.tree.Checkpoint(l.signer)
+}
+
+func (l *rogueLog) Cosigned(checkpoint []byte, cosignatures ...[]byte) ([]byte, error) {
+	out := append([]byte(nil), checkpoint...)
+	for _, c := range cosignatures {
+		out = append(out, c...)
+	}
+	return out, nil
+}
+
+func (l *rogueLog) Tile(path string) ([]byte, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.tree.Tile(path)
 }
 
 // Cosign makes the served checkpoint the log's current one, cosigned by

@@ -1,4 +1,13 @@
-package transparency
+// Package logtree is the issuer's side of directory transparency
+// (token/SPEC.md, "Directory transparency"): the log of directory records
+// in memory, its signed checkpoints, inclusion proofs in the
+// c2sp.org/tlog-proof format, c2sp.org/tlog-witness requests, and tiles
+// in the c2sp.org/tlog-tiles layout.
+//
+// It is apart from package transparency, which wallets and scanners link
+// (a js/wasm build among them), so that the verification side does not
+// carry the issuer's dependencies.
+package logtree
 
 import (
 	"bytes"
@@ -7,6 +16,7 @@ import (
 	"strconv"
 
 	"filippo.io/torchwood"
+	"github.com/statustoken/statustoken/internal/transparency"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 )
@@ -87,7 +97,7 @@ func (t *Tree) Proof(i, n int64, checkpoint []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return (&Proof{Index: i, Hashes: p, Checkpoint: checkpoint}).Format(), nil
+	return (&transparency.Proof{Index: i, Hashes: p, Checkpoint: checkpoint}).Format(), nil
 }
 
 // WitnessRequest returns the body of a c2sp.org/tlog-witness
@@ -113,26 +123,46 @@ func (t *Tree) WitnessRequest(oldSize, n int64, checkpoint []byte) ([]byte, erro
 	return append(b, checkpoint...), nil
 }
 
-// Tile returns the tile at path in the c2sp.org/tlog-tiles layout, if it
-// lies within the tree.
+// Tile returns the tile at path in the c2sp.org/tlog-tiles layout, tile
+// height 8 (token/SPEC.md, "Directory transparency"):
+// "tile/<L>/<N>[.p/<W>]", the hashes of level L at indexes N·256 to
+// N·256+W-1, or "tile/entries/<N>[.p/<W>]", the records at those
+// indexes, each prefixed by its uint16 length. W is 256 without a ".p/"
+// suffix. Only the canonical path of a tile within the tree is served,
+// whatever its numbers: levels 0 to 7 (no tree of fewer than 2^63
+// records has a hash at level 8), and a partial tile at the right edge
+// of the tree or one of an earlier, smaller tree (a prefix of a tile
+// that has grown). Any other path is an error.
 func (t *Tree) Tile(path string) ([]byte, error) {
 	tile, err := torchwood.ParseTilePath(path)
-	if err != nil {
-		return nil, errors.New("malformed tile path")
+	if err != nil || torchwood.TilePath(tile) != path {
+		return nil, errors.New("not a tile path")
 	}
-	n := t.Size()
-	end := tile.N<<tile.H + int64(tile.W) // one past the tile's last index, at its level
+	// width is the number of hashes at the tile's level, or of records.
+	var width int64
 	switch {
-	case tile.L >= 0 && tile.L <= 7 && end <= n>>(uint(tile.L)*uint(tile.H)):
-		return tlog.ReadTileData(tile, t)
-	case tile.L == -1 && end <= n:
-		var b []byte
-		for _, r := range t.records[tile.N<<tile.H : end] {
-			if b, err = torchwood.AppendTileEntry(b, r); err != nil {
-				return nil, err
-			}
-		}
-		return b, nil
+	case tile.L == -1:
+		width = t.Size()
+	case tile.L >= 0 && tile.L < 64/torchwood.TileHeight:
+		width = t.Size() >> (tile.L * torchwood.TileHeight)
+	default:
+		return nil, fmt.Errorf("level %d beyond any tree", tile.L)
 	}
-	return nil, fmt.Errorf("tile beyond the tree of size %d", n)
+	// The tile lies within the level if N·256 + W <= width, which is
+	// computed here without overflow for any N the path spells.
+	w := int64(tile.W)
+	if tile.N < 0 || w < 1 || w > torchwood.TileWidth || w > width || tile.N > (width-w)>>torchwood.TileHeight {
+		return nil, fmt.Errorf("tile beyond the tree of size %d", t.Size())
+	}
+	start := tile.N << torchwood.TileHeight
+	if tile.L >= 0 {
+		return tlog.ReadTileData(tile, t)
+	}
+	var b []byte
+	for _, r := range t.records[start : start+w] {
+		if b, err = torchwood.AppendTileEntry(b, r); err != nil {
+			return nil, err
+		}
+	}
+	return b, nil
 }
