@@ -373,9 +373,9 @@ func (b *Batch) mostlyBadVarTime() bool {
 
 // drawWeights fills b.z with nonzero 128-bit weights derived from a seed
 // read from crypto/rand (or from b.rand, which this package's tests set)
-// and from the batch's own entries:
+// and from the batch's own entries, numbered from 0:
 //
-//	T   = SHA-512(weightLabel || seed || k_1 || s_1 || … || k_m || s_m)
+//	T   = SHA-512(weightLabel || seed || k_0 || s_0 || … || k_{m−1} || s_{m−1})
 //	z_i = bytes 16(i mod 4) to 16(i mod 4)+15 of SHA-512(T || uint64le(⌊i/4⌋)),
 //	      read little-endian, with 0 replaced by 1
 //
