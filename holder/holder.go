@@ -49,6 +49,7 @@ import (
 	"github.com/statustoken/statustoken/internal/format"
 	"github.com/statustoken/statustoken/internal/keyset"
 	"github.com/statustoken/statustoken/internal/rsabssa"
+	"github.com/statustoken/statustoken/internal/tokenmsg"
 	"github.com/statustoken/statustoken/token"
 )
 
@@ -242,13 +243,12 @@ func (h *Holder) Request(status token.Status, at time.Time, n int) (*Pending, []
 	k := keys.Lookup(dk.ID)
 	p := &Pending{h: h, keyID: k.ID, tokens: make([]token.Token, n), states: make([]rsabssa.State, n)}
 	req := format.AppendBlindHeader(make([]byte, 0, format.BlindSize(n)), (*[8]byte)(&k.ID), n)
-	var hdr [format.HeaderSize]byte
-	var msg [format.MessageSize]byte
+	var msg [tokenmsg.Size]byte
 	for i := range p.tokens {
 		t := &p.tokens[i]
 		*t = token.Token{Suite: token.RSABSSA, Status: k.Status, Expiry: k.Expiry, KeyID: k.ID}
 		rand.Read(t.Nonce[:])
-		m := format.AppendMessage(msg[:0], appendHeader(hdr[:0], t))
+		m := tokenmsg.Append(msg[:0], t)
 		blinded, st, err := rsabssa.Blind(k.RSA, rand.Reader, m)
 		if err != nil {
 			return nil, nil, errBlind
@@ -257,10 +257,6 @@ func (h *Holder) Request(status token.Status, at time.Time, n int) (*Pending, []
 		p.states[i] = st
 	}
 	return p, req, nil
-}
-
-func appendHeader(b []byte, t *token.Token) []byte {
-	return format.AppendHeader(b, byte(t.Suite), byte(t.Status), t.Expiry, (*[8]byte)(&t.KeyID), (*[format.NonceSize]byte)(&t.Nonce))
 }
 
 // Finalize turns the issuer's response to p into tokens. Every signature
@@ -300,8 +296,7 @@ func (h *Holder) Finalize(p *Pending, response []byte) ([]*token.Token, error) {
 	}
 	out := make([]*token.Token, count)
 	toks := make([]token.Token, count)
-	var hdr [format.HeaderSize]byte
-	var msg [format.MessageSize]byte
+	var msg [tokenmsg.Size]byte
 	for i := range count {
 		sig, err := rsabssa.Finalize(p.states[i], elems[i*format.ElementSize:(i+1)*format.ElementSize])
 		if err != nil {
@@ -312,7 +307,7 @@ func (h *Holder) Finalize(p *Pending, response []byte) ([]*token.Token, error) {
 		t.Signature = sig
 		// Finalize verified sig under the key the request was blinded
 		// for; check it under the directory's key, as scanners will.
-		if !k.VerifySignature(format.AppendMessage(msg[:0], appendHeader(hdr[:0], t)), sig) {
+		if !k.VerifySignature(tokenmsg.Append(msg[:0], t), sig) {
 			return nil, fmt.Errorf("%w: signature %d does not verify", ErrResponse, i)
 		}
 		out[i] = t
@@ -328,10 +323,9 @@ func (h *Holder) Finalize(p *Pending, response []byte) ([]*token.Token, error) {
 func (h *Holder) Accept(toks []*token.Token) error {
 	_, keys, _ := h.current()
 	var raw [token.MaxSize]byte
-	var msg [format.MessageSize]byte
+	var msg [tokenmsg.Size]byte
 	for i, t := range toks {
-		b, err := t.AppendBinary(raw[:0])
-		if err != nil {
+		if _, err := t.AppendBinary(raw[:0]); err != nil {
 			return fmt.Errorf("%w: token %d: %v", ErrResponse, i, err)
 		}
 		var k *keyset.Key
@@ -341,7 +335,7 @@ func (h *Holder) Accept(toks []*token.Token) error {
 		if k == nil || !k.Matches(t) {
 			return fmt.Errorf("%w: token %d: key %v is not the directory's key for its status and expiry", ErrResponse, i, t.KeyID)
 		}
-		if !k.VerifySignature(format.AppendMessage(msg[:0], b), t.Signature) {
+		if !k.VerifySignature(tokenmsg.Append(msg[:0], t), t.Signature) {
 			return fmt.Errorf("%w: token %d: signature does not verify", ErrResponse, i)
 		}
 	}

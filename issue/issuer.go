@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/statustoken/statustoken/internal/format"
+	"github.com/statustoken/statustoken/internal/tokenmsg"
 	"github.com/statustoken/statustoken/token"
 )
 
@@ -327,13 +328,11 @@ func (is *Issuer) IssueEd25519(status token.Status, now time.Time, n int) ([]*to
 	priv := is.edPrivateKey(status, nb)
 	id := token.ComputeKeyID(priv.Public().(ed25519.PublicKey))
 	toks := make([]*token.Token, n)
-	var hdr [format.HeaderSize]byte
-	var msg [format.MessageSize]byte
+	var msg [tokenmsg.Size]byte
 	for i := range toks {
 		t := &token.Token{Suite: token.Ed25519, Status: status, Expiry: nb + is.epoch, KeyID: id}
 		rand.Read(t.Nonce[:])
-		h := format.AppendHeader(hdr[:0], byte(t.Suite), byte(t.Status), t.Expiry, (*[8]byte)(&t.KeyID), (*[format.NonceSize]byte)(&t.Nonce))
-		t.Signature = ed25519.Sign(priv, format.AppendMessage(msg[:0], h))
+		t.Signature = ed25519.Sign(priv, tokenmsg.Append(msg[:0], t))
 		toks[i] = t
 	}
 	return toks, nil

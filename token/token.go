@@ -178,6 +178,9 @@ func Parse(b []byte) (*Token, error) {
 // UnmarshalBinary decodes a binary token into t, as [Parse] does. On
 // error t is left unchanged. t.Signature is a new slice that does not
 // alias b.
+//
+// This is the one place where a parsed token (internal/format) becomes a
+// Token; the verifier checks the parsed form itself, without a Token.
 func (t *Token) UnmarshalBinary(b []byte) error {
 	f, err := format.ParseToken(b)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"filippo.io/edwards25519"
 	"github.com/statustoken/statustoken/internal/format"
 	"github.com/statustoken/statustoken/token"
 )
@@ -444,5 +445,65 @@ func TestRestartSameSerial(t *testing.T) {
 	opts.Accepted.Directory = [32]byte{}
 	if _, err := New(p, trust, opts); err != nil {
 		t.Fatalf("without the hash, the same serial passes: %v", err)
+	}
+}
+
+// constantReader gives the byte 0x55 forever: a broken random source whose
+// output is known in advance.
+type constantReader struct{}
+
+func (constantReader) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = 0x55
+	}
+	return len(p), nil
+}
+
+// TestPredictableRandomnessCancellingForgeries: with crypto/rand replaced
+// by a constant source, two forgeries under one key made to cancel for
+// equal batch weights, (R1, s1+d) and (R2, s2−d) from two valid tokens,
+// are both refused by a batch, as single verification refuses them.
+func TestPredictableRandomnessCancellingForgeries(t *testing.T) {
+	f := newFixture(t, nil)
+	crand := rand.Reader
+	defer func() { rand.Reader = crand }()
+	for _, n := range []int{2, 64} {
+		toks := f.edTokens(t, 1, n)
+		d, err := edwards25519.NewScalar().SetUniformBytes(fixedBytes("cancelling forgeries", 64))
+		if err != nil {
+			t.Fatal(err)
+		}
+		forged := []int{0, n - 1}
+		for j, i := range forged {
+			sig := toks[i][format.HeaderSize:]
+			s, err := edwards25519.NewScalar().SetCanonicalBytes(sig[32:])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if j == 0 {
+				s.Add(s, d)
+			} else {
+				s.Subtract(s, d)
+			}
+			copy(sig[32:], s.Bytes())
+		}
+		rand.Reader = constantReader{}
+		errs := make([]error, n)
+		err = f.v.NewBatch().Verify(bg, toks, nil, errs)
+		rand.Reader = crand
+		if !errors.Is(err, ErrBatch) {
+			t.Errorf("n=%d: batch error %v, want ErrBatch", n, err)
+		}
+		for i, raw := range toks {
+			_, single := f.v.Verify(bg, raw)
+			if !errors.Is(errs[i], single) && errs[i] != single {
+				t.Errorf("n=%d: token %d: batch %v, single %v", n, i, errs[i], single)
+			}
+		}
+		for _, i := range forged {
+			if !errors.Is(errs[i], ErrInvalidSignature) {
+				t.Errorf("n=%d: forged token %d: batch %v, want ErrInvalidSignature", n, i, errs[i])
+			}
+		}
 	}
 }

@@ -24,11 +24,11 @@ import (
 // use; use one per goroutine.
 type Batch struct {
 	v     *Verifier
-	eds   []edSub       // Ed25519 sub-batches, one per goroutine
-	rsa   []rsaJob      // rsabssa tokens
-	ks    []*keyset.Key // key of each token that passed prechecks
-	ns    []token.Nonce // nonce of each token that passed prechecks
-	order []int32       // valid tokens, sorted to find repeats
+	eds   []edSub        // Ed25519 sub-batches, one per goroutine
+	rsa   []rsaJob       // rsabssa tokens
+	ks    []*keyset.Key  // key of each token that passed prechecks
+	toks  []format.Token // each token as parsed; Signature aliases its input
+	order []int32        // valid tokens, sorted to find repeats
 	texts [][format.MaxTokenSize]byte
 	views [][]byte // binary tokens decoded from texts
 	buf   [format.MessageSize]byte
@@ -43,10 +43,10 @@ type edSub struct {
 	err error  // set if the random source failed
 }
 
+// rsaJob is an rsabssa token to verify: its index and signed message.
 type rsaJob struct {
 	i   int
 	msg [format.MessageSize]byte
-	sig []byte
 }
 
 // NewBatch returns a Batch for v's directory and options. A Batch not
@@ -125,24 +125,27 @@ func checkSlots(n int, results []Result, errs []error) error {
 
 // run verifies every token whose errs slot is nil.
 func (b *Batch) run(ctx context.Context, tokens [][]byte, results []Result, errs []error) error {
-	v := b.v
-	now := v.now()
-	// Split the Ed25519 tokens, counted by their suite byte, into w
-	// sub-batches of consecutive tokens.
-	nEd := 0
-	for _, raw := range tokens {
-		if len(raw) > 1 && raw[1] == byte(token.Ed25519) {
-			nEd++
+	nEd := countEd25519(tokens)
+	w := b.prepare(len(tokens), nEd)
+	b.precheckAll(tokens, w, nEd, errs)
+	err := b.verifyEd25519(w, errs)
+	if err != nil {
+		err = b.refuseAll(fmt.Errorf("%w: %v", ErrRandomness, err), results, errs)
+	} else {
+		b.verifyRSA(errs)
+		if b.v != nil && b.v.opts.Spent != nil {
+			b.refuseRepeats(errs)
 		}
+		err = b.finish(ctx, results, errs)
 	}
-	w := 1
-	if v != nil {
-		pmin := edParallelMin
-		if v.parallelMin > 0 {
-			pmin = v.parallelMin
-		}
-		w = max(1, min(v.opts.Workers, runtime.GOMAXPROCS(0), nEd/pmin))
-	}
+	clear(b.toks) // keep no reference to the caller's tokens
+	return err
+}
+
+// prepare empties the batch's buffers and sizes them for n tokens, nEd of
+// them Ed25519, and returns the number of Ed25519 sub-batches.
+func (b *Batch) prepare(n, nEd int) int {
+	w := b.edWorkers(nEd)
 	for len(b.eds) < w {
 		b.eds = append(b.eds, edSub{})
 	}
@@ -152,16 +155,52 @@ func (b *Batch) run(ctx context.Context, tokens [][]byte, results []Result, errs
 		b.eds[s].err = nil
 	}
 	b.rsa = b.rsa[:0]
+	b.ks = grow(b.ks, n)
+	clear(b.ks)
+	b.toks = grow(b.toks, n)
+	return w
+}
+
+// edWorkers returns the number of sub-batches, verified in parallel, for
+// nEd Ed25519 tokens: one, or up to Options.Workers (and GOMAXPROCS) once
+// each gets edParallelMin tokens.
+func (b *Batch) edWorkers(nEd int) int {
+	v := b.v
+	if v == nil {
+		return 1
+	}
+	pmin := edParallelMin
+	if v.parallelMin > 0 {
+		pmin = v.parallelMin
+	}
+	return max(1, min(v.opts.Workers, runtime.GOMAXPROCS(0), nEd/pmin))
+}
+
+// countEd25519 returns the number of tokens whose suite byte is Ed25519's,
+// before they are parsed.
+func countEd25519(tokens [][]byte) int {
+	n := 0
+	for _, raw := range tokens {
+		if len(raw) > 1 && raw[1] == byte(token.Ed25519) {
+			n++
+		}
+	}
+	return n
+}
+
+// precheckAll runs every check but the signature and the spent store on
+// each token whose errs slot is nil, and queues the tokens that pass for
+// signature verification: the Ed25519 ones, of nEd counted, split in
+// order over w sub-batches, the rsabssa ones in one list.
+func (b *Batch) precheckAll(tokens [][]byte, w, nEd int, errs []error) {
+	now := b.v.now()
 	edSeen := 0
-	b.ks = grow(b.ks, len(tokens))
-	b.ns = grow(b.ns, len(tokens))
 	for i, raw := range tokens {
-		b.ks[i] = nil
 		if errs[i] != nil {
 			continue
 		}
-		t, k, err := v.precheck(raw, now)
-		errs[i], b.ks[i], b.ns[i] = err, k, t.Nonce
+		t, k, err := b.v.precheck(raw, now)
+		errs[i], b.ks[i], b.toks[i] = err, k, t
 		if err != nil {
 			continue
 		}
@@ -176,36 +215,39 @@ func (b *Batch) run(ctx context.Context, tokens [][]byte, results []Result, errs
 			sub.ed.Add(k.Ed, msg, t.Signature)
 			sub.idx = append(sub.idx, i)
 		case token.RSABSSA:
-			b.rsa = append(b.rsa, rsaJob{i: i, sig: t.Signature})
+			b.rsa = append(b.rsa, rsaJob{i: i})
 			copy(b.rsa[len(b.rsa)-1].msg[:], msg)
 		}
 	}
-	if err := b.verifyEd25519(w, errs); err != nil {
-		// No weights, no verdict: refuse every token.
-		err = fmt.Errorf("%w: %v", ErrRandomness, err)
-		for i := range errs {
-			errs[i] = err
-			if results != nil {
-				results[i] = Result{}
-			}
+}
+
+// refuseAll refuses every token with err, the random source's failure:
+// without weights there is no verdict on any token.
+func (b *Batch) refuseAll(err error, results []Result, errs []error) error {
+	for i := range errs {
+		errs[i] = err
+		if results != nil {
+			results[i] = Result{}
 		}
-		return err
 	}
-	b.verifyRSA(errs)
-	if v != nil && v.opts.Spent != nil {
-		b.refuseRepeats(errs)
-	}
+	return err
+}
+
+// finish records the valid tokens in the spent store, in order and under
+// one deadline, fills results, and returns the batch's error.
+func (b *Batch) finish(ctx context.Context, results []Result, errs []error) error {
+	v := b.v
 	if v != nil && v.opts.Spent != nil {
 		var cancel context.CancelFunc
 		ctx, cancel = v.spendContext(ctx)
 		defer cancel()
 	}
 	bad := 0
-	for i := range tokens {
+	for i := range errs {
 		var r Result
 		if errs[i] == nil {
 			r = v.result(b.ks[i])
-			errs[i] = v.spend(ctx, b.ks[i], b.ns[i], &r)
+			errs[i] = v.spend(ctx, b.ks[i], b.toks[i].Nonce, &r)
 		}
 		if errs[i] != nil {
 			bad++
@@ -216,7 +258,7 @@ func (b *Batch) run(ctx context.Context, tokens [][]byte, results []Result, errs
 		}
 	}
 	if bad > 0 {
-		return fmt.Errorf("%w: %d of %d", ErrBatch, bad, len(tokens))
+		return fmt.Errorf("%w: %d of %d", ErrBatch, bad, len(errs))
 	}
 	return nil
 }
@@ -237,7 +279,7 @@ func (b *Batch) refuseRepeats(errs []error) {
 	slices.SortFunc(b.order, b.compareTokens)
 	for j := 1; j < len(b.order); j++ {
 		prev, i := b.order[j-1], b.order[j]
-		if b.ks[prev] == b.ks[i] && b.ns[prev] == b.ns[i] {
+		if b.ks[prev] == b.ks[i] && b.toks[prev].Nonce == b.toks[i].Nonce {
 			errs[i] = ErrReplayed
 		}
 	}
@@ -245,7 +287,7 @@ func (b *Batch) refuseRepeats(errs []error) {
 
 // compareTokens orders token indices by nonce, then key, then index.
 func (b *Batch) compareTokens(i, j int32) int {
-	if c := bytes.Compare(b.ns[i][:], b.ns[j][:]); c != 0 {
+	if c := bytes.Compare(b.toks[i].Nonce[:], b.toks[j].Nonce[:]); c != 0 {
 		return c
 	}
 	if c := bytes.Compare(b.ks[i].ID[:], b.ks[j].ID[:]); c != 0 {
@@ -298,7 +340,7 @@ func (b *Batch) verifyRSA(errs []error) {
 	}
 	check := func(j *rsaJob) {
 		k := b.ks[j.i]
-		if !k.VerifySignature(j.msg[:], j.sig) {
+		if !k.VerifySignature(j.msg[:], b.toks[j.i].Signature) {
 			errs[j.i] = ErrInvalidSignature
 		}
 	}

@@ -327,20 +327,14 @@ func (v *Verifier) result(k *keyset.Key) Result {
 	}
 }
 
-// precheck runs every check but the signature and the spent store, in the
-// order of token/SPEC.md, "Verification".
-func (v *Verifier) precheck(raw []byte, now int64) (token.Token, *keyset.Key, error) {
-	f, err := format.ParseToken(raw)
+// precheck parses raw and runs every check but the signature and the
+// spent store, in the order of token/SPEC.md, "Verification". It returns
+// the parsed token, whose Signature aliases raw (verification needs no
+// token.Token), and its key if every check passes.
+func (v *Verifier) precheck(raw []byte, now int64) (t format.Token, k *keyset.Key, err error) {
+	t, err = format.ParseToken(raw)
 	if err != nil {
-		return token.Token{}, nil, fmt.Errorf("%w: %v", token.ErrMalformed, err)
-	}
-	t := token.Token{
-		Suite:     token.Suite(f.Suite),
-		Status:    token.Status(f.Status),
-		Expiry:    f.Expiry,
-		KeyID:     f.KeyID,
-		Nonce:     f.Nonce,
-		Signature: f.Signature,
+		return t, nil, fmt.Errorf("%w: %v", token.ErrMalformed, err)
 	}
 	if v == nil || v.dir == nil {
 		return t, nil, ErrUnknownKey
@@ -354,11 +348,11 @@ func (v *Verifier) precheck(raw []byte, now int64) (token.Token, *keyset.Key, er
 	case t.Expiry%v.dir.EpochLength != 0:
 		return t, nil, ErrKeyMismatch
 	}
-	k := v.keys.Lookup(t.KeyID)
+	k = v.keys.Lookup(t.KeyID)
 	if k == nil {
 		return t, nil, ErrUnknownKey
 	}
-	if !k.Matches(&t) {
+	if !k.MatchesParsed(&t) {
 		return t, nil, ErrKeyMismatch
 	}
 	if now+v.skew < int64(k.NotBefore) {

@@ -2,6 +2,7 @@ package edsig
 
 import (
 	cryptorand "crypto/rand"
+	"crypto/sha512"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -11,8 +12,8 @@ import (
 
 // Batch verification.
 //
-// For weights z_i drawn at random for each call to Verify, a batch is valid
-// iff
+// For weights z_i drawn for each call to Verify (see drawWeights), a batch
+// is valid iff
 //
 //	[8]( [Σ z_i·s_i]B − Σ [z_i]R_i − Σ_keys [Σ_{i∈key} z_i·k_i]A_key ) = 0.
 //
@@ -109,7 +110,7 @@ type Batch struct {
 	// Scratch space.
 	dropped   []int32
 	remap     []int32
-	randBuf   []byte
+	wbuf      [sha512.Size + 8]byte // seed, then T and a block counter
 	keySum    []wideAcc
 	keyStamp  []uint32
 	stamp     uint32
@@ -278,9 +279,9 @@ func (b *Batch) keyIndex(pk *PublicKey) int32 {
 // i-th signature added; it must be at least Len() long. With a nil results,
 // Verify stops at the first sign of an invalid signature.
 //
-// The batch weights are read from crypto/rand. If it fails, Verify
-// returns an error, reports every signature as invalid, and accepts
-// nothing. The batch is unchanged by Verify and may be verified again.
+// The batch weights are derived from a seed read from crypto/rand and
+// from the batch's contents. If crypto/rand fails, Verify returns an
+// error, reports every signature as invalid, and accepts nothing. The batch is unchanged by Verify and may be verified again.
 // Verify is variable-time.
 func (b *Batch) Verify(results []bool) (bool, error) {
 	n := len(b.slot)
@@ -370,35 +371,84 @@ func (b *Batch) mostlyBadVarTime() bool {
 	return true
 }
 
-// drawWeights fills b.z with nonzero 128-bit weights read from
-// crypto/rand (or from b.rand, which this package's tests set). A zero
-// weight, which a working source gives with probability 2⁻¹²⁸ per weight,
-// is taken as a failed source: nothing is read again.
+// drawWeights fills b.z with nonzero 128-bit weights derived from a seed
+// read from crypto/rand (or from b.rand, which this package's tests set)
+// and from the batch's own entries, numbered from 0:
+//
+//	T   = SHA-512(weightLabel || seed || k_0 || s_0 || … || k_{m−1} || s_{m−1})
+//	z_i = bytes 16(i mod 4) to 16(i mod 4)+15 of SHA-512(T || uint64le(⌊i/4⌋)),
+//	      read little-endian, with 0 replaced by 1
+//
+// Each k_i = SHA-512(R_i || A_i || M_i) mod L binds the entry's R, key and
+// message, so T binds the whole batch. A source that is predictable, even
+// constant, then still gives weights that the signers cannot choose: to
+// make invalid signatures cancel, they would have to find contents whose
+// hash gives weights that fit them. A seed of zeros, which a working source
+// gives with probability 2⁻²⁵⁶, is taken as a failed source.
 func (b *Batch) drawWeights() error {
 	rand := b.rand
 	if rand == nil {
 		rand = cryptorand.Reader
 	}
-	m := len(b.negR)
-	b.z = grow(b.z, m)
-	b.randBuf = grow(b.randBuf, 16*m)
-	if _, err := io.ReadFull(rand, b.randBuf); err != nil {
-		return fmt.Errorf("reading batch weights: %w", err)
+	seed := b.wbuf[:weightSeedSize]
+	if _, err := io.ReadFull(rand, seed); err != nil {
+		return fmt.Errorf("reading the batch weights' seed: %w", err)
 	}
+	if isZeroBytes(seed) {
+		return errZeroSeed
+	}
+	if b.h == nil {
+		b.h = newHasher()
+	}
+	h := b.h.h
+	h.Reset()
+	h.Write(weightLabel)
+	h.Write(seed)
+	m := len(b.negR)
 	for i := range m {
-		z := scalar128{
-			binary.LittleEndian.Uint64(b.randBuf[16*i:]),
-			binary.LittleEndian.Uint64(b.randBuf[16*i+8:]),
+		h.Write(b.k[i][:])
+		h.Write(b.s[i][:])
+	}
+	h.Sum(b.wbuf[:0]) // T, over the seed
+	ctr := b.wbuf[sha512.Size:]
+	b.z = grow(b.z, m)
+	for i := 0; i < m; i += 4 {
+		binary.LittleEndian.PutUint64(ctr, uint64(i/4))
+		h.Reset()
+		h.Write(b.wbuf[:])
+		block := h.Sum(b.h.digest[:0])
+		for j := 0; j < 4 && i+j < m; j++ {
+			b.z[i+j] = weightFromBytes(block[16*j:])
 		}
-		if z.isZero() {
-			return errZeroWeight
-		}
-		b.z[i] = z
 	}
 	return nil
 }
 
-var errZeroWeight = errors.New("randomness source returned a zero batch weight")
+const weightSeedSize = 32
+
+// weightLabel separates the hash of a batch's weights from every other use
+// of SHA-512.
+var weightLabel = []byte("statustoken edsig batch weights v1")
+
+// weightFromBytes reads a weight from 16 little-endian bytes, mapping zero
+// to one so that every weight is nonzero.
+func weightFromBytes(p []byte) scalar128 {
+	z := scalar128{binary.LittleEndian.Uint64(p), binary.LittleEndian.Uint64(p[8:])}
+	if z.isZero() {
+		z[0] = 1
+	}
+	return z
+}
+
+func isZeroBytes(p []byte) bool {
+	var acc byte
+	for _, c := range p {
+		acc |= c
+	}
+	return acc == 0
+}
+
+var errZeroSeed = errors.New("randomness source returned only zero bytes")
 
 // sumVarTime sets q = Σ_{lo≤i<hi} z_i·([s_i]B − R_i − [k_i]A_i), the
 // weighted sum of a range of entries before the cofactor is cleared.

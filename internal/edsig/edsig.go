@@ -27,8 +27,10 @@
 // reports an invalid signature as valid only if a weight hits one bad value
 // in one of the at most log₂(n)+1 checks that the signature takes part in:
 // with probability below 2⁻¹²⁰. The weights must be unpredictable to whoever
-// made the signatures, so they come from crypto/rand; if it fails,
-// [Batch.Verify] returns an error and accepts nothing.
+// made the signatures, so they are derived by hashing a seed from
+// crypto/rand together with every signature, key and message of the batch:
+// even a predictable crypto/rand leaves them out of the signers' control.
+// If crypto/rand fails, [Batch.Verify] returns an error and accepts nothing.
 //
 // All arithmetic here is variable-time. That is sound because verification
 // handles public values only: keys, messages, signatures and the weights

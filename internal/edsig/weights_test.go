@@ -3,18 +3,24 @@ package edsig
 import (
 	"bytes"
 	cryptorand "crypto/rand"
+	"crypto/sha512"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"testing/cryptotest"
+
+	"filippo.io/edwards25519"
 )
 
-// Tests of the batch weights: where Verify reads them, and what it does
-// when the source fails or gives a zero weight.
+// Tests of the batch weights: how Verify derives them from a seed read
+// from the source and the batch's contents, and what it does when the
+// source fails, gives zeros, or is predictable.
 
 var errNoRandomness = errors.New("no more randomness")
 
@@ -156,10 +162,9 @@ func TestVerifyFailingSource(t *testing.T) {
 			}{
 				{"fail at once", errNoRandomness, func() io.Reader { return &failingReader{n: 0} }},
 				{"fail after 1 byte", errNoRandomness, func() io.Reader { return &failingReader{n: 1} }},
-				{"fail before the last weight", errNoRandomness, func() io.Reader { return &failingReader{n: 16 * (n - 1)} }},
-				{"fail 1 byte short", errNoRandomness, func() io.Reader { return &failingReader{n: 16*n - 1} }},
+				{"fail 1 byte short", errNoRandomness, func() io.Reader { return &failingReader{n: weightSeedSize - 1} }},
 				{"EOF", io.EOF, func() io.Reader { return strings.NewReader("") }},
-				{"short then EOF", io.ErrUnexpectedEOF, func() io.Reader { return bytes.NewReader(bytes.Repeat([]byte{0x55}, 16*n-1)) }},
+				{"short then EOF", io.ErrUnexpectedEOF, func() io.Reader { return bytes.NewReader(bytes.Repeat([]byte{0x55}, weightSeedSize-1)) }},
 			}
 			for _, src := range sources {
 				label := fmt.Sprintf("n=%d bad=%d %s", n, bad, src.name)
@@ -179,63 +184,166 @@ func TestVerifyFailingSource(t *testing.T) {
 	}
 }
 
-// TestVerifyZeroSource checks that a source of zeros, or one zero weight
-// anywhere in the batch, makes Verify fail at once: it reads no more than
-// one weight per signature and accepts nothing.
+// TestVerifyZeroSource checks that a seed of zeros makes Verify fail at
+// once: it reads no more than one seed and accepts nothing. A seed with a
+// single nonzero byte is a working seed.
 func TestVerifyZeroSource(t *testing.T) {
 	for _, n := range []int{minBatch, 40, denseSampleMin + 36} {
 		for _, bad := range []int{-1, n / 2} {
-			b, _ := weightBatch(t, uint64(n)+1000, n, func(i int) bool { return i == bad })
+			b, want := weightBatch(t, uint64(n)+1000, n, func(i int) bool { return i == bad })
 			label := fmt.Sprintf("n=%d bad=%d", n, bad)
 
-			r := &zeroReader{t: t, limit: 16 * n}
-			b.rand = r
+			b.rand = &zeroReader{t: t, limit: weightSeedSize}
 			results := filled(n, true)
 			all, err := b.Verify(results)
-			checkRejected(t, label+" zeros", all, err, errZeroWeight, results)
+			checkRejected(t, label+" zeros", all, err, errZeroSeed, results)
 
-			b.rand = &zeroReader{t: t, limit: 16 * n}
+			b.rand = &zeroReader{t: t, limit: weightSeedSize}
 			all, err = b.Verify(nil)
-			checkRejected(t, label+" zeros without results", all, err, errZeroWeight, nil)
+			checkRejected(t, label+" zeros without results", all, err, errZeroSeed, nil)
 
-			for _, j := range []int{0, n / 2, n - 1} {
-				b.rand = &patchedReader{rest: rand.NewChaCha8([32]byte{byte(j)}), lo: 16 * j, hi: 16*j + 16}
-				results := filled(n, true)
+			for _, j := range []int{0, weightSeedSize - 1} {
+				seed := make([]byte, weightSeedSize)
+				seed[j] = 1
+				b.rand = bytes.NewReader(seed)
+				results := filled(n, bad >= 0)
 				all, err := b.Verify(results)
-				checkRejected(t, fmt.Sprintf("%s zero weight %d", label, j), all, err, errZeroWeight, results)
-
-				b.rand = &patchedReader{rest: rand.NewChaCha8([32]byte{byte(j)}), lo: 16 * j, hi: 16*j + 16}
-				all, err = b.Verify(nil)
-				checkRejected(t, fmt.Sprintf("%s zero weight %d without results", label, j), all, err, errZeroWeight, nil)
+				checkResults(t, fmt.Sprintf("%s seed byte %d set", label, j), all, err, results, want)
 			}
 		}
 	}
 }
 
-// TestWeights checks that a weight with one zero half is a valid weight,
-// used as drawn, and that no weight of a successful Verify is zero.
+// refWeights computes the weights of a batch of the signatures sigs of
+// msgs under keys, in the order given, for seed, from the definition in
+// drawWeights: with crypto/sha512 and edwards25519 only, not the batch's
+// own state.
+func refWeights(t testing.TB, seed []byte, keys [][]byte, msgs, sigs [][]byte) []scalar128 {
+	t.Helper()
+	var tr []byte
+	tr = append(tr, "statustoken edsig batch weights v1"...)
+	tr = append(tr, seed...)
+	for i := range sigs {
+		h := sha512.New()
+		h.Write(sigs[i][:32])
+		h.Write(keys[i])
+		h.Write(msgs[i])
+		k, err := edwards25519.NewScalar().SetUniformBytes(h.Sum(nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr = append(tr, k.Bytes()...)
+		tr = append(tr, sigs[i][32:]...)
+	}
+	sum := sha512.Sum512(tr)
+	z := make([]scalar128, len(sigs))
+	for i := range z {
+		block := sha512.Sum512(binary.LittleEndian.AppendUint64(sum[:], uint64(i/4)))
+		w := block[16*(i%4):]
+		z[i] = scalar128{binary.LittleEndian.Uint64(w), binary.LittleEndian.Uint64(w[8:])}
+		if z[i] == (scalar128{}) {
+			z[i] = scalar128{1, 0}
+		}
+	}
+	return z
+}
+
+// TestWeights checks the weights against refWeights, and that they depend
+// on the seed and on every entry's key, R, message and s.
 func TestWeights(t *testing.T) {
-	const n = 40
-	b, want := weightBatch(t, 61, n, func(i int) bool { return i == 7 })
-	for _, j := range []int{0, 7, n - 1} {
-		for half := range 2 {
-			label := fmt.Sprintf("weight %d, half %d zero", j, half)
-			lo := 16*j + 8*half
-			b.rand = &patchedReader{rest: rand.NewChaCha8([32]byte{byte(j), byte(half)}), lo: lo, hi: lo + 8}
-			results := filled(n, false)
-			all, err := b.Verify(results)
-			checkResults(t, label, all, err, results, want)
-			if len(b.z) != n {
-				t.Fatalf("%s: %d weights, want %d", label, len(b.z), n)
+	rng := rand.New(rand.NewPCG(61, 62))
+	signers := []*signer{newSigner(t, rng, 0), newSigner(t, rng, 3)}
+	for _, n := range []int{minBatch, 5, 8, 41} {
+		var keys, msgs, sigs [][]byte
+		for i := range n {
+			kind := corruptNone
+			if i == n/2 {
+				kind = corruptBitMsg
 			}
-			if b.z[j][half] != 0 || b.z[j][1-half] == 0 {
-				t.Errorf("%s: weight %x", label, b.z[j])
+			e := makeEntry(t, rng, signers, kind)
+			keys, msgs, sigs = append(keys, e.s.enc), append(msgs, e.msg), append(sigs, e.sig)
+		}
+		weightsOf := func(label string, seed []byte, keys [][]byte, msgs, sigs [][]byte) []scalar128 {
+			t.Helper()
+			b := NewBatch(n)
+			for i := range sigs {
+				pk, err := NewPublicKey(keys[i])
+				if err != nil {
+					t.Fatal(err)
+				}
+				b.Add(pk, msgs[i], sigs[i])
 			}
-			for i, z := range b.z {
-				if z.isZero() {
-					t.Errorf("%s: weight %d is zero", label, i)
+			b.rand = bytes.NewReader(seed)
+			if all, err := b.Verify(make([]bool, n)); err != nil || all {
+				t.Fatalf("n=%d %s: Verify = %v, %v", n, label, all, err)
+			}
+			if want := refWeights(t, seed, keys, msgs, sigs); !slices.Equal(b.z, want) {
+				t.Fatalf("n=%d %s: weights %x, want %x", n, label, b.z, want)
+			}
+			return slices.Clone(b.z)
+		}
+		seed := bytes.Repeat([]byte{0x55}, weightSeedSize)
+		z := weightsOf("constant seed", seed, keys, msgs, sigs)
+		for i := range z {
+			for j := range i {
+				if z[i] == z[j] {
+					t.Errorf("n=%d: weights %d and %d equal", n, j, i)
 				}
 			}
+		}
+		changed := func(label string, z2 []scalar128) {
+			t.Helper()
+			for i := range z {
+				if z[i] == z2[i] {
+					t.Errorf("n=%d %s: weight %d unchanged", n, label, i)
+				}
+			}
+		}
+		seed2 := slices.Clone(seed)
+		seed2[weightSeedSize-1] ^= 1
+		changed("seed", weightsOf("seed", seed2, keys, msgs, sigs))
+		j := rng.IntN(n)
+		alter := func(x [][]byte, f func([]byte) []byte) [][]byte {
+			y := slices.Clone(x)
+			y[j] = f(slices.Clone(x[j]))
+			return y
+		}
+		other := signers[0].enc
+		if bytes.Equal(keys[j], other) {
+			other = signers[1].enc
+		}
+		changed("key", weightsOf("key", seed, alter(keys, func([]byte) []byte { return other }), msgs, sigs))
+		changed("message", weightsOf("message", seed, keys, alter(msgs, func(m []byte) []byte { return append(m, 0) }), sigs))
+		changed("R", weightsOf("R", seed, keys, msgs, alter(sigs, func(sig []byte) []byte {
+			copy(sig, signers[0].sign(t, rng, nil, 0)[:32])
+			return sig
+		})))
+		changed("s", weightsOf("s", seed, keys, msgs, alter(sigs, func(sig []byte) []byte {
+			sig[32] ^= 1
+			return sig
+		})))
+	}
+}
+
+// TestWeightFromBytes checks that weights are read little-endian, that a
+// weight with one zero half is used as read, and that zero becomes one.
+func TestWeightFromBytes(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want scalar128
+	}{
+		{"00000000000000000000000000000000", scalar128{1, 0}},
+		{"01000000000000000000000000000000", scalar128{1, 0}},
+		{"00000000000000000000000000000080", scalar128{0, 1 << 63}},
+		{"01020304050607080000000000000000", scalar128{0x0807060504030201, 0}},
+		{"ffffffffffffffffffffffffffffffff", scalar128{^uint64(0), ^uint64(0)}},
+	} {
+		in, err := hex.DecodeString(c.in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := weightFromBytes(in); got != c.want {
+			t.Errorf("weightFromBytes(%s) = %x, want %x", c.in, got, c.want)
 		}
 	}
 }
@@ -330,10 +438,11 @@ func TestVerifyAfterFailure(t *testing.T) {
 	}{
 		{"failing", errNoRandomness, &failingReader{}},
 		{"chacha8", nil, rand.NewChaCha8([32]byte{1})},
-		{"zeros", errZeroWeight, &zeroReader{t: t, limit: 16 * n}},
+		{"zeros", errZeroSeed, &zeroReader{t: t, limit: weightSeedSize}},
 		{"crypto/rand", nil, nil},
-		{"fail 1 byte short", errNoRandomness, &failingReader{n: 16*n - 1}},
-		{"zero last weight", errZeroWeight, &patchedReader{rest: rand.NewChaCha8([32]byte{2}), lo: 16 * (n - 1), hi: 16 * n}},
+		{"fail 1 byte short", errNoRandomness, &failingReader{n: weightSeedSize - 1}},
+		{"constant", nil, constReader(0x55)},
+		{"zeros from a stream", errZeroSeed, &patchedReader{rest: rand.NewChaCha8([32]byte{2}), lo: 0, hi: weightSeedSize}},
 		{"chacha8 again", nil, rand.NewChaCha8([32]byte{3})},
 	}
 	for _, st := range steps {
@@ -391,38 +500,136 @@ func TestVerifyAfterFailure(t *testing.T) {
 	checkResults(t, "all valid, crypto/rand", all, err, results, wantGood)
 }
 
-// TestWeightsFromCryptoRand checks that without b.rand the weights are
-// read from crypto/rand.Reader, afresh for each call.
+// TestWeightsFromCryptoRand checks that without b.rand the seed is read
+// from crypto/rand.Reader, afresh for each call.
 func TestWeightsFromCryptoRand(t *testing.T) {
 	const n = 24
-	b, want := weightBatch(t, 131, n, func(i int) bool { return i == 5 })
-	encode := func(z []scalar128) []byte {
-		var out []byte
-		for _, w := range z {
-			out = binary.LittleEndian.AppendUint64(out, w[0])
-			out = binary.LittleEndian.AppendUint64(out, w[1])
+	rng := rand.New(rand.NewPCG(131, 132))
+	s := newSigner(t, rng, 0)
+	var keys, msgs, sigs [][]byte
+	b := NewBatch(n)
+	want := make([]bool, n)
+	for i := range n {
+		kind := corruptNone
+		if i == 5 {
+			kind = corruptBitMsg
 		}
-		return out
+		e := makeEntry(t, rng, []*signer{s}, kind)
+		keys, msgs, sigs = append(keys, s.enc), append(msgs, e.msg), append(sigs, e.sig)
+		b.Add(s.pk, e.msg, e.sig)
+		want[i] = i != 5
 	}
 	cryptotest.SetGlobalRandom(t, 7)
-	var drawn [][]byte
+	var drawn [][]scalar128
 	for call := range 2 {
 		results := make([]bool, n)
 		all, err := b.Verify(results)
 		checkResults(t, fmt.Sprintf("call %d", call), all, err, results, want)
-		drawn = append(drawn, encode(b.z))
+		drawn = append(drawn, slices.Clone(b.z))
 	}
 	cryptotest.SetGlobalRandom(t, 7) // restart the stream
-	stream := make([]byte, 2*16*n)
+	stream := make([]byte, 2*weightSeedSize)
 	if _, err := io.ReadFull(cryptorand.Reader, stream); err != nil {
 		t.Fatal(err)
 	}
 	for call, got := range drawn {
-		if wantZ := stream[16*n*call : 16*n*(call+1)]; !bytes.Equal(got, wantZ) {
+		seed := stream[weightSeedSize*call : weightSeedSize*(call+1)]
+		if wantZ := refWeights(t, seed, keys, msgs, sigs); !slices.Equal(got, wantZ) {
 			t.Errorf("call %d: weights %x, want %x from crypto/rand", call, got, wantZ)
 		}
 	}
-	if bytes.Equal(drawn[0], drawn[1]) {
+	if slices.Equal(drawn[0], drawn[1]) {
 		t.Error("two calls used the same weights")
+	}
+}
+
+// constReader gives the byte c forever: a broken source whose output is
+// known in advance.
+type constReader byte
+
+func (c constReader) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = byte(c)
+	}
+	return len(p), nil
+}
+
+// cancellingPair returns two forgeries under s that pass a batch whose
+// weights for them are equal: valid signatures (R1, s1) and (R2, s2)
+// turned into (R1, s1+d) and (R2, s2−d), which leave Σ z_i·s_i unchanged
+// when z_1 = z_2.
+func cancellingPair(t *testing.T, rng *rand.Rand, s *signer) [2]testEntry {
+	t.Helper()
+	var db [64]byte
+	for i := range db {
+		db[i] = byte(rng.Uint32())
+	}
+	d, _ := edwards25519.NewScalar().SetUniformBytes(db[:])
+	var pair [2]testEntry
+	for j := range pair {
+		e := makeEntry(t, rng, []*signer{s}, corruptNone)
+		sc, err := edwards25519.NewScalar().SetCanonicalBytes(e.sig[32:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j == 0 {
+			sc.Add(sc, d)
+		} else {
+			sc.Subtract(sc, d)
+		}
+		e.sig = append(e.sig[:32:32], sc.Bytes()...)
+		if Verify(s.pk, e.msg, e.sig) {
+			t.Fatalf("forgery %d verifies", j)
+		}
+		pair[j] = e
+	}
+	return pair
+}
+
+// TestPredictableSourceCancellingForgeries checks that a source whose
+// output is known in advance does not let a pair of cancelling forgeries
+// through: the weights also depend on the batch's contents, so that the
+// two weights differ. The batch's results must equal single verification,
+// in batches that take every path: both forgeries alone, among valid
+// signatures (Straus and Pippenger sums, bisection), at several positions.
+func TestPredictableSourceCancellingForgeries(t *testing.T) {
+	rng := rand.New(rand.NewPCG(141, 142))
+	s := newSigner(t, rng, 0)
+	for _, n := range []int{2, 3, 40, strausMax + 40, 300} {
+		for _, viaCryptoRand := range []bool{false, true} {
+			pair := cancellingPair(t, rng, s)
+			at := [2]int{0, n - 1}
+			if n > 2 {
+				at = [2]int{rng.IntN(n / 2), n/2 + rng.IntN(n-n/2)}
+			}
+			b := NewBatch(n)
+			want := make([]bool, n)
+			for i := range n {
+				e := makeEntry(t, rng, []*signer{s}, corruptNone)
+				switch i {
+				case at[0]:
+					e = pair[0]
+				case at[1]:
+					e = pair[1]
+				}
+				b.Add(s.pk, e.msg, e.sig)
+				want[i] = Verify(s.pk, e.msg, e.sig)
+			}
+			label := fmt.Sprintf("n=%d forgeries at %v, crypto/rand %v", n, at, viaCryptoRand)
+			saved := cryptorand.Reader
+			if viaCryptoRand {
+				cryptorand.Reader = constReader(0x55)
+			} else {
+				b.rand = constReader(0x55)
+			}
+			results := filled(n, true)
+			all, err := b.Verify(results)
+			checkResults(t, label, all, err, results, want)
+			all, err = b.Verify(nil)
+			cryptorand.Reader = saved
+			if all || err != nil {
+				t.Errorf("%s: without results: Verify = %v, %v; want false, nil", label, all, err)
+			}
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/statustoken/statustoken/internal/edsig"
+	"github.com/statustoken/statustoken/internal/format"
 	"github.com/statustoken/statustoken/internal/rsabssa"
 	"github.com/statustoken/statustoken/token"
 )
@@ -53,6 +54,13 @@ func New(d *token.Directory) (*Set, error) {
 
 // Lookup returns the key with ID id, or nil.
 func (s *Set) Lookup(id token.KeyID) *Key { return s.byID[id] }
+
+// MatchesParsed is token.Key.Matches for a parsed token: it reports
+// whether f has k's key ID, suite, status and expiry (token/SPEC.md,
+// "Verification", steps 5 and 6).
+func (k *Key) MatchesParsed(f *format.Token) bool {
+	return k != nil && f != nil && f.KeyID == k.ID && f.Suite == byte(k.Suite) && f.Status == byte(k.Status) && f.Expiry == k.Expiry
+}
 
 // VerifySignature reports whether sig is a valid signature of msg under k,
 // with the rules of k's suite (SPEC.md).

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"math/bits"
 
 	"filippo.io/bigmod"
@@ -169,7 +170,7 @@ func randomNonZero(x *bigmod.Nat, n *bigmod.Modulus, random io.Reader, buf []byt
 // The inverse of the secret r is computed with a blinded inversion:
 //
 //	w   = m × r × u mod N         constant time (bigmod)
-//	w⁻¹                           variable time (inverseVarTime)
+//	w⁻¹                           variable time (math/big's ModInverse)
 //	inv = w⁻¹ × m × u mod N       constant time; this is r⁻¹
 //
 // Blind draws u uniformly from [1, N), which but for a negligible chance
@@ -204,9 +205,23 @@ func blind(pk *PublicKey, mHash, salt []byte, r, u *bigmod.Nat, out []byte, inv 
 
 	// w = m × r × u.
 	w := natCopy(bigmod.NewNat(), m, n).Mul(r, n).Mul(u, n)
-	wInv := bigmod.NewNat().ExpandFor(n)
-	if !inverseVarTime(wInv.Bits(), w.Bits(), pk.nLimbs) {
+	// w⁻¹ with math/big, whose ModInverse takes time (and allocations)
+	// that depend on w, and leaves copies of w and w⁻¹ in memory that
+	// cannot be wiped. That is safe only because w is blinded: u is a
+	// fresh uniform unit, used once and wiped by Blind, so w is uniform
+	// and independent of r and m, and w or w⁻¹ alone, their timing
+	// included, reveal nothing of them. r itself never reaches math/big.
+	wBytes := em // the encoded message is in m; em is free
+	natToBytes(wBytes, w)
+	wInvBig := new(big.Int).ModInverse(new(big.Int).SetBytes(wBytes), pk.rsa.N)
+	if wInvBig == nil {
+		clear(wBytes)
 		return errNotInvertible
+	}
+	wInv, err := bigmod.NewNat().SetBytes(wInvBig.FillBytes(wBytes), n)
+	clear(wBytes)
+	if err != nil {
+		return errNotInvertible // unreachable: ModInverse gives w⁻¹ < N
 	}
 	// inv = w⁻¹ × m × u = r⁻¹.
 	natCopy(inv, wInv, n).Mul(m, n).Mul(u, n)

@@ -43,107 +43,6 @@ func (r *constReader) Read(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// wordsOf returns x as little-endian words, padded to size words.
-func wordsOf(x *big.Int, size int) []uint {
-	w := make([]uint, size)
-	for i, d := range x.Bits() {
-		w[i] = uint(d)
-	}
-	return w
-}
-
-func bigOf(w []uint) *big.Int {
-	d := make([]big.Word, len(w))
-	for i := range w {
-		d[i] = big.Word(w[i])
-	}
-	return new(big.Int).SetBits(d)
-}
-
-// checkInverse compares inverseVarTime with math/big's ModInverse.
-func checkInverse(t testing.TB, a, n *big.Int) {
-	t.Helper()
-	size := len(n.Bits())
-	dst := make([]uint, size)
-	ok := inverseVarTime(dst, wordsOf(a, size), wordsOf(n, size))
-	want := new(big.Int).ModInverse(a, n)
-	if a.Sign() == 0 {
-		want = nil // math/big says 0⁻¹ mod n is 0
-	}
-	switch {
-	case want == nil && ok:
-		t.Fatalf("inverse of %x mod %x: got %x, want none", a, n, bigOf(dst))
-	case want != nil && !ok:
-		t.Fatalf("inverse of %x mod %x: got none, want %x", a, n, want)
-	case want != nil && bigOf(dst).Cmp(want) != 0:
-		t.Fatalf("inverse of %x mod %x:\n got %x\nwant %x", a, n, bigOf(dst), want)
-	}
-}
-
-func TestInverseVarTime(t *testing.T) {
-	sk, _ := testKey(t)
-	vec := loadRFC9474(t)[0]
-	p, q := sk.Primes[0], sk.Primes[1]
-	moduli := []*big.Int{sk.N, unhexInt(t, vec.N), big.NewInt(3), big.NewInt(15),
-		new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 64), big.NewInt(59)), // one word
-		new(big.Int).Add(new(big.Int).Lsh(big.NewInt(1), 64), big.NewInt(1)),  // just above one word
-		new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 127), big.NewInt(1))} // 2^127 - 1
-	for range 4 {
-		m, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 300))
-		moduli = append(moduli, m.SetBit(m, 0, 1).SetBit(m, 300, 1))
-	}
-	for _, n := range moduli {
-		one := big.NewInt(1)
-		nm1 := new(big.Int).Sub(n, one)
-		cases := []*big.Int{big.NewInt(0), one, big.NewInt(2), big.NewInt(3), nm1,
-			new(big.Int).Rsh(n, 1), new(big.Int).Rsh(n, 64), new(big.Int).Rsh(n, 200)}
-		for _, s := range []uint{1, 30, 62, 63, 64, 65, 130, 1000, 2046} {
-			if x := new(big.Int).Lsh(one, s); x.Cmp(n) < 0 {
-				cases = append(cases, x, new(big.Int).Sub(x, one))
-			}
-		}
-		for range 200 {
-			x, _ := rand.Int(rand.Reader, n)
-			cases = append(cases, x)
-		}
-		// Residues of every length, so that quotients of every size occur,
-		// including those too large for the single-word simulation.
-		for range 200 {
-			bound := new(big.Int).Lsh(one, uint(1+mrand.IntN(n.BitLen())))
-			x, _ := rand.Int(rand.Reader, bound)
-			cases = append(cases, x)
-		}
-		for _, a := range cases {
-			checkInverse(t, new(big.Int).Mod(a, n), n)
-		}
-	}
-	// Non-invertible inputs: multiples of a factor of N.
-	for _, a := range []*big.Int{p, q, new(big.Int).Mul(p, big.NewInt(12345)), new(big.Int).Lsh(q, 3)} {
-		checkInverse(t, new(big.Int).Mod(a, sk.N), sk.N)
-	}
-}
-
-// FuzzInverseVarTime compares inverseVarTime with math/big's ModInverse for
-// any odd modulus above one and any residue.
-func FuzzInverseVarTime(f *testing.F) {
-	sk, _ := testKey(f)
-	f.Add(sk.N.Bytes(), []byte{2})
-	f.Add(sk.N.Bytes(), sk.Primes[0].Bytes())
-	f.Add([]byte{0x0f}, []byte{0x03})
-	f.Add(bytes.Repeat([]byte{0xff}, 40), bytes.Repeat([]byte{0x7f}, 39))
-	f.Fuzz(func(t *testing.T, nb, ab []byte) {
-		if len(nb) > 600 || len(ab) > 600 {
-			return
-		}
-		n := new(big.Int).SetBytes(nb)
-		n.SetBit(n, 0, 1)
-		if n.Cmp(big.NewInt(1)) <= 0 {
-			return
-		}
-		checkInverse(t, new(big.Int).Mod(new(big.Int).SetBytes(ab), n), n)
-	})
-}
-
 // TestEMSAPSSEncode checks the encoder against the RFC 9474 vector's
 // encoded_msg (4096-bit modulus) and against the independent encoder of
 // pss_test.go for 2048 bits and the short-EM case.
@@ -367,7 +266,9 @@ func TestStateRedacted(t *testing.T) {
 
 // TestBlindFinalizeAllocs bounds the holder's allocations per token: the
 // salt and blinding buffer (reused for the state), the state, the blinded
-// message and the signature.
+// message and the signature; and in Blind, 24 more with Go 1.26 for the
+// blinded inversion with math/big (its operands and ModInverse's GCD
+// temporaries, which no caller can supply).
 func TestBlindFinalizeAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector changes allocation counts")
@@ -400,8 +301,8 @@ func TestBlindFinalizeAllocs(t *testing.T) {
 		}
 	})
 	t.Logf("allocations: Blind %v, Finalize %v, Verify %v", blindAllocs, finalizeAllocs, verifyAllocs)
-	if blindAllocs > 3 || finalizeAllocs > 1 || verifyAllocs > 0 {
-		t.Errorf("allocations: Blind %v (want ≤ 3), Finalize %v (want ≤ 1), Verify %v (want 0)",
+	if blindAllocs > 32 || finalizeAllocs > 1 || verifyAllocs > 0 {
+		t.Errorf("allocations: Blind %v (want ≤ 32), Finalize %v (want ≤ 1), Verify %v (want 0)",
 			blindAllocs, finalizeAllocs, verifyAllocs)
 	}
 }

@@ -26,10 +26,9 @@ var (
 // signatures and is the key a holder blinds messages under. It is immutable
 // and safe for concurrent use.
 type PublicKey struct {
-	rsa    rsa.PublicKey
-	n      *bigmod.Modulus // N, prepared once for verification and blinding
-	nLimbs []uint          // N as little-endian words, for inverseVarTime
-	der    []byte          // canonical encoding
+	rsa rsa.PublicKey
+	n   *bigmod.Modulus // N, prepared once for verification and blinding
+	der []byte          // canonical encoding
 }
 
 // newPublicKey checks n and e against this suite's rules, with a modulus of
@@ -54,7 +53,6 @@ func newPublicKey(n *big.Int, e, bits int) (*PublicKey, error) {
 		return nil, invalidKey("bad modulus")
 	}
 	pk.n = mod
-	pk.nLimbs = mod.Nat().Bits()
 	der, err := marshalSPKI(&pk.rsa)
 	if err != nil {
 		return nil, invalidKey("cannot encode the key")
