@@ -1,9 +1,13 @@
-// Package logtest builds directory transparency fixtures for tests and
-// the demo: a log in memory, signed with a deterministic log key, and
-// witness keys whose cosignatures carry a chosen time. It stands in for
-// the log and the witnesses of a deployment (examples/deploy runs real
-// litewitness instances); nothing here checks consistency as a witness
-// must.
+// Package logtest builds the directory transparency fixtures that the
+// public test kit, issue/issuetest, cannot: a rogue log in memory that
+// appends any record in any order (a rollback, two directories of one
+// serial, bytes that are no directory, a fork), which issue.Log refuses
+// by design and the kit therefore does not export; and the witness key
+// (c2sp.org/tlog-cosignature v1 at a chosen time) that issuetest.Witness
+// wraps, here because the tests of package issue itself cannot import
+// issuetest, which imports issue. Keys are deterministic, derived from
+// labels, so that the public test vectors (token/testdata) are stable.
+// Nothing here checks consistency as a witness must.
 package logtest
 
 import (
@@ -35,7 +39,15 @@ type Witness struct {
 }
 
 // NewWitness returns the witness name with a key derived from its name.
-func NewWitness(name string) *Witness { return &Witness{Name: name, key: Key("witness " + name)} }
+func NewWitness(name string) *Witness { return NewWitnessKey(name, Key("witness "+name)) }
+
+// NewWitnessKey returns the witness name with the Ed25519 key key.
+func NewWitnessKey(name string, key ed25519.PrivateKey) *Witness {
+	return &Witness{Name: name, key: key}
+}
+
+// PublicKey returns the witness's Ed25519 public key.
+func (w *Witness) PublicKey() ed25519.PublicKey { return w.key.Public().(ed25519.PublicKey) }
 
 func (w *Witness) encodedKey() []byte {
 	return append([]byte{0x04}, w.key.Public().(ed25519.PublicKey)...)
