@@ -155,10 +155,13 @@ type Cosigner struct {
 
 // Publisher is an issuer that publishes its directories through a log in
 // memory that its witnesses cosign, with the trust policy that wallets
-// and scanners of a test pin. Its fields are set by NewPublisher; a test
-// may replace Log (with another issue.Log under LogKey, for a fork) or
-// Witnesses between calls. Its methods are safe for concurrent use while
-// the fields do not change.
+// and scanners of a test pin. NewPublisher sets its fields. A test may
+// replace Log (with another issue.Log under LogKey, for a fork) or
+// Witnesses between calls, or put a Publisher together from a log and
+// witnesses of its own, for directories its own issuer signs:
+// PublishDirectory, Prove and Cosigned use only Log, Witnesses and
+// Quorum (a strict majority of the witnesses where it is zero). Its
+// methods are safe for concurrent use while the fields do not change.
 type Publisher struct {
 	Issuer *issue.Issuer
 	// RootKey is the issuer's root private key, for tests that sign
@@ -205,11 +208,6 @@ func NewPublisher(cfg issue.Config, opts *Options) (*Publisher, error) {
 		}
 	}
 	p.cosigners = append([]Cosigner(nil), o.Cosigners...)
-	if len(p.cosigners) == 0 {
-		for i := range p.Quorum {
-			p.cosigners = append(p.cosigners, Cosigner{Witness: i})
-		}
-	}
 
 	if cfg.RootKey == nil {
 		_, root, err := ed25519.GenerateKey(rand.Reader)
@@ -294,6 +292,15 @@ func (p *Publisher) Prove(index int64, now time.Time, cosigners ...Cosigner) ([]
 func (p *Publisher) Cosigned(now time.Time, cosigners ...Cosigner) ([]byte, error) {
 	if len(cosigners) == 0 {
 		cosigners = p.cosigners
+	}
+	if len(cosigners) == 0 {
+		q := p.Quorum
+		if q == 0 {
+			q = len(p.Witnesses)/2 + 1
+		}
+		for i := range min(q, len(p.Witnesses)) {
+			cosigners = append(cosigners, Cosigner{Witness: i})
+		}
 	}
 	checkpoint, err := p.Log.Checkpoint()
 	if err != nil {

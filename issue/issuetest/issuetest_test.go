@@ -117,3 +117,37 @@ func TestOptions(t *testing.T) {
 		t.Fatalf("default options with a root key: %v", err)
 	}
 }
+
+// TestPublisherByHand: a Publisher made of a log and witnesses alone
+// publishes a directory signed elsewhere, cosigned by a majority.
+func TestPublisherByHand(t *testing.T) {
+	q, err := NewPublisher(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	skey, vkey, err := issue.GenerateLogKey("by.hand/log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := issue.NewLog(skey, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &Publisher{Log: l, LogKey: skey, Witnesses: q.Witnesses}
+	trust, err := token.ParseTrust(TrustPolicy(q.Issuer.RootPublicKey(), vkey, p.Witnesses, time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	dir, sig, _ := q.Issuer.Directory(now, 1)
+	pub, err := p.PublishDirectory(dir, sig, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := token.Open(pub, trust, token.Accepted{}, now); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(pub.Proof), "\n— w"); n != 2 {
+		t.Fatalf("%d cosignatures, want 2", n)
+	}
+}
