@@ -1,16 +1,15 @@
 // Package monitortest runs an issuer's transparency log for the monitor's
-// tests: a real issue.Issuer and issue.Log, witnesses that cosign in
-// process, and a loopback HTTP server with the log's layout.
+// tests: a real issue.Issuer and issue.Log with witnesses that cosign in
+// process (issuetest.Publisher), and a loopback HTTP server with the
+// log's layout.
 package monitortest
 
 import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -19,10 +18,9 @@ import (
 	"testing"
 	"time"
 
-	"filippo.io/torchwood"
 	"github.com/statustoken/statustoken/issue"
+	"github.com/statustoken/statustoken/issue/issuetest"
 	"github.com/statustoken/statustoken/token"
-	"golang.org/x/mod/sumdb/note"
 )
 
 // Origin is the log's origin line.
@@ -46,9 +44,7 @@ type Deployment struct {
 	LogKey string
 	// Log is the issuer's log; AppendRecord replaces it.
 	Log       *issue.Log
-	Witnesses []*torchwood.CosignatureSigner
-	// WitnessKeys are the witnesses' private keys, for CosignAt.
-	WitnessKeys []ed25519.PrivateKey
+	Witnesses []*issuetest.Witness
 	// TrustText is the trust policy's text; Trust is it parsed.
 	TrustText []byte
 	Trust     *token.Trust
@@ -64,37 +60,15 @@ type Deployment struct {
 // is closed when tb ends.
 func New(tb testing.TB) *Deployment {
 	tb.Helper()
-	_, root, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		tb.Fatal(err)
-	}
 	seed := make([]byte, issue.SeedSize)
 	rand.Read(seed)
-	logKey, logVKey, err := issue.GenerateLogKey(Origin)
+	p, err := issuetest.NewPublisher(issue.Config{Seed: seed, EpochLength: EpochLength, Statuses: Statuses},
+		&issuetest.Options{Origin: Origin})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	d := &Deployment{Root: root, Seed: seed, LogKey: logKey}
-	d.Issuer = d.NewIssuer(tb, seed)
-	policy := fmt.Sprintf("root %s\nlog %s\n", base64.StdEncoding.EncodeToString(root.Public().(ed25519.PublicKey)), logVKey)
-	for _, name := range []string{"w1.example", "w2.example", "w3.example"} {
-		_, k, err := ed25519.GenerateKey(rand.Reader)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		w, err := torchwood.NewCosignatureSigner(name, k)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		d.Witnesses = append(d.Witnesses, w)
-		d.WitnessKeys = append(d.WitnessKeys, k)
-		policy += fmt.Sprintf("witness %s %s\n", name, w.Verifier())
-	}
-	policy += "group witnesses 2 w1.example w2.example w3.example\nquorum witnesses\nmax-age 48h\n"
-	d.TrustText = []byte(policy)
-	if d.Trust, err = token.ParseTrust(d.TrustText); err != nil {
-		tb.Fatal(err)
-	}
+	d := &Deployment{Root: p.RootKey, Seed: seed, Issuer: p.Issuer, LogKey: p.LogKey,
+		Witnesses: p.Witnesses, TrustText: p.TrustText, Trust: p.Trust}
 	d.start(tb)
 	return d
 }
@@ -105,7 +79,7 @@ func (d *Deployment) Fork(tb testing.TB) *Deployment {
 	tb.Helper()
 	f := &Deployment{
 		Root: d.Root, Seed: d.Seed, Issuer: d.Issuer, LogKey: d.LogKey,
-		Witnesses: d.Witnesses, WitnessKeys: d.WitnessKeys, TrustText: d.TrustText, Trust: d.Trust,
+		Witnesses: d.Witnesses, TrustText: d.TrustText, Trust: d.Trust,
 	}
 	f.start(tb)
 	return f
@@ -209,31 +183,14 @@ func (d *Deployment) AppendRecord(tb testing.TB, record []byte) {
 }
 
 // Cosign makes the served checkpoint the log's current one, cosigned by
-// the first n witnesses.
+// the first n witnesses, now.
 func (d *Deployment) Cosign(tb testing.TB, n int) {
 	tb.Helper()
-	l := d.log()
-	checkpoint, err := l.Checkpoint()
-	if err != nil {
-		tb.Fatal(err)
+	cs := make([]issuetest.Cosigner, n)
+	for i := range cs {
+		cs[i] = issuetest.Cosigner{Witness: i, Time: time.Now()}
 	}
-	text, _, _ := strings.Cut(string(checkpoint), "\n\n")
-	var cosignatures [][]byte
-	for _, w := range d.Witnesses[:n] {
-		signed, err := note.Sign(&note.Note{Text: text + "\n"}, w)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		_, line, _ := strings.Cut(string(signed), "\n\n")
-		cosignatures = append(cosignatures, []byte(line))
-	}
-	cosigned, err := l.Cosigned(checkpoint, cosignatures...)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	d.mu.Lock()
-	d.checkpoint = cosigned
-	d.mu.Unlock()
+	d.cosign(tb, cs)
 }
 
 // CosignAt makes the served checkpoint the log's current one, cosigned
@@ -241,22 +198,24 @@ func (d *Deployment) Cosign(tb testing.TB, n int) {
 // len(times) witnesses.
 func (d *Deployment) CosignAt(tb testing.TB, times ...time.Time) {
 	tb.Helper()
-	l := d.log()
-	checkpoint, err := l.Checkpoint()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	text, _, _ := strings.Cut(string(checkpoint), "\n\n")
-	var lines [][]byte
+	cs := make([]issuetest.Cosigner, len(times))
 	for i, at := range times {
-		w := d.Witnesses[i]
-		msg := fmt.Sprintf("cosignature/v1\ntime %d\n%s\n", at.Unix(), text)
-		sig := binary.BigEndian.AppendUint32(nil, w.KeyHash())
-		sig = binary.BigEndian.AppendUint64(sig, uint64(at.Unix()))
-		sig = append(sig, ed25519.Sign(d.WitnessKeys[i], []byte(msg))...)
-		lines = append(lines, []byte("\u2014 "+w.Name()+" "+base64.StdEncoding.EncodeToString(sig)+"\n"))
+		cs[i] = issuetest.Cosigner{Witness: i, Time: at}
 	}
-	cosigned, err := l.Cosigned(checkpoint, lines...)
+	d.cosign(tb, cs)
+}
+
+func (d *Deployment) cosign(tb testing.TB, cs []issuetest.Cosigner) {
+	tb.Helper()
+	l := d.log()
+	var cosigned []byte
+	var err error
+	if len(cs) == 0 {
+		cosigned, err = l.Checkpoint()
+	} else {
+		p := &issuetest.Publisher{Log: l, Witnesses: d.Witnesses}
+		cosigned, err = p.Cosigned(time.Now(), cs...)
+	}
 	if err != nil {
 		tb.Fatal(err)
 	}
