@@ -17,6 +17,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -67,6 +68,21 @@ func (w *Witness) VerifierKey() string {
 // At returns a note.Signer that cosigns (c2sp.org/tlog-cosignature v1)
 // with timestamp t.
 func (w *Witness) At(t time.Time) note.Signer { return cosigner{w, uint64(t.Unix())} }
+
+// Cosign returns the witness's signature line over the text of the
+// signed note checkpoint with timestamp t, "— <name> <base64>\n", as a
+// witness answers a c2sp.org/tlog-witness add-checkpoint request.
+func (w *Witness) Cosign(checkpoint []byte, t time.Time) ([]byte, error) {
+	text, _, ok := strings.Cut(string(checkpoint), "\n\n")
+	if !ok {
+		return nil, errors.New("logtest: not a signed note")
+	}
+	signed, err := note.Sign(&note.Note{Text: text + "\n"}, w.At(t))
+	if err != nil {
+		return nil, err
+	}
+	return signed[len(text)+2:], nil
+}
 
 type cosigner struct {
 	w *Witness
