@@ -34,7 +34,6 @@ import (
 	"github.com/statustoken/statustoken/internal/logtest"
 	"github.com/statustoken/statustoken/issue"
 	"github.com/statustoken/statustoken/token"
-	"golang.org/x/mod/sumdb/note"
 )
 
 // Key returns the Ed25519 private key derived from label: the same label
@@ -81,20 +80,14 @@ func (w *Witness) Name() string { return w.w.Name }
 // 0x04 and the public key>".
 func (w *Witness) VerifierKey() string { return w.vkey }
 
-// PublicKey returns the witness's Ed25519 public key.
-func (w *Witness) PublicKey() ed25519.PublicKey { return w.w.PublicKey() }
-
-// Signer returns a note.Signer that cosigns a checkpoint's text with
-// timestamp t, truncated to the second: its signature is t in seconds,
-// 8 bytes big-endian, then the Ed25519 signature of "cosignature/v1",
-// "time <t>" and the text (c2sp.org/tlog-cosignature).
-func (w *Witness) Signer(t time.Time) note.Signer { return w.w.At(t) }
-
 // Cosign returns the witness's cosignature of the signed checkpoint at
-// time t: one signature line, "— <name> <base64>\n", as a witness
-// answers a c2sp.org/tlog-witness add-checkpoint request, ready for
-// [issue.Log.Cosigned]. Only the checkpoint's text is signed; its
-// signatures are not checked.
+// time t, truncated to the second: one signature line, "— <name>
+// <base64>\n", as a witness answers a c2sp.org/tlog-witness
+// add-checkpoint request, ready for [issue.Log.Cosigned]. The signature is
+// t in seconds, 8 bytes big-endian, then the Ed25519 signature of
+// "cosignature/v1", "time <t>" and the checkpoint's text
+// (c2sp.org/tlog-cosignature). The checkpoint's own signatures are not
+// checked.
 func (w *Witness) Cosign(checkpoint []byte, t time.Time) ([]byte, error) {
 	if !bytes.Contains(checkpoint, []byte("\n\n")) {
 		return nil, errors.New("issuetest: the checkpoint is not a signed note")
