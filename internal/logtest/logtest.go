@@ -47,9 +47,6 @@ func NewWitnessKey(name string, key ed25519.PrivateKey) *Witness {
 	return &Witness{Name: name, key: key}
 }
 
-// PublicKey returns the witness's Ed25519 public key.
-func (w *Witness) PublicKey() ed25519.PublicKey { return w.key.Public().(ed25519.PublicKey) }
-
 func (w *Witness) encodedKey() []byte {
 	return append([]byte{0x04}, w.key.Public().(ed25519.PublicKey)...)
 }
