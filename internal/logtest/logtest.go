@@ -178,9 +178,15 @@ func (l *Log) Proof(i int64, checkpoint []byte) []byte {
 // Policy returns a trust policy text for root, this log, witnesses with
 // a quorum of q, and maxAge.
 func (l *Log) Policy(root ed25519.PublicKey, witnesses []*Witness, q int, maxAge time.Duration) []byte {
+	return Policy(root, l.vkey, witnesses, q, maxAge)
+}
+
+// Policy returns a trust policy text for root, the log of vkey logVKey,
+// witnesses in one group with a quorum of q, and maxAge.
+func Policy(root ed25519.PublicKey, logVKey string, witnesses []*Witness, q int, maxAge time.Duration) []byte {
 	var b strings.Builder
 	fmt.Fprintf(&b, "root %s\n", base64.StdEncoding.EncodeToString(root))
-	fmt.Fprintf(&b, "log %s\n", l.vkey)
+	fmt.Fprintf(&b, "log %s\n", logVKey)
 	var names []string
 	for _, w := range witnesses {
 		fmt.Fprintf(&b, "witness %s %s\n", w.Name, w.VerifierKey())

@@ -23,7 +23,6 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
@@ -101,15 +100,11 @@ func (w *Witness) Cosign(checkpoint []byte, t time.Time) ([]byte, error) {
 // strict majority (2 of 3), and the freshness bound maxAge. Parse it with
 // [token.ParseTrust].
 func TrustPolicy(root ed25519.PublicKey, logVKey string, witnesses []*Witness, maxAge time.Duration) []byte {
-	var b strings.Builder
-	fmt.Fprintf(&b, "root %s\nlog %s\n", base64.StdEncoding.EncodeToString(root), logVKey)
-	names := make([]string, len(witnesses))
+	ws := make([]*logtest.Witness, len(witnesses))
 	for i, w := range witnesses {
-		fmt.Fprintf(&b, "witness %s %s\n", w.Name(), w.VerifierKey())
-		names[i] = w.Name()
+		ws[i] = w.w
 	}
-	fmt.Fprintf(&b, "group witnesses %d %s\nquorum witnesses\nmax-age %v\n", len(witnesses)/2+1, strings.Join(names, " "), maxAge)
-	return []byte(b.String())
+	return logtest.Policy(root, logVKey, ws, len(witnesses)/2+1, maxAge)
 }
 
 // DefaultOrigin is the log origin of a Publisher whose Options name none.
