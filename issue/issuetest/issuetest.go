@@ -144,7 +144,9 @@ type Cosigner struct {
 // witnesses of its own, for directories its own issuer signs:
 // PublishDirectory, Prove and Cosigned use only Log, Witnesses and
 // Quorum (a strict majority of the witnesses where it is zero). Its
-// methods are safe for concurrent use while the fields do not change.
+// methods are safe for concurrent use while the fields do not change;
+// the log takes directories in the order the calls reach it, and refuses
+// a serial that does not increase.
 type Publisher struct {
 	Issuer *issue.Issuer
 	// RootKey is the issuer's root private key, for tests that sign

@@ -153,3 +153,37 @@ func TestPublisherByHand(t *testing.T) {
 		t.Fatalf("%d cosignatures, want 2", n)
 	}
 }
+
+// TestConcurrentProofs: proofs made concurrently, with the log growing
+// meanwhile, all verify.
+func TestConcurrentProofs(t *testing.T) {
+	p, err := NewPublisher(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	first, err := p.Publish(now, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			proof, err := p.Prove(0, now)
+			if err == nil {
+				_, _, err = token.Open(token.Published{Directory: first.Directory, Signature: first.Signature, Proof: proof}, p.Trust, token.Accepted{}, now)
+			}
+			errs <- err
+		}()
+	}
+	for serial := uint64(2); serial <= 5; serial++ {
+		if _, err := p.Publish(now, serial); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
