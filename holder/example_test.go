@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/statustoken/statustoken/holder"
-	"github.com/statustoken/statustoken/internal/exampledeploy"
 	"github.com/statustoken/statustoken/issue"
+	"github.com/statustoken/statustoken/issue/issuetest"
 	"github.com/statustoken/statustoken/token"
 )
 
@@ -17,16 +17,22 @@ import (
 // checking each against its directory, and shows each once as text.
 func Example() {
 	// The issuer publishes its directory, logged and cosigned.
-	d := exampledeploy.New(issue.Config{
+	p, err := issuetest.NewPublisher(issue.Config{
 		EpochLength: 24 * time.Hour,
 		Epochs:      1,
 		Statuses:    []token.StatusName{{Code: 1, Name: "green"}},
 		Suites:      []token.Suite{token.RSABSSA},
 		RSAKeys:     issue.NewMemoryKeyStore(),
-	})
-	issuer, trust := d.Issuer, d.Trust // the wallet pins trust
+	}, nil)
+	if err != nil {
+		panic(err)
+	}
+	issuer, trust := p.Issuer, p.Trust // the wallet pins trust
 	now := time.Now()
-	published := d.Publish(now, 1)
+	published, err := p.Publish(now, 1)
+	if err != nil {
+		panic(err)
+	}
 
 	// Wallet: check the directory, then ask for 5 tokens of status 1.
 	wallet, err := holder.New(published, trust, nil)
@@ -63,15 +69,24 @@ func Example() {
 // A wallet keeps its Holder and updates its directory: an older one is
 // refused.
 func ExampleHolder_Update() {
-	d := exampledeploy.New(issue.Config{
+	p, err := issuetest.NewPublisher(issue.Config{
 		EpochLength: 24 * time.Hour,
 		Statuses:    []token.StatusName{{Code: 1, Name: "green"}},
-	})
+	}, nil)
+	if err != nil {
+		panic(err)
+	}
 	now := time.Now()
-	first := d.Publish(now, 1)
-	second := d.Publish(now.Add(24*time.Hour), 2)
+	first, err := p.Publish(now, 1)
+	if err != nil {
+		panic(err)
+	}
+	second, err := p.Publish(now.Add(24*time.Hour), 2)
+	if err != nil {
+		panic(err)
+	}
 
-	wallet, err := holder.New(first, d.Trust, nil)
+	wallet, err := holder.New(first, p.Trust, nil)
 	if err != nil {
 		panic(err)
 	}

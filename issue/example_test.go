@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/statustoken/statustoken/holder"
-	"github.com/statustoken/statustoken/internal/exampledeploy"
 	"github.com/statustoken/statustoken/issue"
+	"github.com/statustoken/statustoken/issue/issuetest"
 	"github.com/statustoken/statustoken/token"
 )
 
@@ -60,17 +60,24 @@ func Example() {
 // sees only blinded messages, and refuses a request for a status other
 // than the one it assigned.
 func ExampleIssuer_Respond() {
-	d := exampledeploy.New(issue.Config{
+	p, err := issuetest.NewPublisher(issue.Config{
 		EpochLength: 24 * time.Hour,
 		Epochs:      1,
 		Statuses:    []token.StatusName{{Code: 1, Name: "green"}},
 		Suites:      []token.Suite{token.RSABSSA},
 		RSAKeys:     issue.NewMemoryKeyStore(),
-	})
-	issuer := d.Issuer
+	}, nil)
+	if err != nil {
+		panic(err)
+	}
+	issuer := p.Issuer
 	now := time.Now()
 	// The wallet's request (see the holder package).
-	wallet, err := holder.New(d.Publish(now, 1), d.Trust, nil)
+	published, err := p.Publish(now, 1)
+	if err != nil {
+		panic(err)
+	}
+	wallet, err := holder.New(published, p.Trust, nil)
 	if err != nil {
 		panic(err)
 	}
@@ -93,14 +100,20 @@ func ExampleIssuer_Respond() {
 // witnesses cosign the new checkpoint, and publishes the directory with
 // the proof that wallets and scanners check.
 func ExampleLog() {
-	d := exampledeploy.New(issue.Config{
+	p, err := issuetest.NewPublisher(issue.Config{
 		EpochLength: 24 * time.Hour,
 		Statuses:    []token.StatusName{{Code: 1, Name: "green"}},
-	})
+	}, nil)
+	if err != nil {
+		panic(err)
+	}
 	now := time.Now()
 	for serial := uint64(1); serial <= 3; serial++ {
-		published := d.Publish(now, serial) // log, cosign, prove
-		_, accepted, err := token.Open(published, d.Trust, token.Accepted{}, now)
+		published, err := p.Publish(now, serial) // log, cosign, prove
+		if err != nil {
+			panic(err)
+		}
+		_, accepted, err := token.Open(published, p.Trust, token.Accepted{}, now)
 		fmt.Println(serial, accepted.Checkpoint.Size(), err)
 	}
 	// Output:

@@ -13,7 +13,6 @@ import (
 	"github.com/statustoken/statustoken/internal/logtest"
 	"github.com/statustoken/statustoken/internal/transparency"
 	"github.com/statustoken/statustoken/token"
-	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 )
 
@@ -337,14 +336,11 @@ func TestLogCosigned(t *testing.T) {
 	is := testIssuer(t, token.Ed25519)
 	l, _, _ := testLog(t, is, 1)
 	cp, _ := l.Checkpoint()
-	w := logtest.NewWitness("w1.example")
-	text, _, _ := strings.Cut(string(cp), "\n\n")
-	signed, err := note.Sign(&note.Note{Text: text + "\n"}, w.At(time.Now()))
+	line, err := logtest.NewWitness("w1.example").Cosign(cp, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, line, _ := strings.Cut(string(signed), "\n\n")
-	out, err := l.Cosigned(cp, []byte(line))
+	out, err := l.Cosigned(cp, line)
 	if err != nil || !bytes.Equal(out, append(bytes.Clone(cp), line...)) {
 		t.Fatalf("Cosigned: %v\n%s", err, out)
 	}

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/statustoken/statustoken/internal/exampledeploy"
 	"github.com/statustoken/statustoken/issue"
+	"github.com/statustoken/statustoken/issue/issuetest"
 	"github.com/statustoken/statustoken/token"
 	"github.com/statustoken/statustoken/verify"
 )
@@ -16,13 +16,19 @@ import (
 // witnesses), loads the published directory once, and verifies tokens
 // offline.
 func Example() {
-	d := exampledeploy.New(issue.Config{
+	p, err := issuetest.NewPublisher(issue.Config{
 		EpochLength: 24 * time.Hour,
 		Statuses:    []token.StatusName{{Code: 1, Name: "green"}, {Code: 2, Name: "red"}},
-	})
-	issuer, trust := d.Issuer, d.Trust // the scanner pins trust
+	}, nil)
+	if err != nil {
+		panic(err)
+	}
+	issuer, trust := p.Issuer, p.Trust // the scanner pins trust
 	now := time.Now()
-	published := d.Publish(now, 1)
+	published, err := p.Publish(now, 1)
+	if err != nil {
+		panic(err)
+	}
 	toks, err := issuer.IssueEd25519(1, now, 2)
 	if err != nil {
 		panic(err)

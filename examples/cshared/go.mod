@@ -4,16 +4,14 @@ go 1.26.0
 
 replace github.com/statustoken/statustoken => ../..
 
-require (
-	filippo.io/torchwood v0.9.0
-	github.com/statustoken/statustoken v0.0.0-00010101000000-000000000000
-	golang.org/x/mod v0.31.0
-)
+require github.com/statustoken/statustoken v0.0.0-00010101000000-000000000000
 
 require (
 	filippo.io/bigmod v0.1.0 // indirect
 	filippo.io/edwards25519 v1.2.0 // indirect
+	filippo.io/torchwood v0.9.0 // indirect
 	golang.org/x/crypto v0.59.0 // indirect
+	golang.org/x/mod v0.31.0 // indirect
 	golang.org/x/sync v0.19.0 // indirect
 	golang.org/x/sys v0.50.0 // indirect
 )

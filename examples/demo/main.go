@@ -23,6 +23,7 @@ import (
 
 	"github.com/statustoken/statustoken/holder"
 	"github.com/statustoken/statustoken/issue"
+	"github.com/statustoken/statustoken/issue/issuetest"
 	"github.com/statustoken/statustoken/token"
 	"github.com/statustoken/statustoken/verify"
 )
@@ -61,23 +62,19 @@ func run(ctx context.Context, out *output, n, batchSize int) error {
 
 	out.phase("1. The issuer publishes its key directory: one public key per status and day, " +
 		"signed by its root key, which every wallet and scanner has built in.")
-	_, root, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		return err
-	}
-	seed := make([]byte, issue.SeedSize)
-	rand.Read(seed)
-	issuer, err := issue.NewIssuer(issue.Config{
-		RootKey:     root,
-		Seed:        seed,
+	// The issuer comes with its log and three witnesses, w1 to w3, all keys
+	// in this process (issuetest), of which w1 and w2 cosign and w3 is
+	// offline; examples/deploy runs them as services.
+	pub, err := issuetest.NewPublisher(issue.Config{
 		EpochLength: 24 * time.Hour,
 		Statuses:    statuses,
 		Suites:      []token.Suite{token.Ed25519, token.RSABSSA},
 		RSAKeys:     issue.NewMemoryKeyStore(),
-	})
+	}, &issuetest.Options{Origin: "demo.statustoken.example/directory"})
 	if err != nil {
 		return err
 	}
+	issuer := pub.Issuer
 	start := time.Now()
 	dir, sig, err := issuer.Directory(now, 1)
 	if err != nil {
@@ -89,21 +86,17 @@ func run(ctx context.Context, out *output, n, batchSize int) error {
 	out.phase("2. The directory goes into an append-only log, and three independent witnesses cosign the log's " +
 		"state after checking that it only grew. Wallets and scanners accept a directory only with that " +
 		"proof, so nobody can be given a directory of their own. (Here the witnesses are keys in this process.)")
-	pub, err := newPublisher(issuer)
-	if err != nil {
-		return err
-	}
-	first, err := pub.publish(dir, sig)
+	first, err := pub.PublishDirectory(dir, sig, now)
 	if err != nil {
 		return err
 	}
 	out.say("   logged at index 0, cosigned by 2 of the 3 witnesses (the third is")
 	out.say("   offline); proof of %d bytes", len(first.Proof))
-	wallet, err := holder.New(first, pub.trust, nil)
+	wallet, err := holder.New(first, pub.Trust, nil)
 	if err != nil {
 		return err
 	}
-	scanner, err := verify.New(first, pub.trust, nil)
+	scanner, err := verify.New(first, pub.Trust, nil)
 	if err != nil {
 		return err
 	}
@@ -179,14 +172,14 @@ func run(ctx context.Context, out *output, n, batchSize int) error {
 	}
 
 	out.phase("6. Tokens the scanner must refuse: forged, changed, stale, from another issuer, or shown twice.")
-	refused, err := refusals(ctx, out, scanner, first, pub.trust, blind[0], kiosk[0], now)
+	refused, err := refusals(ctx, out, scanner, first, pub.Trust, blind[0], kiosk[0], now)
 	if err != nil {
 		return err
 	}
 
 	out.phase("7. A split view: the authority signs a second directory in which one status's key is its own, " +
 		"to recognise one group's tokens, and gives it to one wallet. The wallet refuses it.")
-	splits, err := splitView(out, pub, root, first, now)
+	splits, err := splitView(out, pub, first, now)
 	if err != nil {
 		return err
 	}
@@ -328,27 +321,23 @@ func refusals(ctx context.Context, out *output, scanner *verify.Verifier, first 
 
 // splitView publishes serial 2 honestly, then shows a wallet that still
 // holds serial 1 refusing a split serial 2 made for it.
-func splitView(out *output, pub *publisher, root ed25519.PrivateKey, first token.Published, now time.Time) (int, error) {
-	dir, sig, err := pub.issuer.Directory(now, 2)
+func splitView(out *output, pub *issuetest.Publisher, first token.Published, now time.Time) (int, error) {
+	second, err := pub.Publish(now, 2)
 	if err != nil {
 		return 0, err
 	}
-	second, err := pub.publish(dir, sig)
-	if err != nil {
-		return 0, err
-	}
-	everyone, err := holder.New(first, pub.trust, nil)
+	everyone, err := holder.New(first, pub.Trust, nil)
 	if err != nil {
 		return 0, err
 	}
 	if err := everyone.Update(second); err != nil {
 		return 0, fmt.Errorf("honest serial 2 refused: %w", err)
 	}
-	target, err := holder.New(first, pub.trust, nil)
+	target, err := holder.New(first, pub.Trust, nil)
 	if err != nil {
 		return 0, err
 	}
-	notLogged, forked, err := pub.splitView(root, second, target)
+	notLogged, forked, err := splitViewOf(pub, second, target)
 	if err != nil {
 		return 0, err
 	}

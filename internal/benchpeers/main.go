@@ -19,7 +19,6 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
-	"crypto/rand"
 	"flag"
 	"fmt"
 	"os"
@@ -34,8 +33,8 @@ import (
 
 	"github.com/statustoken/statustoken/internal/edsig"
 	"github.com/statustoken/statustoken/internal/format"
-	"github.com/statustoken/statustoken/internal/logtest"
 	"github.com/statustoken/statustoken/issue"
+	"github.com/statustoken/statustoken/issue/issuetest"
 	"github.com/statustoken/statustoken/token"
 	"github.com/statustoken/statustoken/verify"
 )
@@ -50,27 +49,19 @@ type workload struct {
 }
 
 func newWorkload(n int) (*workload, error) {
-	_, root, _ := ed25519.GenerateKey(rand.Reader)
-	seed := make([]byte, issue.SeedSize)
-	rand.Read(seed)
-	is, err := issue.NewIssuer(issue.Config{RootKey: root, Seed: seed, EpochLength: 24 * time.Hour,
-		Statuses: []token.StatusName{{Code: 1, Name: "green"}}})
+	p, err := issuetest.NewPublisher(issue.Config{EpochLength: 24 * time.Hour,
+		Statuses: []token.StatusName{{Code: 1, Name: "green"}}}, nil)
 	if err != nil {
 		return nil, err
 	}
+	is := p.Issuer
 	now := time.Now()
-	dir, sig, err := is.Directory(now, 1)
+	pub, err := p.Publish(now, 1)
 	if err != nil {
 		return nil, err
 	}
 	w := &workload{}
-	env := logtest.NewEnv(is.RootPublicKey(), now)
-	trust, err := token.ParseTrust(env.Policy())
-	if err != nil {
-		return nil, err
-	}
-	pub := token.Published{Directory: dir, Signature: sig, Proof: env.Proof(dir)}
-	if w.verifier, err = verify.New(pub, trust, nil); err != nil {
+	if w.verifier, err = verify.New(pub, p.Trust, nil); err != nil {
 		return nil, err
 	}
 	for len(w.raws) < n {

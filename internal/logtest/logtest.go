@@ -1,9 +1,13 @@
-// Package logtest builds directory transparency fixtures for tests and
-// the demo: a log in memory, signed with a deterministic log key, and
-// witness keys whose cosignatures carry a chosen time. It stands in for
-// the log and the witnesses of a deployment (examples/deploy runs real
-// litewitness instances); nothing here checks consistency as a witness
-// must.
+// Package logtest builds the directory transparency fixtures that the
+// public test kit, issue/issuetest, cannot: a rogue log in memory that
+// appends any record in any order (a rollback, two directories of one
+// serial, bytes that are no directory, a fork), which issue.Log refuses
+// by design and the kit therefore does not export; and the witness key
+// (c2sp.org/tlog-cosignature v1 at a chosen time) that issuetest.Witness
+// wraps, here because the tests of package issue itself cannot import
+// issuetest, which imports issue. Keys are deterministic, derived from
+// labels, so that the public test vectors (token/testdata) are stable.
+// Nothing here checks consistency as a witness must.
 package logtest
 
 import (
@@ -13,6 +17,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -36,7 +41,12 @@ type Witness struct {
 }
 
 // NewWitness returns the witness name with a key derived from its name.
-func NewWitness(name string) *Witness { return &Witness{Name: name, key: Key("witness " + name)} }
+func NewWitness(name string) *Witness { return NewWitnessKey(name, Key("witness "+name)) }
+
+// NewWitnessKey returns the witness name with the Ed25519 key key.
+func NewWitnessKey(name string, key ed25519.PrivateKey) *Witness {
+	return &Witness{Name: name, key: key}
+}
 
 func (w *Witness) encodedKey() []byte {
 	return append([]byte{0x04}, w.key.Public().(ed25519.PublicKey)...)
@@ -56,6 +66,21 @@ func (w *Witness) VerifierKey() string {
 // At returns a note.Signer that cosigns (c2sp.org/tlog-cosignature v1)
 // with timestamp t.
 func (w *Witness) At(t time.Time) note.Signer { return cosigner{w, uint64(t.Unix())} }
+
+// Cosign returns the witness's signature line over the text of the
+// signed note checkpoint with timestamp t, "— <name> <base64>\n", as a
+// witness answers a c2sp.org/tlog-witness add-checkpoint request.
+func (w *Witness) Cosign(checkpoint []byte, t time.Time) ([]byte, error) {
+	text, _, ok := strings.Cut(string(checkpoint), "\n\n")
+	if !ok {
+		return nil, errors.New("logtest: not a signed note")
+	}
+	signed, err := note.Sign(&note.Note{Text: text + "\n"}, w.At(t))
+	if err != nil {
+		return nil, err
+	}
+	return signed[len(text)+2:], nil
+}
 
 type cosigner struct {
 	w *Witness
@@ -154,9 +179,15 @@ func (l *Log) Proof(i int64, checkpoint []byte) []byte {
 // Policy returns a trust policy text for root, this log, witnesses with
 // a quorum of q, and maxAge.
 func (l *Log) Policy(root ed25519.PublicKey, witnesses []*Witness, q int, maxAge time.Duration) []byte {
+	return Policy(root, l.vkey, witnesses, q, maxAge)
+}
+
+// Policy returns a trust policy text for root, the log of vkey logVKey,
+// witnesses in one group with a quorum of q, and maxAge.
+func Policy(root ed25519.PublicKey, logVKey string, witnesses []*Witness, q int, maxAge time.Duration) []byte {
 	var b strings.Builder
 	fmt.Fprintf(&b, "root %s\n", base64.StdEncoding.EncodeToString(root))
-	fmt.Fprintf(&b, "log %s\n", l.vkey)
+	fmt.Fprintf(&b, "log %s\n", logVKey)
 	var names []string
 	for _, w := range witnesses {
 		fmt.Fprintf(&b, "witness %s %s\n", w.Name, w.VerifierKey())

@@ -18,6 +18,7 @@ import (
 	"github.com/statustoken/statustoken/examples/deploy/internal/directory"
 	"github.com/statustoken/statustoken/examples/deploy/internal/witnesstest"
 	"github.com/statustoken/statustoken/issue"
+	"github.com/statustoken/statustoken/issue/issuetest"
 	"github.com/statustoken/statustoken/token"
 )
 
@@ -220,7 +221,7 @@ func TestRun(t *testing.T) {
 	// A setup error is one line.
 	other, _, _ := ed25519.GenerateKey(rand.Reader)
 	otherTrust := filepath.Join(t.TempDir(), "trust.txt")
-	os.WriteFile(otherTrust, witnesstest.Policy(other, e.log.Log.VerifierKey(), e.log.Witnesses, 2, time.Hour), 0o644)
+	os.WriteFile(otherTrust, issuetest.TrustPolicy(other, e.log.Log.VerifierKey(), e.log.Witnesses, time.Hour), 0o644)
 	args := e.files(toks[0])
 	args[1] = otherTrust
 	r = runWith(t.Context(), "", args...)

@@ -18,7 +18,7 @@ import (
 	"github.com/statustoken/statustoken/examples/deploy/internal/litewitnesstest"
 	"github.com/statustoken/statustoken/examples/deploy/internal/wallet"
 	"github.com/statustoken/statustoken/examples/deploy/internal/wallet/wallettest"
-	"github.com/statustoken/statustoken/examples/deploy/internal/witnesstest"
+	"github.com/statustoken/statustoken/issue/issuetest"
 	"github.com/statustoken/statustoken/token"
 )
 
@@ -159,7 +159,7 @@ func TestRequestRefusals(t *testing.T) {
 	f := wallettest.New(t)
 	other, _, _ := ed25519.GenerateKey(rand.Reader)
 	otherTrust := filepath.Join(t.TempDir(), "other.txt")
-	os.WriteFile(otherTrust, witnesstest.Policy(other, f.Env.Log.VerifierKey(), f.Env.Witnesses, 2, time.Hour), 0o644)
+	os.WriteFile(otherTrust, issuetest.TrustPolicy(other, f.Env.Log.VerifierKey(), f.Env.Witnesses, time.Hour), 0o644)
 	badTrust := filepath.Join(t.TempDir(), "bad.txt")
 	os.WriteFile(badTrust, []byte("root abc\n"), 0o644)
 	rootFile := f.Trust

@@ -105,10 +105,10 @@ func TestTransparencyEndpoints(t *testing.T) {
 	// Every witness is now at size 2, and the issuer knows it.
 	for _, w := range f.witnesses {
 		if n := w.Size(testOrigin); n != 2 {
-			t.Errorf("witness %s at size %d", w.Name, n)
+			t.Errorf("witness %s at size %d", w.Name(), n)
 		}
 		if n := f.srv.pub.logs.WitnessSize(w.VerifierKey()); n != 2 {
-			t.Errorf("issuer's record of witness %s: size %d", w.Name, n)
+			t.Errorf("issuer's record of witness %s: size %d", w.Name(), n)
 		}
 	}
 }
@@ -288,10 +288,10 @@ func TestRestart(t *testing.T) {
 	}
 	for i, w := range f.witnesses {
 		if n := w.Requests.Load() - before[i]; n != 2 {
-			t.Errorf("witness %s got %d requests, want 2 (a 409, then the retry)", w.Name, n)
+			t.Errorf("witness %s got %d requests, want 2 (a 409, then the retry)", w.Name(), n)
 		}
 		if n := w.Size(testOrigin); n != 2 {
-			t.Errorf("witness %s at size %d, want 2", w.Name, n)
+			t.Errorf("witness %s at size %d, want 2", w.Name(), n)
 		}
 	}
 	// The records file holds two records of 41 bytes.

@@ -20,6 +20,7 @@ import (
 	"github.com/statustoken/statustoken/examples/deploy/internal/redistest"
 	"github.com/statustoken/statustoken/examples/deploy/internal/witnesstest"
 	"github.com/statustoken/statustoken/issue"
+	"github.com/statustoken/statustoken/issue/issuetest"
 	"github.com/statustoken/statustoken/token"
 )
 
@@ -118,7 +119,7 @@ func TestSetupErrors(t *testing.T) {
 	e := newEnv(t)
 	policy := func(root ed25519.PublicKey) string {
 		name := filepath.Join(t.TempDir(), "trust.txt")
-		os.WriteFile(name, witnesstest.Policy(root, e.log.Log.VerifierKey(), e.log.Witnesses, 2, time.Hour), 0o644)
+		os.WriteFile(name, issuetest.TrustPolicy(root, e.log.Log.VerifierKey(), e.log.Witnesses, time.Hour), 0o644)
 		return name
 	}
 	other, _, _ := ed25519.GenerateKey(rand.Reader)
@@ -411,7 +412,7 @@ func TestUpdate(t *testing.T) {
 	refused("one witness", err, "cosigned by 1 of the pinned witnesses, the trust policy needs 2")
 	other, _, _ := ed25519.GenerateKey(rand.Reader)
 	otherTrust := filepath.Join(t.TempDir(), "other.txt")
-	os.WriteFile(otherTrust, witnesstest.Policy(other, e.log.Log.VerifierKey(), e.log.Witnesses, 2, time.Hour), 0o644)
+	os.WriteFile(otherTrust, issuetest.TrustPolicy(other, e.log.Log.VerifierKey(), e.log.Witnesses, time.Hour), 0o644)
 	served = func() token.Published {
 		p, err := e.log.Prove(3, data4, sig4, time.Now())
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/statustoken/statustoken/examples/deploy/internal/wallet/wallettest"
 	"github.com/statustoken/statustoken/examples/deploy/internal/witnesstest"
 	"github.com/statustoken/statustoken/issue"
+	"github.com/statustoken/statustoken/issue/issuetest"
 	"github.com/statustoken/statustoken/token"
 )
 
@@ -106,7 +107,7 @@ func TestStoredCheckpoint(t *testing.T) {
 	// checkpoint: the wallet says so rather than dropping it.
 	other := witnesstest.NewEnv(f.Env.Root)
 	otherTrust := filepath.Join(t.TempDir(), "trust.txt")
-	os.WriteFile(otherTrust, witnesstest.Policy(f.Env.Root, f.Env.Log.VerifierKey(), other.Witnesses, 2, 48*time.Hour), 0o644)
+	os.WriteFile(otherTrust, issuetest.TrustPolicy(f.Env.Root, f.Env.Log.VerifierKey(), other.Witnesses, 48*time.Hour), 0o644)
 	otherPinned, err := directory.LoadTrust(otherTrust)
 	if err != nil {
 		t.Fatal(err)

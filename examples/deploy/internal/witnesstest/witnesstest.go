@@ -12,12 +12,6 @@ package witnesstest
 
 import (
 	"bytes"
-	"crypto/ed25519"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -29,14 +23,15 @@ import (
 	"time"
 
 	"filippo.io/torchwood"
+	"github.com/statustoken/statustoken/issue/issuetest"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 )
 
-// Witness is a witness in memory, with an Ed25519 cosignature key.
+// Witness is a witness in memory: the cosignature key of an
+// issuetest.Witness, and the state a real witness keeps.
 type Witness struct {
-	Name string
-	key  ed25519.PrivateKey
+	*issuetest.Witness
 
 	// Now returns the time put in cosignatures; time.Now when nil. Set it
 	// before the witness serves.
@@ -60,66 +55,11 @@ type logState struct {
 // New returns a witness named name (URL-like, such as "w1.example") with a
 // new random key.
 func New(name string) *Witness {
-	_, k, err := ed25519.GenerateKey(rand.Reader)
+	w, err := issuetest.NewWitness(name, nil)
 	if err != nil {
 		panic("witnesstest: " + err.Error())
 	}
-	return &Witness{Name: name, key: k, logs: make(map[string]*logState)}
-}
-
-// encodedKey is the key as a cosignature/v1 vkey carries it: the
-// algorithm byte 0x04, then the public key.
-func (w *Witness) encodedKey() []byte {
-	return append([]byte{0x04}, w.key.Public().(ed25519.PublicKey)...)
-}
-
-// keyHash is the key ID of signature lines: the first four bytes of
-// SHA-256(name, newline, encoded key).
-func (w *Witness) keyHash() uint32 {
-	h := sha256.Sum256(append([]byte(w.Name+"\n"), w.encodedKey()...))
-	return binary.BigEndian.Uint32(h[:4])
-}
-
-// VerifierKey returns the witness's c2sp.org/tlog-cosignature vkey.
-func (w *Witness) VerifierKey() string {
-	return fmt.Sprintf("%s+%08x+%s", w.Name, w.keyHash(), base64.StdEncoding.EncodeToString(w.encodedKey()))
-}
-
-// PublicKey returns the witness's Ed25519 public key.
-func (w *Witness) PublicKey() ed25519.PublicKey { return w.key.Public().(ed25519.PublicKey) }
-
-// Signer returns a note.Signer that cosigns with timestamp t.
-func (w *Witness) Signer(t time.Time) note.Signer { return cosigner{w, t.Unix()} }
-
-type cosigner struct {
-	w *Witness
-	t int64
-}
-
-func (c cosigner) Name() string    { return c.w.Name }
-func (c cosigner) KeyHash() uint32 { return c.w.keyHash() }
-
-// Sign signs "cosignature/v1", the time and the checkpoint text; the
-// signature is the time, 8 bytes big-endian, then the Ed25519 signature.
-func (c cosigner) Sign(msg []byte) ([]byte, error) {
-	m := []byte("cosignature/v1\ntime " + strconv.FormatInt(c.t, 10) + "\n")
-	m = append(m, msg...)
-	sig := binary.BigEndian.AppendUint64(nil, uint64(c.t))
-	return append(sig, ed25519.Sign(c.w.key, m)...), nil
-}
-
-// CosignatureLine returns the witness's signature line for a signed
-// checkpoint at time t, as the witness protocol answers it.
-func (w *Witness) CosignatureLine(checkpoint []byte, t time.Time) ([]byte, error) {
-	text, _, ok := bytes.Cut(checkpoint, []byte("\n\n"))
-	if !ok {
-		return nil, errors.New("witnesstest: not a signed note")
-	}
-	signed, err := note.Sign(&note.Note{Text: string(text) + "\n"}, w.Signer(t))
-	if err != nil {
-		return nil, err
-	}
-	return signed[len(text)+2:], nil
+	return &Witness{Witness: w, logs: make(map[string]*logState)}
 }
 
 // AddLog registers a log by its note verifier key, at tree size zero, as
@@ -156,7 +96,7 @@ func (w *Witness) Start(t interface{ Cleanup(func()) }) string {
 
 // Line returns the line of a witnesses file for the witness at url.
 func (w *Witness) Line(url string) string {
-	return fmt.Sprintf("witness %s %s %s", w.Name, w.VerifierKey(), url)
+	return fmt.Sprintf("witness %s %s %s", w.Name(), w.VerifierKey(), url)
 }
 
 // ServeHTTP answers POST /add-checkpoint.
@@ -234,11 +174,10 @@ func (w *Witness) addCheckpoint(body []byte) (line []byte, size int64, code int,
 	if w.Now != nil {
 		now = w.Now()
 	}
-	text, _, _ := bytes.Cut(signed, []byte("\n\n"))
-	cosigned, err := note.Sign(&note.Note{Text: string(text) + "\n"}, w.Signer(now))
+	line, err = w.Cosign(signed, now)
 	if err != nil {
 		return nil, 0, http.StatusInternalServerError, "signing failed"
 	}
 	l.size, l.hash = c.N, c.Hash
-	return cosigned[len(text)+2:], 0, http.StatusOK, ""
+	return line, 0, http.StatusOK, ""
 }

@@ -1,22 +1,16 @@
 // Package demo makes a complete demo deployment in memory, for the file
 // server's -demo mode and the browser test: an issuer, its directory
 // published through a transparency log with two of three witnesses
-// cosigning (in-process keys, as in examples/demo), the trust policy a
+// cosigning (in-process keys, from issuetest), the trust policy a
 // scanner pins, and sample tokens for every verdict the page shows.
 package demo
 
 import (
-	"crypto/ed25519"
-	"crypto/rand"
-	"encoding/base64"
-	"fmt"
-	"strings"
 	"time"
 
-	"filippo.io/torchwood"
 	"github.com/statustoken/statustoken/issue"
+	"github.com/statustoken/statustoken/issue/issuetest"
 	"github.com/statustoken/statustoken/token"
-	"golang.org/x/mod/sumdb/note"
 )
 
 // Statuses of the demo issuer.
@@ -46,87 +40,28 @@ type Deployment struct {
 // New makes a deployment whose directory, published at now, lists the
 // keys from two epochs before now to the epoch after it.
 func New(now time.Time) (*Deployment, error) {
-	_, root, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	seed := make([]byte, issue.SeedSize)
-	if _, err := rand.Read(seed); err != nil {
-		return nil, err
-	}
-	is, err := issue.NewIssuer(issue.Config{
-		RootKey:     root,
-		Seed:        seed,
+	p, err := issuetest.NewPublisher(issue.Config{
 		EpochLength: EpochLength,
 		Statuses:    Statuses,
 		Epochs:      Epochs,
-	})
+	}, &issuetest.Options{Origin: Origin})
 	if err != nil {
 		return nil, err
 	}
-	dir, sig, err := is.Directory(now.Add(-2*EpochLength), 1)
+	// Two of the three witnesses cosign, at now: the third is offline.
+	dir, sig, err := p.Issuer.Directory(now.Add(-2*EpochLength), 1)
 	if err != nil {
 		return nil, err
 	}
-
-	logKey, logVKey, err := issue.GenerateLogKey(Origin)
-	if err != nil {
-		return nil, err
-	}
-	log, err := issue.NewLog(logKey, nil)
-	if err != nil {
-		return nil, err
-	}
-	index, err := log.AppendDirectory(dir)
-	if err != nil {
-		return nil, err
-	}
-	checkpoint, err := log.Checkpoint()
-	if err != nil {
-		return nil, err
-	}
-	policy := fmt.Sprintf("# Demo trust policy: the issuer's root key, its log and three witnesses.\nroot %s\nlog %s\n",
-		base64.StdEncoding.EncodeToString(is.RootPublicKey()), logVKey)
-	text, _, _ := strings.Cut(string(checkpoint), "\n\n")
-	var cosignatures [][]byte
-	for i, name := range []string{"w1.example", "w2.example", "w3.example"} {
-		_, k, err := ed25519.GenerateKey(rand.Reader)
-		if err != nil {
-			return nil, err
-		}
-		w, err := torchwood.NewCosignatureSigner(name, k)
-		if err != nil {
-			return nil, err
-		}
-		policy += fmt.Sprintf("witness %s %s\n", name, w.Verifier())
-		if i == 2 {
-			continue // w3 is offline: two of three make the quorum
-		}
-		signed, err := note.Sign(&note.Note{Text: text + "\n"}, w)
-		if err != nil {
-			return nil, err
-		}
-		_, line, _ := strings.Cut(string(signed), "\n\n")
-		cosignatures = append(cosignatures, []byte(line))
-	}
-	policy += "group witnesses 2 w1.example w2.example w3.example\nquorum witnesses\nmax-age 48h\n"
-	cosigned, err := log.Cosigned(checkpoint, cosignatures...)
-	if err != nil {
-		return nil, err
-	}
-	proof, err := log.Proof(index, cosigned)
-	if err != nil {
-		return nil, err
-	}
-	trust, err := token.ParseTrust([]byte(policy))
+	published, err := p.PublishDirectory(dir, sig, now)
 	if err != nil {
 		return nil, err
 	}
 	return &Deployment{
-		Issuer:    is,
-		Published: token.Published{Directory: dir, Signature: sig, Proof: proof},
-		TrustText: []byte(policy),
-		Trust:     trust,
+		Issuer:    p.Issuer,
+		Published: published,
+		TrustText: p.TrustText,
+		Trust:     p.Trust,
 		now:       now,
 	}, nil
 }

@@ -1,14 +1,13 @@
 // Package monitortest runs an issuer's transparency log for the monitor's
 // tests: a real issue.Issuer and issue.Log (replaced by a rogue log for
-// records that issue.Log refuses), witnesses that cosign in process, and
-// a loopback HTTP server with the log's layout.
+// records that issue.Log refuses), witnesses that cosign in process
+// (issuetest), and a loopback HTTP server with the log's layout.
 package monitortest
 
 import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -20,9 +19,9 @@ import (
 	"testing"
 	"time"
 
-	"filippo.io/torchwood"
 	"github.com/statustoken/statustoken/internal/logtree"
 	"github.com/statustoken/statustoken/issue"
+	"github.com/statustoken/statustoken/issue/issuetest"
 	"github.com/statustoken/statustoken/token"
 	"golang.org/x/mod/sumdb/note"
 )
@@ -49,9 +48,7 @@ type Deployment struct {
 	// Log is the issuer's log: an issue.Log, which AppendRecord replaces
 	// with a log of its own.
 	Log       Log
-	Witnesses []*torchwood.CosignatureSigner
-	// WitnessKeys are the witnesses' private keys, for CosignAt.
-	WitnessKeys []ed25519.PrivateKey
+	Witnesses []*issuetest.Witness
 	// TrustText is the trust policy's text; Trust is it parsed.
 	TrustText []byte
 	Trust     *token.Trust
@@ -67,37 +64,15 @@ type Deployment struct {
 // is closed when tb ends.
 func New(tb testing.TB) *Deployment {
 	tb.Helper()
-	_, root, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		tb.Fatal(err)
-	}
 	seed := make([]byte, issue.SeedSize)
 	rand.Read(seed)
-	logKey, logVKey, err := issue.GenerateLogKey(Origin)
+	p, err := issuetest.NewPublisher(issue.Config{Seed: seed, EpochLength: EpochLength, Statuses: Statuses},
+		&issuetest.Options{Origin: Origin})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	d := &Deployment{Root: root, Seed: seed, LogKey: logKey}
-	d.Issuer = d.NewIssuer(tb, seed)
-	policy := fmt.Sprintf("root %s\nlog %s\n", base64.StdEncoding.EncodeToString(root.Public().(ed25519.PublicKey)), logVKey)
-	for _, name := range []string{"w1.example", "w2.example", "w3.example"} {
-		_, k, err := ed25519.GenerateKey(rand.Reader)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		w, err := torchwood.NewCosignatureSigner(name, k)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		d.Witnesses = append(d.Witnesses, w)
-		d.WitnessKeys = append(d.WitnessKeys, k)
-		policy += fmt.Sprintf("witness %s %s\n", name, w.Verifier())
-	}
-	policy += "group witnesses 2 w1.example w2.example w3.example\nquorum witnesses\nmax-age 48h\n"
-	d.TrustText = []byte(policy)
-	if d.Trust, err = token.ParseTrust(d.TrustText); err != nil {
-		tb.Fatal(err)
-	}
+	d := &Deployment{Root: p.RootKey, Seed: seed, Issuer: p.Issuer, LogKey: p.LogKey,
+		Witnesses: p.Witnesses, TrustText: p.TrustText, Trust: p.Trust}
 	d.start(tb)
 	return d
 }
@@ -108,7 +83,7 @@ func (d *Deployment) Fork(tb testing.TB) *Deployment {
 	tb.Helper()
 	f := &Deployment{
 		Root: d.Root, Seed: d.Seed, Issuer: d.Issuer, LogKey: d.LogKey,
-		Witnesses: d.Witnesses, WitnessKeys: d.WitnessKeys, TrustText: d.TrustText, Trust: d.Trust,
+		Witnesses: d.Witnesses, TrustText: d.TrustText, Trust: d.Trust,
 	}
 	f.start(tb)
 	return f
@@ -298,25 +273,38 @@ func (l *rogueLog) Tile(path string) ([]byte, error) {
 }
 
 // Cosign makes the served checkpoint the log's current one, cosigned by
-// the first n witnesses.
+// the first n witnesses, now.
 func (d *Deployment) Cosign(tb testing.TB, n int) {
 	tb.Helper()
+	cs := make([]issuetest.Cosigner, n)
+	for i := range cs {
+		cs[i] = issuetest.Cosigner{Witness: i, Time: time.Now()}
+	}
+	d.cosign(tb, cs)
+}
+
+// CosignAt makes the served checkpoint the log's current one, cosigned
+// by witness i at times[i] (c2sp.org/tlog-cosignature), for the first
+// len(times) witnesses.
+func (d *Deployment) CosignAt(tb testing.TB, times ...time.Time) {
+	tb.Helper()
+	cs := make([]issuetest.Cosigner, len(times))
+	for i, at := range times {
+		cs[i] = issuetest.Cosigner{Witness: i, Time: at}
+	}
+	d.cosign(tb, cs)
+}
+
+func (d *Deployment) cosign(tb testing.TB, cs []issuetest.Cosigner) {
+	tb.Helper()
 	l := d.log()
-	checkpoint, err := l.Checkpoint()
-	if err != nil {
-		tb.Fatal(err)
+	var cosigned []byte
+	var err error
+	if len(cs) == 0 {
+		cosigned, err = l.Checkpoint()
+	} else {
+		cosigned, err = cosignLog(l, d.Witnesses, cs)
 	}
-	text, _, _ := strings.Cut(string(checkpoint), "\n\n")
-	var cosignatures [][]byte
-	for _, w := range d.Witnesses[:n] {
-		signed, err := note.Sign(&note.Note{Text: text + "\n"}, w)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		_, line, _ := strings.Cut(string(signed), "\n\n")
-		cosignatures = append(cosignatures, []byte(line))
-	}
-	cosigned, err := l.Cosigned(checkpoint, cosignatures...)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -325,33 +313,19 @@ func (d *Deployment) Cosign(tb testing.TB, n int) {
 	d.mu.Unlock()
 }
 
-// CosignAt makes the served checkpoint the log's current one, cosigned
-// by witness i at times[i] (c2sp.org/tlog-cosignature), for the first
-// len(times) witnesses.
-func (d *Deployment) CosignAt(tb testing.TB, times ...time.Time) {
-	tb.Helper()
-	l := d.log()
+// cosignLog returns l's checkpoint cosigned as cs say, by witnesses.
+func cosignLog(l Log, witnesses []*issuetest.Witness, cs []issuetest.Cosigner) ([]byte, error) {
 	checkpoint, err := l.Checkpoint()
 	if err != nil {
-		tb.Fatal(err)
+		return nil, err
 	}
-	text, _, _ := strings.Cut(string(checkpoint), "\n\n")
-	var lines [][]byte
-	for i, at := range times {
-		w := d.Witnesses[i]
-		msg := fmt.Sprintf("cosignature/v1\ntime %d\n%s\n", at.Unix(), text)
-		sig := binary.BigEndian.AppendUint32(nil, w.KeyHash())
-		sig = binary.BigEndian.AppendUint64(sig, uint64(at.Unix()))
-		sig = append(sig, ed25519.Sign(d.WitnessKeys[i], []byte(msg))...)
-		lines = append(lines, []byte("\u2014 "+w.Name()+" "+base64.StdEncoding.EncodeToString(sig)+"\n"))
+	lines := make([][]byte, len(cs))
+	for i, c := range cs {
+		if lines[i], err = witnesses[c.Witness].Cosign(checkpoint, c.Time); err != nil {
+			return nil, err
+		}
 	}
-	cosigned, err := l.Cosigned(checkpoint, lines...)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	d.mu.Lock()
-	d.checkpoint = cosigned
-	d.mu.Unlock()
+	return l.Cosigned(checkpoint, lines...)
 }
 
 // SetArchive serves dir and sig for serial; a nil one is not served.
