@@ -81,7 +81,7 @@ func ExampleHolder_Update() {
 	if err != nil {
 		panic(err)
 	}
-	second, err := p.Publish(now.Add(24*time.Hour), 2)
+	second, err := p.Publish(now, 2)
 	if err != nil {
 		panic(err)
 	}

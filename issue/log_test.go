@@ -13,6 +13,7 @@ import (
 	"github.com/statustoken/statustoken/internal/logtest"
 	"github.com/statustoken/statustoken/internal/transparency"
 	"github.com/statustoken/statustoken/token"
+	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 )
 

@@ -181,8 +181,10 @@ func TestConcurrentProofs(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Each proof shows the first directory in the log; once a newer one is
+	// logged, it is no longer the newest record and token.Open refuses it.
 	for range 8 {
-		if err := <-errs; err != nil {
+		if err := <-errs; err != nil && !errors.Is(err, token.ErrNotNewest) {
 			t.Error(err)
 		}
 	}
