@@ -33,7 +33,7 @@
 //     record's;
 //   - a key returns in a version after a version that did not list it,
 //     or a key ID appears for another suite, status or epoch;
-//   - the checkpoint's newest cosignature is older than the trust policy's
+//   - the checkpoint's quorum time is older than the trust policy's
 //     max-age: wallets and scanners refuse proofs that old, so either the
 //     witnesses stopped cosigning or this monitor is shown an old
 //     checkpoint, which would hide newer versions from it (a freeze). The
@@ -53,7 +53,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -318,33 +317,6 @@ func treeOf(c *token.Checkpoint) (string, tlog.Tree, error) {
 	return cp.Origin, cp.Tree, nil
 }
 
-// fresh reports whether a quorum of the witnesses cosigned the verified
-// checkpoint signed no longer than maxAge ago, as wallets and scanners
-// require of a proof: whether it still verifies without the older
-// cosignatures. (token.Checkpoint.Time is the newest cosignature of any
-// witness, which does not tell.) A c2sp.org/tlog-cosignature signature is
-// a key hash, a timestamp and an Ed25519 signature, 76 bytes; the log's
-// own Ed25519 note signature is 68 and is kept.
-func (m *monitor) fresh(signed []byte, maxAge time.Duration) bool {
-	text, sigs, ok := strings.Cut(string(signed), "\n\n")
-	if !ok {
-		return false
-	}
-	cutoff := m.now().Add(-maxAge).Unix()
-	kept := text + "\n\n"
-	for _, line := range strings.SplitAfter(sigs, "\n") {
-		body, _ := strings.CutPrefix(line, "\u2014 ")
-		_, b64, _ := strings.Cut(strings.TrimSuffix(body, "\n"), " ")
-		sig, err := base64.StdEncoding.DecodeString(b64)
-		if err == nil && len(sig) == 4+8+64 && int64(binary.BigEndian.Uint64(sig[4:12])) < cutoff {
-			continue
-		}
-		kept += line
-	}
-	_, err := token.ParseCheckpoint([]byte(kept), m.cfg.Trust)
-	return err == nil
-}
-
 // finding records a finding and, in text mode, prints it unless the
 // caller prints it later with its record (deferred).
 func (m *monitor) finding(level Level, index *int64, serial *uint64, deferred bool, format string, args ...any) {
@@ -403,14 +375,17 @@ func (m *monitor) run(ctx context.Context) error {
 	if age < 0 {
 		when = (-age).String() + " in the future"
 	}
-	m.printf("checkpoint %s: %s, root hash %s, newest cosignature %s (%s)\n",
+	m.printf("checkpoint %s: %s, root hash %s, cosigned by a quorum at %s (%s)\n",
 		origin, plural(tree.N, "record"), cr.Hash, cr.Time.Format(time.RFC3339), when)
-	if maxAge := m.cfg.Trust.MaxAge(); !m.fresh(signed, maxAge) {
+	// cp.Time is the quorum time: the newest time by which a quorum of
+	// the witnesses had cosigned, which is what wallets and scanners
+	// measure freshness from.
+	if maxAge := m.cfg.Trust.MaxAge(); age > maxAge {
 		// Wallets and scanners refuse a proof this old, so either the
 		// witnesses stopped cosigning (no directory can be published) or
 		// this monitor is shown an old checkpoint while wallets get newer
 		// ones (a freeze that hides new versions from it).
-		m.finding(Alarm, nil, nil, false, "checkpoint: stale: fewer than a quorum of the witnesses cosigned it in the trust policy's max-age %s (newest cosignature %s): the witnesses stopped cosigning, or this monitor is shown an old checkpoint that hides newer directories", maxAge, when)
+		m.finding(Alarm, nil, nil, false, "checkpoint: stale: fewer than a quorum of the witnesses cosigned it in the trust policy's max-age %s (quorum at %s): the witnesses stopped cosigning, or this monitor is shown an old checkpoint that hides newer directories", maxAge, when)
 	}
 
 	if m.prev != nil {
