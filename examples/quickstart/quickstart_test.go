@@ -134,12 +134,26 @@ func Example() {
 	batch := scanner.NewBatch() // reuse it: it keeps its buffers
 	err = batch.VerifyText(ctx, texts, results, errs)
 	fmt.Println(err, results[0].StatusName, errs[0])
+
+	// Keep what the scanner accepted and pass it back after a restart:
+	// no older directory, and no renamed status, is accepted again.
+	state, err := scanner.Accepted().MarshalText()
+	if err != nil {
+		panic(err)
+	}
+	accepted, err := token.ParseAccepted(state, trust)
+	if err != nil {
+		panic(err)
+	}
+	scanner, err = verify.New(published, trust, &verify.Options{Accepted: accepted})
+	fmt.Println(err)
 	// readme: end
 
 	// Output:
 	// green <nil>
 	// true
 	// <nil> green <nil>
+	// <nil>
 }
 
 // TestREADME checks that every "readme: NAME" part of Example appears,
