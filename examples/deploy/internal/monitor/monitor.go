@@ -33,7 +33,8 @@
 //     record's;
 //   - a key returns in a version after a version that did not list it,
 //     or a key ID appears for another suite, status or epoch;
-//   - the checkpoint's newest cosignature is older than the trust policy's
+//   - the checkpoint's quorum time (the newest time from which a quorum
+//     of the witnesses cosigned it) is older than the trust policy's
 //     max-age: wallets and scanners refuse proofs that old, so either the
 //     witnesses stopped cosigning or this monitor is shown an old
 //     checkpoint, which would hide newer versions from it (a freeze). The
@@ -53,7 +54,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -318,31 +318,16 @@ func treeOf(c *token.Checkpoint) (string, tlog.Tree, error) {
 	return cp.Origin, cp.Tree, nil
 }
 
-// fresh reports whether a quorum of the witnesses cosigned the verified
-// checkpoint signed no longer than maxAge ago, as wallets and scanners
-// require of a proof: whether it still verifies without the older
-// cosignatures. (token.Checkpoint.Time is the newest cosignature of any
-// witness, which does not tell.) A c2sp.org/tlog-cosignature signature is
-// a key hash, a timestamp and an Ed25519 signature, 76 bytes; the log's
-// own Ed25519 note signature is 68 and is kept.
-func (m *monitor) fresh(signed []byte, maxAge time.Duration) bool {
-	text, sigs, ok := strings.Cut(string(signed), "\n\n")
-	if !ok {
-		return false
-	}
-	cutoff := m.now().Add(-maxAge).Unix()
-	kept := text + "\n\n"
-	for _, line := range strings.SplitAfter(sigs, "\n") {
-		body, _ := strings.CutPrefix(line, "\u2014 ")
-		_, b64, _ := strings.Cut(strings.TrimSuffix(body, "\n"), " ")
-		sig, err := base64.StdEncoding.DecodeString(b64)
-		if err == nil && len(sig) == 4+8+64 && int64(binary.BigEndian.Uint64(sig[4:12])) < cutoff {
-			continue
+// newestCosignature returns the time of the newest cosignature of the
+// verified checkpoint c.
+func newestCosignature(c *token.Checkpoint) time.Time {
+	var newest time.Time
+	for _, cs := range c.Cosignatures() {
+		if cs.Time.After(newest) {
+			newest = cs.Time
 		}
-		kept += line
 	}
-	_, err := token.ParseCheckpoint([]byte(kept), m.cfg.Trust)
-	return err == nil
+	return newest
 }
 
 // finding records a finding and, in text mode, prints it unless the
@@ -393,10 +378,11 @@ func (m *monitor) run(ctx context.Context) error {
 		m.finding(Alarm, nil, nil, false, "checkpoint: not a checkpoint of the pinned log %q", m.cfg.Trust.LogOrigin())
 		return nil
 	}
-	age := m.now().Sub(cp.Time()).Truncate(time.Second)
+	newest := newestCosignature(cp)
+	age := m.now().Sub(newest).Truncate(time.Second)
 	cr := &CheckpointReport{
 		Origin: origin, Size: tree.N, Hash: base64.StdEncoding.EncodeToString(tree.Hash[:]),
-		Time: cp.Time().UTC(), Age: age.String(), PreviousSize: -1,
+		Time: newest.UTC(), Age: age.String(), PreviousSize: -1,
 	}
 	m.report.Checkpoint = cr
 	when := age.String() + " ago"
@@ -405,7 +391,10 @@ func (m *monitor) run(ctx context.Context) error {
 	}
 	m.printf("checkpoint %s: %s, root hash %s, newest cosignature %s (%s)\n",
 		origin, plural(tree.N, "record"), cr.Hash, cr.Time.Format(time.RFC3339), when)
-	if maxAge := m.cfg.Trust.MaxAge(); !m.fresh(signed, maxAge) {
+	// The checkpoint's quorum time (token.Checkpoint.Time) is the newest
+	// time at which the cosignatures dated then or later still make a
+	// quorum: what wallets and scanners measure freshness from.
+	if maxAge := m.cfg.Trust.MaxAge(); cp.Time().Unix() < m.now().Unix()-int64(maxAge/time.Second) {
 		// Wallets and scanners refuse a proof this old, so either the
 		// witnesses stopped cosigning (no directory can be published) or
 		// this monitor is shown an old checkpoint while wallets get newer
