@@ -14,10 +14,13 @@
 //
 // Every directory goes into the log; it is served only once a quorum of
 // the witnesses (from the witnesses file: lines "witness NAME VKEY URL")
-// has cosigned a checkpoint that includes it, with its proof. The service
-// has the witnesses cosign the log again every Config.CosignEvery, so
-// that the proof stays within the trust policy's freshness bound (two
-// epochs). A new directory, with a new serial, is made when its window
+// has cosigned a checkpoint that includes it, with its proof. The quorum
+// must be more than half of the witnesses, as trust policies require. The
+// service has the witnesses cosign the log again every
+// Config.CosignEvery, at most half of Config.IssueMaxAge, so that the
+// proof stays within the trust policy's freshness bounds: its max-age
+// (two epochs), for accepting a directory, and its issue-max-age, under
+// which wallets request tokens. A new directory, with a new serial, is made when its window
 // moves (an epoch ends) or the configuration changes it; a restart within
 // the same window serves the directory already in the log, serial and
 // all, with a fresh proof. A serial is used up only by a directory
