@@ -67,7 +67,7 @@ func TestEndToEnd(t *testing.T) {
 	trust := filepath.Join("issuer-state", "trust.txt")
 	green := []string{"STATUSTOKEN_API_KEY=" + greenKey}
 	target := []string{"-state", "target-wallet", "-trust", trust}
-	targetScanner := []string{"-trust", trust, "-directory", "target.json", "-signature", "target.sig", "-proof", "target.proof", "-checkpoint", "target.checkpoint"}
+	targetScanner := []string{"-trust", trust, "-directory", "target.json", "-signature", "target.sig", "-proof", "target.proof", "-accepted", "target.accepted"}
 	var serial1 token.Published // the issuer's serial 1, as published
 
 	step := func(name string, f func(t *testing.T)) {
@@ -342,16 +342,17 @@ func TestEndToEnd(t *testing.T) {
 	})
 
 	step("stale proof", func(t *testing.T) {
-		// A trust policy with a freshness bound of one minute; the issuer
-		// cosigns every 10 seconds. Serial 1's proof, replayed more than a
-		// minute after it was cosigned, is refused as stale.
+		// A trust policy with freshness bounds of one minute, for loading
+		// a directory and for requesting tokens; the issuer cosigns every
+		// 10 seconds. Serial 1's proof, replayed more than a minute after
+		// it was cosigned, is refused as stale.
 		text, err := os.ReadFile(filepath.Join(r.wd, trust))
 		if err != nil {
 			t.Fatal(err)
 		}
-		short := strings.Replace(string(text), "\nmax-age 48h\n", "\nmax-age 1m\n", 1)
+		short := strings.Replace(string(text), "\nmax-age 48h\nissue-max-age 2h\n", "\nmax-age 1m\nissue-max-age 1m\n", 1)
 		if short == string(text) {
-			t.Fatalf("trust.txt has no max-age 48h line:\n%s", text)
+			t.Fatalf("trust.txt has no max-age 48h and issue-max-age 2h lines:\n%s", text)
 		}
 		os.WriteFile(filepath.Join(r.wd, "trust-1m.txt"), []byte(short), 0o644)
 		cp, err := token.ParseCheckpoint(proofCheckpoint(serial1.Proof), mustTrust(t, text))
@@ -378,7 +379,7 @@ func TestEndToEnd(t *testing.T) {
 		// The issuer's own proof is fresh: it refreshes it every 10s.
 		r.must(green, "", "wallet", "request", "-state", "stale-wallet", "-issuer", issuer.url, "-trust", "trust-1m.txt", "-n", "1")
 		r.must(nil, "", "scanner", "update", "-issuer", issuer.url, "-trust", "trust-1m.txt", "-directory", "fresh.json",
-			"-signature", "fresh.sig", "-proof", "fresh.proof", "-checkpoint", "fresh.checkpoint")
+			"-signature", "fresh.sig", "-proof", "fresh.proof", "-accepted", "fresh.accepted")
 		if !strings.Contains(issuer.log.String(), "directory proof refreshed") {
 			t.Fatalf("no refresh in the issuer's log:\n%s", issuer.log)
 		}

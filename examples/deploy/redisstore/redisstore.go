@@ -85,11 +85,11 @@ func Open(addr string, opts *Options) (*Store, error) {
 	if strings.Contains(addr, "://") {
 		var err error
 		if ro, err = redis.ParseURL(addr); err != nil {
-			return nil, fmt.Errorf("redisstore: bad Redis URL: %v", err)
+			return nil, &AddrError{Reason: fmt.Sprintf("bad Redis URL: %v", err)}
 		}
 	} else {
 		if addr == "" || !strings.Contains(addr, ":") {
-			return nil, fmt.Errorf("redisstore: Redis address %q: want host:port or a redis:// URL", addr)
+			return nil, &AddrError{Reason: fmt.Sprintf("Redis address %q: want host:port or a redis:// URL", addr)}
 		}
 		ro = &redis.Options{Addr: addr}
 	}
@@ -163,7 +163,7 @@ func (s *Store) Spend(ctx context.Context, id token.KeyID, nonce token.Nonce, un
 		ctx = context.Background()
 	}
 	if err := ended(ctx); err != nil {
-		return fmt.Errorf("%w: %s: %w", verify.ErrStoreUnavailable, s.where, err)
+		return &UnavailableError{Addr: s.where, Err: err}
 	}
 	cctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
@@ -177,13 +177,13 @@ func (s *Store) Spend(ctx context.Context, id token.KeyID, nonce token.Nonce, un
 		// The caller's context ended first: say so, whatever the
 		// client made of it (often a network timeout).
 		if cerr := ended(ctx); !errors.Is(err, cerr) {
-			return fmt.Errorf("%w: %s: %w (%v)", verify.ErrStoreUnavailable, s.where, cerr, err)
+			return &UnavailableError{Addr: s.where, Err: fmt.Errorf("%w (%v)", cerr, err)}
 		}
-		return fmt.Errorf("%w: %s: %w", verify.ErrStoreUnavailable, s.where, err)
+		return &UnavailableError{Addr: s.where, Err: err}
 	case cctx.Err() != nil, unavailable(err):
-		return fmt.Errorf("%w: %s: %w", verify.ErrStoreUnavailable, s.where, err)
+		return &UnavailableError{Addr: s.where, Err: err}
 	}
-	return fmt.Errorf("redisstore: %s refused to record the token: %v", s.where, err)
+	return fmt.Errorf("redisstore: %s refused to record the token: %w", s.where, err)
 }
 
 // ended returns ctx's error, or context.DeadlineExceeded once its deadline
@@ -217,10 +217,36 @@ func (s *Store) Ping(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	if err := s.c.Ping(ctx).Err(); err != nil {
-		return fmt.Errorf("%w: %s: %v", verify.ErrStoreUnavailable, s.where, err)
+		return &UnavailableError{Addr: s.where, Err: err}
 	}
 	return nil
 }
+
+// AddrError is the error of Open for an address it cannot use.
+type AddrError struct {
+	// Reason says what is wrong, without the password that a redis://
+	// URL may carry.
+	Reason string
+}
+
+func (e *AddrError) Error() string { return "redisstore: " + e.Reason }
+
+// UnavailableError is the error of Spend and Ping when the store could
+// not be asked, or cannot record anything right now (the caller's context
+// ended, a timeout, a connection error, a read-only or loading server). It
+// wraps verify.ErrStoreUnavailable and its cause.
+type UnavailableError struct {
+	// Addr names the store, as Store.Addr does.
+	Addr string
+	// Err is the cause: the context's error, or the client's.
+	Err error
+}
+
+func (e *UnavailableError) Error() string {
+	return fmt.Sprintf("%v: %s: %v", verify.ErrStoreUnavailable, e.Addr, e.Err)
+}
+
+func (e *UnavailableError) Unwrap() []error { return []error{verify.ErrStoreUnavailable, e.Err} }
 
 // Addr returns the Redis server's host:port as Open was given it (without
 // any password of a URL), or "redis" for a Store made by New: what the

@@ -91,7 +91,10 @@ const updateUsageText = `usage: scanner update -trust FILE -issuer URL [flags]
 Fetches the issuer's directory with its signature and log proof, checks
 them under the pinned trust policy (root signature, format rules, the log,
 a quorum of fresh witness cosignatures), refuses one older than the saved
-directory or whose log does not extend the saved checkpoint, and saves it.
+directory, one that renames a status accepted before, and one whose log
+does not extend the saved checkpoint, and saves it. What it accepted is
+kept in the -accepted file (made, for a scanner that saved directories
+before it existed, from the saved -directory and -checkpoint files).
 `
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -343,7 +346,8 @@ func runUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fl.StringVar(&cfg.DirectoryFile, "directory", "directory.json", "directory `file` to write")
 	fl.StringVar(&cfg.SignatureFile, "signature", "directory.sig", "signature `file` to write")
 	fl.StringVar(&cfg.ProofFile, "proof", "directory.proof", "log proof `file` to write")
-	fl.StringVar(&cfg.CheckpointFile, "checkpoint", "directory.checkpoint", "accepted log checkpoint `file` to read and write")
+	fl.StringVar(&cfg.AcceptedFile, "accepted", "directory.accepted", "accepted state `file` to read and write: serial, status names and log checkpoint of the directories accepted")
+	fl.StringVar(&cfg.LegacyCheckpointFile, "checkpoint", "directory.checkpoint", "log checkpoint `file` of an older scanner, read only while the -accepted file does not exist")
 	fl.DurationVar(&timeout, "timeout", 30*time.Second, "give up after this long")
 	logs.register(fl)
 	pos, code, done := parse(fl, updateUsageText, args, stdout, stderr)

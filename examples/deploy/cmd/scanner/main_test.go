@@ -69,7 +69,7 @@ func TestUsage(t *testing.T) {
 			t.Errorf("-h does not mention %q:\n%s", want, r.stdout)
 		}
 	}
-	if r := runWith(t.Context(), "", "update", "-h"); r.code != 0 || !strings.Contains(r.stdout, "usage: scanner update") || !strings.Contains(r.stdout, "-checkpoint") {
+	if r := runWith(t.Context(), "", "update", "-h"); r.code != 0 || !strings.Contains(r.stdout, "usage: scanner update") || !strings.Contains(r.stdout, "-accepted") || !strings.Contains(r.stdout, "-checkpoint") {
 		t.Fatalf("update -h: %d %q", r.code, r.stdout)
 	}
 }
@@ -145,14 +145,18 @@ func (e *env) tokens(t *testing.T, n int) []string {
 func TestRun(t *testing.T) {
 	e := newEnv(t)
 	// update saves the directory files.
-	r := runWith(t.Context(), "", append([]string{"update", "-issuer", e.url, "-checkpoint", filepath.Join(e.dir, "directory.checkpoint")}, e.files()...)...)
+	accepted := filepath.Join(e.dir, "directory.accepted")
+	r := runWith(t.Context(), "", append([]string{"update", "-issuer", e.url, "-accepted", accepted}, e.files()...)...)
 	if r.code != 0 || !strings.HasPrefix(r.stdout, "directory serial 1 with 1 key saved to ") {
 		t.Fatalf("update: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	if text, err := os.ReadFile(accepted); err != nil || !strings.HasPrefix(string(text), `{"serial":1,`) {
+		t.Fatalf("accepted state: %q %v", text, err)
 	}
 	if r := runWith(t.Context(), "", "update", "-trust", e.trust, "-issuer", "ftp://x"); r.code != 2 {
 		t.Fatalf("update, bad URL: %d %q", r.code, r.stderr)
 	}
-	if r := runWith(t.Context(), "", "update", "-trust", e.trust, "-issuer", "http://127.0.0.1:1", "-directory", filepath.Join(t.TempDir(), "d.json")); r.code != 1 || !strings.HasPrefix(r.stderr, "scanner: fetching the directory from http://127.0.0.1:1") {
+	if r := runWith(t.Context(), "", "update", "-trust", e.trust, "-issuer", "http://127.0.0.1:1", "-directory", filepath.Join(t.TempDir(), "d.json"), "-accepted", filepath.Join(t.TempDir(), "d.accepted")); r.code != 1 || !strings.HasPrefix(r.stderr, "scanner: fetching the directory from http://127.0.0.1:1") {
 		t.Fatalf("update, issuer down: %d %q", r.code, r.stderr)
 	}
 

@@ -13,7 +13,8 @@
 // STATUSTOKEN_API_KEY environment variable (or -api-key) and is never
 // stored. The wallet's directory (default ./wallet-state, mode 0700) holds
 // only the tokens and which are used (tokens.json, mode 0600), and the last
-// directory accepted with its log checkpoint, which are public. Only
+// directory accepted with what the wallet accepted (the file accepted:
+// serial, status names and log checkpoint), which are public. Only
 // request creates it; show, export and list refuse a missing one.
 //
 // show draws the QR code on the terminal when it fits (measured from the

@@ -14,10 +14,13 @@
 //
 // Every directory goes into the log; it is served only once a quorum of
 // the witnesses (from the witnesses file: lines "witness NAME VKEY URL")
-// has cosigned a checkpoint that includes it, with its proof. The service
-// has the witnesses cosign the log again every Config.CosignEvery, so
-// that the proof stays within the trust policy's freshness bound (two
-// epochs). A new directory, with a new serial, is made when its window
+// has cosigned a checkpoint that includes it, with its proof. The quorum
+// must be more than half of the witnesses, as trust policies require. The
+// service has the witnesses cosign the log again every
+// Config.CosignEvery, at most half of Config.IssueMaxAge, so that the
+// proof stays within the trust policy's freshness bounds: its max-age
+// (two epochs), for accepting a directory, and its issue-max-age, under
+// which wallets request tokens. A new directory, with a new serial, is made when its window
 // moves (an epoch ends) or the configuration changes it; a restart within
 // the same window serves the directory already in the log, serial and
 // all, with a fresh proof. A serial is used up only by a directory
@@ -119,8 +122,12 @@ type Config struct {
 	// empty, the existing log's origin, else DefaultOrigin (-log-origin).
 	LogOrigin string
 	// CosignEvery is how often the witnesses cosign the log again, to
-	// keep the proof fresh; at most one epoch (-cosign-every).
+	// keep the proof fresh; at most half of IssueMaxAge (-cosign-every).
 	CosignEvery time.Duration
+	// IssueMaxAge is the trust policy's issue-max-age: wallets request
+	// tokens only under a proof cosigned no longer ago; at most the
+	// policy's max-age, two epochs (-issue-max-age).
+	IssueMaxAge time.Duration
 	// CosignRetry is when a cosigning round without a quorum is retried
 	// (-cosign-retry).
 	CosignRetry time.Duration
@@ -156,6 +163,7 @@ const (
 	DefaultMaxHolders  = 100000
 	DefaultQuorum      = 2
 	DefaultCosignEvery = time.Hour
+	DefaultIssueMaxAge = 2 * time.Hour
 	DefaultCosignRetry = time.Minute
 )
 
@@ -173,6 +181,7 @@ func DefaultConfig() Config {
 		MaxConcurrent:  2 * runtime.GOMAXPROCS(0),
 		Quorum:         DefaultQuorum,
 		CosignEvery:    DefaultCosignEvery,
+		IssueMaxAge:    DefaultIssueMaxAge,
 		CosignRetry:    DefaultCosignRetry,
 		WitnessTimeout: witnessclient.DefaultTimeout,
 		Addr:           DefaultAddr,
@@ -209,8 +218,10 @@ func (c Config) checkService() error {
 		return errors.New("-witnesses is required: a file of lines \"witness NAME VKEY URL\", one for each witness that cosigns the log")
 	case c.Quorum < 1:
 		return errors.New("-quorum must be at least 1")
-	case c.CosignEvery < time.Second || c.CosignEvery > c.Epoch:
-		return errors.New("-cosign-every must be from 1s to the epoch length, so that proofs stay fresh within two epochs")
+	case c.IssueMaxAge < time.Minute || c.IssueMaxAge > 2*c.Epoch || c.IssueMaxAge%time.Second != 0:
+		return errors.New("-issue-max-age must be whole seconds from 1m to two epochs (the trust policy's max-age)")
+	case c.CosignEvery < time.Second || c.CosignEvery > c.IssueMaxAge/2:
+		return fmt.Errorf("-cosign-every must be from 1s to half of -issue-max-age (%v), so that wallets always find a proof fresh enough to request tokens under", c.IssueMaxAge)
 	case c.CosignRetry < 100*time.Millisecond || c.WitnessTimeout < 100*time.Millisecond:
 		return errors.New("-cosign-retry and -witness-timeout must be at least 100ms")
 	}
@@ -258,10 +269,7 @@ func CheckStatuses(list []token.StatusName) error {
 		EpochLength: time.Hour,
 		Statuses:    list,
 	})
-	if err != nil {
-		return errors.New(strings.TrimPrefix(err.Error(), issue.ErrConfig.Error()+": "))
-	}
-	return nil
+	return err
 }
 
 // errClearText explains the refusal of plain HTTP beyond loopback.

@@ -65,6 +65,7 @@ func testConfig(t *testing.T) *Config {
 		Quorum:         2,
 		LogOrigin:      testOrigin,
 		CosignEvery:    time.Hour,
+		IssueMaxAge:    2 * time.Hour,
 		CosignRetry:    time.Minute,
 		WitnessTimeout: 5 * time.Second,
 	}
@@ -774,6 +775,9 @@ func TestCheck(t *testing.T) {
 		{func(c *Config) { c.Witnesses = "" }, "-witnesses is required"},
 		{func(c *Config) { c.Quorum = 0 }, "-quorum"},
 		{func(c *Config) { c.CosignEvery = 48 * time.Hour }, "-cosign-every"},
+		{func(c *Config) { c.CosignEvery = 61 * time.Minute }, "-cosign-every must be from 1s to half of -issue-max-age (2h0m0s)"},
+		{func(c *Config) { c.IssueMaxAge = 49 * time.Hour }, "-issue-max-age"},
+		{func(c *Config) { c.IssueMaxAge = 0 }, "-issue-max-age"},
 		{func(c *Config) { c.Statuses = []token.StatusName{{Code: 1, Name: "A"}} }, "-statuses"},
 		{func(c *Config) { c.Addr = "0.0.0.0:8080" }, errClearText},
 		{func(c *Config) { c.Addr = ":8080" }, errClearText},

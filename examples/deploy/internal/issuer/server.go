@@ -273,7 +273,7 @@ func (s *Service) token(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case err == nil:
 	case errors.Is(err, issue.ErrMalformedRequest):
-		fail(w, http.StatusBadRequest, "%s", trimPrefix(err))
+		fail(w, http.StatusBadRequest, "%v", err)
 		return
 	case errors.Is(err, issue.ErrNotIssuing):
 		fail(w, http.StatusBadRequest, "the request names no key this issuer issues with now: fetch the directory again")
@@ -303,11 +303,6 @@ func bearer(r *http.Request) (string, bool) {
 		return "", false
 	}
 	return cred, true
-}
-
-// trimPrefix drops the "issue: " package prefix from a library error.
-func trimPrefix(err error) string {
-	return strings.TrimPrefix(err.Error(), "issue: ")
 }
 
 // fail writes a one-line plain-text error.

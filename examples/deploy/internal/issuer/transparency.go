@@ -39,9 +39,11 @@ func loadWitnesses(name string) ([]*witnessclient.Witness, error) {
 }
 
 // trustText is the trust policy of this issuer: its root key, its log's
-// key, the witnesses, the quorum of them that must cosign, and the
-// freshness bound, two epochs.
-func trustText(root []byte, logVKey string, ws []*witnessclient.Witness, quorum int, maxAge time.Duration) []byte {
+// key, the witnesses, the quorum of them that must cosign, the freshness
+// bound, two epochs, and the freshness bound for requesting tokens,
+// issue-max-age, which the issuer keeps proofs within by having the
+// witnesses cosign again at least twice as often.
+func trustText(root []byte, logVKey string, ws []*witnessclient.Witness, quorum int, maxAge, issueMaxAge time.Duration) []byte {
 	var b strings.Builder
 	origin, _, _ := strings.Cut(logVKey, "+")
 	fmt.Fprintf(&b, "# Trust policy of the statustoken issuer whose directory log is %s.\n", origin)
@@ -57,6 +59,7 @@ func trustText(root []byte, logVKey string, ws []*witnessclient.Witness, quorum 
 	fmt.Fprintf(&b, "group witnesses %d %s\n", quorum, strings.Join(names, " "))
 	b.WriteString("quorum witnesses\n")
 	fmt.Fprintf(&b, "max-age %s\n", formatDuration(maxAge))
+	fmt.Fprintf(&b, "issue-max-age %s\n", formatDuration(issueMaxAge))
 	return []byte(b.String())
 }
 
@@ -127,6 +130,10 @@ func openLog(c *Config, st *state, logger *slog.Logger) (*logstore.Store, []*wit
 	if c.Quorum > len(ws) {
 		return nil, nil, nil, fmt.Errorf("-quorum %d: the witnesses file %s lists %s", c.Quorum, c.Witnesses, plural(len(ws), "witness", "witnesses"))
 	}
+	if 2*c.Quorum <= len(ws) {
+		return nil, nil, nil, fmt.Errorf("-quorum %d: the witnesses file %s lists %s, and the quorum must be more than half of them (at least %d), so that no two sets of witnesses that share none can each make one",
+			c.Quorum, c.Witnesses, plural(len(ws), "witness", "witnesses"), len(ws)/2+1)
+	}
 	origin, err := resolveOrigin(c.StateDir, c.LogOrigin)
 	if err != nil {
 		return nil, nil, nil, err
@@ -141,11 +148,11 @@ func openLog(c *Config, st *state, logger *slog.Logger) (*logstore.Store, []*wit
 	if logs.Repaired {
 		logger.Warn("dropped an incomplete record at the end of the log's records file (a write that never finished)")
 	}
-	text := trustText(st.root.Public().(ed25519.PublicKey), logs.Log().VerifierKey(), ws, c.Quorum, 2*c.Epoch)
+	text := trustText(st.root.Public().(ed25519.PublicKey), logs.Log().VerifierKey(), ws, c.Quorum, 2*c.Epoch, c.IssueMaxAge)
 	trust, err := token.ParseTrust(text)
 	if err != nil {
 		logs.Close()
-		return nil, nil, nil, err
+		return nil, nil, nil, fmt.Errorf("the trust policy made from the witnesses file %s is refused: %w", c.Witnesses, err)
 	}
 	if err := writeTrust(c.StateDir, text); err != nil {
 		logs.Close()

@@ -127,14 +127,18 @@ func TestTrustFile(t *testing.T) {
 		"\nroot " + base64.StdEncoding.EncodeToString(f.root()) + "\n",
 		"\nlog " + f.srv.pub.logs.Log().VerifierKey() + "\n",
 		"\nwitness w1.example " + f.witnesses[0].VerifierKey() + " http://127.0.0.1:",
-		"\ngroup witnesses 2 w1.example w2.example w3.example\nquorum witnesses\nmax-age 48h\n",
+		"\ngroup witnesses 2 w1.example w2.example w3.example\nquorum witnesses\nmax-age 48h\nissue-max-age 2h\n",
 	} {
 		if !strings.Contains(string(text), want) {
 			t.Errorf("trust.txt lacks %q:\n%s", want, text)
 		}
 	}
-	if f.trust().MaxAge() != 48*time.Hour || f.trust().LogOrigin() != testOrigin {
-		t.Fatalf("trust.txt: max-age %v, origin %q", f.trust().MaxAge(), f.trust().LogOrigin())
+	if f.trust().MaxAge() != 48*time.Hour || f.trust().IssueMaxAge() != 2*time.Hour || f.trust().LogOrigin() != testOrigin {
+		t.Fatalf("trust.txt: max-age %v, issue-max-age %v, origin %q", f.trust().MaxAge(), f.trust().IssueMaxAge(), f.trust().LogOrigin())
+	}
+	// The witnesses cosign again at least twice within issue-max-age.
+	if f.cfg.CosignEvery > f.trust().IssueMaxAge()/2 {
+		t.Fatalf("-cosign-every %v, issue-max-age %v", f.cfg.CosignEvery, f.trust().IssueMaxAge())
 	}
 }
 
@@ -395,5 +399,22 @@ func TestLogKey(t *testing.T) {
 	}
 	if origin, err := logstore.Origin(dir); err != nil || origin != DefaultOrigin {
 		t.Fatalf("origin %q %v", origin, err)
+	}
+}
+
+// TestMinorityQuorum: a quorum of half of the witnesses or fewer, which
+// the trust policies of wallets and scanners may not have, is refused
+// before any trust.txt is written.
+func TestMinorityQuorum(t *testing.T) {
+	cfg := testConfig(t)
+	setupWitnesses(t, cfg)
+	AddHolder(cfg.HoldersPath(), "green", testStatuses)
+	cfg.Quorum = 1
+	if _, err := open(*cfg, quiet, time.Now); err == nil ||
+		!strings.Contains(err.Error(), "-quorum 1: the witnesses file "+cfg.Witnesses+" lists 3 witnesses, and the quorum must be more than half of them (at least 2)") {
+		t.Fatalf("quorum of 1 of 3 witnesses: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(cfg.StateDir, trustFile)); err == nil {
+		t.Fatal("trust.txt written for a minority quorum")
 	}
 }

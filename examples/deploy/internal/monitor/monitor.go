@@ -33,7 +33,8 @@
 //     record's;
 //   - a key returns in a version after a version that did not list it,
 //     or a key ID appears for another suite, status or epoch;
-//   - the checkpoint's quorum time is older than the trust policy's
+//   - the checkpoint's quorum time (the newest time from which a quorum
+//     of the witnesses cosigned it) is older than the trust policy's
 //     max-age: wallets and scanners refuse proofs that old, so either the
 //     witnesses stopped cosigning or this monitor is shown an old
 //     checkpoint, which would hide newer versions from it (a freeze). The
@@ -317,6 +318,18 @@ func treeOf(c *token.Checkpoint) (string, tlog.Tree, error) {
 	return cp.Origin, cp.Tree, nil
 }
 
+// newestCosignature returns the time of the newest cosignature of the
+// verified checkpoint c.
+func newestCosignature(c *token.Checkpoint) time.Time {
+	var newest time.Time
+	for _, cs := range c.Cosignatures() {
+		if cs.Time.After(newest) {
+			newest = cs.Time
+		}
+	}
+	return newest
+}
+
 // finding records a finding and, in text mode, prints it unless the
 // caller prints it later with its record (deferred).
 func (m *monitor) finding(level Level, index *int64, serial *uint64, deferred bool, format string, args ...any) {
@@ -365,27 +378,28 @@ func (m *monitor) run(ctx context.Context) error {
 		m.finding(Alarm, nil, nil, false, "checkpoint: not a checkpoint of the pinned log %q", m.cfg.Trust.LogOrigin())
 		return nil
 	}
-	age := m.now().Sub(cp.Time()).Truncate(time.Second)
+	newest := newestCosignature(cp)
+	age := m.now().Sub(newest).Truncate(time.Second)
 	cr := &CheckpointReport{
 		Origin: origin, Size: tree.N, Hash: base64.StdEncoding.EncodeToString(tree.Hash[:]),
-		Time: cp.Time().UTC(), Age: age.String(), PreviousSize: -1,
+		Time: newest.UTC(), Age: age.String(), PreviousSize: -1,
 	}
 	m.report.Checkpoint = cr
 	when := age.String() + " ago"
 	if age < 0 {
 		when = (-age).String() + " in the future"
 	}
-	m.printf("checkpoint %s: %s, root hash %s, cosigned by a quorum at %s (%s)\n",
+	m.printf("checkpoint %s: %s, root hash %s, newest cosignature %s (%s)\n",
 		origin, plural(tree.N, "record"), cr.Hash, cr.Time.Format(time.RFC3339), when)
-	// cp.Time is the quorum time: the newest time by which a quorum of
-	// the witnesses had cosigned, which is what wallets and scanners
-	// measure freshness from.
-	if maxAge := m.cfg.Trust.MaxAge(); age > maxAge {
+	// The checkpoint's quorum time (token.Checkpoint.Time) is the newest
+	// time at which the cosignatures dated then or later still make a
+	// quorum: what wallets and scanners measure freshness from.
+	if maxAge := m.cfg.Trust.MaxAge(); cp.Time().Unix() < m.now().Unix()-int64(maxAge/time.Second) {
 		// Wallets and scanners refuse a proof this old, so either the
 		// witnesses stopped cosigning (no directory can be published) or
 		// this monitor is shown an old checkpoint while wallets get newer
 		// ones (a freeze that hides new versions from it).
-		m.finding(Alarm, nil, nil, false, "checkpoint: stale: fewer than a quorum of the witnesses cosigned it in the trust policy's max-age %s (quorum at %s): the witnesses stopped cosigning, or this monitor is shown an old checkpoint that hides newer directories", maxAge, when)
+		m.finding(Alarm, nil, nil, false, "checkpoint: stale: fewer than a quorum of the witnesses cosigned it in the trust policy's max-age %s (newest cosignature %s): the witnesses stopped cosigning, or this monitor is shown an old checkpoint that hides newer directories", maxAge, when)
 	}
 
 	if m.prev != nil {

@@ -344,7 +344,7 @@ func TestStaleCheckpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Alarms != 1 || r.Warnings != 0 || len(r.Versions) != 1 || !strings.Contains(out.String(), "ALARM: checkpoint: stale: fewer than a quorum of the witnesses cosigned it in the trust policy's max-age 48h0m0s (quorum at 72h0m0s ago)") {
+	if r.Alarms != 1 || r.Warnings != 0 || len(r.Versions) != 1 || !strings.Contains(out.String(), "ALARM: checkpoint: stale: fewer than a quorum of the witnesses cosigned it in the trust policy's max-age 48h0m0s (newest cosignature 72h0m0s ago)") {
 		t.Errorf("findings %+v\n%s", r.Findings, out.String())
 	}
 
@@ -353,7 +353,7 @@ func TestStaleCheckpoint(t *testing.T) {
 	now := time.Now()
 	d.CosignAt(t, now, now.Add(-72*time.Hour))
 	r, out2 := run(t, d, nil)
-	wantAlarm(t, r, out2, 1, `checkpoint: stale: fewer than a quorum .* \(quorum at [0-9h]+[0-9m]+[0-9.]+s ago\)`)
+	wantAlarm(t, r, out2, 1, `checkpoint: stale: fewer than a quorum .* \(newest cosignature [0-9]+s ago\)`)
 	d.CosignAt(t, now.Add(-47*time.Hour), now.Add(-time.Hour))
 	r, _ = run(t, d, nil)
 	clean(t, r)

@@ -37,6 +37,28 @@ type outcome struct {
 
 func (o *outcome) valid() bool { return o.err == nil }
 
+// malformedInput refuses an input as malformed, for a reason the
+// scanner itself found or for the form it could not decode. It wraps
+// token.ErrMalformed, and the library's error when there is one.
+type malformedInput struct {
+	why string // in the scanner's words
+	err error  // the library's error, or nil
+}
+
+func (e *malformedInput) Error() string {
+	if e.err != nil {
+		return e.err.Error()
+	}
+	return token.ErrMalformed.Error() + ": " + e.why
+}
+
+func (e *malformedInput) Unwrap() []error {
+	if e.err == nil {
+		return []error{token.ErrMalformed}
+	}
+	return []error{token.ErrMalformed, e.err}
+}
+
 // errSeenHere refuses a token this scanner accepted before.
 var errSeenHere = fmt.Errorf("%w (by this scanner)", verify.ErrReplayed)
 
@@ -54,14 +76,14 @@ func newItem(line int, s string) item {
 func textForm(s string) (string, error) {
 	s = strings.TrimSpace(s)
 	if len(s) > MaxInput {
-		return "", fmt.Errorf("%w: input longer than any token", token.ErrMalformed)
+		return "", &malformedInput{why: "input longer than any token"}
 	}
 	if strings.HasPrefix(s, token.TextPrefix) {
 		return s, nil
 	}
 	t, err := token.ParseBase64(s)
 	if err != nil {
-		return "", err
+		return "", &malformedInput{why: "neither the " + token.TextPrefix + " text form nor the base64url form of a token", err: err}
 	}
 	text, err := t.MarshalText()
 	if err != nil {

@@ -7,10 +7,11 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"strings"
 	"syscall"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+	"github.com/statustoken/statustoken/examples/deploy/redisstore"
 	"github.com/statustoken/statustoken/token"
 	"github.com/statustoken/statustoken/verify"
 )
@@ -115,13 +116,11 @@ func (s *Scanner) message(o *outcome) string {
 	err := o.err
 	switch reason(err) {
 	case "malformed":
-		msg := "malformed: not a statustoken v1 token"
-		if detail := strings.TrimPrefix(err.Error(), token.ErrMalformed.Error()); detail != err.Error() {
-			if detail = clean(strings.TrimPrefix(detail, ": ")); detail != "" {
-				msg += " (" + detail + ")"
-			}
+		var mi *malformedInput
+		if errors.As(err, &mi) {
+			return "malformed: not a statustoken v1 token (" + mi.why + ")"
 		}
-		return msg
+		return "malformed: not a statustoken v1 token (not the " + token.TextPrefix + " text form of one)"
 	case "expired":
 		if o.expiry.IsZero() {
 			return "expired"
@@ -154,7 +153,11 @@ func (s *Scanner) message(o *outcome) string {
 	case "store_full":
 		return "this scanner's memory of used tokens is full, so the token is refused: use -redis, or restart the scanner"
 	}
-	return "the spent-token store refused to record the token (" + clean(err.Error()) + ")"
+	var re redis.Error
+	if errors.As(err, &re) {
+		return "the spent-token store refused to record the token (Redis answered: " + re.Error() + ")"
+	}
+	return "the spent-token store refused to record the token (" + err.Error() + ")"
 }
 
 // storeCause says why the shared store was unavailable.
@@ -173,11 +176,11 @@ func (s *Scanner) storeCause(err error) string {
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return where + ": connection refused"
 	}
-	detail := clean(strings.TrimPrefix(strings.TrimPrefix(err.Error(), verify.ErrStoreUnavailable.Error()), ": "))
-	if s.redis != nil {
-		detail = strings.TrimPrefix(detail, s.redis.Addr()+": ")
+	var ue *redisstore.UnavailableError
+	if errors.As(err, &ue) {
+		return where + ": " + ue.Err.Error()
 	}
-	return where + ": " + detail
+	return where + ": " + err.Error()
 }
 
 // timedOut reports whether err says that the store did not answer in
@@ -185,29 +188,6 @@ func (s *Scanner) storeCause(err error) string {
 func timedOut(err error) bool {
 	var ne net.Error
 	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
-}
-
-// packagePrefixes are the prefixes that Go packages put on their errors;
-// none is shown.
-var packagePrefixes = []string{
-	"verify: ", "token: ", "redisstore: ", "redis: ", "edsig: ", "rsabssa: ", "base45: ",
-	"transparency: ", "format: ", "keyset: ", "note: ", "tlog: ", "torchwood: ",
-}
-
-// clean removes package names from an error's text: at its start and
-// after each ": " or "(".
-func clean(msg string) string {
-	for {
-		before := msg
-		for _, p := range packagePrefixes {
-			msg = strings.TrimPrefix(msg, p)
-			msg = strings.ReplaceAll(msg, ": "+p, ": ")
-			msg = strings.ReplaceAll(msg, "("+p, "(")
-		}
-		if msg == before {
-			return msg
-		}
-	}
 }
 
 // since says how long ago d was, roughly: "40 s", "12 min", "3 h",

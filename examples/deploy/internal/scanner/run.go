@@ -9,8 +9,6 @@ import (
 	"os"
 	"strings"
 	"time"
-
-	"github.com/statustoken/statustoken/token"
 )
 
 // ErrNoToken is returned by Scan for an input with no token in it.
@@ -182,7 +180,7 @@ func (l *lineReader) next() (item, error) {
 				return item{}, err
 			}
 			l.n++
-			return item{line: l.n, err: fmt.Errorf("%w: line longer than any token", token.ErrMalformed)}, nil
+			return item{line: l.n, err: &malformedInput{why: "line longer than any token"}}, nil
 		}
 		if err != nil && (err != io.EOF || len(b) == 0) {
 			return item{}, err

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
-
 	"io/fs"
 	"log/slog"
 	"sync"
@@ -131,7 +129,7 @@ func New(cfg Config) (*Scanner, error) {
 	if cfg.TrustFile == "" {
 		return nil, setupErr("-trust is required: the issuer's trust policy file (trust.txt)")
 	}
-	pinned, err := loadTrust(cfg.TrustFile)
+	trust, err := loadTrust(cfg.TrustFile)
 	if err != nil {
 		return nil, err
 	}
@@ -171,20 +169,24 @@ func New(cfg Config) (*Scanner, error) {
 	}
 	if cfg.Redis != "" {
 		s.redis, err = redisstore.Open(cfg.Redis, &redisstore.Options{Prefix: cfg.RedisPrefix, Timeout: cfg.RedisTimeout, Now: cfg.Now})
-		if err != nil {
-			return nil, setupErr("-redis: %s", clean(err.Error()))
+		var ae *redisstore.AddrError
+		switch {
+		case errors.As(err, &ae):
+			return nil, setupErr("-redis: %s", ae.Reason)
+		case err != nil:
+			return nil, setupErr("-redis: %v", err)
 		}
 		s.watch = &watchedStore{s: s.redis}
 		// One deadline for all the store calls of a batch: a hung store
 		// costs a batch one timeout, not one per token.
 		opts.Spent, opts.SpentTimeout = s.watch, cfg.RedisTimeout
 	}
-	s.v, err = verify.New(pub, pinned.Trust, opts)
+	s.v, err = verify.New(pub, trust, opts)
 	if err != nil {
 		if s.redis != nil {
 			s.redis.Close()
 		}
-		return nil, explainLoad(err, pinned, pub, "the saved directory", cfg.TrustFile, cfg.DirectoryFile, 0)
+		return nil, explainLoad(err, trust, pub, "the saved directory", cfg.TrustFile, cfg.DirectoryFile)
 	}
 	s.batch = s.v.NewBatch()
 	return s, nil
@@ -203,22 +205,25 @@ func (s *Scanner) Directory() *token.Directory { return s.v.Directory() }
 
 // loadTrust reads the trust policy. token.ParseTrust refuses a root key
 // that cannot verify anything (all zeros, of small order, not canonical);
-// that mistake gets its own message, since the fix is a new trust.txt.
-func loadTrust(name string) (*directory.Pinned, error) {
-	pinned, err := directory.LoadTrust(name)
-	if errors.Is(err, token.ErrMalformedTrust) && strings.Contains(err.Error(), "root key is not a valid Ed25519 public key") {
+// a policy refused for its root line gets its own message, since the fix
+// is a new trust.txt.
+func loadTrust(name string) (*token.Trust, error) {
+	trust, err := directory.LoadTrust(name)
+	var le *token.LoadError
+	switch {
+	case errors.As(err, &le) && le.Keyword == "root":
 		return nil, setupErr("the trust policy %s pins a root key that is not a valid Ed25519 public key "+
-			"(all zeros, of small order, or not canonical): take trust.txt again from the issuer's operator", name)
+			"(malformed trust policy: %s): take trust.txt again from the issuer's operator", name, le.Detail)
+	case err != nil:
+		return nil, setupErr("%v", err)
 	}
-	if err != nil {
-		return nil, setupErr("%s", clean(err.Error()))
-	}
-	return pinned, nil
+	return trust, nil
 }
 
-// explainLoad says why a directory was refused, without the library's
-// own wording. what is "the saved directory" or "the issuer's directory".
-func explainLoad(err error, pinned *directory.Pinned, pub token.Published, what, trustFile, dirFile string, prevSerial uint64) error {
+// explainLoad says why a directory was refused, in the scanner's words
+// and from what the library's errors carry. what is "the saved directory"
+// or "the issuer's directory".
+func explainLoad(err error, trust *token.Trust, pub token.Published, what, trustFile, dirFile string) error {
 	switch {
 	case errors.Is(err, token.ErrDirectorySignature):
 		msg := fmt.Sprintf("%s is not signed by the pinned root key in %s", what, trustFile)
@@ -229,13 +234,26 @@ func explainLoad(err error, pinned *directory.Pinned, pub token.Published, what,
 		}
 		return setupErr("%s", msg)
 	case errors.Is(err, token.ErrMalformedDirectory), errors.Is(err, token.ErrInvalidDirectory):
-		return setupErr("%s %s breaks the directory format (%s): fetch it again with \"scanner update\"", what, dirFile, clean(err.Error()))
+		return setupErr("%s %s breaks the directory format (%s): fetch it again with \"scanner update\"", what, dirFile, directoryFault(err))
 	}
-	msg := clean(pinned.Explain(err, pub, prevSerial).Error())
+	msg := directory.Explain(err, trust, pub).Error()
 	if errors.Is(err, token.ErrStale) {
 		msg += `; run "scanner update" for a fresh directory and proof`
 	}
 	return setupErr("%s %s is refused: %s", what, dirFile, msg)
+}
+
+// directoryFault says which rule a directory's bytes break.
+func directoryFault(err error) string {
+	switch {
+	case errors.Is(err, token.ErrMalformedDirectory):
+		return "not the one canonical JSON encoding of a directory"
+	case errors.Is(err, token.ErrInvalidDirectory):
+		return "its keys, epochs, statuses or limits break the directory rules"
+	case errors.Is(err, token.ErrDirectorySignature):
+		return "its signature does not verify under the pinned root key"
+	}
+	return "unreadable"
 }
 
 // watchedStore is the shared store, remembering the first error that

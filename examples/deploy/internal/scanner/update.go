@@ -21,8 +21,15 @@ type UpdateConfig struct {
 	// Issuer is the issuer's base URL.
 	Issuer string
 	// DirectoryFile, SignatureFile and ProofFile are written;
-	// CheckpointFile, the log checkpoint accepted, is read and written.
-	DirectoryFile, SignatureFile, ProofFile, CheckpointFile string
+	// AcceptedFile, what the scanner accepted (token.Accepted: the serial
+	// and SHA-256 of the saved directory, every status name accepted so
+	// far, and the log checkpoint), is read and written.
+	DirectoryFile, SignatureFile, ProofFile, AcceptedFile string
+	// LegacyCheckpointFile is the log checkpoint file of an older
+	// scanner, which kept no AcceptedFile: while AcceptedFile does not
+	// exist, the accepted state is taken from it and the saved
+	// DirectoryFile. It is never written. None when empty.
+	LegacyCheckpointFile string
 	// Client makes the requests; http.DefaultClient when nil.
 	Client *http.Client
 	// Now is the clock; time.Now when nil.
@@ -57,7 +64,7 @@ func Update(ctx context.Context, c UpdateConfig) (*Updated, error) {
 	if c.TrustFile == "" {
 		return nil, setupErr("-trust is required: the issuer's trust policy file (trust.txt)")
 	}
-	pinned, err := loadTrust(c.TrustFile)
+	trust, err := loadTrust(c.TrustFile)
 	if err != nil {
 		return nil, err
 	}
@@ -65,66 +72,111 @@ func Update(ctx context.Context, c UpdateConfig) (*Updated, error) {
 	if err != nil {
 		return nil, setupErr("%v", err)
 	}
-	// What was accepted before: the saved directory's serial and bytes,
-	// and the log checkpoint.
-	var minSerial uint64
-	prev, err := files.ReadLimited(c.DirectoryFile, token.MaxDirectorySize)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		prev = nil
-	case err != nil:
-		return nil, setupErr("reading the saved directory: %v", err)
-	default:
-		d, err := token.ParseDirectory(prev)
-		if err != nil {
-			return nil, setupErr("the saved directory %s is unreadable (%s): remove it to start again", c.DirectoryFile, clean(err.Error()))
-		}
-		minSerial = d.Serial
-	}
-	var cp *token.Checkpoint
-	cpText, err := files.ReadLimited(c.CheckpointFile, token.MaxProofSize)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-	case err != nil:
-		return nil, setupErr("reading the saved log checkpoint: %v", err)
-	default:
-		if cp, err = token.ParseCheckpoint(cpText, pinned.Trust); err != nil {
-			return nil, setupErr("the saved log checkpoint %s does not verify under the pinned trust policy (%s): if the policy changed on purpose, remove that file", c.CheckpointFile, clean(err.Error()))
-		}
+	acc, err := c.accepted(trust)
+	if err != nil {
+		return nil, err
 	}
 	pub, err := directory.Fetch(ctx, c.Client, base)
 	if err != nil {
 		return nil, fmt.Errorf("fetching the directory from %s: %v", base, err)
 	}
-	v, err := verify.New(pub, pinned.Trust, &verify.Options{Now: c.Now, MinSerial: minSerial, Checkpoint: cp})
-	if err == nil {
-		err = directory.CheckSameSerial(prev, pub.Directory)
-	}
+	v, err := verify.New(pub, trust, &verify.Options{Now: c.Now, Accepted: acc})
 	if err != nil {
 		// Not a setup error: the issuer sent a bad directory.
 		var se *SetupError
-		if errors.As(explainLoad(err, pinned, pub, "the issuer's directory", c.TrustFile, base.String(), minSerial), &se) {
-			return nil, errors.New(se.msg)
+		if errors.As(explainLoad(err, trust, pub, "the issuer's directory", c.TrustFile, base.String()), &se) {
+			return nil, &refusedError{msg: se.msg, err: err}
 		}
 		return nil, err
 	}
 	d := v.Directory()
-	newCP, err := v.Checkpoint().MarshalText()
+	newAcc, err := v.Accepted().MarshalText()
 	if err != nil {
 		return nil, setupErr("%v", err)
 	}
-	// The directory goes last but for the checkpoint: a reader between
-	// two writes sees an old directory with a new signature or proof,
-	// which fails, never a mismatch that passes; a scanner stopped before
-	// the checkpoint is written keeps the older one, which every later
-	// log extends.
+	// The directory goes last but for the accepted state: a reader
+	// between two writes sees an old directory with a new signature or
+	// proof, which fails, never a mismatch that passes; a scanner stopped
+	// before the accepted state is written keeps the older one, which
+	// every later directory extends.
 	for _, f := range []struct {
 		name string
 		data []byte
-	}{{c.SignatureFile, pub.Signature}, {c.ProofFile, pub.Proof}, {c.DirectoryFile, pub.Directory}, {c.CheckpointFile, newCP}} {
+	}{{c.SignatureFile, pub.Signature}, {c.ProofFile, pub.Proof}, {c.DirectoryFile, pub.Directory}, {c.AcceptedFile, newAcc}} {
 		if err := files.WriteAtomic(f.name, f.data, 0o644); err != nil {
 			return nil, setupErr("saving the directory: %v", err)
 		}
 	}
-	return &Updated{Serial: d.Serial, Keys: len(d.Keys), LogSize: v.Checkpoint().Size()}, nil
+	return &Updated{Serial: d.Serial, Keys: len(d.Keys), LogSize: v.Accepted().Checkpoint.Size()}, nil
+}
+
+// refusedError is a directory the issuer sent that the scanner refused,
+// explained for people; it wraps the library's error.
+type refusedError struct {
+	msg string
+	err error
+}
+
+func (e *refusedError) Error() string { return e.msg }
+func (e *refusedError) Unwrap() error { return e.err }
+
+// accepted returns what the scanner accepted before, checked under
+// trust: the AcceptedFile, or, while there is none, what the saved
+// directory and the LegacyCheckpointFile of an older scanner say; the
+// zero Accepted when the scanner has accepted nothing yet.
+func (c *UpdateConfig) accepted(trust *token.Trust) (token.Accepted, error) {
+	if c.AcceptedFile == "" {
+		return token.Accepted{}, setupErr("no accepted state file: it keeps older directories from being passed off as current")
+	}
+	text, err := files.ReadLimited(c.AcceptedFile, token.MaxAcceptedSize)
+	switch {
+	case err == nil:
+		acc, err := token.ParseAccepted(text, trust)
+		if err != nil {
+			return token.Accepted{}, savedStateError(c.AcceptedFile, err)
+		}
+		return acc, nil
+	case !errors.Is(err, fs.ErrNotExist):
+		return token.Accepted{}, setupErr("reading the saved accepted state: %v", err)
+	}
+	dir, err := files.ReadLimited(c.DirectoryFile, token.MaxDirectorySize)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return token.Accepted{}, nil
+	case err != nil:
+		return token.Accepted{}, setupErr("reading the saved directory: %v", err)
+	}
+	var cp []byte
+	if c.LegacyCheckpointFile != "" {
+		cp, err = files.ReadLimited(c.LegacyCheckpointFile, token.MaxProofSize)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			cp = nil
+		case err != nil:
+			return token.Accepted{}, setupErr("reading the saved log checkpoint: %v", err)
+		}
+	}
+	acc, err := directory.LegacyAccepted(dir, cp, trust)
+	var le *token.LoadError
+	switch {
+	case errors.As(err, &le):
+		return token.Accepted{}, savedStateError(c.LegacyCheckpointFile, err)
+	case err != nil:
+		return token.Accepted{}, setupErr("the saved directory %s is unreadable (%s): remove it to start again", c.DirectoryFile, directoryFault(err))
+	}
+	return acc, nil
+}
+
+// savedStateError explains why the saved accepted state, or the log
+// checkpoint of an older scanner, in the file name was refused by the
+// library.
+func savedStateError(name string, err error) error {
+	var le *token.LoadError
+	if !errors.As(err, &le) {
+		return setupErr("the saved accepted state %s is unusable", name)
+	}
+	if le.Err == token.ErrRollback {
+		return setupErr("the saved accepted state %s is damaged (%s): it keeps older directories from being passed off as current; restore it from a backup, or remove it to start again", name, le.Detail)
+	}
+	return setupErr("the saved log checkpoint in %s does not verify under the pinned trust policy (%s): if the policy changed on purpose, remove that file", name, le.Detail)
 }

@@ -264,7 +264,7 @@ func wallets(t *testing.T, dir string) (string, map[string]bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.StoreDirectory(f.Current(), f.Holder().Checkpoint()); err != nil {
+	if err := s.StoreDirectory(f.Current(), f.Holder().Accepted()); err != nil {
 		t.Fatal(err)
 	}
 	toks := f.Ed25519Tokens(3)

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/statustoken/statustoken/examples/deploy/internal/directory"
 	"github.com/statustoken/statustoken/examples/deploy/internal/files"
 	"github.com/statustoken/statustoken/token"
 )
@@ -18,21 +19,30 @@ import (
 //
 //	tokens.json      the tokens and which are used (0600)
 //	directory.json   the last directory accepted, its signature and log
-//	directory.sig    proof (public, the same for everyone); its serial is
-//	directory.proof  the lowest the wallet accepts from now on
-//	checkpoint       the log checkpoint accepted with it: the log of every
-//	                 later directory must extend it
+//	directory.sig    proof (public, the same for everyone)
+//	directory.proof
+//	accepted         what the wallet accepted (token.Accepted: the serial
+//	                 and SHA-256 of that directory, every status name
+//	                 accepted so far, and the log checkpoint): every later
+//	                 directory must extend it
+//
+// A state directory of an older wallet has, instead of accepted, the file
+// checkpoint (the log checkpoint alone): the accepted state is then taken
+// from it and directory.json, and written as accepted with the next
+// directory accepted.
 //
 // Nothing else is kept: not the API key, not the issuer's address, no time
 // of issuance or use. "wallet show" writes the QR code's PNG next to the
 // directory, not in it (DefaultPNG).
 const (
-	TokensFile       = "tokens.json"
-	DirectoryFile    = "directory.json"
-	SignatureFile    = "directory.sig"
-	ProofFile        = "directory.proof"
-	CheckpointFile   = "checkpoint"
-	tokensFileFormat = 1
+	TokensFile    = "tokens.json"
+	DirectoryFile = "directory.json"
+	SignatureFile = "directory.sig"
+	ProofFile     = "directory.proof"
+	AcceptedFile  = "accepted"
+	// LegacyCheckpointFile is the log checkpoint file of older wallets.
+	LegacyCheckpointFile = "checkpoint"
+	tokensFileFormat     = 1
 	// maxTokensFile bounds the tokens file: ample for thousands of tokens.
 	maxTokensFile = 8 << 20
 )
@@ -278,37 +288,67 @@ func (s *Store) statusName(st token.Status) string {
 	return fmt.Sprintf("status %d", st)
 }
 
-// accepted returns what the wallet accepted last: the stored directory's
-// serial and bytes, and the log checkpoint, checked under trust; the zero
-// values when the wallet has accepted nothing yet.
-func (s *Store) accepted(trust *token.Trust) (serial uint64, data []byte, cp *token.Checkpoint, err error) {
-	data, err = s.storedDirectory()
+// accepted returns what the wallet accepted last, checked under trust:
+// the accepted file, or for the state of an older wallet what its stored
+// directory and checkpoint say; the zero Accepted when the wallet has
+// accepted nothing yet.
+func (s *Store) accepted(trust *token.Trust) (token.Accepted, error) {
+	if s.missing {
+		return token.Accepted{}, nil
+	}
+	name := filepath.Join(s.dir, AcceptedFile)
+	text, err := files.ReadLimited(name, token.MaxAcceptedSize)
+	switch {
+	case err == nil:
+		acc, err := token.ParseAccepted(text, trust)
+		if err != nil {
+			return token.Accepted{}, storedStateError(name, err)
+		}
+		return acc, nil
+	case !errors.Is(err, fs.ErrNotExist):
+		return token.Accepted{}, err
+	}
+	// An older wallet's state, or none.
+	data, err := s.storedDirectory()
 	if err != nil || data == nil {
-		return 0, nil, nil, err
+		return token.Accepted{}, err
 	}
-	d, err := token.ParseDirectory(data)
-	if err != nil {
-		return 0, nil, nil, fmt.Errorf("the stored directory %s is unreadable: %v", filepath.Join(s.dir, DirectoryFile), err)
+	cpName := filepath.Join(s.dir, LegacyCheckpointFile)
+	cp, err := files.ReadLimited(cpName, token.MaxProofSize)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		cp = nil
+	case err != nil:
+		return token.Accepted{}, err
 	}
-	name := filepath.Join(s.dir, CheckpointFile)
-	text, err := files.ReadLimited(name, token.MaxProofSize)
-	if errors.Is(err, fs.ErrNotExist) {
-		return d.Serial, data, nil, nil
+	acc, err := directory.LegacyAccepted(data, cp, trust)
+	var le *token.LoadError
+	switch {
+	case errors.As(err, &le):
+		return token.Accepted{}, storedStateError(cpName, err)
+	case err != nil:
+		return token.Accepted{}, fmt.Errorf("the stored directory %s is unreadable (%w): remove it to start again", filepath.Join(s.dir, DirectoryFile), err)
 	}
-	if err != nil {
-		return 0, nil, nil, err
-	}
-	if cp, err = token.ParseCheckpoint(text, trust); err != nil {
-		return 0, nil, nil, fmt.Errorf("the stored log checkpoint %s does not verify under the pinned trust policy (%v): if the policy changed on purpose, remove that file", name, err)
-	}
-	return d.Serial, data, cp, nil
+	return acc, nil
 }
 
-// StoreDirectory keeps an accepted directory and its log checkpoint,
+// storedStateError explains why the stored accepted state, or the log
+// checkpoint of an older wallet, in the file name was refused by the
+// library.
+func storedStateError(name string, err error) error {
+	var le *token.LoadError
+	if errors.As(err, &le) && le.Err == token.ErrRollback {
+		return fmt.Errorf("the stored accepted state %s is unreadable (%w): it keeps older directories from being passed off as current; restore it from a backup, or remove it to start again", name, err)
+	}
+	return fmt.Errorf("the stored log checkpoint in %s does not verify under the pinned trust policy (%w): if the policy changed on purpose, remove that file", name, err)
+}
+
+// StoreDirectory keeps an accepted directory and the accepted state,
 // creating the state directory if it is missing. The directory goes
-// first: a wallet stopped in between has the new serial and the old
-// checkpoint, which every later log still extends.
-func (s *Store) StoreDirectory(p token.Published, cp *token.Checkpoint) error {
+// first: a wallet stopped in between has the new directory and the old
+// accepted state, which every later directory still extends. An older
+// wallet's checkpoint file, replaced by the accepted file, is removed.
+func (s *Store) StoreDirectory(p token.Published, acc token.Accepted) error {
 	if err := s.ensure(); err != nil {
 		return err
 	}
@@ -320,9 +360,15 @@ func (s *Store) StoreDirectory(p token.Published, cp *token.Checkpoint) error {
 			return err
 		}
 	}
-	text, err := cp.MarshalText()
+	text, err := acc.MarshalText()
 	if err != nil {
 		return err
 	}
-	return files.WriteAtomic(filepath.Join(s.dir, CheckpointFile), text, 0o600)
+	if err := files.WriteAtomic(filepath.Join(s.dir, AcceptedFile), text, 0o600); err != nil {
+		return err
+	}
+	if err := os.Remove(filepath.Join(s.dir, LegacyCheckpointFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
 }

@@ -109,7 +109,7 @@ type RequestOptions struct {
 	// Issuer is the issuer's base URL.
 	Issuer *url.URL
 	// Trust is the pinned trust policy.
-	Trust *directory.Pinned
+	Trust *token.Trust
 	// Status names the status to request.
 	Status string
 	// N is the number of tokens, 1 to holder.MaxTokens.
@@ -155,13 +155,34 @@ func Request(ctx context.Context, e *Env, o RequestOptions) error {
 	if !ok {
 		return fmt.Errorf("the directory has no status %q (it has: %s)", o.Status, statusNames(dir))
 	}
-	if err := s.StoreDirectory(pub, h.Checkpoint()); err != nil {
+	if err := s.StoreDirectory(pub, h.Accepted()); err != nil {
 		return err
 	}
-	log.Debug("directory accepted", "serial", dir.Serial, "log_size", h.Checkpoint().Size())
+	log.Debug("directory accepted", "serial", dir.Serial, "log_size", h.Accepted().Checkpoint.Size())
 	now := e.now()
 	pending, req, err := h.Request(code, now, o.N)
-	if err != nil {
+	if errors.Is(err, holder.ErrUpdateFirst) {
+		// The proof is older than the policy's issue-max-age: the
+		// issuer may have cosigned its log since. Fetch it once more.
+		log.Debug("directory too old to request tokens under; fetching it again", "checkpoint_time", h.Accepted().Checkpoint.Time().UTC().Format(time.RFC3339))
+		if pub, err = directory.Fetch(ctx, client, o.Issuer); err != nil {
+			return fmt.Errorf("fetching the directory again: %w", err)
+		}
+		if err := h.Update(pub); err != nil {
+			return fmt.Errorf("the issuer's directory is refused: %w", directory.Explain(err, o.Trust, pub))
+		}
+		if err := s.StoreDirectory(pub, h.Accepted()); err != nil {
+			return err
+		}
+		now = e.now()
+		pending, req, err = h.Request(code, now, o.N)
+	}
+	switch {
+	case errors.Is(err, holder.ErrUpdateFirst):
+		return fmt.Errorf("the issuer's directory was last cosigned by a quorum of its witnesses at %s, longer ago than issue-max-age %v of the trust policy, so no token is requested under it: "+
+			"try again later; if it stays so, the issuer's witnesses are down, or someone is holding back updates (%w)",
+			h.Accepted().Checkpoint.Time().UTC().Format(time.RFC3339), o.Trust.IssueMaxAge(), err)
+	case err != nil:
 		return err
 	}
 	log.Debug("sending the token request", "url", base+directory.TokenRequestPath, "status", o.Status, "tokens", o.N)
@@ -191,19 +212,16 @@ func Request(ctx context.Context, e *Env, o RequestOptions) error {
 // openHolder returns a Holder for the directory fetched from the issuer,
 // checked under the pinned trust policy and against what the wallet
 // accepted before: a directory with a lower serial, or another one with
-// the same serial, is refused, and its log must extend the checkpoint
-// accepted last.
-func openHolder(e *Env, s *Store, pub token.Published, pinned *directory.Pinned) (*holder.Holder, error) {
-	serial, prev, cp, err := s.accepted(pinned.Trust)
+// the same serial, is refused, as is one that renames a status, and its
+// log must extend the checkpoint accepted last.
+func openHolder(e *Env, s *Store, pub token.Published, trust *token.Trust) (*holder.Holder, error) {
+	acc, err := s.accepted(trust)
 	if err != nil {
 		return nil, err
 	}
-	h, err := holder.New(pub, pinned.Trust, &holder.Options{Now: e.now, MinSerial: serial, Checkpoint: cp})
-	if err == nil {
-		err = directory.CheckSameSerial(prev, pub.Directory)
-	}
+	h, err := holder.New(pub, trust, &holder.Options{Now: e.now, Accepted: acc})
 	if err != nil {
-		return nil, fmt.Errorf("the issuer's directory is refused: %w", pinned.Explain(err, pub, serial))
+		return nil, fmt.Errorf("the issuer's directory is refused: %w", directory.Explain(err, trust, pub))
 	}
 	return h, nil
 }

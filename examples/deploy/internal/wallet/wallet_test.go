@@ -38,7 +38,7 @@ func onTerminal(e *Env, w, h int) *Env {
 // changed by mod, and returns its stderr.
 func request(t *testing.T, f *wallettest.Issuer, state string, n int, mod ...func(*RequestOptions)) (string, error) {
 	t.Helper()
-	pinned, err := directory.LoadTrust(f.Trust)
+	trust, err := directory.LoadTrust(f.Trust)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +46,7 @@ func request(t *testing.T, f *wallettest.Issuer, state string, n int, mod ...fun
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := RequestOptions{State: state, Issuer: u, Trust: pinned, Status: "green", N: n, APIKey: wallettest.APIKey}
+	o := RequestOptions{State: state, Issuer: u, Trust: trust, Status: "green", N: n, APIKey: wallettest.APIKey}
 	for _, m := range mod {
 		m(&o)
 	}
@@ -72,7 +72,7 @@ func seed(t *testing.T, state string, f *wallettest.Issuer, toks []*token.Token)
 	}
 	if f != nil {
 		h := f.Holder()
-		if err := s.StoreDirectory(f.Current(), h.Checkpoint()); err != nil {
+		if err := s.StoreDirectory(f.Current(), h.Accepted()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -128,11 +128,11 @@ func TestRequestCanceled(t *testing.T) {
 	state := filepath.Join(t.TempDir(), "w")
 	ctx, cancel := context.WithCancel(t.Context())
 	time.AfterFunc(200*time.Millisecond, cancel)
-	pinned, _ := directory.LoadTrust(f.Trust)
+	trust, _ := directory.LoadTrust(f.Trust)
 	u, _ := directory.IssuerURL(f.URL())
 	e, _, _ := testEnv(time.Time{})
 	start := time.Now()
-	err := Request(ctx, e, RequestOptions{State: state, Issuer: u, Trust: pinned, Status: "green", N: 1, APIKey: wallettest.APIKey})
+	err := Request(ctx, e, RequestOptions{State: state, Issuer: u, Trust: trust, Status: "green", N: 1, APIKey: wallettest.APIKey})
 	if !errors.Is(err, context.Canceled) || time.Since(start) > 10*time.Second {
 		t.Fatalf("canceled request: %v after %v", err, time.Since(start))
 	}
@@ -168,16 +168,17 @@ func TestDirectoryRollback(t *testing.T) {
 	if s := storedSerial(); s != 5 {
 		t.Fatalf("stored directory has serial %d after a refused rollback, want 5", s)
 	}
-	// Another directory under the same serial is refused too: the log
+	// Another directory under the same serial is refused too, as a
+	// rollback: the accepted state keeps the hash of serial 5. (The log
 	// takes no second serial 5, so it comes with the proof of another
-	// directory.
+	// directory.)
 	f.Serial = 5
 	honest := f.Current()
 	f.Shift = 24 * time.Hour
 	f.Publish = func(data, sig []byte) token.Published {
 		return token.Published{Directory: data, Signature: sig, Proof: honest.Proof}
 	}
-	if _, err := request(t, f, state, 1); err == nil || !strings.Contains(err.Error(), "not proven to be in the issuer's log") {
+	if _, err := request(t, f, state, 1); !errors.Is(err, token.ErrRollback) || !strings.Contains(err.Error(), "directory rollback: the issuer sent other contents under serial 5, accepted before") {
 		t.Fatalf("other directory, same serial: %v", err)
 	}
 	f.Publish = nil
@@ -187,8 +188,15 @@ func TestDirectoryRollback(t *testing.T) {
 	if s := storedSerial(); s != 6 {
 		t.Fatalf("stored directory has serial %d, want 6", s)
 	}
-	// A stored directory that does not open under the pinned root key
-	// is not silently replaced.
+	// A stored accepted state that does not read is not silently
+	// replaced.
+	os.WriteFile(filepath.Join(state, AcceptedFile), []byte("{}"), 0o600)
+	if _, err := request(t, f, state, 1); err == nil || !strings.Contains(err.Error(), "stored accepted state") || !strings.Contains(err.Error(), "unreadable") {
+		t.Fatalf("unreadable stored accepted state: %v", err)
+	}
+	// Nor is the stored directory of an older wallet, which it reads
+	// its state from.
+	os.Remove(filepath.Join(state, AcceptedFile))
 	os.WriteFile(filepath.Join(state, DirectoryFile), []byte("{}"), 0o600)
 	if _, err := request(t, f, state, 1); err == nil || !strings.Contains(err.Error(), "stored directory") || !strings.Contains(err.Error(), "unreadable") {
 		t.Fatalf("unreadable stored directory: %v", err)
