@@ -9,21 +9,32 @@
 //
 // Wallets and scanners accept a directory only as published
 // ([Published]: the bytes, the root signature and a proof that the
-// directory is in the issuer's witnessed log) under the trust policy they
-// pin ([Trust], [ParseTrust]); [Open] checks it all, in one place, and
-// package holder and package verify call it.
+// directory is the newest in the issuer's witnessed log) under the trust
+// policy they pin ([Trust], [ParseTrust]); [Open] checks it all, in one
+// place, and package holder and package verify call it. What they
+// accepted ([Accepted]: the serial, the directory's hash, the status
+// names and the log checkpoint) is what every later directory must
+// extend; persist it with [Accepted.MarshalText] and read it back with
+// [ParseAccepted] after a restart.
 //
 // The normative specification, with every rejection rule, is SPEC.md in
 // this directory. This package holds no keys and verifies no token
 // signatures: issuers use package issue, wallets package holder, scanners
-// package verify.
+// package verify; tests and examples use package issue/issuetest.
 //
 // # Errors
 //
 // Every error wraps one of: [ErrMalformed] (tokens);
 // [ErrMalformedDirectory], [ErrInvalidDirectory], [ErrDirectorySignature]
-// (directories); [ErrRollback], [ErrNotLogged], [ErrQuorum], [ErrStale],
-// [ErrInconsistent], [ErrMalformedTrust] (loading a published directory
-// under a trust policy). Each sentinel's documentation says how to handle
-// it.
+// (directories); [ErrRollback], [ErrStatusRenamed], [ErrNotLogged],
+// [ErrNotNewest], [ErrQuorum], [ErrStale], [ErrInconsistent],
+// [ErrMalformedTrust] (loading a published directory under a trust
+// policy, and reading a trust policy, a checkpoint or an accepted state).
+// The errors of loading are a [*LoadError], which errors.As finds: it
+// carries what the check saw (the serials, the policy line, who signed
+// and when), so that callers need not read its text. Each sentinel's
+// documentation says how to handle it.
+//
+// A [Trust] not made by [ParseTrust] (a nil or zero one) is a programming
+// error: the functions that take one panic.
 package token
