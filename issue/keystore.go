@@ -12,7 +12,7 @@ import (
 	"path/filepath"
 	"sync"
 
-	"github.com/statustoken/statustoken/internal/rsabssa"
+	"github.com/statustoken/statustoken/internal/rsabssa/rsakey"
 	"github.com/statustoken/statustoken/token"
 )
 
@@ -159,16 +159,15 @@ func parseKeyPEM(data []byte, name string) (*rsa.PrivateKey, error) {
 	if block == nil || block.Type != "PRIVATE KEY" || len(rest) != 0 || len(block.Headers) != 0 {
 		return nil, fmt.Errorf("%w: %s is not one PEM \"PRIVATE KEY\" block", ErrKeyFile, name)
 	}
-	k, err := rsabssa.ParsePrivateKey(block.Bytes)
+	k, err := rsakey.Parse(block.Bytes)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %s", ErrKeyFile, name, keyDetail(err))
 	}
 	return k, nil
 }
 
-// keyDetail describes an RSA key error of the rsabssa package, whose text
-// is the reason alone. Those errors describe structure, never key
-// material.
+// keyDetail describes an RSA key error of package rsakey, whose text is
+// the reason alone. Those errors describe structure, never key material.
 func keyDetail(err error) string {
 	return "invalid rsabssa private key: " + err.Error()
 }

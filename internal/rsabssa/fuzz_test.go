@@ -39,37 +39,6 @@ func FuzzParsePublicKey(f *testing.F) {
 	})
 }
 
-// FuzzParsePrivateKey checks that ParsePrivateKey never panics, returns a
-// key or ErrInvalidKey but not both, and accepts only keys that
-// MarshalPrivateKey encodes back to the same bytes and NewPrivateKey takes.
-func FuzzParsePrivateKey(f *testing.F) {
-	der := rfc9578KeyDER(f)
-	f.Add(der)
-	f.Add(der[:len(der)-1])
-	f.Add(append(bytes.Clone(der), 0))
-	sk, err := ParsePrivateKey(der)
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Add(x509.MarshalPKCS1PrivateKey(sk))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		sk, err := ParsePrivateKey(data)
-		if err != nil {
-			if sk != nil || !errors.Is(err, ErrInvalidKey) {
-				t.Fatalf("error %v with a key", err)
-			}
-			return
-		}
-		again, err := MarshalPrivateKey(sk)
-		if err != nil || !bytes.Equal(again, data) {
-			t.Fatalf("accepted a non-canonical encoding (%v)", err)
-		}
-		if _, err := NewPrivateKey(sk); err != nil {
-			t.Fatalf("parsed key refused by NewPrivateKey: %v", err)
-		}
-	})
-}
-
 // FuzzVerify checks that Verify never panics and agrees with
 // crypto/rsa.VerifyPSS on every message and signature.
 func FuzzVerify(f *testing.F) {

@@ -9,6 +9,9 @@
 // turns the issuer's answer into an ordinary RSASSA-PSS signature with
 // [Finalize]. Anyone verifies that signature with [PublicKey.Verify].
 //
+// The issuer stores its private key with package rsakey (PKCS #8), kept
+// apart so that the verifier and the holder do not link crypto/x509.
+//
 // # Security considerations
 //
 // [PrivateKey.BlindSign] signs whatever it is given: the issuer learns
@@ -37,8 +40,6 @@ package rsabssa
 
 import (
 	"crypto/rsa"
-	"crypto/subtle"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -115,9 +116,12 @@ func NewPrivateKey(sk *rsa.PrivateKey) (*PrivateKey, error) {
 	return newPrivateKey(sk, ModulusBits)
 }
 
-// checkPrivateKey applies this suite's rules to sk, with a modulus of
-// exactly bits bits. Error texts name only public properties.
-func checkPrivateKey(sk *rsa.PrivateKey, bits int) error {
+// CheckPrivateKey applies the rules of [NewPrivateKey] to sk, with a
+// modulus of exactly bits bits: callers within the suite pass
+// [ModulusBits], tests may pass another size. It returns nil or an error
+// wrapping [ErrInvalidKey] whose text is the reason alone and names only
+// public properties. sk is not modified.
+func CheckPrivateKey(sk *rsa.PrivateKey, bits int) error {
 	if sk == nil || sk.N == nil || sk.D == nil {
 		return invalidKey("incomplete private key")
 	}
@@ -146,7 +150,7 @@ func checkPrivateKey(sk *rsa.PrivateKey, bits int) error {
 
 // newPrivateKey is NewPrivateKey with a modulus of exactly bits bits.
 func newPrivateKey(sk *rsa.PrivateKey, bits int) (*PrivateKey, error) {
-	if err := checkPrivateKey(sk, bits); err != nil {
+	if err := CheckPrivateKey(sk, bits); err != nil {
 		return nil, err
 	}
 	pub, err := newPublicKey(sk.N, sk.E, bits)
@@ -278,57 +282,8 @@ func GenerateKey(random io.Reader) (*rsa.PrivateKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := checkPrivateKey(sk, ModulusBits); err != nil {
+	if err := CheckPrivateKey(sk, ModulusBits); err != nil {
 		return nil, err
-	}
-	return sk, nil
-}
-
-// MarshalPrivateKey encodes sk, which must satisfy the rules of
-// [NewPrivateKey], as PKCS #8 DER (RFC 5208, with the RSAPrivateKey of
-// RFC 8017, appendix A.1.2), the form [ParsePrivateKey] reads. Like
-// [x509.MarshalPKCS8PrivateKey], it runs [rsa.PrivateKey.Precompute] on sk.
-func MarshalPrivateKey(sk *rsa.PrivateKey) ([]byte, error) {
-	if err := checkPrivateKey(sk, ModulusBits); err != nil {
-		return nil, err
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(sk)
-	if err != nil {
-		return nil, invalidKey("cannot encode the key")
-	}
-	return der, nil
-}
-
-// ParsePrivateKey parses a PKCS #8 DER private key as [MarshalPrivateKey]
-// writes it. It accepts only an RSA key with exactly two primes, a 2048-bit
-// modulus and e = 65537 that passes [rsa.PrivateKey.Validate], in exactly
-// the encoding MarshalPrivateKey gives for it (so no trailing bytes and
-// consistent CRT values). Error texts never contain key material.
-func ParsePrivateKey(der []byte) (*rsa.PrivateKey, error) {
-	return parsePrivateKey(der, ModulusBits)
-}
-
-// parsePrivateKey is ParsePrivateKey for a modulus of exactly bits bits.
-func parsePrivateKey(der []byte, bits int) (*rsa.PrivateKey, error) {
-	// Bound the work on a large input before any arithmetic: the encoding
-	// holds N, d and five values of half its size, with small headers.
-	if len(der) > 5*(bits/8)+256 {
-		return nil, invalidKey(fmt.Sprintf("%d-byte private key encoding is too long", len(der)))
-	}
-	key, err := x509.ParsePKCS8PrivateKey(der)
-	if err != nil {
-		return nil, invalidKey("not a valid PKCS #8 private key")
-	}
-	sk, ok := key.(*rsa.PrivateKey)
-	if !ok {
-		return nil, invalidKey("not an RSA private key")
-	}
-	if err := checkPrivateKey(sk, bits); err != nil {
-		return nil, err
-	}
-	again, err := x509.MarshalPKCS8PrivateKey(sk)
-	if err != nil || subtle.ConstantTimeCompare(again, der) != 1 {
-		return nil, invalidKey("not the canonical PKCS #8 encoding")
 	}
 	return sk, nil
 }

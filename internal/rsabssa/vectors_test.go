@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
@@ -105,9 +106,13 @@ func rfc9578KeyDER(t testing.TB) []byte {
 // testKey returns the RFC 9578 A.2 issuer key, parsed and prepared.
 func testKey(t testing.TB) (*rsa.PrivateKey, *PrivateKey) {
 	t.Helper()
-	sk, err := ParsePrivateKey(rfc9578KeyDER(t))
+	key, err := x509.ParsePKCS8PrivateKey(rfc9578KeyDER(t))
 	if err != nil {
 		t.Fatal(err)
+	}
+	sk, ok := key.(*rsa.PrivateKey)
+	if !ok {
+		t.Fatalf("skS is a %T, want an RSA key", key)
 	}
 	k, err := NewPrivateKey(sk)
 	if err != nil {
