@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	goruntime "runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -98,7 +99,37 @@ func buildWasm(t *testing.T, trust []byte) string {
 	zw.Write(raw)
 	zw.Close()
 	t.Logf("built %s in %v: %d bytes, %d gzipped", build.WasmFile, took.Round(time.Millisecond), len(raw), buf.Len())
+	if len(raw) > maxWasmSize || buf.Len() > maxWasmGzipped {
+		t.Errorf("%s is %d bytes, %d gzipped; at most %d and %d", build.WasmFile, len(raw), buf.Len(), maxWasmSize, maxWasmGzipped)
+	}
 	return dist
+}
+
+// The scanner's wasm links no network or certificate code (net/http,
+// crypto/tls, crypto/x509: token/load_test.go checks verify and holder),
+// which took it from 6.4 MB to 4.97 MB, 1.36 MB gzipped. The bounds catch
+// a regression; what remains is Go's runtime, fmt, reflect, encoding/json
+// and crypto/rsa with math/big, which a scanner of both suites needs.
+const (
+	maxWasmSize    = 5_200_000
+	maxWasmGzipped = 1_450_000
+)
+
+// TestWasmLinksNoNetwork: the scanner program as a whole, not only the
+// library, links no network code.
+func TestWasmLinksNoNetwork(t *testing.T) {
+	cmd := exec.Command(filepath.Join(goruntime.GOROOT(), "bin", "go"), "list", "-deps", "./wasm")
+	cmd.Env = append(cmd.Environ(), "GOOS=js", "GOARCH=wasm")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pkg := range strings.Fields(string(out)) {
+		switch pkg {
+		case "net/http", "crypto/tls", "crypto/x509":
+			t.Errorf("the wasm scanner links %s", pkg)
+		}
+	}
 }
 
 // serve starts the scanner's file server on a free loopback port.
