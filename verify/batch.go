@@ -166,9 +166,6 @@ func (b *Batch) prepare(n, nEd int) int {
 // each gets edParallelMin tokens.
 func (b *Batch) edWorkers(nEd int) int {
 	v := b.v
-	if v == nil {
-		return 1
-	}
 	pmin := edParallelMin
 	if v.parallelMin > 0 {
 		pmin = v.parallelMin

@@ -336,9 +336,6 @@ func (v *Verifier) precheck(raw []byte, now int64) (t format.Token, k *keyset.Ke
 	if err != nil {
 		return t, nil, fmt.Errorf("%w: %v", token.ErrMalformed, err)
 	}
-	if v == nil || v.dir == nil {
-		return t, nil, ErrUnknownKey
-	}
 	exp := int64(t.Expiry)
 	switch {
 	case exp+v.skew <= now:
