@@ -172,8 +172,8 @@ func (b *Batch) Len() int { return len(b.slot) }
 // Add adds the signature sig of msg by pk to the batch. It hashes msg at
 // once and keeps neither msg nor sig. A signature that is not 64 bytes
 // long, whose s or R is not canonical, or whose key is nil or zero, is
-// recorded as invalid. R is decoded by the next Verify, two points at a
-// time.
+// recorded as invalid. R is decoded by the next Verify, several points at
+// a time.
 func (b *Batch) Add(pk *PublicKey, msg, sig []byte) {
 	r, s, ok := splitSignature(sig)
 	if pk == nil || !pk.valid || !ok {
@@ -201,20 +201,7 @@ func (b *Batch) decodeVarTime() {
 		return
 	}
 	b.negR = slices.Grow(b.negR, m-lo)[:m]
-	b.dropped = b.dropped[:0]
-	i := lo
-	for ; i+1 < m; i += 2 {
-		ok0, ok1 := decodeNegPairVarTime(&b.negR[i], &b.negR[i+1], &b.rEnc[i], &b.rEnc[i+1])
-		if !ok0 {
-			b.dropped = append(b.dropped, int32(i))
-		}
-		if !ok1 {
-			b.dropped = append(b.dropped, int32(i+1))
-		}
-	}
-	if i < m && !decodeNegVarTime(&b.negR[i], &b.rEnc[i]) {
-		b.dropped = append(b.dropped, int32(i))
-	}
+	b.dropped = decodeNegManyVarTime(b.negR[lo:m], b.rEnc[lo:m], lo, b.dropped[:0])
 	if len(b.dropped) == 0 {
 		return
 	}

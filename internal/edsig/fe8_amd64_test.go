@@ -1,0 +1,185 @@
+//go:build amd64 && !purego
+
+package edsig
+
+import (
+	"encoding/hex"
+	"math/rand/v2"
+	"testing"
+
+	"filippo.io/edwards25519/field"
+)
+
+// fe8Inputs returns field elements that exercise the vector arithmetic:
+// 0, 1, −1, p−2 and other edge values, and random ones.
+func fe8Inputs(t testing.TB, rng *rand.Rand, n int) []field.Element {
+	var zero, one, minusOne field.Element
+	one.One()
+	minusOne.Negate(&one)
+	in := []field.Element{zero, one, minusOne, *sqrtM1, *curveD, *curveDInv}
+	for _, h := range []string{
+		"ebffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f", // p − 2
+		"ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f", // 2²⁵⁵ − 1 ≡ 18
+		"0000000000000800000000000000000000000000000000000000000000000000", // 2⁵¹
+		"ffffffffffff07000000000000000000000000000000000000000000000000ff", // 2⁵¹ − 1 + high bits
+	} {
+		b, err := hex.DecodeString(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var x field.Element
+		if _, err := x.SetBytes(b); err != nil {
+			t.Fatal(err)
+		}
+		in = append(in, x)
+	}
+	for len(in) < n {
+		var b [32]byte
+		for i := range b {
+			b[i] = byte(rng.Uint32())
+		}
+		var x field.Element
+		if _, err := x.SetBytes(b[:]); err != nil {
+			t.Fatal(err)
+		}
+		in = append(in, x)
+	}
+	return in
+}
+
+// setMaxLimbs sets every limb of v to the largest value that the vector
+// arithmetic accepts and produces, 2⁵¹ + 2¹⁵ − 1 for limb 0 and 2⁵¹ + 2¹⁰
+// − 1 for the others, and returns the element that each lane then holds.
+func setMaxLimbs(v *fe8) *field.Element {
+	for j := range 8 {
+		v[j] = 1<<51 + 1<<15 - 1
+		for k := 1; k < 5; k++ {
+			v[8*k+j] = 1<<51 + 1<<10 - 1
+		}
+	}
+	var x field.Element
+	v.lane(&x, 0)
+	return &x
+}
+
+func TestFE8LaneRoundTrip(t *testing.T) {
+	if !useFE8 {
+		t.Skip("no vector field arithmetic on this processor or build")
+	}
+	rng := rand.New(rand.NewPCG(51, 52))
+	in := fe8Inputs(t, rng, 64)
+	for i := 0; i+8 <= len(in); i += 8 {
+		var v fe8
+		for j := range 8 {
+			v.setLane(j, &in[i+j])
+		}
+		for j := range 8 {
+			var x field.Element
+			v.lane(&x, j)
+			if x.Equal(&in[i+j]) != 1 {
+				t.Fatalf("lane %d: %x, want %x", j, x.Bytes(), in[i+j].Bytes())
+			}
+		}
+	}
+}
+
+func TestFE8Arithmetic(t *testing.T) {
+	if !useFE8 {
+		t.Skip("no vector field arithmetic on this processor or build")
+	}
+	rng := rand.New(rand.NewPCG(53, 54))
+	in := fe8Inputs(t, rng, 400)
+	check := func(what string, v *fe8, want []field.Element) {
+		t.Helper()
+		for j := range 8 {
+			if v[j] >= 1<<52 || v[8+j] >= 1<<52 || v[16+j] >= 1<<52 || v[24+j] >= 1<<52 || v[32+j] >= 1<<52 {
+				t.Fatalf("%s: lane %d has a limb of 2⁵² or more", what, j)
+			}
+			var x field.Element
+			v.lane(&x, j)
+			if x.Equal(&want[j]) != 1 {
+				t.Fatalf("%s: lane %d = %x, want %x", what, j, x.Bytes(), want[j].Bytes())
+			}
+		}
+	}
+	for i := 0; i+16 <= len(in); i += 8 {
+		var a, b, out fe8
+		wantMul := make([]field.Element, 8)
+		wantSq := make([]field.Element, 8)
+		wantSq5 := make([]field.Element, 8)
+		wantPow := make([]field.Element, 8)
+		for j := range 8 {
+			a.setLane(j, &in[i+j])
+			b.setLane(j, &in[i+8+j])
+			wantMul[j].Multiply(&in[i+j], &in[i+8+j])
+			wantSq[j].Square(&in[i+j])
+			wantSq5[j].Set(&in[i+j])
+			for range 5 {
+				wantSq5[j].Square(&wantSq5[j])
+			}
+			wantPow[j].Pow22523(&in[i+j])
+		}
+		mul8(&out, &a, &b)
+		check("mul", &out, wantMul)
+		sq8(&out, &a, 1)
+		check("square", &out, wantSq)
+		sq8(&out, &a, 5)
+		check("square⁵", &out, wantSq5)
+		out = a
+		pow22523x8(&out)
+		check("pow22523", &out, wantPow)
+		// Aliasing: out = a·out.
+		out = b
+		mul8(&out, &a, &out)
+		check("mul, aliased", &out, wantMul)
+	}
+	// The largest limbs that the arithmetic produces are valid inputs.
+	var a, out fe8
+	x := setMaxLimbs(&a)
+	want := make([]field.Element, 8)
+	for j := range want {
+		want[j].Multiply(x, x)
+	}
+	mul8(&out, &a, &a)
+	check("mul of largest limbs", &out, want)
+	sq8(&out, &a, 1)
+	check("square of largest limbs", &out, want)
+}
+
+// TestDecodeNeg8 checks the vector decoder against the single one on
+// valid points, non-points, non-canonical y and the sign-bit edge cases,
+// in every lane.
+func TestDecodeNeg8(t *testing.T) {
+	if !useFE8 {
+		t.Skip("no vector field arithmetic on this processor or build")
+	}
+	rng := rand.New(rand.NewPCG(55, 56))
+	encs := decodeTestEncodings(t, rng)
+	want := make([]affinePoint, len(encs))
+	wantOK := make([]bool, len(encs))
+	for i := range encs {
+		wantOK[i] = decodeNegVarTime(&want[i], &encs[i])
+	}
+	same := func(a, b *affinePoint) bool {
+		return a.YplusX.Equal(&b.YplusX) == 1 && a.YminusX.Equal(&b.YminusX) == 1 && a.T2d.Equal(&b.T2d) == 1
+	}
+	for start := range len(encs) {
+		var in [8][32]byte
+		var idx [8]int
+		for j := range 8 {
+			idx[j] = (start + j*(start%7+1)) % len(encs)
+			in[j] = encs[idx[j]]
+		}
+		var out [8]affinePoint
+		ok := decodeNeg8VarTime(&out, &in)
+		for j := range 8 {
+			i := idx[j]
+			if ok[j] != wantOK[i] {
+				t.Fatalf("lane %d, %x: got %v, want %v", j, encs[i], ok[j], wantOK[i])
+			}
+			if ok[j] && !same(&out[j], &want[i]) {
+				t.Fatalf("lane %d, %x: decoded to a different point", j, encs[i])
+			}
+		}
+	}
+}
