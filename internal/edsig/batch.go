@@ -466,6 +466,10 @@ func (b *Batch) pippengerVarTime(q *extPoint, lo, hi int, sLo, sHi scalar128, c 
 		b.extra[2+2*j] = extraTerm{&pk.negA[0], cLo}
 		b.extra[3+2*j] = extraTerm{&pk.negA128[0], cHi}
 	}
+	if useFE8 {
+		b.pip.multVecVarTime(q, b.negR[lo:hi], b.z[lo:hi], b.extra, vecWindow(hi-lo))
+		return
+	}
 	b.pip.multVarTime(q, b.negR[lo:hi], b.z[lo:hi], b.extra, c)
 }
 

@@ -15,3 +15,21 @@ func fe8Mul(out *[40]uint64, a *[40]uint64, b *[40]uint64)
 //
 //go:noescape
 func fe8SquareN(out *[40]uint64, a *[40]uint64, n int)
+
+// fe8BucketAdd adds, for each of the n points pts[i], ±pts[i] to one bucket
+// in each of the eight lanes: lane j of the bucket at word offset
+// idx[i][j] − j of buckets, with the sign − where bit j of neg[i] is set.
+// A point is (y+x, y−x, 2d·x·y, −2d·x·y) and a bucket (X, Y, Z, T) in
+// extended coordinates, four fe8s in a row. It needs AVX-512F, AVX-512DQ
+// and AVX-512 IFMA.
+//
+//go:noescape
+func fe8BucketAdd(buckets *uint64, idx *[8]int64, neg *uint8, pts *[20]uint64, n int, scratch *[600]uint64)
+
+// fe8PointAdd sets out = a + b in each of the eight lanes, for points in
+// extended coordinates (X, Y, Z, T), four fe8s in a row; d2 holds 2d in
+// every lane. out may alias a or b. It needs AVX-512F, AVX-512DQ and
+// AVX-512 IFMA.
+//
+//go:noescape
+func fe8PointAdd(out *[160]uint64, a *[160]uint64, b *[160]uint64, d2 *[40]uint64, scratch *[600]uint64)

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"filippo.io/edwards25519"
 	"filippo.io/edwards25519/field"
 )
 
@@ -180,6 +181,46 @@ func TestDecodeNeg8(t *testing.T) {
 			if ok[j] && !same(&out[j], &want[i]) {
 				t.Fatalf("lane %d, %x: decoded to a different point", j, encs[i])
 			}
+		}
+	}
+}
+
+// TestMultVec checks the vector bucket method against a reference sum at
+// every window width it may choose, with part of the points as extras.
+func TestMultVec(t *testing.T) {
+	if !useFE8 {
+		t.Skip("no vector field arithmetic on this processor or build")
+	}
+	rng := rand.New(rand.NewPCG(57, 58))
+	var w pippenger
+	for _, n := range []int{1, 2, 9, 40, 100} {
+		ps := make([]*edwards25519.Point, n)
+		zs := make([]scalar128, n)
+		for i := range ps {
+			ps[i] = randPoint(t, rng)
+			if i%5 == 4 {
+				ps[i].Add(ps[i], torsion(t, i%8)) // mixed order
+			}
+			zs[i] = randScalar128(rng)
+		}
+		want := msmReference(t, ps, zs)
+		aff := affineOf(ps)
+		for c := uint(4); c <= 12; c++ {
+			split := n * 2 / 3
+			extra := make([]extraTerm, 0, n-split)
+			for i := split; i < n; i++ {
+				extra = append(extra, extraTerm{&aff[i], zs[i]})
+			}
+			var got extPoint
+			w.multVecVarTime(&got, aff[:split], zs[:split], extra, c)
+			if fromExt(t, &got).Equal(want) != 1 {
+				t.Errorf("n=%d c=%d: vector Pippenger differs", n, c)
+			}
+		}
+	}
+	for n := 1; n < 5000; n = n*3/2 + 1 {
+		if c := vecWindow(n); c < 4 || c > 12 {
+			t.Errorf("vecWindow(%d) = %d", n, c)
 		}
 	}
 }
