@@ -392,7 +392,7 @@ var errZeroWeight = errors.New("randomness source returned a zero batch weight")
 func (b *Batch) sumVarTime(q *extPoint, lo, hi int) {
 	b.stats.sumPoints += hi - lo
 	sLo, sHi := b.foldScalars(lo, hi)
-	if m := hi - lo; m <= strausMax {
+	if m := hi - lo; m <= strausMax && (!useFE8 || m <= vecStrausMax) {
 		b.strausVarTime(q, lo, hi, sLo, sHi)
 	} else {
 		b.pippengerVarTime(q, lo, hi, sLo, sHi, pippengerWindow(m))

@@ -4,8 +4,10 @@ package edsig
 
 import (
 	"encoding/hex"
+	"fmt"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"filippo.io/edwards25519"
 	"filippo.io/edwards25519/field"
@@ -222,5 +224,41 @@ func TestMultVec(t *testing.T) {
 		if c := vecWindow(n); c < 4 || c > 12 {
 			t.Errorf("vecWindow(%d) = %d", n, c)
 		}
+	}
+}
+
+// BenchmarkStrausCrossover times batches of n signatures with Straus and
+// with the vector bucket method, alternating within each iteration, to
+// set vecStrausMax:
+//
+//	go test ./internal/edsig -run '^$' -bench StrausCrossover -cpu 1 -count 5
+func BenchmarkStrausCrossover(b *testing.B) {
+	if !useFE8 {
+		b.Skip("no vector field arithmetic on this processor or build")
+	}
+	for _, n := range []int{4, 8, 16, 24, 32, 48, 64, 80} {
+		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
+			pk, _, sigs := benchWorkload(b, n)
+			batch := NewBatch(n)
+			results := make([]bool, n)
+			saved := vecStrausMax
+			defer func() { vecStrausMax = saved }()
+			var times [2]time.Duration
+			for b.Loop() {
+				for k, lim := range []int{strausMax, 0} {
+					vecStrausMax = lim
+					start := time.Now()
+					batch.Reset()
+					for _, s := range sigs {
+						batch.Add(pk, s.msg, s.sig)
+					}
+					if ok, err := batch.Verify(results); !ok || err != nil {
+						b.Fatal("verification failed")
+					}
+					times[k] += time.Since(start)
+				}
+			}
+			b.ReportMetric(float64(times[1])/float64(times[0]), "pippenger/straus")
+		})
 	}
 }

@@ -19,6 +19,12 @@ import (
 // so that no lane needs a special case: a zero digit adds its point to
 // bucket 0, which is never read.
 
+// vecStrausMax replaces strausMax, the largest multiplication done with
+// Straus rather than Pippenger, on the vector path. The vector bucket
+// method took 0.95 to 0.98 times Straus's time for a whole batch of 8, and
+// 1.10 to 1.21 times for 4 (BenchmarkStrausCrossover).
+var vecStrausMax = 6
+
 // ext8 is eight points in extended coordinates (X, Y, Z, T), one per lane,
 // as four fe8s in a row.
 type ext8 [160]uint64
