@@ -16,6 +16,13 @@ func fe8Mul(out *[40]uint64, a *[40]uint64, b *[40]uint64)
 //go:noescape
 func fe8SquareN(out *[40]uint64, a *[40]uint64, n int)
 
+// fe8SquareN2 sets outA = a^(2ⁿ) and outB = b^(2ⁿ) in each of the eight
+// lanes, for n ≥ 1. The two chains of squarings are independent, so the
+// processor overlaps them. It needs AVX-512F, AVX-512DQ and AVX-512 IFMA.
+//
+//go:noescape
+func fe8SquareN2(outA *[40]uint64, outB *[40]uint64, a *[40]uint64, b *[40]uint64, n int)
+
 // fe8BucketAdd adds, for each of the n points pts[i], ±pts[i] to one bucket
 // in each of the eight lanes: lane j of the bucket at word offset
 // idx[i][j] − j of buckets, with the sign − where bit j of neg[i] is set.

@@ -131,6 +131,10 @@ func TestFE8Arithmetic(t *testing.T) {
 		out = a
 		pow22523x8(&out)
 		check("pow22523", &out, wantPow)
+		out, out2 := a, a
+		pow22523x16(&out, &out2)
+		check("pow22523x16, a", &out, wantPow)
+		check("pow22523x16, b", &out2, wantPow)
 		// Aliasing: out = a·out.
 		out = b
 		mul8(&out, &a, &out)
@@ -261,4 +265,36 @@ func BenchmarkStrausCrossover(b *testing.B) {
 			b.ReportMetric(float64(times[1])/float64(times[0]), "pippenger/straus")
 		})
 	}
+}
+
+// BenchmarkFE8 times the vector field operations, each on eight lanes,
+// beside field.Element's squaring of one element:
+//
+//	go test ./internal/edsig -run '^$' -bench FE8 -cpu 1 -count 5
+func BenchmarkFE8(b *testing.B) {
+	var v fe8
+	x := setMaxLimbs(&v)
+	b.Run("square-1000", func(b *testing.B) {
+		for b.Loop() {
+			sq8(&v, &v, 1000)
+		}
+	})
+	b.Run("square-pair-1000", func(b *testing.B) {
+		w := v
+		for b.Loop() {
+			fe8SquareN2((*[40]uint64)(&v), (*[40]uint64)(&w), (*[40]uint64)(&v), (*[40]uint64)(&w), 1000)
+		}
+	})
+	b.Run("mul", func(b *testing.B) {
+		for b.Loop() {
+			mul8(&v, &v, &v)
+		}
+	})
+	b.Run("field-square-1000", func(b *testing.B) {
+		for b.Loop() {
+			for range 1000 {
+				x.Square(x)
+			}
+		}
+	})
 }

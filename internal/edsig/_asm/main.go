@@ -300,6 +300,27 @@ func main() {
 		RET()
 	}
 
+	TEXT("fe8SquareN2", NOSPLIT, "func(outA, outB, a, b *[40]uint64, n int)")
+	Pragma("noescape")
+	Doc("fe8SquareN2 sets outA = a^(2ⁿ) and outB = b^(2ⁿ) in each of the eight",
+		"lanes, for n ≥ 1. The two chains of squarings are independent, so the",
+		"processor overlaps them. It needs AVX-512F, AVX-512DQ and AVX-512 IFMA.")
+	{
+		k := loadConsts()
+		xa := load(Mem{Base: Load(Param("a"), GP64())})
+		xb := load(Mem{Base: Load(Param("b"), GP64())})
+		n := Load(Param("n"), GP64())
+		Label("loop2")
+		square(xa, xa, k)
+		square(xb, xb, k)
+		DECQ(n)
+		JNZ(LabelRef("loop2"))
+		store(Mem{Base: Load(Param("outA"), GP64())}, xa)
+		store(Mem{Base: Load(Param("outB"), GP64())}, xb)
+		VZEROUPPER()
+		RET()
+	}
+
 	TEXT("fe8BucketAdd", NOSPLIT, fmt.Sprintf("func(buckets *uint64, idx *[8]int64, neg *uint8, pts *[20]uint64, n int, scratch *[%d]uint64)", scratchSize/8))
 	Pragma("noescape")
 	Doc("fe8BucketAdd adds, for each of the n points pts[i], ±pts[i] to one bucket",
