@@ -39,34 +39,108 @@ func decodeNegManyVarTime(out []affinePoint, enc [][32]byte, base int, dropped [
 	return decodeNegPairsVarTime(out[i:], enc[i:], base+i, dropped)
 }
 
-// decodeNegVecVarTime is decodeNegVarTime on 8 or 16 encodings, whose
-// exponentiations run in lock step in the lanes of one or two fe8s.
+// decodeNegVecVarTime is decodeNegVarTime on 8 or 16 encodings, all in
+// the lanes of one or two fe8s but for the comparisons and the choice of
+// the root, which take canonical limbs lane by lane. It follows decoder:
+// u = y² − 1, v = d·y² + 1, r = u·v³·(u·v⁷)^((p−5)/8), and then −R =
+// (y − x, y + x, −2d·x·y) for the root x whose parity is the sign bit.
 func decodeNegVecVarTime(out []affinePoint, enc [][32]byte, ok []bool) {
-	var d [16]decoder
-	var t [2]fe8
-	var started [16]bool
 	n := len(enc)
+	g := n / 8
+	var y, u, v, uv3, t, w [2]fe8
 	for j := range n {
-		if started[j] = d[j].start(&enc[j]); started[j] {
-			t[j/8].setLane(j%8, &d[j].t)
+		// An encoding whose y is not canonical keeps y = 0 in its lane,
+		// and is rejected below.
+		ok[j] = isCanonicalY(&enc[j])
+		if ok[j] {
+			y[j/8].setLaneY(j%8, &enc[j])
+		} else {
+			y[j/8].setLaneLimbs(j%8, &[5]uint64{})
 		}
 	}
-	if n == 16 {
+	for k := range g {
+		sq8(&w[k], &y[k], 1)          // y²
+		sub8(&u[k], &w[k], one8)      // u = y² − 1
+		mul8(&v[k], &w[k], d8)        // d·y²
+		add8(&v[k], &v[k], one8)      // v = d·y² + 1
+		sq8(&w[k], &v[k], 1)          // v²
+		mul8(&uv3[k], &w[k], &v[k])   // v³
+		mul8(&uv3[k], &uv3[k], &u[k]) // u·v³
+		sq8(&w[k], &w[k], 1)          // v⁴
+		mul8(&t[k], &uv3[k], &w[k])   // u·v⁷
+	}
+	if g == 2 {
 		pow22523x16(&t[0], &t[1])
 	} else {
 		pow22523x8(&t[0])
 	}
+	var x, xi [2]fe8
+	for k := range g {
+		mul8(&x[k], &uv3[k], &t[k])  // r
+		sq8(&w[k], &x[k], 1)         // r²
+		mul8(&w[k], &w[k], &v[k])    // v·r²
+		mul8(&xi[k], &x[k], sqrtM18) // r·√−1
+	}
 	for j := range n {
-		ok[j] = false
-		if !started[j] {
+		k, l := j/8, j%8
+		if !ok[j] {
+			x[k].setLaneLimbs(l, &[5]uint64{})
 			continue
 		}
-		var x field.Element
-		t[j/8].lane(&d[j].t, j%8)
-		if ok[j] = d[j].finish(&x, &enc[j]); ok[j] {
-			out[j].setNeg(&x, &d[j].y)
+		check, ul := w[k].canonicalLane(l), u[k].canonicalLane(l)
+		var root [5]uint64
+		switch {
+		case check == ul:
+			root = x[k].canonicalLane(l)
+		case check == negLimbs(ul):
+			root = xi[k].canonicalLane(l)
+		default:
+			ok[j] = false // u/v is not a square
+			x[k].setLaneLimbs(l, &[5]uint64{})
+			continue
+		}
+		sign := uint64(enc[j][31] >> 7)
+		if sign == 1 && root == [5]uint64{} {
+			ok[j] = false // x = 0 has no negative
+			continue
+		}
+		if root[0]&1 != sign {
+			root = negLimbs(root)
+		}
+		x[k].setLaneLimbs(l, &root)
+	}
+	// −R = (y − x, y + x, −2d·x·y), the negation of (y + x, y − x, 2d·x·y).
+	var ypx, ymx, t2d [2]fe8
+	for k := range g {
+		sub8(&ypx[k], &y[k], &x[k])
+		add8(&ymx[k], &y[k], &x[k])
+		mul8(&t2d[k], &x[k], &y[k])
+		mul8(&t2d[k], &t2d[k], negD28)
+	}
+	for j := range n {
+		if ok[j] {
+			k, l := j/8, j%8
+			ypx[k].lane(&out[j].YplusX, l)
+			ymx[k].lane(&out[j].YminusX, l)
+			t2d[k].lane(&out[j].T2d, l)
 		}
 	}
+}
+
+// Constants in every lane of an fe8.
+var (
+	one8    = broadcast8(feOne)
+	d8      = broadcast8(curveD)
+	sqrtM18 = broadcast8(sqrtM1)
+	negD28  = broadcast8(new(field.Element).Negate(curveD2))
+)
+
+func broadcast8(x *field.Element) *fe8 {
+	v := new(fe8)
+	for j := range 8 {
+		v.setLane(j, x)
+	}
+	return v
 }
 
 // decodeNeg8VarTime is decodeNegVarTime on eight encodings.
@@ -142,6 +216,9 @@ func pow22523x16(a, b *fe8) {
 	mul8(a, &a0, a)             // x^(2²⁵²−3)
 	mul8(b, &b0, b)
 }
+
+func add8(out, a, b *fe8) { fe8Add((*[40]uint64)(out), (*[40]uint64)(a), (*[40]uint64)(b)) }
+func sub8(out, a, b *fe8) { fe8Sub((*[40]uint64)(out), (*[40]uint64)(a), (*[40]uint64)(b)) }
 
 func sq16(outA, outB, a, b *fe8, n int) {
 	fe8SquareN2((*[40]uint64)(outA), (*[40]uint64)(outB), (*[40]uint64)(a), (*[40]uint64)(b), n)

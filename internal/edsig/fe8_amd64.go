@@ -23,6 +23,18 @@ func fe8SquareN(out *[40]uint64, a *[40]uint64, n int)
 //go:noescape
 func fe8SquareN2(outA *[40]uint64, outB *[40]uint64, a *[40]uint64, b *[40]uint64, n int)
 
+// fe8Add sets out = a + b in each of the eight lanes. It needs AVX-512F,
+// AVX-512DQ and AVX-512 IFMA.
+//
+//go:noescape
+func fe8Add(out *[40]uint64, a *[40]uint64, b *[40]uint64)
+
+// fe8Sub sets out = a − b in each of the eight lanes. It needs AVX-512F,
+// AVX-512DQ and AVX-512 IFMA.
+//
+//go:noescape
+func fe8Sub(out *[40]uint64, a *[40]uint64, b *[40]uint64)
+
 // fe8BucketAdd adds, for each of the n points pts[i], ±pts[i] to one bucket
 // in each of the eight lanes: lane j of the bucket at word offset
 // idx[i][j] − j of buckets, with the sign − where bit j of neg[i] is set.

@@ -522,6 +522,109 @@ loop2:
 	VZEROUPPER
 	RET
 
+// func fe8Add(out *[40]uint64, a *[40]uint64, b *[40]uint64)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·fe8Add(SB), NOSPLIT, $0-24
+	VPXORQ       Z0, Z0, Z0
+	MOVQ         $0x0007ffffffffffff, AX
+	VPBROADCASTQ AX, Z0
+	MOVQ         $0x0000000000000013, AX
+	VPBROADCASTQ AX, Z1
+	MOVQ         $0x000fffffffffffda, AX
+	VPBROADCASTQ AX, Z2
+	MOVQ         $0x000ffffffffffffe, AX
+	VPBROADCASTQ AX, Z2
+	MOVQ         a+8(FP), AX
+	MOVQ         b+16(FP), CX
+	MOVQ         out+0(FP), DX
+	VMOVDQU64    (AX), Z2
+	VMOVDQU64    64(AX), Z3
+	VMOVDQU64    128(AX), Z4
+	VMOVDQU64    192(AX), Z5
+	VMOVDQU64    256(AX), Z6
+	VPADDQ       (CX), Z2, Z2
+	VPADDQ       64(CX), Z3, Z3
+	VPADDQ       128(CX), Z4, Z4
+	VPADDQ       192(CX), Z5, Z5
+	VPADDQ       256(CX), Z6, Z6
+	VPSRLQ       $0x33, Z2, Z7
+	VPANDQ       Z0, Z2, Z2
+	VPSRLQ       $0x33, Z3, Z8
+	VPANDQ       Z0, Z3, Z3
+	VPSRLQ       $0x33, Z4, Z9
+	VPANDQ       Z0, Z4, Z4
+	VPSRLQ       $0x33, Z5, Z10
+	VPANDQ       Z0, Z5, Z5
+	VPSRLQ       $0x33, Z6, Z11
+	VPANDQ       Z0, Z6, Z6
+	VPADDQ       Z7, Z3, Z3
+	VPADDQ       Z8, Z4, Z4
+	VPADDQ       Z9, Z5, Z5
+	VPADDQ       Z10, Z6, Z6
+	VPMULLQ      Z1, Z11, Z11
+	VPADDQ       Z11, Z2, Z2
+	VMOVDQU64    Z2, (DX)
+	VMOVDQU64    Z3, 64(DX)
+	VMOVDQU64    Z4, 128(DX)
+	VMOVDQU64    Z5, 192(DX)
+	VMOVDQU64    Z6, 256(DX)
+	VZEROUPPER
+	RET
+
+// func fe8Sub(out *[40]uint64, a *[40]uint64, b *[40]uint64)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·fe8Sub(SB), NOSPLIT, $0-24
+	VPXORQ       Z0, Z0, Z0
+	MOVQ         $0x0007ffffffffffff, AX
+	VPBROADCASTQ AX, Z0
+	MOVQ         $0x0000000000000013, AX
+	VPBROADCASTQ AX, Z1
+	MOVQ         $0x000fffffffffffda, AX
+	VPBROADCASTQ AX, Z2
+	MOVQ         $0x000ffffffffffffe, AX
+	VPBROADCASTQ AX, Z3
+	MOVQ         a+8(FP), AX
+	MOVQ         b+16(FP), CX
+	MOVQ         out+0(FP), DX
+	VMOVDQU64    (AX), Z4
+	VMOVDQU64    64(AX), Z5
+	VMOVDQU64    128(AX), Z6
+	VMOVDQU64    192(AX), Z7
+	VMOVDQU64    256(AX), Z8
+	VPADDQ       Z2, Z4, Z4
+	VPSUBQ       (CX), Z4, Z4
+	VPADDQ       Z3, Z5, Z5
+	VPSUBQ       64(CX), Z5, Z5
+	VPADDQ       Z3, Z6, Z6
+	VPSUBQ       128(CX), Z6, Z6
+	VPADDQ       Z3, Z7, Z7
+	VPSUBQ       192(CX), Z7, Z7
+	VPADDQ       Z3, Z8, Z8
+	VPSUBQ       256(CX), Z8, Z8
+	VPSRLQ       $0x33, Z4, Z2
+	VPANDQ       Z0, Z4, Z4
+	VPSRLQ       $0x33, Z5, Z3
+	VPANDQ       Z0, Z5, Z5
+	VPSRLQ       $0x33, Z6, Z9
+	VPANDQ       Z0, Z6, Z6
+	VPSRLQ       $0x33, Z7, Z10
+	VPANDQ       Z0, Z7, Z7
+	VPSRLQ       $0x33, Z8, Z11
+	VPANDQ       Z0, Z8, Z8
+	VPADDQ       Z2, Z5, Z5
+	VPADDQ       Z3, Z6, Z6
+	VPADDQ       Z9, Z7, Z7
+	VPADDQ       Z10, Z8, Z8
+	VPMULLQ      Z1, Z11, Z11
+	VPADDQ       Z11, Z4, Z4
+	VMOVDQU64    Z4, (DX)
+	VMOVDQU64    Z5, 64(DX)
+	VMOVDQU64    Z6, 128(DX)
+	VMOVDQU64    Z7, 192(DX)
+	VMOVDQU64    Z8, 256(DX)
+	VZEROUPPER
+	RET
+
 // func fe8BucketAdd(buckets *uint64, idx *[8]int64, neg *uint8, pts *[20]uint64, n int, scratch *[600]uint64)
 // Requires: AVX, AVX512DQ, AVX512F, AVX512IFMA
 TEXT ·fe8BucketAdd(SB), NOSPLIT, $0-48

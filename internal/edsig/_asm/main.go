@@ -321,6 +321,34 @@ func main() {
 		RET()
 	}
 
+	TEXT("fe8Add", NOSPLIT, "func(out, a, b *[40]uint64)")
+	Pragma("noescape")
+	Doc("fe8Add sets out = a + b in each of the eight lanes. It needs AVX-512F,",
+		"AVX-512DQ and AVX-512 IFMA.")
+	{
+		k := loadMemConsts()
+		a := Load(Param("a"), GP64())
+		b := Load(Param("b"), GP64())
+		out := Load(Param("out"), GP64())
+		addMem(fe8At(out, 0), fe8At(a, 0), fe8At(b, 0), k)
+		VZEROUPPER()
+		RET()
+	}
+
+	TEXT("fe8Sub", NOSPLIT, "func(out, a, b *[40]uint64)")
+	Pragma("noescape")
+	Doc("fe8Sub sets out = a − b in each of the eight lanes. It needs AVX-512F,",
+		"AVX-512DQ and AVX-512 IFMA.")
+	{
+		k := loadMemConsts()
+		a := Load(Param("a"), GP64())
+		b := Load(Param("b"), GP64())
+		out := Load(Param("out"), GP64())
+		subMem(fe8At(out, 0), fe8At(a, 0), fe8At(b, 0), k)
+		VZEROUPPER()
+		RET()
+	}
+
 	TEXT("fe8BucketAdd", NOSPLIT, fmt.Sprintf("func(buckets *uint64, idx *[8]int64, neg *uint8, pts *[20]uint64, n int, scratch *[%d]uint64)", scratchSize/8))
 	Pragma("noescape")
 	Doc("fe8BucketAdd adds, for each of the n points pts[i], ±pts[i] to one bucket",
