@@ -298,3 +298,65 @@ func BenchmarkFE8(b *testing.B) {
 		}
 	})
 }
+
+// TestCanonicalLane checks canonicalLane and negLimbs against
+// field.Element's encoding, on edge values and on the largest limbs.
+func TestCanonicalLane(t *testing.T) {
+	rng := rand.New(rand.NewPCG(59, 60))
+	in := fe8Inputs(t, rng, 64)
+	toElement := func(l [5]uint64) *field.Element {
+		var v fe8
+		v.setLaneLimbs(0, &l)
+		var x field.Element
+		v.lane(&x, 0)
+		return &x
+	}
+	check := func(v *fe8, j int, want *field.Element) {
+		t.Helper()
+		l := v.canonicalLane(j)
+		for k := range l {
+			if l[k] >= 1<<51 {
+				t.Fatalf("limb %d of %x is %d", k, want.Bytes(), l[k])
+			}
+		}
+		if toElement(l).Equal(want) != 1 {
+			t.Fatalf("canonicalLane of %x differs", want.Bytes())
+		}
+		// Canonical: below p, so the encoding round-trips.
+		var enc [32]byte
+		copy(enc[:], want.Bytes())
+		var y fe8
+		y.setLaneY(0, &enc)
+		if y.canonicalLane(0) != l {
+			t.Fatalf("%x: canonicalLane is not the canonical form", enc)
+		}
+		var neg field.Element
+		neg.Negate(want)
+		if toElement(negLimbs(l)).Equal(&neg) != 1 {
+			t.Fatalf("negLimbs of %x differs", want.Bytes())
+		}
+	}
+	for i := 0; i+8 <= len(in); i += 8 {
+		var v fe8
+		for j := range 8 {
+			v.setLane(j, &in[i+j])
+		}
+		for j := range 8 {
+			check(&v, j, &in[i+j])
+		}
+	}
+	var v fe8
+	x := setMaxLimbs(&v)
+	check(&v, 3, x)
+	// p and p + 1 as unreduced limbs.
+	p := [5]uint64{1<<51 - 19, 1<<51 - 1, 1<<51 - 1, 1<<51 - 1, 1<<51 - 1}
+	v.setLaneLimbs(0, &p)
+	if v.canonicalLane(0) != [5]uint64{} {
+		t.Fatal("p does not reduce to 0")
+	}
+	p[0]++
+	v.setLaneLimbs(0, &p)
+	if v.canonicalLane(0) != [5]uint64{1} {
+		t.Fatal("p + 1 does not reduce to 1")
+	}
+}
