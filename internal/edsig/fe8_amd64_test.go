@@ -360,3 +360,35 @@ func TestCanonicalLane(t *testing.T) {
 		t.Fatal("p + 1 does not reduce to 1")
 	}
 }
+
+// TestSetDigits checks the one-pass digits of the vector bucket method
+// against scalar128.signedDigit at every window width it may use.
+func TestSetDigits(t *testing.T) {
+	rng := rand.New(rand.NewPCG(67, 68))
+	var v vecPippenger
+	for c := uint(4); c <= 16; c++ {
+		numWindows := pippengerWindows(c)
+		groups := int(numWindows+7) / 8
+		const m = 3
+		v.idx = make([][8]int64, groups*m)
+		v.neg = make([]uint8, groups*m)
+		for range 200 {
+			z := randScalar128(rng)
+			v.setDigits(1, m, &z, c, numWindows)
+			for j := range uint(groups * 8) {
+				want := 0
+				if j < numWindows {
+					want = z.signedDigit(j, c, numWindows)
+				}
+				k, l := int(j/8)*m+1, j%8
+				got := int(v.idx[k][l]-int64(l)) / len(ext8{})
+				if v.neg[k]>>l&1 == 1 {
+					got = -got
+				}
+				if got != want {
+					t.Fatalf("c=%d z=%x window %d: digit %d, want %d", c, z, j, got, want)
+				}
+			}
+		}
+	}
+}

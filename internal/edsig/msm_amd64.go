@@ -123,6 +123,40 @@ func vecWindow(n int) uint {
 	return best
 }
 
+// setDigits sets the bucket offsets and signs of point i, of m, for the
+// signed c-bit digits of z: the digits of scalar128.signedDigit, from one
+// pass over the scalar. Window j goes to lane j mod 8 of group j/8;
+// lanes past the last window get digit 0.
+func (v *vecPippenger) setDigits(i, m int, z *scalar128, c, numWindows uint) {
+	groups := (numWindows + 7) / 8
+	for g := range groups {
+		v.neg[int(g)*m+i] = 0
+		for l := range 8 {
+			v.idx[int(g)*m+i][l] = int64(l)
+		}
+	}
+	lo, hi := z[0], z[1]
+	var carry uint64
+	for j := range numWindows {
+		raw := lo & (1<<c - 1)
+		lo = lo>>c | hi<<(64-c)
+		hi >>= c
+		d := int(raw + carry)
+		if j+1 < numWindows {
+			top := raw >> (c - 1)
+			d -= int(top << c)
+			carry = top
+		}
+		k := int(j/8)*m + i
+		l := j % 8
+		if d < 0 {
+			v.neg[k] |= 1 << l
+			d = -d
+		}
+		v.idx[k][l] = int64(d*len(ext8{}) + int(l))
+	}
+}
+
 // multVecVarTime sets out = Σ zs[i]·pts[i] + Σ extra[i].z·extra[i].p with
 // c-bit windows, 4 ≤ c ≤ 16, in the vector lanes. The caller checks
 // useFE8.
@@ -138,20 +172,22 @@ func (w *pippenger) multVecVarTime(out *extPoint, pts []affinePoint, zs []scalar
 		out.setIdentity()
 		return
 	}
+	groups := int(numWindows+7) / 8
 	v.pts = grow(v.pts, m)
-	v.idx = grow(v.idx, m)
-	v.neg = grow(v.neg, m)
+	v.idx = grow(v.idx, groups*m)
+	v.neg = grow(v.neg, groups*m)
 	for i := range pts {
 		setPoint(&v.pts[i], &pts[i])
 	}
 	for i := range extra {
 		setPoint(&v.pts[len(pts)+i], extra[i].p)
 	}
-	scalarOf := func(i int) *scalar128 {
+	for i := range m {
 		if i < len(zs) {
-			return &zs[i]
+			v.setDigits(i, m, &zs[i], c, numWindows)
+		} else {
+			v.setDigits(i, m, &extra[i-len(zs)].z, c, numWindows)
 		}
-		return &extra[i-len(zs)].z
 	}
 
 	var sums [32]extPoint // one per window; c ≥ 4 gives at most 32
@@ -166,23 +202,8 @@ func (w *pippenger) multVecVarTime(out *extPoint, pts []affinePoint, zs []scalar
 		for d := range top + 1 {
 			v.buckets[d].setIdentity()
 		}
-		for i := range m {
-			z := scalarOf(i)
-			var neg uint8
-			for l := range uint(8) {
-				d := 0
-				if g+l < numWindows {
-					d = z.signedDigit(g+l, c, numWindows)
-				}
-				if d < 0 {
-					neg |= 1 << l
-					d = -d
-				}
-				v.idx[i][l] = int64(d*len(ext8{}) + int(l))
-			}
-			v.neg[i] = neg
-		}
-		fe8BucketAdd(&v.buckets[0][0], &v.idx[0], &v.neg[0], &v.pts[0], m, &v.scratch)
+		k := int(g/8) * m
+		fe8BucketAdd(&v.buckets[0][0], &v.idx[k], &v.neg[k], &v.pts[0], m, &v.scratch)
 
 		// Σ d·bucket[d] = Σ_d Σ_{e≥d} bucket[e], by running sums.
 		v.run.setIdentity()
