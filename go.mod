@@ -9,9 +9,7 @@ require (
 	github.com/cloudflare/circl v1.6.5
 	golang.org/x/crypto v0.59.0
 	golang.org/x/mod v0.31.0
+	golang.org/x/sys v0.50.0
 )
 
-require (
-	golang.org/x/sync v0.19.0 // indirect
-	golang.org/x/sys v0.50.0 // indirect
-)
+require golang.org/x/sync v0.19.0 // indirect

@@ -173,8 +173,8 @@ func (b *Batch) Len() int { return len(b.slot) }
 // Add adds the signature sig of msg by pk to the batch. It hashes msg at
 // once and keeps neither msg nor sig. A signature that is not 64 bytes
 // long, whose s or R is not canonical, or whose key is nil or zero, is
-// recorded as invalid. R is decoded by the next Verify, two points at a
-// time.
+// recorded as invalid. R is decoded by the next Verify, several points at
+// a time.
 func (b *Batch) Add(pk *PublicKey, msg, sig []byte) {
 	r, s, ok := splitSignature(sig)
 	if pk == nil || !pk.valid || !ok {
@@ -202,20 +202,7 @@ func (b *Batch) decodeVarTime() {
 		return
 	}
 	b.negR = slices.Grow(b.negR, m-lo)[:m]
-	b.dropped = b.dropped[:0]
-	i := lo
-	for ; i+1 < m; i += 2 {
-		ok0, ok1 := decodeNegPairVarTime(&b.negR[i], &b.negR[i+1], &b.rEnc[i], &b.rEnc[i+1])
-		if !ok0 {
-			b.dropped = append(b.dropped, int32(i))
-		}
-		if !ok1 {
-			b.dropped = append(b.dropped, int32(i+1))
-		}
-	}
-	if i < m && !decodeNegVarTime(&b.negR[i], &b.rEnc[i]) {
-		b.dropped = append(b.dropped, int32(i))
-	}
+	b.dropped = decodeNegManyVarTime(b.negR[lo:m], b.rEnc[lo:m], lo, b.dropped[:0])
 	if len(b.dropped) == 0 {
 		return
 	}
@@ -455,7 +442,7 @@ var errZeroSeed = errors.New("randomness source returned only zero bytes")
 func (b *Batch) sumVarTime(q *extPoint, lo, hi int) {
 	b.stats.sumPoints += hi - lo
 	sLo, sHi := b.foldScalars(lo, hi)
-	if m := hi - lo; m <= strausMax {
+	if m := hi - lo; m <= strausMax && (!useFE8 || m <= vecStrausMax) {
 		b.strausVarTime(q, lo, hi, sLo, sHi)
 	} else {
 		b.pippengerVarTime(q, lo, hi, sLo, sHi, pippengerWindow(m))
@@ -528,6 +515,10 @@ func (b *Batch) pippengerVarTime(q *extPoint, lo, hi int, sLo, sHi scalar128, c 
 		cLo, cHi := split128(&c)
 		b.extra[2+2*j] = extraTerm{&pk.negA[0], cLo}
 		b.extra[3+2*j] = extraTerm{&pk.negA128[0], cHi}
+	}
+	if useFE8 {
+		b.pip.multVecVarTime(q, b.negR[lo:hi], b.z[lo:hi], b.extra, vecWindow(hi-lo))
+		return
 	}
 	b.pip.multVarTime(q, b.negR[lo:hi], b.z[lo:hi], b.extra, c)
 }

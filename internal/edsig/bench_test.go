@@ -172,3 +172,81 @@ func BenchmarkWeights(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkFloor compares an all-valid batch of 1024 with its floor, the
+// work that no batch can avoid: hashing R || A || M with SHA-512 and
+// decoding R, for each signature. The floor is timed with the scalar
+// decoder (two points at a time) and with the batch's own decoder (eight
+// at a time in vector lanes, where available), in the same iterations as
+// the batch, whose time is split into its phases: Add (hashing), R
+// decoding, weights and scalar folding, and the multi-scalar
+// multiplication. Each figure is reported per signature, as a ratio to
+// crypto/ed25519.Verify (x-stdlib) and to the two floors:
+//
+//	go test ./internal/edsig -run '^$' -bench Floor -cpu 1 -count 5
+func BenchmarkFloor(b *testing.B) {
+	const n = 1024
+	pk, _, sigs := benchWorkload(b, n)
+	h := newHasher()
+	enc := make([][32]byte, n)
+	out := make([]affinePoint, n)
+	dropped := make([]int32, 0, n)
+	var k [32]byte
+	batch := NewBatch(n)
+	results := make([]bool, n)
+	var q extPoint
+	var tFloorScalar, tFloorVector, tAdd, tDecode, tRest, tFold, tMSM time.Duration
+	before := stdlibNs(b)
+	for b.Loop() {
+		t0 := time.Now()
+		for i, s := range sigs {
+			h.challenge(&k, s.sig[:32], pk.enc[:], s.msg)
+			enc[i] = [32]byte(s.sig[:32])
+		}
+		dropped = decodeNegPairsVarTime(out, enc, 0, dropped[:0])
+		t1 := time.Now()
+		for i, s := range sigs {
+			h.challenge(&k, s.sig[:32], pk.enc[:], s.msg)
+			enc[i] = [32]byte(s.sig[:32])
+		}
+		dropped = decodeNegManyVarTime(out, enc, 0, dropped[:0])
+		t2 := time.Now()
+		batch.Reset()
+		for _, s := range sigs {
+			batch.Add(pk, s.msg, s.sig)
+		}
+		t3 := time.Now()
+		batch.decodeVarTime()
+		t4 := time.Now()
+		if ok, err := batch.Verify(results); !ok || err != nil {
+			b.Fatal("verification failed")
+		}
+		t5 := time.Now()
+		// Again, the scalar folding and the multiplication alone, on the
+		// weights that Verify drew.
+		sLo, sHi := batch.foldScalars(0, n)
+		t6 := time.Now()
+		batch.pippengerVarTime(&q, 0, n, sLo, sHi, pippengerWindow(n))
+		t7 := time.Now()
+		tFloorScalar += t1.Sub(t0)
+		tFloorVector += t2.Sub(t1)
+		tAdd += t3.Sub(t2)
+		tDecode += t4.Sub(t3)
+		tRest += t5.Sub(t4)
+		tFold += t6.Sub(t5)
+		tMSM += t7.Sub(t6)
+	}
+	std := (before + stdlibNs(b)) / 2
+	per := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / float64(b.N) / n }
+	batchTime := tAdd + tDecode + tRest
+	b.ReportMetric(per(tFloorScalar)/std, "floor-scalar-x-stdlib")
+	b.ReportMetric(per(tFloorVector)/std, "floor-vector-x-stdlib")
+	b.ReportMetric(per(batchTime)/std, "batch-x-stdlib")
+	b.ReportMetric(float64(batchTime)/float64(tFloorScalar), "batch/floor-scalar")
+	b.ReportMetric(float64(batchTime)/float64(tFloorVector), "batch/floor-vector")
+	b.ReportMetric(float64(tAdd)/float64(batchTime), "share-add")
+	b.ReportMetric(float64(tDecode)/float64(batchTime), "share-decode")
+	b.ReportMetric(float64(tFold)/float64(batchTime), "share-fold")
+	b.ReportMetric(float64(tMSM)/float64(batchTime), "share-msm")
+	b.ReportMetric(float64(tRest-tFold-tMSM)/float64(batchTime), "share-other")
+}

@@ -51,29 +51,7 @@ func TestPow22523Pair(t *testing.T) {
 // sign-bit edge cases, in both positions.
 func TestDecodeNegPair(t *testing.T) {
 	rng := rand.New(rand.NewPCG(43, 44))
-	var encs [][32]byte
-	for range 24 {
-		encs = append(encs, [32]byte(randPoint(t, rng).Bytes()))
-	}
-	for range 24 {
-		var b [32]byte
-		for i := range b {
-			b[i] = byte(rng.Uint32())
-		}
-		encs = append(encs, b) // about half are not points
-	}
-	for i := range 8 {
-		encs = append(encs, [32]byte(torsion(t, i).Bytes()))
-	}
-	for _, h := range []string{
-		"ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f", // (0, −1)
-		"ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff", // (0, −1), sign bit set
-		"0100000000000000000000000000000000000000000000000000000000000080", // identity, sign bit set
-		"edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f", // y = p
-		"eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff", // y = p + 1, sign bit set
-	} {
-		encs = append(encs, [32]byte(mustHex(t, h)))
-	}
+	encs := decodeTestEncodings(t, rng)
 	type result struct {
 		ok bool
 		r  affinePoint
@@ -176,4 +154,63 @@ func BenchmarkDecode(b *testing.B) {
 	b.ReportMetric(float64(single.Nanoseconds())/points, "ns/point-single")
 	b.ReportMetric(float64(pair.Nanoseconds())/points, "ns/point-pair")
 	b.ReportMetric(float64(pair)/float64(single), "pair/single")
+}
+
+// decodeTestEncodings returns valid points, random strings (about half of
+// which are not points), the points of small order, non-canonical y and
+// the sign-bit edge cases.
+func decodeTestEncodings(t testing.TB, rng *rand.Rand) [][32]byte {
+	var encs [][32]byte
+	for range 24 {
+		encs = append(encs, [32]byte(randPoint(t, rng).Bytes()))
+	}
+	for range 24 {
+		var b [32]byte
+		for i := range b {
+			b[i] = byte(rng.Uint32())
+		}
+		encs = append(encs, b) // about half are not points
+	}
+	for i := range 8 {
+		encs = append(encs, [32]byte(torsion(t, i).Bytes()))
+	}
+	for _, h := range []string{
+		"ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f", // (0, −1)
+		"ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff", // (0, −1), sign bit set
+		"0100000000000000000000000000000000000000000000000000000000000080", // identity, sign bit set
+		"edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f", // y = p
+		"eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff", // y = p + 1, sign bit set
+	} {
+		encs = append(encs, [32]byte(mustHex(t, h)))
+	}
+	return encs
+}
+
+// BenchmarkDecodeMany compares decoding points two at a time with the
+// batch's decoder, eight at a time in vector lanes where the processor
+// has them. Each iteration times both, so that many/pairs is a ratio of
+// timings taken together:
+//
+//	go test ./internal/edsig -run '^$' -bench DecodeMany -cpu 1 -count 5
+func BenchmarkDecodeMany(b *testing.B) {
+	rng := rand.New(rand.NewPCG(47, 48))
+	encs := make([][32]byte, 64)
+	for i := range encs {
+		encs[i] = [32]byte(randPoint(b, rng).Bytes())
+	}
+	out := make([]affinePoint, len(encs))
+	dropped := make([]int32, 0, len(encs))
+	var pairs, many time.Duration
+	for b.Loop() {
+		start := time.Now()
+		dropped = decodeNegPairsVarTime(out, encs, 0, dropped[:0])
+		mid := time.Now()
+		dropped = decodeNegManyVarTime(out, encs, 0, dropped[:0])
+		pairs += mid.Sub(start)
+		many += time.Since(mid)
+	}
+	points := float64(b.N * len(encs))
+	b.ReportMetric(float64(pairs.Nanoseconds())/points, "ns/point-pairs")
+	b.ReportMetric(float64(many.Nanoseconds())/points, "ns/point-many")
+	b.ReportMetric(float64(many)/float64(pairs), "many/pairs")
 }

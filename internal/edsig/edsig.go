@@ -262,6 +262,26 @@ func decodeNegPairVarTime(r0, r1 *affinePoint, b0, b1 *[32]byte) (ok0, ok1 bool)
 	return ok0, ok1
 }
 
+// decodeNegPairsVarTime sets out[i] to −R for the point R encoded by
+// enc[i], two points at a time, and appends base+i to dropped for each
+// enc[i] that is not a canonical point encoding.
+func decodeNegPairsVarTime(out []affinePoint, enc [][32]byte, base int, dropped []int32) []int32 {
+	i := 0
+	for ; i+1 < len(enc); i += 2 {
+		ok0, ok1 := decodeNegPairVarTime(&out[i], &out[i+1], &enc[i], &enc[i+1])
+		if !ok0 {
+			dropped = append(dropped, int32(base+i))
+		}
+		if !ok1 {
+			dropped = append(dropped, int32(base+i+1))
+		}
+	}
+	if i < len(enc) && !decodeNegVarTime(&out[i], &enc[i]) {
+		dropped = append(dropped, int32(base+i))
+	}
+	return dropped
+}
+
 // parsed is what verification needs from one signature: −R, and s and k
 // as 32-byte little-endian integers below L.
 type parsed struct {

@@ -9,8 +9,9 @@ import (
 )
 
 // FuzzBatchMatchesSingle checks that a batch holding an arbitrary entry,
-// among valid signatures, gives that entry the result of Verify, and never
-// panics on any key, message or signature.
+// among valid signatures, gives that entry the result of Verify, on the
+// vector path and off it, and never panics on any key, message or
+// signature.
 func FuzzBatchMatchesSingle(f *testing.F) {
 	for _, c := range loadVectors(f) {
 		f.Add(c.key, c.msg, c.sig)
@@ -38,36 +39,40 @@ func FuzzBatchMatchesSingle(f *testing.F) {
 		wantKey := pk != nil && Verify(pk, msg, sig)
 		wantFixed := Verify(fixed, msg, sig)
 
-		b.Reset()
-		b.Add(fixed, valid[0][0], valid[0][1])
-		b.Add(pk, msg, sig)
-		for _, v := range valid[1:4] {
-			b.Add(fixed, v[0], v[1])
-		}
-		b.Add(fixed, msg, sig)
-		for _, v := range valid[4:] {
-			b.Add(fixed, v[0], v[1])
-		}
-		results := make([]bool, b.Len())
-		b.rand = rand.NewChaCha8([32]byte{byte(len(sig)), byte(len(msg))})
-		all, err := b.Verify(results)
-		if err != nil {
-			t.Fatalf("Verify: %v", err)
-		}
-		for i, ok := range results {
-			want := true
-			switch i {
-			case 1:
-				want = wantKey
-			case 5:
-				want = wantFixed
+		// On the vector path, where there is one, and off it.
+		for _, on := range []bool{true, false} {
+			setFE8(t, on)
+			b.Reset()
+			b.Add(fixed, valid[0][0], valid[0][1])
+			b.Add(pk, msg, sig)
+			for _, v := range valid[1:4] {
+				b.Add(fixed, v[0], v[1])
 			}
-			if ok != want {
-				t.Errorf("entry %d: batch %v, single %v", i, ok, want)
+			b.Add(fixed, msg, sig)
+			for _, v := range valid[4:] {
+				b.Add(fixed, v[0], v[1])
 			}
-		}
-		if all != (wantKey && wantFixed) {
-			t.Errorf("Verify = %v, want %v", all, wantKey && wantFixed)
+			results := make([]bool, b.Len())
+			b.rand = rand.NewChaCha8([32]byte{byte(len(sig)), byte(len(msg))})
+			all, err := b.Verify(results)
+			if err != nil {
+				t.Fatalf("Verify: %v", err)
+			}
+			for i, ok := range results {
+				want := true
+				switch i {
+				case 1:
+					want = wantKey
+				case 5:
+					want = wantFixed
+				}
+				if ok != want {
+					t.Errorf("vector path %v: entry %d: batch %v, single %v", on, i, ok, want)
+				}
+			}
+			if all != (wantKey && wantFixed) {
+				t.Errorf("vector path %v: Verify = %v, want %v", on, all, wantKey && wantFixed)
+			}
 		}
 		if enc := CheckSignatureEncoding(sig); enc != refSignatureEncoding(sig) {
 			t.Errorf("CheckSignatureEncoding = %v, reference %v", enc, !enc)

@@ -116,6 +116,7 @@ type pippenger struct {
 	buckets []extPoint
 	stamps  []uint32 // buckets[d] holds a point iff stamps[d] == stamp
 	stamp   uint32
+	vec     *vecPippenger // state of multVecVarTime, made on first use
 }
 
 // nextStamp starts a new, empty set of buckets.
