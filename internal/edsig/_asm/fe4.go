@@ -1,0 +1,339 @@
+package main
+
+// # The AVX2 representation
+//
+// An fe4 holds four elements of GF(2²⁵⁵ − 19) side by side, for
+// processors with AVX2 but without AVX-512 IFMA: limb k of lane j is word
+// 4k + j, k = 0 … 9, and the element of lane j is Σ limb_k·2^⌈25.5k⌉, so
+// even limbs weigh 26 bits and odd ones 25. Each YMM register holds one
+// limb of all four lanes.
+//
+// VPMULUDQ multiplies the low 32 bits of two words into 64. In a product,
+// a_i·b_j lands in column i+j with the factor 2 when i and j are both odd
+// (⌈25.5i⌉ + ⌈25.5j⌉ = ⌈25.5(i+j)⌉ + 1) and 19 when i+j ≥ 10 (2²⁵⁵ ≡
+// 19); the factors go on b_j, whose multiples 2b_j, 19b_j and 38b_j are
+// tabulated first. Every input limb must be at most 2²⁶ + 2¹⁵ (odd limbs
+// 2²⁵ + 2¹⁵), so that 38b_j < 2³² and a column, ten products below 2⁵⁷·³,
+// stays below 2⁶¹. One carry pass, two chains interleaved (limbs 0→1→…→5
+// and 5→6→…→9→0, then 5→6 and 0→1 again), brings every limb back under
+// those bounds, so outputs are valid inputs.
+
+import (
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	"github.com/mmcloughlin/avo/reg"
+)
+
+// fe4r is one field element per lane, one limb per YMM register.
+type fe4r [10]reg.VecVirtual
+
+// Byte offsets, in a function's local frame, of the broadcast constants.
+const (
+	lMask26 = 32 * iota
+	lMask25
+	l19
+	lConsts // bytes
+)
+
+// fe4Frame is the local frame of an fe4 function: constants, then tables.
+type fe4Frame struct {
+	base Mem
+}
+
+func (f fe4Frame) c(off int) Mem { return f.base.Offset(off) }
+
+// table returns limb j of table t (t = 0, 1, … in units of ten limbs),
+// for tables of the frame, after the constants.
+func (f fe4Frame) table(t, j int) Mem { return f.base.Offset(lConsts + 320*t + 32*j) }
+
+// newFE4Frame allocates a frame with ntables tables and stores the
+// constants.
+func newFE4Frame(ntables int) fe4Frame {
+	f := fe4Frame{base: AllocLocal(lConsts + 320*ntables)}
+	for _, c := range []struct {
+		off int
+		v   uint64
+	}{{lMask26, 1<<26 - 1}, {lMask25, 1<<25 - 1}, {l19, 19}} {
+		g := GP64()
+		MOVQ(U64(c.v), g)
+		x := XMM()
+		MOVQ(g, x)
+		y := YMM()
+		VPBROADCASTQ(x, y)
+		VMOVDQU(y, f.c(c.off))
+	}
+	return f
+}
+
+func fe4Load(m Mem) fe4r {
+	var x fe4r
+	for k := range x {
+		x[k] = YMM()
+		VMOVDQU(m.Offset(32*k), x[k])
+	}
+	return x
+}
+
+func fe4Store(m Mem, x fe4r) {
+	for k := range x {
+		VMOVDQU(x[k], m.Offset(32*k))
+	}
+}
+
+// fe4Carry carries r in place, limbs below 2⁶³ in, limbs within the input
+// bounds out.
+func fe4Carry(r fe4r, f fe4Frame) {
+	for _, k := range []int{0, 5, 1, 6, 2, 7, 3, 8, 4, 9, 5, 0} {
+		shift, mask := 26, f.c(lMask26)
+		if k%2 == 1 {
+			shift, mask = 25, f.c(lMask25)
+		}
+		t := YMM()
+		VPSRLQ(U8(shift), r[k], t)
+		VPAND(mask, r[k], r[k])
+		if k < 9 {
+			VPADDQ(t, r[k+1], r[k+1])
+			continue
+		}
+		// r₀ += 19t, as t + 2t + 16t.
+		VPADDQ(t, r[0], r[0])
+		VPSLLQ(U8(1), t, t)
+		VPADDQ(t, r[0], r[0])
+		VPSLLQ(U8(3), t, t)
+		VPADDQ(t, r[0], r[0])
+	}
+}
+
+// fe4Term adds left·right into acc, or sets acc to it if first.
+func fe4Term(acc reg.VecVirtual, left, right Mem, first bool) {
+	t := YMM()
+	VMOVDQU(left, t)
+	if first {
+		VPMULUDQ(right, t, acc)
+		return
+	}
+	VPMULUDQ(right, t, t)
+	VPADDQ(t, acc, acc)
+}
+
+// Tables of a product's right operand b: b itself is read in place.
+const (
+	tB2  = iota // 2b_j, odd j
+	tB19        // 19b_j
+	tB38        // 38b_j, odd j
+	numMulTables
+)
+
+// fe4MulTables tabulates the multiples of the fe4 at b into frame tables
+// from t0 on.
+func fe4MulTables(b Mem, f fe4Frame, t0 int) {
+	for j := range 10 {
+		x, x19 := YMM(), YMM()
+		VMOVDQU(b.Offset(32*j), x)
+		VPMULUDQ(f.c(l19), x, x19)
+		VMOVDQU(x19, f.table(t0+tB19, j))
+		if j%2 == 1 {
+			VPADDQ(x, x, x)
+			VMOVDQU(x, f.table(t0+tB2, j))
+			VPADDQ(x19, x19, x19)
+			VMOVDQU(x19, f.table(t0+tB38, j))
+		}
+	}
+}
+
+// fe4MulInto sets out to the carried product of the fe4s at a and b, for
+// tables of b from t0 on.
+func fe4MulInto(out fe4r, a, b Mem, f fe4Frame, t0 int) {
+	for k := range 10 {
+		for i := range 10 {
+			j := (k - i + 10) % 10
+			odd := i%2 == 1 && j%2 == 1
+			wrap := i+j >= 10
+			right := b.Offset(32 * j)
+			switch {
+			case odd && wrap:
+				right = f.table(t0+tB38, j)
+			case odd:
+				right = f.table(t0+tB2, j)
+			case wrap:
+				right = f.table(t0+tB19, j)
+			}
+			fe4Term(out[k], a.Offset(32*i), right, i == 0)
+		}
+	}
+	fe4Carry(out, f)
+}
+
+// Tables of a square's operand x.
+const (
+	tX1  = iota // x_j
+	tX2         // 2x_j
+	tX19        // 19x_j
+	tX38        // 38x_j, odd j
+	numSqTables
+)
+
+// fe4SquareInPlace sets x = x², through frame tables from t0 on.
+func fe4SquareInPlace(x fe4r, f fe4Frame, t0 int) {
+	for j := range 10 {
+		VMOVDQU(x[j], f.table(t0+tX1, j))
+		t := YMM()
+		VPMULUDQ(f.c(l19), x[j], t)
+		VMOVDQU(t, f.table(t0+tX19, j))
+		if j%2 == 1 {
+			VPADDQ(t, t, t)
+			VMOVDQU(t, f.table(t0+tX38, j))
+		}
+		VPADDQ(x[j], x[j], x[j])
+		VMOVDQU(x[j], f.table(t0+tX2, j))
+	}
+	// Column k gathers x_i·x_j for i ≤ j and i + j ≡ k (mod 10): doubled
+	// for i < j (by 2x_i on the left), doubled again for i, j both odd
+	// and multiplied by 19 for i + j ≥ 10 (on the right).
+	for k := range 10 {
+		first := true
+		for _, s := range []int{k, k + 10} {
+			for i := 0; 2*i <= s; i++ {
+				j := s - i
+				if j > 9 {
+					continue
+				}
+				left := f.table(t0+tX2, i)
+				if i == j {
+					left = f.table(t0+tX1, i)
+				}
+				odd := i%2 == 1 && j%2 == 1
+				wrap := s >= 10
+				var right Mem
+				switch {
+				case odd && wrap:
+					right = f.table(t0+tX38, j)
+				case odd:
+					right = f.table(t0+tX2, j)
+				case wrap:
+					right = f.table(t0+tX19, j)
+				default:
+					right = f.table(t0+tX1, j)
+				}
+				fe4Term(x[k], left, right, first)
+				first = false
+			}
+		}
+	}
+	fe4Carry(x, f)
+}
+
+// fe4Funcs emits the AVX2 functions.
+func fe4Funcs() {
+	TEXT("fe4Mul", 0, "func(out, a, b *[40]uint64)")
+	Pragma("noescape")
+	Doc("fe4Mul sets out = a·b in each of the four lanes. It needs AVX2.")
+	{
+		f := newFE4Frame(numMulTables)
+		a := Mem{Base: Load(Param("a"), GP64())}
+		b := Mem{Base: Load(Param("b"), GP64())}
+		fe4MulTables(b, f, 0)
+		var out fe4r
+		for k := range out {
+			out[k] = YMM()
+		}
+		fe4MulInto(out, a, b, f, 0)
+		fe4Store(Mem{Base: Load(Param("out"), GP64())}, out)
+		VZEROUPPER()
+		RET()
+	}
+
+	TEXT("fe4SquareN", 0, "func(out, a *[40]uint64, n int)")
+	Pragma("noescape")
+	Doc("fe4SquareN sets out = a^(2ⁿ) in each of the four lanes, for n ≥ 1.",
+		"It needs AVX2.")
+	{
+		f := newFE4Frame(numSqTables)
+		x := fe4Load(Mem{Base: Load(Param("a"), GP64())})
+		n := Load(Param("n"), GP64())
+		Label("loop4")
+		fe4SquareInPlace(x, f, 0)
+		DECQ(n)
+		JNZ(LabelRef("loop4"))
+		fe4Store(Mem{Base: Load(Param("out"), GP64())}, x)
+		VZEROUPPER()
+		RET()
+	}
+
+	TEXT("fe4SquareN2", 0, "func(outA, outB, a, b *[40]uint64, n int)")
+	Pragma("noescape")
+	Doc("fe4SquareN2 sets outA = a^(2ⁿ) and outB = b^(2ⁿ) in each of the four",
+		"lanes, for n ≥ 1, the two chains of squarings in one loop. It needs",
+		"AVX2.")
+	{
+		f := newFE4Frame(2 * numSqTables)
+		// Each chain waits in its first table while the other is squared.
+		fe4Store(f.table(tX1, 0), fe4Load(Mem{Base: Load(Param("a"), GP64())}))
+		fe4Store(f.table(numSqTables+tX1, 0), fe4Load(Mem{Base: Load(Param("b"), GP64())}))
+		n := Load(Param("n"), GP64())
+		Label("loop4x2")
+		for _, t0 := range []int{0, numSqTables} {
+			x := fe4Load(f.table(t0+tX1, 0))
+			fe4SquareInPlace(x, f, t0)
+			fe4Store(f.table(t0+tX1, 0), x)
+		}
+		DECQ(n)
+		JNZ(LabelRef("loop4x2"))
+		fe4Store(Mem{Base: Load(Param("outA"), GP64())}, fe4Load(f.table(tX1, 0)))
+		fe4Store(Mem{Base: Load(Param("outB"), GP64())}, fe4Load(f.table(numSqTables+tX1, 0)))
+		VZEROUPPER()
+		RET()
+	}
+
+	TEXT("fe4Add", 0, "func(out, a, b *[40]uint64)")
+	Pragma("noescape")
+	Doc("fe4Add sets out = a + b in each of the four lanes. It needs AVX2.")
+	{
+		f := newFE4Frame(0)
+		a := fe4Load(Mem{Base: Load(Param("a"), GP64())})
+		b := Mem{Base: Load(Param("b"), GP64())}
+		for k := range a {
+			VPADDQ(b.Offset(32*k), a[k], a[k])
+		}
+		fe4Carry(a, f)
+		fe4Store(Mem{Base: Load(Param("out"), GP64())}, a)
+		VZEROUPPER()
+		RET()
+	}
+
+	TEXT("fe4Sub", 0, "func(out, a, b *[40]uint64)")
+	Pragma("noescape")
+	Doc("fe4Sub sets out = a − b in each of the four lanes, as a + 2p − b. It",
+		"needs AVX2.")
+	{
+		f := newFE4Frame(0)
+		a := fe4Load(Mem{Base: Load(Param("a"), GP64())})
+		b := Mem{Base: Load(Param("b"), GP64())}
+		// The limbs of 2p: 2²⁷ − 38, then 2²⁶ − 2 and 2²⁷ − 2 in turn.
+		twoP := [3]uint64{1<<27 - 38, 1<<26 - 2, 1<<27 - 2}
+		var tp [3]reg.VecVirtual
+		for i, v := range twoP {
+			g := GP64()
+			MOVQ(U64(v), g)
+			x := XMM()
+			MOVQ(g, x)
+			tp[i] = YMM()
+			VPBROADCASTQ(x, tp[i])
+		}
+		for k := range a {
+			switch {
+			case k == 0:
+				VPADDQ(tp[0], a[k], a[k])
+			case k%2 == 1:
+				VPADDQ(tp[1], a[k], a[k])
+			default:
+				VPADDQ(tp[2], a[k], a[k])
+			}
+			VPSUBQ(b.Offset(32*k), a[k], a[k])
+		}
+		fe4Carry(a, f)
+		fe4Store(Mem{Base: Load(Param("out"), GP64())}, a)
+		VZEROUPPER()
+		RET()
+	}
+}

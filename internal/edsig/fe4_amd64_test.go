@@ -1,0 +1,227 @@
+//go:build amd64 && !purego
+
+package edsig
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"filippo.io/edwards25519/field"
+)
+
+// setMaxLimbs4 sets every limb of v to the largest value that the AVX2
+// arithmetic accepts, 2²⁶ + 2¹⁵ for even limbs and 2²⁵ + 2¹⁵ for odd
+// ones, and returns the element that each lane then holds.
+func setMaxLimbs4(v *fe4) *field.Element {
+	for j := range 4 {
+		for k := range 10 {
+			v[4*k+j] = 1<<26 + 1<<15
+			if k%2 == 1 {
+				v[4*k+j] = 1<<25 + 1<<15
+			}
+		}
+	}
+	var x field.Element
+	v.lane(&x, 0)
+	return &x
+}
+
+func TestFE4LaneRoundTrip(t *testing.T) {
+	if !useFE4 {
+		t.Skip("no AVX2 field arithmetic on this processor or build")
+	}
+	rng := rand.New(rand.NewPCG(71, 72))
+	in := fe8Inputs(t, rng, 64)
+	for i := 0; i+4 <= len(in); i += 4 {
+		var v fe4
+		for j := range 4 {
+			v.setLane(j, &in[i+j])
+		}
+		for j := range 4 {
+			var x field.Element
+			v.lane(&x, j)
+			if x.Equal(&in[i+j]) != 1 {
+				t.Fatalf("lane %d: %x, want %x", j, x.Bytes(), in[i+j].Bytes())
+			}
+		}
+	}
+}
+
+// checkFE4 fails the test unless every limb of v is within the bounds of
+// the AVX2 arithmetic and lane j holds want[j].
+func checkFE4(t *testing.T, what string, v *fe4, want []field.Element) {
+	t.Helper()
+	for j := range 4 {
+		for k := range 10 {
+			limit := uint64(1<<26 + 1<<15)
+			if k%2 == 1 {
+				limit = 1<<25 + 1<<15
+			}
+			if v[4*k+j] > limit {
+				t.Fatalf("%s: lane %d limb %d = %#x, above %#x", what, j, k, v[4*k+j], limit)
+			}
+		}
+		var x field.Element
+		v.lane(&x, j)
+		if x.Equal(&want[j]) != 1 {
+			t.Fatalf("%s: lane %d = %x, want %x", what, j, x.Bytes(), want[j].Bytes())
+		}
+	}
+}
+
+func TestFE4Arithmetic(t *testing.T) {
+	if !useFE4 {
+		t.Skip("no AVX2 field arithmetic on this processor or build")
+	}
+	rng := rand.New(rand.NewPCG(73, 74))
+	in := fe8Inputs(t, rng, 400)
+	for i := 0; i+8 <= len(in); i += 4 {
+		var a, b, out, out2 fe4
+		want := make(map[string][]field.Element)
+		for _, k := range []string{"mul", "add", "sub", "square", "square⁵", "pow", "pow b"} {
+			want[k] = make([]field.Element, 4)
+		}
+		for j := range 4 {
+			x, y := &in[i+j], &in[i+4+j]
+			a.setLane(j, x)
+			b.setLane(j, y)
+			want["mul"][j].Multiply(x, y)
+			want["add"][j].Add(x, y)
+			want["sub"][j].Subtract(x, y)
+			want["square"][j].Square(x)
+			want["square⁵"][j].Set(x)
+			for range 5 {
+				want["square⁵"][j].Square(&want["square⁵"][j])
+			}
+			want["pow"][j].Pow22523(x)
+			want["pow b"][j].Pow22523(y)
+		}
+		mul4(&out, &a, &b)
+		checkFE4(t, "mul", &out, want["mul"])
+		add4(&out, &a, &b)
+		checkFE4(t, "add", &out, want["add"])
+		sub4(&out, &a, &b)
+		checkFE4(t, "sub", &out, want["sub"])
+		sq4(&out, &a, 1)
+		checkFE4(t, "square", &out, want["square"])
+		sq4(&out, &a, 5)
+		checkFE4(t, "square⁵", &out, want["square⁵"])
+		sq4x2(&out, &out2, &a, &b, 1)
+		checkFE4(t, "sq4x2, a", &out, want["square"])
+		out, out2 = a, a
+		sq4x2(&out, &out2, &out, &out2, 5)
+		checkFE4(t, "sq4x2⁵, a", &out, want["square⁵"])
+		checkFE4(t, "sq4x2⁵, b", &out2, want["square⁵"])
+		out = a
+		pow22523fe4(&out)
+		checkFE4(t, "pow22523", &out, want["pow"])
+		out, out2 = a, b
+		pow22523fe4x2(&out, &out2)
+		checkFE4(t, "pow22523fe4x2, a", &out, want["pow"])
+		checkFE4(t, "pow22523fe4x2, b", &out2, want["pow b"])
+		// Aliasing: out = a·out.
+		out = b
+		mul4(&out, &a, &out)
+		checkFE4(t, "mul, aliased", &out, want["mul"])
+	}
+	// The largest limbs that the arithmetic accepts, in every operation
+	// and as either operand of a subtraction's result.
+	var a, out fe4
+	x := setMaxLimbs4(&a)
+	want := make([]field.Element, 4)
+	for j := range want {
+		want[j].Multiply(x, x)
+	}
+	mul4(&out, &a, &a)
+	checkFE4(t, "mul of largest limbs", &out, want)
+	sq4(&out, &a, 1)
+	checkFE4(t, "square of largest limbs", &out, want)
+	for j := range want {
+		want[j].Add(x, x)
+	}
+	add4(&out, &a, &a)
+	checkFE4(t, "add of largest limbs", &out, want)
+	var zero fe4
+	for j := range want {
+		want[j].Negate(x)
+	}
+	sub4(&out, &zero, &a)
+	checkFE4(t, "0 − largest limbs", &out, want)
+}
+
+// TestDecodeNeg4 checks the AVX2 decoder against the single one on valid
+// points, non-points, non-canonical y and the sign-bit edge cases, in
+// every lane, four and eight at a time.
+func TestDecodeNeg4(t *testing.T) {
+	if !useFE4 {
+		t.Skip("no AVX2 field arithmetic on this processor or build")
+	}
+	rng := rand.New(rand.NewPCG(75, 76))
+	encs := decodeTestEncodings(t, rng)
+	want := make([]affinePoint, len(encs))
+	wantOK := make([]bool, len(encs))
+	for i := range encs {
+		wantOK[i] = decodeNegVarTime(&want[i], &encs[i])
+	}
+	for _, n := range []int{4, 8} {
+		for start := range len(encs) {
+			in := make([][32]byte, n)
+			idx := make([]int, n)
+			for j := range n {
+				idx[j] = (start + j*(start%7+1)) % len(encs)
+				in[j] = encs[idx[j]]
+			}
+			out := make([]affinePoint, n)
+			ok := make([]bool, n)
+			decodeNeg4VecVarTime(out, in, ok)
+			for j := range n {
+				i := idx[j]
+				if ok[j] != wantOK[i] {
+					t.Fatalf("n=%d lane %d, %x: got %v, want %v", n, j, encs[i], ok[j], wantOK[i])
+				}
+				if ok[j] && !sameAffine(&out[j], &want[i]) {
+					t.Fatalf("n=%d lane %d, %x: decoded to a different point", n, j, encs[i])
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkFE4 times the AVX2 kernels, per call of four lanes:
+//
+//	go test ./internal/edsig -run '^$' -bench FE4 -cpu 1 -count 5
+func BenchmarkFE4(b *testing.B) {
+	if !useFE4 {
+		b.Skip("no AVX2 field arithmetic on this processor or build")
+	}
+	rng := rand.New(rand.NewPCG(77, 78))
+	in := fe8Inputs(b, rng, 8)
+	var x, y fe4
+	for j := range 4 {
+		x.setLane(j, &in[j])
+		y.setLane(j, &in[4+j])
+	}
+	b.Run("mul", func(b *testing.B) {
+		for b.Loop() {
+			mul4(&x, &x, &y)
+		}
+	})
+	b.Run("square", func(b *testing.B) {
+		for b.Loop() {
+			sq4(&x, &x, 1)
+		}
+	})
+	for _, n := range []int{100} {
+		b.Run(fmt.Sprintf("square^%d", n), func(b *testing.B) {
+			for b.Loop() {
+				sq4(&x, &x, n)
+			}
+		})
+		b.Run(fmt.Sprintf("square^%d-x2", n), func(b *testing.B) {
+			for b.Loop() {
+				sq4x2(&x, &y, &x, &y, n)
+			}
+		})
+	}
+}
