@@ -104,18 +104,6 @@ func fe4Carry(r fe4r, f fe4Frame) {
 	}
 }
 
-// fe4Term adds left·right into acc, or sets acc to it if first.
-func fe4Term(acc reg.VecVirtual, left, right Mem, first bool) {
-	t := YMM()
-	VMOVDQU(left, t)
-	if first {
-		VPMULUDQ(right, t, acc)
-		return
-	}
-	VPMULUDQ(right, t, t)
-	VPADDQ(t, acc, acc)
-}
-
 // Tables of a product's right operand b: b itself is read in place.
 const (
 	tB2  = iota // 2b_j, odd j
@@ -142,11 +130,14 @@ func fe4MulTables(b Mem, f fe4Frame, t0 int) {
 }
 
 // fe4MulInto sets out to the carried product of the fe4s at a and b, for
-// tables of b from t0 on.
+// tables of b from t0 on. Each limb of a is loaded once, and multiplies
+// the right multiple of every limb of b into its column.
 func fe4MulInto(out fe4r, a, b Mem, f fe4Frame, t0 int) {
-	for k := range 10 {
-		for i := range 10 {
-			j := (k - i + 10) % 10
+	for i := range 10 {
+		left := YMM()
+		VMOVDQU(a.Offset(32*i), left)
+		for j := range 10 {
+			k := (i + j) % 10
 			odd := i%2 == 1 && j%2 == 1
 			wrap := i+j >= 10
 			right := b.Offset(32 * j)
@@ -158,66 +149,88 @@ func fe4MulInto(out fe4r, a, b Mem, f fe4Frame, t0 int) {
 			case wrap:
 				right = f.table(t0+tB19, j)
 			}
-			fe4Term(out[k], a.Offset(32*i), right, i == 0)
+			fe4MulAdd(out[k], left, right, i == 0)
 		}
 	}
 	fe4Carry(out, f)
 }
 
+// fe4MulAdd adds left·right into acc, or sets acc to it if first.
+func fe4MulAdd(acc, left reg.VecVirtual, right Mem, first bool) {
+	if first {
+		VPMULUDQ(right, left, acc)
+		return
+	}
+	t := YMM()
+	VPMULUDQ(right, left, t)
+	VPADDQ(t, acc, acc)
+}
+
 // Tables of a square's operand x.
 const (
 	tX1  = iota // x_j
-	tX2         // 2x_j
-	tX19        // 19x_j
-	tX38        // 38x_j, odd j
+	tX2         // 2x_j, odd j < 9
+	tX19        // 19x_j, j ≥ 5
+	tX38        // 38x_j, odd j ≥ 5
 	numSqTables
 )
 
 // fe4SquareInPlace sets x = x², through frame tables from t0 on.
 func fe4SquareInPlace(x fe4r, f fe4Frame, t0 int) {
+	// Only the multiples that the columns read: 2x_j for odd j < 9, 19x_j
+	// for j ≥ 5, 38x_j for odd j ≥ 5 (i ≤ j, and i + j ≥ 10 needs j ≥ 5).
 	for j := range 10 {
 		VMOVDQU(x[j], f.table(t0+tX1, j))
-		t := YMM()
-		VPMULUDQ(f.c(l19), x[j], t)
-		VMOVDQU(t, f.table(t0+tX19, j))
-		if j%2 == 1 {
-			VPADDQ(t, t, t)
-			VMOVDQU(t, f.table(t0+tX38, j))
+		if j >= 5 {
+			t := YMM()
+			VPMULUDQ(f.c(l19), x[j], t)
+			VMOVDQU(t, f.table(t0+tX19, j))
+			if j%2 == 1 {
+				VPADDQ(t, t, t)
+				VMOVDQU(t, f.table(t0+tX38, j))
+			}
 		}
-		VPADDQ(x[j], x[j], x[j])
-		VMOVDQU(x[j], f.table(t0+tX2, j))
+		if j%2 == 1 && j < 9 {
+			t := YMM()
+			VPADDQ(x[j], x[j], t)
+			VMOVDQU(t, f.table(t0+tX2, j))
+		}
 	}
 	// Column k gathers x_i·x_j for i ≤ j and i + j ≡ k (mod 10): doubled
 	// for i < j (by 2x_i on the left), doubled again for i, j both odd
-	// and multiplied by 19 for i + j ≥ 10 (on the right).
-	for k := range 10 {
-		first := true
-		for _, s := range []int{k, k + 10} {
-			for i := 0; 2*i <= s; i++ {
-				j := s - i
-				if j > 9 {
-					continue
-				}
-				left := f.table(t0+tX2, i)
-				if i == j {
-					left = f.table(t0+tX1, i)
-				}
-				odd := i%2 == 1 && j%2 == 1
-				wrap := s >= 10
-				var right Mem
-				switch {
-				case odd && wrap:
-					right = f.table(t0+tX38, j)
-				case odd:
-					right = f.table(t0+tX2, j)
-				case wrap:
-					right = f.table(t0+tX19, j)
-				default:
-					right = f.table(t0+tX1, j)
-				}
-				fe4Term(x[k], left, right, first)
-				first = false
+	// and multiplied by 19 for i + j ≥ 10 (on the right). Each left
+	// operand is loaded once; x's registers hold the columns.
+	var first [10]bool
+	for k := range first {
+		first[k] = true
+	}
+	for i := range 10 {
+		diag, twice := YMM(), YMM()
+		VMOVDQU(f.table(t0+tX1, i), diag)
+		if i < 9 {
+			VPADDQ(diag, diag, twice)
+		}
+		for j := i; j < 10; j++ {
+			k := (i + j) % 10
+			left := twice
+			if i == j {
+				left = diag
 			}
+			odd := i%2 == 1 && j%2 == 1
+			wrap := i+j >= 10
+			var right Mem
+			switch {
+			case odd && wrap:
+				right = f.table(t0+tX38, j)
+			case odd:
+				right = f.table(t0+tX2, j)
+			case wrap:
+				right = f.table(t0+tX19, j)
+			default:
+				right = f.table(t0+tX1, j)
+			}
+			fe4MulAdd(x[k], left, right, first[k])
+			first[k] = false
 		}
 	}
 	fe4Carry(x, f)
