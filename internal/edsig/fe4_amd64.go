@@ -32,3 +32,20 @@ func fe4Add(out *[40]uint64, a *[40]uint64, b *[40]uint64)
 //
 //go:noescape
 func fe4Sub(out *[40]uint64, a *[40]uint64, b *[40]uint64)
+
+// fe4BucketAdd adds, for each of the n points pts[i], ±pts[i] to one bucket
+// in each of the four lanes: lane j of the bucket at word offset
+// idx[i][j] − j of buckets, with the sign − where neg[i][j] is all ones
+// (else 0). A point is (y+x, y−x, 2d·x·y, −2d·x·y) as canonical limbs, and
+// a bucket (X, Y, Z, T) in extended coordinates, four fe4s in a row. It
+// needs AVX2.
+//
+//go:noescape
+func fe4BucketAdd(buckets *uint64, idx *[4]int64, neg *[4]uint64, pts *[40]uint64, n int, scratch *[600]uint64)
+
+// fe4PointAdd sets out = a + b in each of the four lanes, for points in
+// extended coordinates (X, Y, Z, T), four fe4s in a row; d2 holds 2d in
+// every lane. out may alias a or b. It needs AVX2.
+//
+//go:noescape
+func fe4PointAdd(out *[160]uint64, a *[160]uint64, b *[160]uint64, d2 *[40]uint64, scratch *[600]uint64)

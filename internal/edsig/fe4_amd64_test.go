@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+	"time"
 
+	"filippo.io/edwards25519"
 	"filippo.io/edwards25519/field"
 )
 
@@ -222,6 +224,81 @@ func BenchmarkFE4(b *testing.B) {
 			for b.Loop() {
 				sq4x2(&x, &y, &x, &y, n)
 			}
+		})
+	}
+}
+
+// TestMultVec4 checks the AVX2 bucket method against a reference sum at
+// every window width it may choose, with part of the points as extras.
+func TestMultVec4(t *testing.T) {
+	if !useFE4 {
+		t.Skip("no AVX2 field arithmetic on this processor or build")
+	}
+	rng := rand.New(rand.NewPCG(79, 80))
+	var w pippenger
+	for _, n := range []int{1, 2, 9, 40, 100} {
+		ps := make([]*edwards25519.Point, n)
+		zs := make([]scalar128, n)
+		for i := range ps {
+			ps[i] = randPoint(t, rng)
+			if i%5 == 4 {
+				ps[i].Add(ps[i], torsion(t, i%8)) // mixed order
+			}
+			zs[i] = randScalar128(rng)
+		}
+		want := msmReference(t, ps, zs)
+		aff := affineOf(ps)
+		for c := uint(4); c <= 12; c++ {
+			split := n * 2 / 3
+			extra := make([]extraTerm, 0, n-split)
+			for i := split; i < n; i++ {
+				extra = append(extra, extraTerm{&aff[i], zs[i]})
+			}
+			var got extPoint
+			w.multVec4VarTime(&got, aff[:split], zs[:split], extra, c)
+			if fromExt(t, &got).Equal(want) != 1 {
+				t.Errorf("n=%d c=%d: AVX2 Pippenger differs", n, c)
+			}
+		}
+	}
+	for n := 1; n < 5000; n = n*3/2 + 1 {
+		if c := vec4Window(n); c < 4 || c > 12 {
+			t.Errorf("vec4Window(%d) = %d", n, c)
+		}
+	}
+}
+
+// BenchmarkMultVec4 times the multi-scalar multiplication of n points by
+// 128-bit scalars with the scalar bucket method and with the AVX2 one,
+// alternating within each iteration, and reports their ratio:
+//
+//	go test ./internal/edsig -run '^$' -bench MultVec4 -cpu 1 -count 5
+func BenchmarkMultVec4(b *testing.B) {
+	if !useFE4 {
+		b.Skip("no AVX2 field arithmetic on this processor or build")
+	}
+	for _, n := range []int{64, 1024, 4096} {
+		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
+			rng := rand.New(rand.NewPCG(81, uint64(n)))
+			ps := make([]*edwards25519.Point, n)
+			zs := make([]scalar128, n)
+			for i := range ps {
+				ps[i] = randPoint(b, rng)
+				zs[i] = scalar128{rng.Uint64(), rng.Uint64()}
+			}
+			aff := affineOf(ps)
+			var w pippenger
+			var out extPoint
+			var tScalar, tVec time.Duration
+			for b.Loop() {
+				t0 := time.Now()
+				w.multVarTime(&out, aff, zs, nil, pippengerWindow(n))
+				t1 := time.Now()
+				w.multVec4VarTime(&out, aff, zs, nil, vec4Window(n))
+				tScalar += t1.Sub(t0)
+				tVec += time.Since(t1)
+			}
+			b.ReportMetric(float64(tVec)/float64(tScalar), "avx2/scalar")
 		})
 	}
 }

@@ -19,6 +19,8 @@ package main
 // those bounds, so outputs are valid inputs.
 
 import (
+	"fmt"
+
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
 	"github.com/mmcloughlin/avo/reg"
@@ -32,6 +34,11 @@ const (
 	lMask26 = 32 * iota
 	lMask25
 	l19
+	lOnes
+	lZero
+	l2P0    // 2²⁷ − 38, limb 0 of 2p
+	l2P1    // 2²⁶ − 2, odd limbs of 2p
+	l2P2    // 2²⁷ − 2, even limbs of 2p but 0
 	lConsts // bytes
 )
 
@@ -53,7 +60,7 @@ func newFE4Frame(ntables int) fe4Frame {
 	for _, c := range []struct {
 		off int
 		v   uint64
-	}{{lMask26, 1<<26 - 1}, {lMask25, 1<<25 - 1}, {l19, 19}} {
+	}{{lMask26, 1<<26 - 1}, {lMask25, 1<<25 - 1}, {l19, 19}, {lOnes, 1<<64 - 1}, {lZero, 0}, {l2P0, 1<<27 - 38}, {l2P1, 1<<26 - 2}, {l2P2, 1<<27 - 2}} {
 		g := GP64()
 		MOVQ(U64(c.v), g)
 		x := XMM()
@@ -111,6 +118,69 @@ const (
 	tB38        // 38b_j, odd j
 	numMulTables
 )
+
+// fe4MulMem sets out = a·b, all in memory; out may alias a or b. The
+// tables of b are frame tables 0 to numMulTables − 1.
+func fe4MulMem(out, a, b Mem, f fe4Frame) {
+	fe4MulTables(b, f, 0)
+	var r fe4r
+	for k := range r {
+		r[k] = YMM()
+	}
+	fe4MulInto(r, a, b, f, 0)
+	fe4Store(out, r)
+}
+
+// fe4AddMem sets out = a + b, all in memory.
+func fe4AddMem(out, a, b Mem, f fe4Frame) {
+	r := fe4Load(a)
+	for k := range r {
+		VPADDQ(b.Offset(32*k), r[k], r[k])
+	}
+	fe4Carry(r, f)
+	fe4Store(out, r)
+}
+
+// fe4SubMem sets out = a − b, as a + 2p − b, all in memory. Every limb of
+// b is at most the matching limb of 2p, as every output here is.
+func fe4SubMem(out, a, b Mem, f fe4Frame) {
+	r := fe4Load(a)
+	for k := range r {
+		VPADDQ(f.c(twoPLimb(k)), r[k], r[k])
+		VPSUBQ(b.Offset(32*k), r[k], r[k])
+	}
+	fe4Carry(r, f)
+	fe4Store(out, r)
+}
+
+// twoPLimb returns the frame offset of limb k of 2p.
+func twoPLimb(k int) int {
+	switch {
+	case k == 0:
+		return l2P0
+	case k%2 == 1:
+		return l2P1
+	}
+	return l2P2
+}
+
+// fe4At returns the fe4 at byte offset off from base.
+func fe4At(base reg.Register, off int) Mem { return Mem{Base: base, Disp: off} }
+
+// fe4FinishAdd computes the sum of a point addition from A, B, C, D in
+// scratch: E = B − A, H = B + A, G = D + C, F = D − C, and the extended
+// result (E·F, G·H, F·G, E·H) into X, Y, Z, T of scratch. The slots are
+// those of fe8_amd64.s, an fe4 being 320 bytes too.
+func fe4FinishAdd(s reg.Register, f fe4Frame) {
+	fe4SubMem(fe4At(s, sE), fe4At(s, sB), fe4At(s, sA), f)
+	fe4AddMem(fe4At(s, sH), fe4At(s, sB), fe4At(s, sA), f)
+	fe4AddMem(fe4At(s, sG), fe4At(s, sD), fe4At(s, sC), f)
+	fe4SubMem(fe4At(s, sF), fe4At(s, sD), fe4At(s, sC), f)
+	fe4MulMem(fe4At(s, sX), fe4At(s, sE), fe4At(s, sF), f)
+	fe4MulMem(fe4At(s, sY), fe4At(s, sG), fe4At(s, sH), f)
+	fe4MulMem(fe4At(s, sZ), fe4At(s, sF), fe4At(s, sG), f)
+	fe4MulMem(fe4At(s, sT), fe4At(s, sE), fe4At(s, sH), f)
+}
 
 // fe4MulTables tabulates the multiples of the fe4 at b into frame tables
 // from t0 on.
@@ -346,6 +416,116 @@ func fe4Funcs() {
 		}
 		fe4Carry(a, f)
 		fe4Store(Mem{Base: Load(Param("out"), GP64())}, a)
+		VZEROUPPER()
+		RET()
+	}
+
+	TEXT("fe4BucketAdd", 0, fmt.Sprintf("func(buckets *uint64, idx *[4]int64, neg *[4]uint64, pts *[40]uint64, n int, scratch *[%d]uint64)", scratchSize/8))
+	Pragma("noescape")
+	Doc("fe4BucketAdd adds, for each of the n points pts[i], ±pts[i] to one bucket",
+		"in each of the four lanes: lane j of the bucket at word offset",
+		"idx[i][j] − j of buckets, with the sign − where neg[i][j] is all ones",
+		"(else 0). A point is (y+x, y−x, 2d·x·y, −2d·x·y) as canonical limbs, and",
+		"a bucket (X, Y, Z, T) in extended coordinates, four fe4s in a row. It",
+		"needs AVX2.")
+	{
+		f := newFE4Frame(numMulTables)
+		bk := Load(Param("buckets"), GP64())
+		idx := Load(Param("idx"), GP64())
+		neg := Load(Param("neg"), GP64())
+		pts := Load(Param("pts"), GP64())
+		n := Load(Param("n"), GP64())
+		s := Load(Param("scratch"), GP64())
+		Label("point4")
+		// Gather X, Y, Z, T.
+		for c := range 4 {
+			for l := range 10 {
+				vidx, m, v := YMM(), YMM(), YMM()
+				VMOVDQU(Mem{Base: idx}, vidx)
+				VMOVDQU(f.c(lOnes), m)
+				VMOVDQU(f.c(lZero), v)
+				VPGATHERQQ(m, Mem{Base: bk, Index: vidx, Scale: 8, Disp: 320*c + 32*l}, v)
+				VMOVDQU(v, fe4At(s, 320*c+32*l))
+			}
+		}
+		// The point, or its negation where neg says.
+		for l := range 10 {
+			sign := YMM()
+			VMOVDQU(Mem{Base: neg}, sign)
+			ypx, ymx, t2d, nt2d := YMM(), YMM(), YMM(), YMM()
+			VPBROADCASTQ(Mem{Base: pts, Disp: 8 * l}, ypx)
+			VPBROADCASTQ(Mem{Base: pts, Disp: 80 + 8*l}, ymx)
+			VPBROADCASTQ(Mem{Base: pts, Disp: 160 + 8*l}, t2d)
+			VPBROADCASTQ(Mem{Base: pts, Disp: 240 + 8*l}, nt2d)
+			p1, p2, p3 := YMM(), YMM(), YMM()
+			// P1 = y−x, P2 = y+x, P3 = 2d·x·y, swapped and negated for −P.
+			VPBLENDVB(sign, ypx, ymx, p1)
+			VPBLENDVB(sign, ymx, ypx, p2)
+			VPBLENDVB(sign, nt2d, t2d, p3)
+			VMOVDQU(p1, fe4At(s, sP1+32*l))
+			VMOVDQU(p2, fe4At(s, sP2+32*l))
+			VMOVDQU(p3, fe4At(s, sP3+32*l))
+		}
+		// A = (Y−X)·P1, B = (Y+X)·P2, C = T·P3, D = 2Z.
+		fe4SubMem(fe4At(s, sA), fe4At(s, sY), fe4At(s, sX), f)
+		fe4AddMem(fe4At(s, sB), fe4At(s, sY), fe4At(s, sX), f)
+		fe4MulMem(fe4At(s, sA), fe4At(s, sA), fe4At(s, sP1), f)
+		fe4MulMem(fe4At(s, sB), fe4At(s, sB), fe4At(s, sP2), f)
+		fe4MulMem(fe4At(s, sC), fe4At(s, sT), fe4At(s, sP3), f)
+		fe4AddMem(fe4At(s, sD), fe4At(s, sZ), fe4At(s, sZ), f)
+		fe4FinishAdd(s, f)
+		// Scatter X, Y, Z, T back, lane by lane: AVX2 has no scatter.
+		for j := range 4 {
+			r := GP64()
+			MOVQ(Mem{Base: idx, Disp: 8 * j}, r)
+			for c := range 4 {
+				for l := range 10 {
+					w := GP64()
+					MOVQ(fe4At(s, 320*c+32*l+8*j), w)
+					MOVQ(w, Mem{Base: bk, Index: r, Scale: 8, Disp: 320*c + 32*l})
+				}
+			}
+		}
+		ADDQ(U8(32), idx)
+		ADDQ(U8(32), neg)
+		ADDQ(U32(320), pts)
+		DECQ(n)
+		JNZ(LabelRef("point4"))
+		VZEROUPPER()
+		RET()
+	}
+
+	TEXT("fe4PointAdd", 0, fmt.Sprintf("func(out, a, b *[160]uint64, d2 *[40]uint64, scratch *[%d]uint64)", scratchSize/8))
+	Pragma("noescape")
+	Doc("fe4PointAdd sets out = a + b in each of the four lanes, for points in",
+		"extended coordinates (X, Y, Z, T), four fe4s in a row; d2 holds 2d in",
+		"every lane. out may alias a or b. It needs AVX2.")
+	{
+		f := newFE4Frame(numMulTables)
+		a := Load(Param("a"), GP64())
+		b := Load(Param("b"), GP64())
+		d2 := Load(Param("d2"), GP64())
+		s := Load(Param("scratch"), GP64())
+		// A = (Y₁−X₁)(Y₂−X₂), B = (Y₁+X₁)(Y₂+X₂), C = T₁·2d·T₂, D = 2·Z₁·Z₂.
+		fe4SubMem(fe4At(s, sA), fe4At(a, 320), fe4At(a, 0), f)
+		fe4SubMem(fe4At(s, sE), fe4At(b, 320), fe4At(b, 0), f)
+		fe4MulMem(fe4At(s, sA), fe4At(s, sA), fe4At(s, sE), f)
+		fe4AddMem(fe4At(s, sB), fe4At(a, 320), fe4At(a, 0), f)
+		fe4AddMem(fe4At(s, sE), fe4At(b, 320), fe4At(b, 0), f)
+		fe4MulMem(fe4At(s, sB), fe4At(s, sB), fe4At(s, sE), f)
+		fe4MulMem(fe4At(s, sC), fe4At(a, 960), fe4At(d2, 0), f)
+		fe4MulMem(fe4At(s, sC), fe4At(s, sC), fe4At(b, 960), f)
+		fe4MulMem(fe4At(s, sD), fe4At(a, 640), fe4At(b, 640), f)
+		fe4AddMem(fe4At(s, sD), fe4At(s, sD), fe4At(s, sD), f)
+		fe4FinishAdd(s, f)
+		out := Load(Param("out"), GP64())
+		for c := range 4 {
+			for l := range 10 {
+				v := YMM()
+				VMOVDQU(fe4At(s, 320*c+32*l), v)
+				VMOVDQU(v, fe4At(out, 320*c+32*l))
+			}
+		}
 		VZEROUPPER()
 		RET()
 	}
