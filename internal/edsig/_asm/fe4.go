@@ -245,12 +245,15 @@ const (
 	numSqTables
 )
 
-// fe4SquareInPlace sets x = x², through frame tables from t0 on.
-func fe4SquareInPlace(x fe4r, f fe4Frame, t0 int) {
+// fe4SquareInPlace sets x = x², through frame tables from t0 on. With
+// haveX1, table tX1 already holds x.
+func fe4SquareInPlace(x fe4r, f fe4Frame, t0 int, haveX1 bool) {
 	// Only the multiples that the columns read: 2x_j for odd j < 9, 19x_j
 	// for j ≥ 5, 38x_j for odd j ≥ 5 (i ≤ j, and i + j ≥ 10 needs j ≥ 5).
 	for j := range 10 {
-		VMOVDQU(x[j], f.table(t0+tX1, j))
+		if !haveX1 {
+			VMOVDQU(x[j], f.table(t0+tX1, j))
+		}
 		if j >= 5 {
 			t := YMM()
 			VPMULUDQ(f.c(l19), x[j], t)
@@ -335,7 +338,7 @@ func fe4Funcs() {
 		x := fe4Load(Mem{Base: Load(Param("a"), GP64())})
 		n := Load(Param("n"), GP64())
 		Label("loop4")
-		fe4SquareInPlace(x, f, 0)
+		fe4SquareInPlace(x, f, 0, false)
 		DECQ(n)
 		JNZ(LabelRef("loop4"))
 		fe4Store(Mem{Base: Load(Param("out"), GP64())}, x)
@@ -357,7 +360,7 @@ func fe4Funcs() {
 		Label("loop4x2")
 		for _, t0 := range []int{0, numSqTables} {
 			x := fe4Load(f.table(t0+tX1, 0))
-			fe4SquareInPlace(x, f, t0)
+			fe4SquareInPlace(x, f, t0, true)
 			fe4Store(f.table(t0+tX1, 0), x)
 		}
 		DECQ(n)
