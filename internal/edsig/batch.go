@@ -520,6 +520,10 @@ func (b *Batch) pippengerVarTime(q *extPoint, lo, hi int, sLo, sHi scalar128, c 
 		b.pip.multVecVarTime(q, b.negR[lo:hi], b.z[lo:hi], b.extra, vecWindow(hi-lo))
 		return
 	}
+	if useFE4 {
+		b.pip.multVec4VarTime(q, b.negR[lo:hi], b.z[lo:hi], b.extra, vec4Window(hi-lo))
+		return
+	}
 	b.pip.multVarTime(q, b.negR[lo:hi], b.z[lo:hi], b.extra, c)
 }
 

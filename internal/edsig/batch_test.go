@@ -350,34 +350,38 @@ func TestBisectionCost(t *testing.T) {
 func TestBatchAllocs(t *testing.T) {
 	rng := rand.New(rand.NewPCG(51, 52))
 	signers := []*signer{newSigner(t, rng, 0), newSigner(t, rng, 0)}
-	for _, bad := range []int{-1, 17} {
-		const n = 256
-		entries := make([]testEntry, n)
-		for i := range entries {
-			entries[i] = makeEntry(t, rng, signers, corruptNone)
-			if i == bad {
-				entries[i].msg = append(entries[i].msg, 1)
+	// On every path: the vector ones keep their state between batches too.
+	for _, path := range vecPaths() {
+		setPath(t, path)
+		for _, bad := range []int{-1, 17} {
+			const n = 256
+			entries := make([]testEntry, n)
+			for i := range entries {
+				entries[i] = makeEntry(t, rng, signers, corruptNone)
+				if i == bad {
+					entries[i].msg = append(entries[i].msg, 1)
+				}
 			}
-		}
-		b := NewBatch(n)
-		results := make([]bool, n)
-		run := func() {
-			b.Reset()
-			for _, e := range entries {
-				b.Add(e.s.pk, e.msg, e.sig)
+			b := NewBatch(n)
+			results := make([]bool, n)
+			run := func() {
+				b.Reset()
+				for _, e := range entries {
+					b.Add(e.s.pk, e.msg, e.sig)
+				}
+				if all, err := b.Verify(results); err != nil || all != (bad < 0) {
+					t.Fatalf("wrong result: %v, %v", all, err)
+				}
 			}
-			if all, err := b.Verify(results); err != nil || all != (bad < 0) {
-				t.Fatalf("wrong result: %v, %v", all, err)
-			}
-		}
-		for _, src := range []struct {
-			name string
-			r    io.Reader
-		}{{"chacha8", rand.NewChaCha8([32]byte{})}, {"crypto/rand", nil}} {
-			b.rand = src.r
-			run()
-			if allocs := testing.AllocsPerRun(10, run); allocs != 0 {
-				t.Errorf("bad=%d, %s: %v allocations per Add+Verify of %d signatures", bad, src.name, allocs, n)
+			for _, src := range []struct {
+				name string
+				r    io.Reader
+			}{{"chacha8", rand.NewChaCha8([32]byte{})}, {"crypto/rand", nil}} {
+				b.rand = src.r
+				run()
+				if allocs := testing.AllocsPerRun(10, run); allocs != 0 {
+					t.Errorf("%s path, bad=%d, %s: %v allocations per Add+Verify of %d signatures", path.name, bad, src.name, allocs, n)
+				}
 			}
 		}
 	}

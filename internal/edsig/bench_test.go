@@ -134,6 +134,21 @@ func BenchmarkBatch(b *testing.B) {
 	}
 }
 
+// BenchmarkBatchPath is BenchmarkBatch on each path that the processor and
+// build offer (AVX-512 IFMA, AVX2, scalar), for the ratios of one run:
+//
+//	go test ./internal/edsig -run '^$' -bench 'BatchPath' -cpu 1 -count 5
+func BenchmarkBatchPath(b *testing.B) {
+	for _, path := range vecPaths() {
+		for _, n := range []int{64, 1024, 4096} {
+			b.Run(fmt.Sprintf("path=%s/n=%d", path.name, n), func(b *testing.B) {
+				setPath(b, path)
+				benchBatch(b, n, func(int) bool { return false })
+			})
+		}
+	}
+}
+
 func BenchmarkBatchOneBad(b *testing.B) {
 	const n = 1024
 	b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
@@ -176,15 +191,25 @@ func BenchmarkWeights(b *testing.B) {
 // BenchmarkFloor compares an all-valid batch of 1024 with its floor, the
 // work that no batch can avoid: hashing R || A || M with SHA-512 and
 // decoding R, for each signature. The floor is timed with the scalar
-// decoder (two points at a time) and with the batch's own decoder (eight
-// at a time in vector lanes, where available), in the same iterations as
-// the batch, whose time is split into its phases: Add (hashing), R
-// decoding, weights and scalar folding, and the multi-scalar
-// multiplication. Each figure is reported per signature, as a ratio to
-// crypto/ed25519.Verify (x-stdlib) and to the two floors:
+// decoder (two points at a time) and with the batch's own decoder (in
+// vector lanes, where available), in the same iterations as the batch,
+// whose time is split into its phases: Add (hashing), R decoding, weights
+// and scalar folding, and the multi-scalar multiplication. Each figure is
+// reported per signature, as a ratio to crypto/ed25519.Verify (x-stdlib)
+// and to the two floors, on each path that the processor and build offer
+// (AVX-512 IFMA, AVX2, scalar):
 //
 //	go test ./internal/edsig -run '^$' -bench Floor -cpu 1 -count 5
 func BenchmarkFloor(b *testing.B) {
+	for _, path := range vecPaths() {
+		b.Run("path="+path.name, func(b *testing.B) {
+			setPath(b, path)
+			benchFloor(b)
+		})
+	}
+}
+
+func benchFloor(b *testing.B) {
 	const n = 1024
 	pk, _, sigs := benchWorkload(b, n)
 	h := newHasher()

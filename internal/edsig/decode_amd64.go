@@ -16,8 +16,9 @@ var useFE8 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512DQ && cpu.X86.HasAVX512IFMA
 
 // decodeNegManyVarTime sets out[i] to −R for the point R encoded by
 // enc[i], for every i, and appends base+i to dropped for each enc[i] that
-// is not a canonical point encoding. Sixteen or eight points at a time
-// share vector exponentiations where the processor allows it.
+// is not a canonical point encoding. Points share vector exponentiations
+// where the processor allows it: sixteen or eight at a time in AVX-512
+// IFMA lanes (fe8), else eight or four in AVX2 lanes (fe4).
 func decodeNegManyVarTime(out []affinePoint, enc [][32]byte, base int, dropped []int32) []int32 {
 	i := 0
 	if useFE8 {
@@ -28,6 +29,22 @@ func decodeNegManyVarTime(out []affinePoint, enc [][32]byte, base int, dropped [
 				n = 16
 			}
 			decodeNegVecVarTime(out[i:i+n], enc[i:i+n], ok[:n])
+			for j := range n {
+				if !ok[j] {
+					dropped = append(dropped, int32(base+i+j))
+				}
+			}
+			i += n
+		}
+	}
+	if !useFE8 && useFE4 {
+		var ok [8]bool
+		for i < len(enc) && len(enc)-i >= 4 {
+			n := 4
+			if len(enc)-i >= 8 {
+				n = 8
+			}
+			decodeNeg4VecVarTime(out[i:i+n], enc[i:i+n], ok[:n])
 			for j := range n {
 				if !ok[j] {
 					dropped = append(dropped, int32(base+i+j))

@@ -11,3 +11,6 @@ var useFE8 = false
 func decodeNegManyVarTime(out []affinePoint, enc [][32]byte, base int, dropped []int32) []int32 {
 	return decodeNegPairsVarTime(out, enc, base, dropped)
 }
+
+// useFE4 is never set here either.
+var useFE4 = false

@@ -187,12 +187,22 @@ func decodeTestEncodings(t testing.TB, rng *rand.Rand) [][32]byte {
 }
 
 // BenchmarkDecodeMany compares decoding points two at a time with the
-// batch's decoder, eight at a time in vector lanes where the processor
-// has them. Each iteration times both, so that many/pairs is a ratio of
-// timings taken together:
+// batch's decoder, on each path that the processor and build offer:
+// sixteen at a time in AVX-512 IFMA lanes, eight in AVX2 lanes, or two on
+// the scalar path. Each iteration times both, so that many/pairs is a
+// ratio of timings taken together:
 //
 //	go test ./internal/edsig -run '^$' -bench DecodeMany -cpu 1 -count 5
 func BenchmarkDecodeMany(b *testing.B) {
+	for _, path := range vecPaths() {
+		b.Run("path="+path.name, func(b *testing.B) {
+			setPath(b, path)
+			benchDecodeMany(b)
+		})
+	}
+}
+
+func benchDecodeMany(b *testing.B) {
 	rng := rand.New(rand.NewPCG(47, 48))
 	encs := make([][32]byte, 64)
 	for i := range encs {

@@ -71,7 +71,12 @@ func (v *fe8) setLaneY(j int, b *[32]byte) {
 // canonicalLane returns the limbs of the element in lane j of v, reduced
 // modulo p, each below 2⁵¹.
 func (v *fe8) canonicalLane(j int) [5]uint64 {
-	l := [5]uint64{v[j], v[8+j], v[16+j], v[24+j], v[32+j]}
+	return canonical51([5]uint64{v[j], v[8+j], v[16+j], v[24+j], v[32+j]})
+}
+
+// canonical51 returns the limbs l, each below 2⁵², reduced modulo p, each
+// below 2⁵¹.
+func canonical51(l [5]uint64) [5]uint64 {
 	// Below 2⁵¹ each, as in lane, for a value below 2²⁵⁵.
 	for range 2 {
 		for k := range 4 {

@@ -9,9 +9,9 @@ import (
 )
 
 // FuzzBatchMatchesSingle checks that a batch holding an arbitrary entry,
-// among valid signatures, gives that entry the result of Verify, on the
-// vector path and off it, and never panics on any key, message or
-// signature.
+// among valid signatures, gives that entry the result of Verify, on every
+// available path (IFMA, AVX2, scalar), and never panics on any key,
+// message or signature.
 func FuzzBatchMatchesSingle(f *testing.F) {
 	for _, c := range loadVectors(f) {
 		f.Add(c.key, c.msg, c.sig)
@@ -21,7 +21,7 @@ func FuzzBatchMatchesSingle(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	valid := make([][2][]byte, 6)
+	valid := make([][2][]byte, 7)
 	for i := range valid {
 		msg := fmt.Appendf(nil, "valid %d", i)
 		valid[i] = [2][]byte{msg, ed25519.Sign(priv, msg)}
@@ -39,9 +39,10 @@ func FuzzBatchMatchesSingle(f *testing.F) {
 		wantKey := pk != nil && Verify(pk, msg, sig)
 		wantFixed := Verify(fixed, msg, sig)
 
-		// On the vector path, where there is one, and off it.
-		for _, on := range []bool{true, false} {
-			setFE8(t, on)
+		// On every path: the eight entries are decoded in vector lanes on
+		// either vector path.
+		for _, path := range vecPaths() {
+			setPath(t, path)
 			b.Reset()
 			b.Add(fixed, valid[0][0], valid[0][1])
 			b.Add(pk, msg, sig)
@@ -67,11 +68,11 @@ func FuzzBatchMatchesSingle(f *testing.F) {
 					want = wantFixed
 				}
 				if ok != want {
-					t.Errorf("vector path %v: entry %d: batch %v, single %v", on, i, ok, want)
+					t.Errorf("%s path: entry %d: batch %v, single %v", path.name, i, ok, want)
 				}
 			}
 			if all != (wantKey && wantFixed) {
-				t.Errorf("vector path %v: Verify = %v, want %v", on, all, wantKey && wantFixed)
+				t.Errorf("%s path: Verify = %v, want %v", path.name, all, wantKey && wantFixed)
 			}
 		}
 		if enc := CheckSignatureEncoding(sig); enc != refSignatureEncoding(sig) {

@@ -116,7 +116,8 @@ type pippenger struct {
 	buckets []extPoint
 	stamps  []uint32 // buckets[d] holds a point iff stamps[d] == stamp
 	stamp   uint32
-	vec     *vecPippenger // state of multVecVarTime, made on first use
+	vec     *vecPippenger  // state of multVecVarTime, made on first use
+	vec4    *vec4Pippenger // state of multVec4VarTime, likewise
 }
 
 // nextStamp starts a new, empty set of buckets.

@@ -10,15 +10,44 @@ import (
 
 // Differential tests of the vector field arithmetic: the batch must decide
 // exactly as it does on the scalar path, and as Verify does, on every
-// public vector and on random and hostile inputs. On a build or processor
-// without the vector path both runs take the scalar one.
+// public vector and on random and hostile inputs, on each vector path
+// that the processor and build have (AVX-512 IFMA, AVX2). On a build or
+// processor without them only the scalar path runs.
 
-// setFE8 sets useFE8 to on, if the vector path is available, for the rest
-// of the test.
-func setFE8(t *testing.T, on bool) {
-	saved := useFE8
-	useFE8 = saved && on
-	t.Cleanup(func() { useFE8 = saved })
+// vecPath selects one way through the field arithmetic.
+type vecPath struct {
+	name     string
+	fe8, fe4 bool // the useFE8 and useFE4 it sets, where available
+}
+
+var (
+	pathIFMA   = vecPath{"ifma", true, false}
+	pathAVX2   = vecPath{"avx2", false, true}
+	pathScalar = vecPath{"scalar", false, false}
+)
+
+// haveFE8 and haveFE4 are the paths that the processor and build offer,
+// whatever a test has selected since.
+var haveFE8, haveFE4 = useFE8, useFE4
+
+// vecPaths returns the paths available here, the scalar one last.
+func vecPaths() []vecPath {
+	var ps []vecPath
+	if haveFE8 {
+		ps = append(ps, pathIFMA)
+	}
+	if haveFE4 {
+		ps = append(ps, pathAVX2)
+	}
+	return append(ps, pathScalar)
+}
+
+// setPath takes path p, where available, for the rest of the test or
+// benchmark.
+func setPath(tb testing.TB, p vecPath) {
+	saved8, saved4 := useFE8, useFE4
+	useFE8, useFE4 = haveFE8 && p.fe8, haveFE4 && p.fe4
+	tb.Cleanup(func() { useFE8, useFE4 = saved8, saved4 })
 }
 
 // sameAffine reports whether a and b hold the same field elements.
@@ -26,9 +55,9 @@ func sameAffine(a, b *affinePoint) bool {
 	return a.YplusX.Equal(&b.YplusX) == 1 && a.YminusX.Equal(&b.YminusX) == 1 && a.T2d.Equal(&b.T2d) == 1
 }
 
-// decideBoth verifies the entries with the vector path on and off, with the
-// same weights, and fails the test unless the two batches decode the same
-// points and reach the same results as Verify.
+// decideBoth verifies the entries on every available path, with the same
+// weights, and fails the test unless the batches decode the same points
+// as the scalar path and reach the same results as Verify.
 func decideBoth(t *testing.T, label string, pks []*PublicKey, msgs, sigs [][]byte, seed byte) {
 	t.Helper()
 	want := make([]bool, len(sigs))
@@ -37,10 +66,11 @@ func decideBoth(t *testing.T, label string, pks []*PublicKey, msgs, sigs [][]byt
 		want[i] = pks[i] != nil && Verify(pks[i], msgs[i], sigs[i])
 		wantAll = wantAll && want[i]
 	}
-	var batches [2]Batch
-	for path, on := range []bool{true, false} {
-		setFE8(t, on)
-		b := &batches[path]
+	paths := vecPaths()
+	batches := make([]Batch, len(paths))
+	for k, path := range paths {
+		setPath(t, path)
+		b := &batches[k]
 		for i := range sigs {
 			b.Add(pks[i], msgs[i], sigs[i])
 		}
@@ -51,21 +81,24 @@ func decideBoth(t *testing.T, label string, pks []*PublicKey, msgs, sigs [][]byt
 			t.Fatalf("%s: Verify: %v", label, err)
 		}
 		if all != wantAll {
-			t.Errorf("%s (vector path %v): Verify = %v, want %v", label, on, all, wantAll)
+			t.Errorf("%s (%s path): Verify = %v, want %v", label, path.name, all, wantAll)
 		}
 		for i := range results {
 			if results[i] != want[i] {
-				t.Errorf("%s (vector path %v): entry %d: batch %v, single %v", label, on, i, results[i], want[i])
+				t.Errorf("%s (%s path): entry %d: batch %v, single %v", label, path.name, i, results[i], want[i])
 			}
 		}
 	}
-	v, s := &batches[0], &batches[1]
-	if len(v.negR) != len(s.negR) || fmt.Sprint(v.slot) != fmt.Sprint(s.slot) {
-		t.Fatalf("%s: the vector path kept %d points, the scalar path %d", label, len(v.negR), len(s.negR))
-	}
-	for i := range v.negR {
-		if !sameAffine(&v.negR[i], &s.negR[i]) {
-			t.Fatalf("%s: point %d decoded differently on the two paths", label, i)
+	s := &batches[len(paths)-1]
+	for k, path := range paths[:len(paths)-1] {
+		v := &batches[k]
+		if len(v.negR) != len(s.negR) || fmt.Sprint(v.slot) != fmt.Sprint(s.slot) {
+			t.Fatalf("%s: the %s path kept %d points, the scalar path %d", label, path.name, len(v.negR), len(s.negR))
+		}
+		for i := range v.negR {
+			if !sameAffine(&v.negR[i], &s.negR[i]) {
+				t.Fatalf("%s: point %d decoded differently on the %s and scalar paths", label, i, path.name)
+			}
 		}
 	}
 }
@@ -82,7 +115,7 @@ func TestVectorPathVectors(t *testing.T) {
 		pks, msgs, sigs = append(pks, pk), append(msgs, c.msg), append(sigs, c.sig)
 	}
 	rng := rand.New(rand.NewPCG(61, 62))
-	for _, n := range []int{7, 8, 9, 16, 23, 64, 200} {
+	for _, n := range []int{4, 5, 7, 8, 9, 12, 16, 23, 64, 200} {
 		for start := 0; start < len(sigs); start += n {
 			end := min(start+n, len(sigs))
 			decideBoth(t, fmt.Sprintf("vectors [%d, %d)", start, end), pks[start:end], msgs[start:end], sigs[start:end], byte(rng.Uint32()))
@@ -98,7 +131,7 @@ func TestVectorPathHostile(t *testing.T) {
 	rng := rand.New(rand.NewPCG(63, 64))
 	signers := []*signer{newSigner(t, rng, 0), newSigner(t, rng, 3)}
 	p := new(edwards25519.Scalar)
-	for _, n := range []int{8, 9, 16, 17, 40, 96, 130} {
+	for _, n := range []int{4, 7, 8, 9, 12, 16, 17, 40, 96, 130} {
 		for trial := range 6 {
 			var pks []*PublicKey
 			var msgs, sigs [][]byte
@@ -135,9 +168,9 @@ func TestVectorPathHostile(t *testing.T) {
 	}
 }
 
-// FuzzDecodeMany checks that the batch's decoder, on eight or more
+// FuzzDecodeMany checks that the batch's decoder, on four or more
 // encodings at once, decodes exactly the points that the single decoder
-// does, on the vector path and off it.
+// does, on every available path.
 func FuzzDecodeMany(f *testing.F) {
 	rng := rand.New(rand.NewPCG(65, 66))
 	encs := decodeTestEncodings(f, rng)
@@ -164,16 +197,16 @@ func FuzzDecodeMany(f *testing.F) {
 				wantDropped = append(wantDropped, int32(i))
 			}
 		}
-		for _, on := range []bool{true, false} {
-			setFE8(t, on)
+		for _, path := range vecPaths() {
+			setPath(t, path)
 			got := make([]affinePoint, n)
 			dropped := decodeNegManyVarTime(got, enc, 0, nil)
 			if fmt.Sprint(dropped) != fmt.Sprint(wantDropped) {
-				t.Fatalf("vector path %v: dropped %v, want %v", on, dropped, wantDropped)
+				t.Fatalf("%s path: dropped %v, want %v", path.name, dropped, wantDropped)
 			}
 			for i := range enc {
 				if !sameAffine(&got[i], &want[i]) && !isDropped(wantDropped, i) {
-					t.Fatalf("vector path %v: %x decoded to a different point", on, enc[i])
+					t.Fatalf("%s path: %x decoded to a different point", path.name, enc[i])
 				}
 			}
 		}

@@ -28,6 +28,7 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 
 	. "github.com/mmcloughlin/avo/build"
@@ -256,8 +257,16 @@ func finishAdd(s reg.Register, k memConsts) {
 	mulMem(fe8At(s, sT), fe8At(s, sE), fe8At(s, sH), k)
 }
 
+var avx2 = flag.Bool("avx2", false, "generate the AVX2 functions (fe4_amd64.s) instead of the AVX-512 IFMA ones")
+
 func main() {
+	flag.Parse()
 	ConstraintExpr("amd64,!purego")
+	if *avx2 {
+		fe4Funcs()
+		Generate()
+		return
+	}
 
 	TEXT("fe8Mul", NOSPLIT, "func(out, a, b *[40]uint64)")
 	Pragma("noescape")
