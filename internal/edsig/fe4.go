@@ -69,15 +69,3 @@ func (v *fe4) canonicalLane(j int) [5]uint64 { return canonical51(v.limbs51(j)) 
 
 // lane sets x to the element in lane j of v.
 func (v *fe4) lane(x *field.Element, j int) { setLimbs51(x, v.canonicalLane(j)) }
-
-// setLimbs51 sets x to the element of the canonical radix-2⁵¹ limbs l.
-func setLimbs51(x *field.Element, l [5]uint64) {
-	var b [32]byte
-	binary.LittleEndian.PutUint64(b[0:], l[0]|l[1]<<51)
-	binary.LittleEndian.PutUint64(b[8:], l[1]>>13|l[2]<<38)
-	binary.LittleEndian.PutUint64(b[16:], l[2]>>26|l[3]<<25)
-	binary.LittleEndian.PutUint64(b[24:], l[3]>>39|l[4]<<12)
-	if _, err := x.SetBytes(b[:]); err != nil {
-		panic("edsig: internal error: " + err.Error())
-	}
-}

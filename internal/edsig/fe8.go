@@ -29,26 +29,15 @@ func (v *fe8) setLane(j int, x *field.Element) {
 }
 
 // lane sets x to the element in lane j of v.
-func (v *fe8) lane(x *field.Element, j int) {
-	l := [5]uint64{v[j], v[8+j], v[16+j], v[24+j], v[32+j]}
-	// Two carry passes bring every limb below 2⁵¹, from limbs below 2⁵²:
-	// after the first, only l[0] can exceed 2⁵¹, by at most 19·2; after
-	// the second, a carry out of l[4] reaches l[0] only if l[1…4] were all
-	// 2⁵¹ − 1, and then l[0] was below 2.
-	for range 2 {
-		for k := range 4 {
-			l[k+1] += l[k] >> 51
-			l[k] &= mask51
-		}
-		l[0] += 19 * (l[4] >> 51)
-		l[4] &= mask51
-	}
+func (v *fe8) lane(x *field.Element, j int) { setLimbs51(x, v.canonicalLane(j)) }
+
+// setLimbs51 sets x to the element of the canonical radix-2⁵¹ limbs l.
+func setLimbs51(x *field.Element, l [5]uint64) {
 	var b [32]byte
 	binary.LittleEndian.PutUint64(b[0:], l[0]|l[1]<<51)
 	binary.LittleEndian.PutUint64(b[8:], l[1]>>13|l[2]<<38)
 	binary.LittleEndian.PutUint64(b[16:], l[2]>>26|l[3]<<25)
 	binary.LittleEndian.PutUint64(b[24:], l[3]>>39|l[4]<<12)
-	// b encodes a value below 2²⁵⁵, which SetBytes reduces modulo p.
 	if _, err := x.SetBytes(b[:]); err != nil {
 		panic("edsig: internal error: " + err.Error())
 	}
@@ -77,7 +66,10 @@ func (v *fe8) canonicalLane(j int) [5]uint64 {
 // canonical51 returns the limbs l, each below 2⁵², reduced modulo p, each
 // below 2⁵¹.
 func canonical51(l [5]uint64) [5]uint64 {
-	// Below 2⁵¹ each, as in lane, for a value below 2²⁵⁵.
+	// Two carry passes bring every limb below 2⁵¹, from limbs below 2⁵²:
+	// after the first, only l[0] can exceed 2⁵¹, by at most 19·2; after
+	// the second, a carry out of l[4] reaches l[0] only if l[1…4] were all
+	// 2⁵¹ − 1, and then l[0] was below 2. The value is then below 2²⁵⁵.
 	for range 2 {
 		for k := range 4 {
 			l[k+1] += l[k] >> 51
