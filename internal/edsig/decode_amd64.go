@@ -20,38 +20,33 @@ var useFE8 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512DQ && cpu.X86.HasAVX512IFMA
 // where the processor allows it: sixteen or eight at a time in AVX-512
 // IFMA lanes (fe8), else eight or four in AVX2 lanes (fe4).
 func decodeNegManyVarTime(out []affinePoint, enc [][32]byte, base int, dropped []int32) []int32 {
-	i := 0
-	if useFE8 {
-		var ok [16]bool
-		for i < len(enc) && len(enc)-i >= 8 {
-			n := 8
-			if len(enc)-i >= 16 {
-				n = 16
-			}
-			decodeNegVecVarTime(out[i:i+n], enc[i:i+n], ok[:n])
-			for j := range n {
-				if !ok[j] {
-					dropped = append(dropped, int32(base+i+j))
-				}
-			}
-			i += n
-		}
+	// group is the number of lanes of the vector path taken; a step
+	// decodes one group, or two in one pass where that many are left.
+	group := 0
+	switch {
+	case useFE8:
+		group = 8
+	case useFE4:
+		group = 4
 	}
-	if !useFE8 && useFE4 {
-		var ok [8]bool
-		for i < len(enc) && len(enc)-i >= 4 {
-			n := 4
-			if len(enc)-i >= 8 {
-				n = 8
-			}
-			decodeNeg4VecVarTime(out[i:i+n], enc[i:i+n], ok[:n])
-			for j := range n {
-				if !ok[j] {
-					dropped = append(dropped, int32(base+i+j))
-				}
-			}
-			i += n
+	i := 0
+	var ok [16]bool
+	for group > 0 && len(enc)-i >= group {
+		n := group
+		if len(enc)-i >= 2*group {
+			n = 2 * group
 		}
+		if group == 8 {
+			decodeNegVecVarTime(out[i:i+n], enc[i:i+n], ok[:n])
+		} else {
+			decodeNeg4VecVarTime(out[i:i+n], enc[i:i+n], ok[:n])
+		}
+		for j := range n {
+			if !ok[j] {
+				dropped = append(dropped, int32(base+i+j))
+			}
+		}
+		i += n
 	}
 	return decodeNegPairsVarTime(out[i:], enc[i:], base+i, dropped)
 }
