@@ -746,11 +746,13 @@ func TestDirectoryDeepCopy(t *testing.T) {
 func TestConcurrentUse(t *testing.T) {
 	is := testIssuer(t, nil)
 	h := testHolder(t, is)
-	type dir struct{ data, sig []byte }
-	var dirs []dir
+	// Each directory is logged, and its proof made, before the goroutines
+	// start, in serial order: whatever order the updates then run in, a
+	// lower serial comes with an older checkpoint and is a rollback.
+	var dirs []token.Published
 	for serial := uint64(2); serial < 10; serial++ {
 		data, sig := signedDirectory(t, is, testNow, serial)
-		dirs = append(dirs, dir{data, sig})
+		dirs = append(dirs, published(data, sig, is.RootPublicKey()))
 	}
 	pendings := make([]*Pending, 8)
 	resps := make([][]byte, 8)
@@ -760,8 +762,7 @@ func TestConcurrentUse(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range 8 {
 		wg.Go(func() {
-			d := dirs[i]
-			if err := updateH(h, d.data, d.sig); err != nil && !errors.Is(err, token.ErrRollback) {
+			if err := h.Update(dirs[i]); err != nil && !errors.Is(err, token.ErrRollback) {
 				t.Errorf("Update: %v", err)
 			}
 		})
