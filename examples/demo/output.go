@@ -9,15 +9,15 @@ import (
 	"time"
 )
 
-// output writes the demo's report. On a terminal, progress lines are
-// rewritten in place; otherwise they are written as plain lines, at most
-// one a second.
+// output writes the demo's report. On a terminal, a long step shows its
+// progress on one line rewritten in place; elsewhere (a pipe, a file) only
+// the step's result is written, so that the report reads the same however
+// slow the machine.
 type output struct {
 	mu       sync.Mutex
 	w        io.Writer
 	terminal bool
-	pending  bool      // a progress line is on the screen
-	last     time.Time // when a plain progress line was last written
+	pending  bool // a progress line is on the screen
 }
 
 func newOutput(f *os.File) *output {
@@ -67,18 +67,14 @@ func (o *output) wrap(first, indent, text string) {
 
 // progress shows how far a long step has come: done of total since start.
 func (o *output) progress(what string, done, total int, start time.Time) {
+	if !o.terminal {
+		return
+	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	el := time.Since(start)
-	line := fmt.Sprintf("%s: %d of %d tokens, %.0f/s", what, done, total, float64(done)/max(el.Seconds(), 1e-3))
-	switch {
-	case o.terminal:
-		fmt.Fprintf(o.w, "\r\033[K%s", line)
-		o.pending = true
-	case time.Since(o.last) >= time.Second && done < total:
-		fmt.Fprintln(o.w, line)
-		o.last = time.Now()
-	}
+	fmt.Fprintf(o.w, "\r\033[K%s: %d of %d tokens, %.0f/s", what, done, total, float64(done)/max(el.Seconds(), 1e-3))
+	o.pending = true
 }
 
 // ticker calls f every 200 ms until the returned stop is called.
