@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	goruntime "runtime"
 	"strings"
 	"sync"
@@ -327,6 +328,13 @@ type shown struct {
 	Hist    []entry `json:"hist"`
 }
 
+// clock24 matches a time of day on the 24-hour clock, clock12 a 12-hour
+// clock's mark.
+var (
+	clock24 = regexp.MustCompile(`\b([01]\d|2[0-3]):[0-5]\d\b`)
+	clock12 = regexp.MustCompile(`(?i)\b[ap]\.?m\b`)
+)
+
 // entry is one verdict of the page's history.
 type entry struct {
 	N      int     `json:"n"`
@@ -493,6 +501,13 @@ func TestBrowserScanner(t *testing.T) {
 	wantExpiry := tok[0].ExpiryTime().Unix()
 	if valid.ExpAttr != fmt.Sprint(wantExpiry) || !strings.HasPrefix(valid.Expiry, "Valid until ") {
 		t.Errorf("valid token: expiry shown %q (%s), want the end of the epoch, %d", valid.Expiry, valid.ExpAttr, wantExpiry)
+	}
+	// One clock on the page: 24-hour times, as the scanner's messages.
+	offline := eval[string](t, b, `document.getElementById('offline').textContent`)
+	for _, text := range []string{offline, valid.Expiry} {
+		if !clock24.MatchString(text) || clock12.MatchString(text) {
+			t.Errorf("page shows %q: want every time on the 24-hour clock", text)
+		}
 	}
 	replay := seen[s.Valid][1]
 	if replay.Color != scan.Amber || replay.Code != "replayed" {

@@ -249,15 +249,21 @@
 
   // --- scanning -----------------------------------------------------------
 
+  // Every time on the page is on the 24-hour clock, as the scanner's own
+  // messages (internal/scan) write them, whatever the browser's locale.
   function fmtTime(ms) {
-    return new Date(ms).toLocaleString([], { weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' });
+    return new Date(ms).toLocaleString([], { weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+  }
+
+  function fmtClock(ms) {
+    return new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' });
   }
 
   async function startScanning() {
     $('setup').hidden = true;
     $('scan').hidden = false;
     const i = api.info;
-    $('offline').textContent = 'Offline since ' + new Date(api.loadedAt).toLocaleTimeString() +
+    $('offline').textContent = 'Offline since ' + fmtClock(api.loadedAt) +
       ': directory #' + i.serial + ', keys valid ' + fmtTime(i.from) + ' to ' + fmtTime(i.to) +
       '. No request leaves this page.';
     if (i.clockWarning) $('hint').textContent = i.clockWarning;

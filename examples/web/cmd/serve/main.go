@@ -52,7 +52,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	buildOnly := fs.Bool("build-only", false, "build the module into -dist and exit")
 	trustFile := fs.String("trust", "", "trust policy (trust.txt) to pin into the module; without it the page asks the operator once")
 	demoMode := fs.Bool("demo", false, "make a demo issuer, serve its directory and pin its trust policy")
-	demoOut := fs.String("demo-out", "", "with -demo: directory for the sample QR codes (default: a new temporary directory)")
+	demoOut := fs.String("demo-out", "", "with -demo: directory for the sample QR codes (default: a temporary one, removed when serve stops)")
 	dirFile := fs.String("directory", "", "a published directory to serve at "+server.DirectoryPath)
 	sigFile := fs.String("signature", "", "its detached signature (64 bytes)")
 	proofFile := fs.String("proof", "", "its proof bundle")
@@ -103,9 +103,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 		published, trust = &d.Published, d.TrustText
 		out := *demoOut
 		if out == "" {
+			// A folder of our own, removed when serve stops.
 			if out, err = os.MkdirTemp("", "statustoken-web-demo-"); err != nil {
 				return err
 			}
+			defer os.RemoveAll(out)
 		}
 		if err := writeSamples(d, out, stdout); err != nil {
 			return err

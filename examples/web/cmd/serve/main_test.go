@@ -60,3 +60,24 @@ func TestDemoSamples(t *testing.T) {
 		t.Errorf("trust.txt: %v", err)
 	}
 }
+
+// TestDemoTemporaryFolder: without -demo-out, -demo writes its samples to
+// a temporary folder of its own and removes it when serve stops.
+func TestDemoTemporaryFolder(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	var out bytes.Buffer
+	if err := run([]string{"-root", "../..", "-demo", "-no-build", "-build-only"}, &out, new(bytes.Buffer)); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), filepath.Join(tmp, "statustoken-web-demo-")) {
+		t.Errorf("output does not name the temporary folder in %s:\n%s", tmp, out.String())
+	}
+	left, err := os.ReadDir(tmp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range left {
+		t.Errorf("left behind: %s", filepath.Join(tmp, e.Name()))
+	}
+}
