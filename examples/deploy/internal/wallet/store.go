@@ -577,5 +577,5 @@ func (s *Store) saved(now time.Time) (*token.Directory, error) {
 	case errors.As(err, &le):
 		return nil, &damagedError{"log proof " + path(ProofFile) + " is", le.Detail, err}
 	}
-	return nil, err
+	return nil, &damagedError{"directory files in " + s.dir + " are", err.Error(), err}
 }
