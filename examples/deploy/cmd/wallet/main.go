@@ -20,7 +20,7 @@
 //
 // show draws the QR code on the terminal when it fits (measured from the
 // terminal, 80x24 when standard output is not one): an ed25519 token's
-// code fits 80x24, an rsabssa token's needs a larger terminal, and
+// code fits 80x24, an rsabssa token's needs 65x34 (level L), and
 // otherwise show says to open the PNG it writes (by default token.png,
 // next to the state directory).
 //
