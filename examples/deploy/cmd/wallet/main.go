@@ -15,8 +15,17 @@
 // stored. The wallet's directory (default ./wallet-state, mode 0700) holds
 // only the tokens and which are used (tokens.json, mode 0600), and the last
 // directory accepted with what the wallet accepted (the file accepted:
-// serial, status names and log checkpoint), which are public. Only
-// request creates it; show, export and list refuse a missing one.
+// serial, status names and log checkpoint) and the trust policy it was
+// accepted under, which are public. Only request and update create it;
+// show, export and list refuse a missing one, and check the saved
+// directory each time: a damaged one is fixed by update. Commands run at
+// once on one state take turns (a file lock), so that no token is shown
+// twice or lost; a request holds the lock until it ends.
+//
+// Late in an epoch (less than a quarter of it left: after 18:00 UTC for
+// 24-hour epochs) request asks for tokens of the next epoch as well, once
+// the issuer's directory lists its key (-epoch); show gives them out once
+// that epoch has begun.
 //
 // show draws the QR code on the terminal when it fits (measured from the
 // terminal, 80x24 when standard output is not one): an ed25519 token's

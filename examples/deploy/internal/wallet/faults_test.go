@@ -23,6 +23,8 @@ type fullDisk struct {
 	mu    sync.Mutex
 	full  bool
 	rooms map[string]int64
+	// broken, when set, fails every write, reserved room or not.
+	broken bool
 }
 
 func (d *fullDisk) setFull(full bool) {
@@ -46,6 +48,9 @@ func (d *fullDisk) write(f *os.File, b []byte) error {
 	defer d.mu.Unlock()
 	if d.full && int64(len(b)) > d.rooms[f.Name()] {
 		return &os.PathError{Op: "write", Path: f.Name(), Err: syscall.ENOSPC}
+	}
+	if d.broken {
+		return &os.PathError{Op: "write", Path: f.Name(), Err: syscall.EIO}
 	}
 	return osDisk{}.write(f, b)
 }
@@ -123,6 +128,63 @@ func TestFullDisk(t *testing.T) {
 	}
 	if entries, _ := filepath.Glob(filepath.Join(state, ".*")); len(entries) != 0 {
 		t.Fatalf("temporary files left: %v", entries)
+	}
+}
+
+// TestUnstorableTokens: tokens that cannot be stored even in the room
+// reserved for them (the disk fails) are printed on stdout, not lost.
+func TestUnstorableTokens(t *testing.T) {
+	f := wallettest.New(t)
+	state := filepath.Join(t.TempDir(), "w")
+	mustRequest(t, f, state, 1)
+	d := &fullDisk{rooms: map[string]int64{}}
+	e, stdout, _ := testEnv(time.Time{})
+	e.disk = d
+	f.Mutate = func(resp []byte) []byte { d.mu.Lock(); d.broken = true; d.mu.Unlock(); return resp }
+	err := requestOn(t, e, f, state, 4, EpochCurrent)
+	if !errors.Is(err, syscall.EIO) || !strings.Contains(err.Error(), "the 4 tokens signed are printed above") {
+		t.Fatalf("request on a failing disk: %v", err)
+	}
+	lines := strings.Split(strings.TrimSuffix(stdout.String(), "\n"), "\n")
+	if len(lines) != 4 {
+		t.Fatalf("stdout: %q", stdout)
+	}
+	v := f.Verifier()
+	for _, line := range lines {
+		var tok token.Token
+		if err := tok.UnmarshalText([]byte(line)); err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := tok.MarshalBinary()
+		if _, err := v.Verify(context.Background(), raw); err != nil {
+			t.Fatalf("printed token: %v", err)
+		}
+	}
+	if n := unusedTokens(t, state); n != 1 {
+		t.Fatalf("%d tokens stored, want the first 1", n)
+	}
+}
+
+// TestLegacyStateNoTrustCopy: an older wallet's state has no copy of the
+// trust policy to check its saved directory under: show says to run
+// wallet update, which writes one.
+func TestLegacyStateNoTrustCopy(t *testing.T) {
+	f := wallettest.New(t)
+	state := filepath.Join(t.TempDir(), "w")
+	mustRequest(t, f, state, 2)
+	os.Remove(filepath.Join(state, TrustFile))
+	e, _, _ := testEnv(time.Time{})
+	err := Show(e, ShowOptions{State: state, Scale: 8})
+	if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), "older wallet") || !strings.HasSuffix(err.Error(), "run 'wallet update'") {
+		t.Fatalf("show: %v", err)
+	}
+	trust, _ := directory.LoadTrust(f.Trust)
+	u, _ := directory.IssuerURL(f.URL())
+	if err := Update(context.Background(), e, RequestOptions{State: state, Issuer: u, Trust: trust}); err != nil {
+		t.Fatal(err)
+	}
+	if err := Show(e, ShowOptions{State: state, Scale: 8}); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -506,14 +506,16 @@ var ErrDamaged = errors.New("wallet state damaged")
 
 // damagedError names the saved files at fault and what is wrong.
 type damagedError struct {
-	files  string
-	detail string
-	err    error
+	msg string
+	err error
 }
 
-func (e *damagedError) Error() string {
-	return fmt.Sprintf("the saved %s damaged (%s): run 'wallet update' to fetch the directory again", e.files, e.detail)
+// damaged says that the saved files (what) are damaged, and why.
+func damaged(what, why string, err error) error {
+	return &damagedError{fmt.Sprintf("the saved %s damaged (%s): run 'wallet update' to fetch the directory again", what, why), err}
 }
+
+func (e *damagedError) Error() string { return e.msg }
 
 func (e *damagedError) Unwrap() []error { return []error{ErrDamaged, e.err} }
 
@@ -534,23 +536,29 @@ func (s *Store) saved(now time.Time) (*token.Directory, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, &damagedError{"directory file " + path(DirectoryFile) + " is", err.Error(), err}
+		return nil, damaged("directory file "+path(DirectoryFile)+" is", err.Error(), err)
 	}
 	read := func(name string, limit int64) []byte {
 		b, rerr := files.ReadLimited(path(name), limit)
 		if rerr != nil && err == nil {
-			err = &damagedError{"file " + path(name) + " is", rerr.Error(), rerr}
+			err = damaged("file "+path(name)+" is", rerr.Error(), rerr)
 		}
 		return b
 	}
-	policy := read(TrustFile, token.MaxTrustSize)
+	policy, err := files.ReadLimited(path(TrustFile), token.MaxTrustSize)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, &damagedError{"the directory saved in " + s.dir + " by an older wallet has no copy of the trust policy to check it under: run 'wallet update'", ErrDamaged}
+	}
+	if err != nil {
+		return nil, damaged("file "+path(TrustFile)+" is", err.Error(), err)
+	}
 	pub := token.Published{Directory: data, Signature: read(SignatureFile, token.DirectorySignatureSize), Proof: read(ProofFile, token.MaxProofSize)}
 	if err != nil {
 		return nil, err
 	}
 	trust, err := token.ParseTrust(policy)
 	if err != nil {
-		return nil, &damagedError{"trust policy copy " + path(TrustFile) + " is", "it does not parse", err}
+		return nil, damaged("trust policy copy "+path(TrustFile)+" is", "it does not parse", err)
 	}
 	acc, err := s.accepted(trust)
 	if err != nil {
@@ -567,15 +575,15 @@ func (s *Store) saved(now time.Time) (*token.Directory, error) {
 	var le *token.LoadError
 	switch {
 	case errors.Is(err, token.ErrDirectorySignature):
-		return nil, &damagedError{"directory file " + path(DirectoryFile) + " or its signature " + path(SignatureFile) + " is",
-			"the signature does not verify", err}
+		return nil, damaged("directory file "+path(DirectoryFile)+" or its signature "+path(SignatureFile)+" is",
+			"the signature does not verify", err)
 	case errors.Is(err, token.ErrMalformedDirectory), errors.Is(err, token.ErrInvalidDirectory):
-		return nil, &damagedError{"directory file " + path(DirectoryFile) + " is", "it breaks the directory format", err}
+		return nil, damaged("directory file "+path(DirectoryFile)+" is", "it breaks the directory format", err)
 	case errors.As(err, &le) && (le.Err == token.ErrRollback || le.Err == token.ErrStatusRenamed):
-		return nil, &damagedError{"directory file " + path(DirectoryFile) + " or the accepted state " + path(AcceptedFile) + " is",
-			"they do not match", err}
+		return nil, damaged("directory file "+path(DirectoryFile)+" or the accepted state "+path(AcceptedFile)+" is",
+			"they do not match", err)
 	case errors.As(err, &le):
-		return nil, &damagedError{"log proof " + path(ProofFile) + " is", le.Detail, err}
+		return nil, damaged("log proof "+path(ProofFile)+" is", le.Detail, err)
 	}
-	return nil, &damagedError{"directory files in " + s.dir + " are", err.Error(), err}
+	return nil, damaged("directory files in "+s.dir+" are", err.Error(), err)
 }

@@ -4,11 +4,15 @@
 // witnesses that must have seen the directory in the log), obtains a
 // batch of one-time tokens through blind issuance and keeps them in a
 // [Store]; [Show] shows the next unused token as a QR code, [Export]
-// prints tokens in text form, [List] counts them.
+// prints tokens in text form, [List] counts them; [Update] fetches and
+// checks the directory only.
 //
 // Read commands (Show, Export, List) create nothing: a missing state
-// directory is an error wrapping [ErrNoState]. Show and Export mark the
-// tokens they give out as used before they give them out.
+// directory is an error wrapping [ErrNoState]. They check the saved
+// directory under the saved trust policy each time they load it: damage
+// is an error wrapping [ErrDamaged]. Show and Export mark the tokens they
+// give out as used before they give them out. Every command holds the
+// state's lock from opening it to its end.
 package wallet
 
 import (
