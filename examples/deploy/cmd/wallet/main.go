@@ -5,6 +5,7 @@
 // keeps them in a local directory, and shows one per scan as a QR code.
 //
 //	wallet request -trust FILE [flags] get tokens from the issuer
+//	wallet update -trust FILE [flags]  fetch and check the directory only
 //	wallet show [flags]                show the next unused token and mark it used
 //	wallet export [-n N]               print the next N unused tokens, one a line
 //	wallet list                        count the stored tokens
@@ -14,12 +15,21 @@
 // stored. The wallet's directory (default ./wallet-state, mode 0700) holds
 // only the tokens and which are used (tokens.json, mode 0600), and the last
 // directory accepted with what the wallet accepted (the file accepted:
-// serial, status names and log checkpoint), which are public. Only
-// request creates it; show, export and list refuse a missing one.
+// serial, status names and log checkpoint) and the trust policy it was
+// accepted under, which are public. Only request and update create it;
+// show, export and list refuse a missing one, and check the saved
+// directory each time: a damaged one is fixed by update. Commands run at
+// once on one state take turns (a file lock), so that no token is shown
+// twice or lost; a request holds the lock until it ends.
+//
+// Late in an epoch (less than a quarter of it left: after 18:00 UTC for
+// 24-hour epochs) request asks for tokens of the next epoch as well, once
+// the issuer's directory lists its key (-epoch); show gives them out once
+// that epoch has begun.
 //
 // show draws the QR code on the terminal when it fits (measured from the
 // terminal, 80x24 when standard output is not one): an ed25519 token's
-// code fits 80x24, an rsabssa token's needs a larger terminal, and
+// code fits 80x24, an rsabssa token's needs 65x34 (level L), and
 // otherwise show says to open the PNG it writes (by default token.png,
 // next to the state directory).
 //
@@ -59,6 +69,8 @@ const apiKeyEnv = "STATUSTOKEN_API_KEY"
 const usageText = `usage: wallet [-log-level LEVEL] [-log-json] COMMAND [flags]
 
   wallet request -trust FILE [flags] fetch and check the directory, get tokens
+                                     (late in an epoch, for the next one too)
+  wallet update -trust FILE [flags]  fetch and check the directory only
   wallet show [flags]                show the next unused token as a QR code
                                      (on the terminal if it fits, and in a PNG)
                                      and mark it used
@@ -106,7 +118,9 @@ func (c *cli) run(ctx context.Context, args []string) int {
 	cmd, args := fs.Arg(0), fs.Args()[1:]
 	switch cmd {
 	case "request":
-		return c.request(ctx, args)
+		return c.request(ctx, args, false)
+	case "update":
+		return c.request(ctx, args, true)
 	case "show":
 		return c.show(args)
 	case "export":
@@ -193,30 +207,46 @@ func (c *cli) fail(err error) int {
 	return 1
 }
 
-func (c *cli) request(ctx context.Context, args []string) int {
+// epochs are the values of request's -epoch flag.
+var epochs = map[string]wallet.Epoch{"auto": wallet.EpochAuto, "current": wallet.EpochCurrent, "next": wallet.EpochNext}
+
+func (c *cli) request(ctx context.Context, args []string, update bool) int {
 	var o wallet.RequestOptions
-	var issuer, trustFile string
+	var issuer, trustFile, epoch string
 	var timeout time.Duration
-	fs, parse := c.command("request", "request -trust FILE [flags]", &o.State)
-	fs.StringVar(&issuer, "issuer", "http://127.0.0.1:8080", "issuer base `URL` (plain http only to this machine)")
-	fs.StringVar(&trustFile, "trust", "", "pinned trust policy `file` (the issuer's trust.txt, obtained from its operator)")
-	fs.StringVar(&o.Status, "status", "green", "status `name` to request: the one the issuer assigns you")
-	fs.IntVar(&o.N, "n", 10, fmt.Sprintf("tokens to request, 1 to %d", holder.MaxTokens))
-	fs.StringVar(&o.APIKey, "api-key", "", "API key for the issuer (default $"+apiKeyEnv+"; the variable keeps it out of the process list)")
+	name := "request"
+	if update {
+		name = "update"
+	}
+	fs, parse := c.command(name, name+" -trust FILE [flags]", &o.State)
+	fs.StringVar(&issuer, "issuer", "http://127.0.0.1:8080", "issuer base `URL` (plain http only to this\nmachine)")
+	fs.StringVar(&trustFile, "trust", "", "pinned trust policy `file` (the issuer's trust.txt)")
+	if !update {
+		fs.StringVar(&o.Status, "status", "green", "status `name` to request: the one the issuer assigns you")
+		fs.IntVar(&o.N, "n", 10, fmt.Sprintf("tokens to request per epoch, 1 to %d", holder.MaxTokens))
+		fs.StringVar(&epoch, "epoch", "auto", "`epochs` to request for: current, next, or auto (the\n"+
+			"current one, and with less than a quarter of it left the next\none too)")
+		fs.StringVar(&o.APIKey, "api-key", "", "API key for the issuer (default $"+apiKeyEnv+"; the\n"+
+			"variable keeps it out of the process list)")
+	}
 	fs.DurationVar(&timeout, "timeout", 60*time.Second, "give up after this long")
 	if code := parse(args); code >= 0 {
 		return code
 	}
 	if trustFile == "" {
-		return c.usageError("wallet request", "-trust is required: the issuer's trust policy file (trust.txt)")
+		return c.usageError("wallet "+name, "-trust is required: the issuer's trust policy file (trust.txt)")
 	}
-	if o.N < 1 || o.N > holder.MaxTokens {
+	var ok bool
+	if o.Epoch, ok = epochs[epoch]; !update && !ok {
+		return c.usageError("wallet request", fmt.Sprintf("-epoch %q: want current, next or auto", epoch))
+	}
+	if !update && (o.N < 1 || o.N > holder.MaxTokens) {
 		return c.usageError("wallet request", fmt.Sprintf("-n must be 1 to %d", holder.MaxTokens))
 	}
 	if o.APIKey == "" {
 		o.APIKey = c.getenv(apiKeyEnv)
 	}
-	if o.APIKey == "" {
+	if !update && o.APIKey == "" {
 		fmt.Fprintf(c.stderr, "wallet: no API key: set %s (or -api-key) to the key the issuer gave you\n", apiKeyEnv)
 		return 2
 	}
@@ -229,7 +259,11 @@ func (c *cli) request(ctx context.Context, args []string) int {
 	}
 	rctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	if err := wallet.Request(rctx, c.env(), o); err != nil {
+	command := wallet.Request
+	if update {
+		command = wallet.Update
+	}
+	if err := command(rctx, c.env(), o); err != nil {
 		if ctx.Err() != nil {
 			fmt.Fprintln(c.stderr, "wallet: interrupted; no token was stored")
 			return 130
@@ -245,8 +279,10 @@ func (c *cli) request(ctx context.Context, args []string) int {
 func (c *cli) show(args []string) int {
 	var o wallet.ShowOptions
 	fs, parse := c.command("show", "show [flags]", &o.State)
-	fs.StringVar(&o.PNG, "png", "", "also write the QR code to this PNG `file` (mode 0600); empty for none (default: token.png next to the -state directory)")
-	fs.BoolVar(&o.QR, "qr", true, "draw the QR code on the terminal if it fits (the token's text form is printed either way)")
+	fs.StringVar(&o.PNG, "png", "", "also write the QR code to this PNG `file` (mode 0600); empty\n"+
+		"for none (default: token.png next to the -state directory)")
+	fs.BoolVar(&o.QR, "qr", true, "draw the QR code on the terminal if it fits (the token's\n"+
+		"text form is printed either way)")
 	fs.IntVar(&o.Scale, "scale", 8, "PNG pixels per QR module, 1 to 32")
 	if code := parse(args); code >= 0 {
 		return code

@@ -68,7 +68,7 @@ func TestRequestShowExport(t *testing.T) {
 			t.Errorf("%s holds the API key or the issuer's address", e.Name())
 		}
 	}
-	if strings.Join(names, " ") != "accepted directory.json directory.proof directory.sig tokens.json" {
+	if strings.Join(names, " ") != "accepted directory.json directory.proof directory.sig lock tokens.json trust.txt" {
 		t.Fatalf("state files: %v", names)
 	}
 	tf := filepath.Join(state, wallet.TokensFile)

@@ -264,7 +264,7 @@ func wallets(t *testing.T, dir string) (string, map[string]bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.StoreDirectory(f.Current(), f.Holder().Accepted()); err != nil {
+	if err := s.StoreDirectory(f.Current(), f.Holder().Accepted(), f.TrustPolicy()); err != nil {
 		t.Fatal(err)
 	}
 	toks := f.Ed25519Tokens(3)
@@ -272,6 +272,7 @@ func wallets(t *testing.T, dir string) (string, map[string]bool) {
 	if err := s.Save(time.Now()); err != nil {
 		t.Fatal(err)
 	}
+	s.Close()
 	texts := map[string]bool{}
 	for _, tok := range toks {
 		text, _ := tok.MarshalText()

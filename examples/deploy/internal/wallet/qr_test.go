@@ -362,3 +362,41 @@ func TestREADMEPNG(t *testing.T) {
 		t.Fatalf("%s is not the wallet's PNG of its token at scale 4", readmePNG)
 	}
 }
+
+// TestRSABSSATerminalSize measures the terminal an rsabssa token's QR
+// code needs, drawn with half blocks (two module rows a line, modules
+// about square on a terminal of cells twice as high as wide), with its
+// quiet zone and a line left for the prompt: 65 columns by 34 lines at
+// level L (version 11), 73 by 38 at level M (version 13). It does not fit
+// 80x24; the smallest terminal it is drawn on is 65x34.
+func TestRSABSSATerminalSize(t *testing.T) {
+	f := wallettest.New(t)
+	state := filepath.Join(t.TempDir(), "w")
+	mustRequest(t, f, state, 1)
+	e, stdout, _ := testEnv(time.Time{})
+	if err := Export(e, state, 1); err != nil {
+		t.Fatal(err)
+	}
+	text := strings.TrimSuffix(stdout.String(), "\n")
+	for _, c := range []struct {
+		level       string
+		cols, lines int
+	}{{"L", 65, 34}, {"M", 73, 38}} {
+		m, err := Modules(text, c.level, TerminalQuietZone)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cols, lines := TerminalSize(m)
+		if cols != c.cols || lines+1 != c.lines {
+			t.Errorf("level %s: %d columns by %d lines with the prompt's, want %dx%d", c.level, cols, lines+1, c.cols, c.lines)
+		}
+	}
+	for _, c := range []struct {
+		w, h  int
+		level string
+	}{{80, 24, ""}, {64, 34, ""}, {65, 33, ""}, {65, 34, "L"}, {73, 38, "M"}} {
+		if _, level, err := terminalQR(text, c.w, c.h); err != nil || level != c.level {
+			t.Errorf("%dx%d: level %q %v, want %q", c.w, c.h, level, err, c.level)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/statustoken/statustoken/examples/deploy/internal/directory"
@@ -25,6 +26,16 @@ import (
 //	                 and SHA-256 of that directory, every status name
 //	                 accepted so far, and the log checkpoint): every later
 //	                 directory must extend it
+//	trust.txt        the trust policy the directory was accepted under,
+//	                 against which show, export and list check the saved
+//	                 directory each time they load it
+//	lock             locked (flock) by every command for as long as it
+//	                 reads and changes the state, so that commands run in
+//	                 parallel see each other's changes
+//
+// Every file is replaced atomically: written to a temporary file in the
+// same directory, synced, renamed over the old one, and the directory
+// synced.
 //
 // A state directory of an older wallet has, instead of accepted, the file
 // checkpoint (the log checkpoint alone): the accepted state is then taken
@@ -40,6 +51,8 @@ const (
 	SignatureFile = "directory.sig"
 	ProofFile     = "directory.proof"
 	AcceptedFile  = "accepted"
+	TrustFile     = "trust.txt"
+	LockFile      = "lock"
 	// LegacyCheckpointFile is the log checkpoint file of older wallets.
 	LegacyCheckpointFile = "checkpoint"
 	tokensFileFormat     = 1
@@ -66,23 +79,34 @@ type entry struct {
 	used bool
 }
 
-// Store is an opened wallet state directory.
+// Store is an opened wallet state directory. An existing one is locked
+// from Open or Create until Close: every read-modify-write of the state
+// happens under the lock, so commands run in parallel, in one process or
+// several, never give out a token twice nor lose one.
 type Store struct {
 	dir     string
 	missing bool // dir does not exist yet: create it before writing
 	entries []entry
+	lock    *os.File // holds the state's lock; nil while missing
+	disk    disk
+	wait    func() // called when another command holds the lock
 }
 
 // ErrNoState is wrapped by the error of Open for a state directory that
 // does not exist.
 var ErrNoState = errors.New("no wallet state")
 
-// Open opens the existing wallet state in dir, creating nothing: a
-// missing dir gives an error wrapping ErrNoState (and fs.ErrNotExist).
-// The directory must be a directory of mode 0700 (no access for others),
-// its tokens file one of mode 0600.
+// Open opens and locks the existing wallet state in dir, creating
+// nothing: a missing dir gives an error wrapping ErrNoState (and
+// fs.ErrNotExist). The directory must be a directory of mode 0700 (no
+// access for others), its tokens file one of mode 0600. Close releases
+// the lock.
 func Open(dir string) (*Store, error) {
-	s, err := open(dir)
+	return openState(dir, nil)
+}
+
+func openState(dir string, e *Env) (*Store, error) {
+	s, err := open(dir, e)
 	if err != nil {
 		return nil, err
 	}
@@ -95,11 +119,24 @@ func Open(dir string) (*Store, error) {
 // Create opens the wallet state in dir as Open does, creating dir (mode
 // 0700) when it is missing.
 func Create(dir string) (*Store, error) {
-	s, err := open(dir)
+	s, err := open(dir, nil)
 	if err != nil {
 		return nil, err
 	}
-	return s, s.ensure()
+	if err := s.ensure(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close releases the state's lock.
+func (s *Store) Close() error {
+	if s.lock == nil {
+		return nil
+	}
+	err := s.lock.Close()
+	s.lock = nil
+	return err
 }
 
 type noStateError struct{ dir string }
@@ -112,10 +149,19 @@ func (e noStateError) Is(target error) bool {
 	return target == ErrNoState || target == fs.ErrNotExist
 }
 
-// open opens dir, or returns an empty Store marked missing when dir does
-// not exist; it creates nothing.
-func open(dir string) (*Store, error) {
-	s := &Store{dir: dir}
+// open opens and locks dir, or returns an empty Store marked missing
+// when dir does not exist; it creates nothing. e, when not nil, gives
+// the disk and says on its Stderr when the wallet waits for the lock.
+func open(dir string, e *Env) (*Store, error) {
+	s := &Store{dir: dir, disk: osDisk{}}
+	if e != nil {
+		if e.disk != nil {
+			s.disk = e.disk
+		}
+		s.wait = func() {
+			fmt.Fprintf(e.Stderr, "wallet: waiting for another wallet command to finish with %s\n", dir)
+		}
+	}
 	fi, err := os.Stat(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		s.missing = true
@@ -130,34 +176,61 @@ func open(dir string) (*Store, error) {
 	if fi.Mode().Perm()&0o077 != 0 {
 		return nil, fmt.Errorf("%s has mode %04o: it holds secrets, so only its owner may use it (chmod 700 %s)", dir, fi.Mode().Perm(), dir)
 	}
-	name := filepath.Join(dir, TokensFile)
+	if err := s.lockAndLoad(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// lockAndLoad locks the existing state directory and reads its tokens.
+func (s *Store) lockAndLoad() error {
+	f, err := os.OpenFile(filepath.Join(s.dir, LockFile), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	if err := lockFile(f, s.wait); err != nil {
+		f.Close()
+		return fmt.Errorf("locking %s: %w", f.Name(), err)
+	}
+	s.lock = f
+	if err := s.load(); err != nil {
+		s.Close()
+		return err
+	}
+	return nil
+}
+
+// load reads the tokens file.
+func (s *Store) load() error {
+	s.entries = nil
+	name := filepath.Join(s.dir, TokensFile)
 	data, err := files.ReadPrivate(name, maxTokensFile)
 	if errors.Is(err, fs.ErrNotExist) {
-		return s, nil
+		return nil
 	}
 	if err != nil {
-		return nil, err
+		return err
 	}
 	var f tokenFile
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&f); err != nil {
-		return nil, fmt.Errorf("%s: %v", name, err)
+		return fmt.Errorf("%s: %v", name, err)
 	}
 	if f.Version != tokensFileFormat {
-		return nil, fmt.Errorf("%s: unknown format version %d", name, f.Version)
+		return fmt.Errorf("%s: unknown format version %d", name, f.Version)
 	}
 	for i, st := range f.Tokens {
 		t, err := token.ParseBase64(st.Token)
 		if err != nil {
-			return nil, fmt.Errorf("%s: token %d: %v", name, i+1, err)
+			return fmt.Errorf("%s: token %d: %v", name, i+1, err)
 		}
 		s.entries = append(s.entries, entry{tok: t, used: st.Used})
 	}
-	return s, nil
+	return nil
 }
 
-// ensure creates the state directory if it is missing.
+// ensure creates the state directory if it is missing, and locks it.
 func (s *Store) ensure() error {
 	if !s.missing {
 		return nil
@@ -166,7 +239,7 @@ func (s *Store) ensure() error {
 		return err
 	}
 	s.missing = false
-	return nil
+	return s.lockAndLoad()
 }
 
 // Dir returns the state directory.
@@ -177,6 +250,34 @@ func (s *Store) Save(now time.Time) error {
 	if err := s.ensure(); err != nil {
 		return err
 	}
+	data, kept, err := s.marshal(now)
+	if err != nil {
+		return err
+	}
+	if err := s.writeAtomic(TokensFile, data); err != nil {
+		return err
+	}
+	s.entries = kept
+	return nil
+}
+
+// saveReserved writes the tokens file, as Save, into r.
+func (s *Store) saveReserved(r *reserved, now time.Time) error {
+	data, kept, err := s.marshal(now)
+	if err != nil {
+		r.discard()
+		return err
+	}
+	if err := r.commit(s.dir, TokensFile, data); err != nil {
+		return err
+	}
+	s.entries = kept
+	return nil
+}
+
+// marshal returns the tokens file of the tokens live at now, and those
+// tokens.
+func (s *Store) marshal(now time.Time) ([]byte, []entry, error) {
 	f := tokenFile{Version: tokensFileFormat, Tokens: []storedToken{}}
 	var kept []entry
 	for _, e := range s.entries {
@@ -185,20 +286,40 @@ func (s *Store) Save(now time.Time) error {
 		}
 		b, err := e.tok.Base64()
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
 		f.Tokens = append(f.Tokens, storedToken{Token: b, Used: e.used})
 		kept = append(kept, e)
 	}
 	data, err := json.MarshalIndent(f, "", "  ")
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	if err := files.WriteAtomic(filepath.Join(s.dir, TokensFile), append(data, '\n'), 0o600); err != nil {
-		return err
+	return append(data, '\n'), kept, nil
+}
+
+// reserveTokens reserves room for the tokens file with n more tokens,
+// each as long as a token can be.
+func (s *Store) reserveTokens(n int) (*reserved, error) {
+	if err := s.ensure(); err != nil {
+		return nil, err
 	}
-	s.entries = kept
-	return nil
+	f := tokenFile{Version: tokensFileFormat, Tokens: []storedToken{}}
+	for _, e := range s.entries {
+		b, err := e.tok.Base64()
+		if err != nil {
+			return nil, err
+		}
+		f.Tokens = append(f.Tokens, storedToken{Token: b, Used: false})
+	}
+	for range n {
+		f.Tokens = append(f.Tokens, storedToken{Token: strings.Repeat("A", token.MaxBase64Size)})
+	}
+	data, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return s.reserve(TokensFile, int64(len(data))+1)
 }
 
 func live(t *token.Token, now time.Time) bool {
@@ -212,14 +333,15 @@ func (s *Store) Add(toks []*token.Token) {
 	}
 }
 
-// take marks up to n unused, unexpired tokens as used and returns them,
-// those expiring first first.
-func (s *Store) take(n int, now time.Time) []*token.Token {
+// take marks up to n unused tokens valid at now as used and returns
+// them, those expiring first first. Tokens of an epoch that has not begun
+// under d (requested late in the epoch before) wait for it.
+func (s *Store) take(n int, now time.Time, d *token.Directory) []*token.Token {
 	var out []*token.Token
 	for len(out) < n {
 		best := -1
 		for i, e := range s.entries {
-			if e.used || !live(e.tok, now) {
+			if e.used || !live(e.tok, now) || notBefore(e.tok, d).After(now) {
 				continue
 			}
 			if best < 0 || e.tok.Expiry < s.entries[best].tok.Expiry {
@@ -259,31 +381,30 @@ func (s *Store) count(now time.Time) counts {
 	return c
 }
 
+// later counts the unused tokens of epochs that begin after now under d,
+// and returns when the first begins.
+func (s *Store) later(now time.Time, d *token.Directory) (time.Time, int) {
+	var first time.Time
+	n := 0
+	for _, e := range s.entries {
+		if from := notBefore(e.tok, d); !e.used && from.After(now) {
+			if n == 0 || from.Before(first) {
+				first = from
+			}
+			n++
+		}
+	}
+	return first, n
+}
+
 // unused counts the unused, unexpired tokens.
 func (s *Store) unused(now time.Time) int { return s.count(now).unused }
 
-// storedDirectory returns the directory accepted last, or nil when there
-// is none.
-func (s *Store) storedDirectory() ([]byte, error) {
-	if s.missing {
-		return nil, nil
-	}
-	data, err := files.ReadLimited(filepath.Join(s.dir, DirectoryFile), token.MaxDirectorySize)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	return data, err
-}
-
-// statusName names a token's status from the stored directory, or by its
-// code when there is none.
-func (s *Store) statusName(st token.Status) string {
-	if data, err := s.storedDirectory(); err == nil && data != nil {
-		if d, err := token.ParseDirectory(data); err == nil {
-			if name, ok := d.StatusName(st); ok {
-				return name
-			}
-		}
+// statusName names a token's status from the saved directory d, or by
+// its code when there is none.
+func statusName(d *token.Directory, st token.Status) string {
+	if name, ok := d.StatusName(st); ok {
+		return name
 	}
 	return fmt.Sprintf("status %d", st)
 }
@@ -309,8 +430,11 @@ func (s *Store) accepted(trust *token.Trust) (token.Accepted, error) {
 		return token.Accepted{}, err
 	}
 	// An older wallet's state, or none.
-	data, err := s.storedDirectory()
-	if err != nil || data == nil {
+	data, err := files.ReadLimited(filepath.Join(s.dir, DirectoryFile), token.MaxDirectorySize)
+	if errors.Is(err, fs.ErrNotExist) {
+		return token.Accepted{}, nil
+	}
+	if err != nil {
 		return token.Accepted{}, err
 	}
 	cpName := filepath.Join(s.dir, LegacyCheckpointFile)
@@ -343,32 +467,123 @@ func storedStateError(name string, err error) error {
 	return fmt.Errorf("the stored log checkpoint in %s does not verify under the pinned trust policy (%w): if the policy changed on purpose, remove that file", name, err)
 }
 
-// StoreDirectory keeps an accepted directory and the accepted state,
-// creating the state directory if it is missing. The directory goes
-// first: a wallet stopped in between has the new directory and the old
-// accepted state, which every later directory still extends. An older
-// wallet's checkpoint file, replaced by the accepted file, is removed.
-func (s *Store) StoreDirectory(p token.Published, acc token.Accepted) error {
+// StoreDirectory keeps an accepted directory, the accepted state and the
+// trust policy it was accepted under, creating the state directory if it
+// is missing. The directory goes first: a wallet stopped in between has
+// the new directory and the old accepted state, which every later
+// directory still extends. An older wallet's checkpoint file, replaced by
+// the accepted file, is removed.
+func (s *Store) StoreDirectory(p token.Published, acc token.Accepted, trust *token.Trust) error {
 	if err := s.ensure(); err != nil {
 		return err
-	}
-	for _, f := range []struct {
-		name string
-		data []byte
-	}{{SignatureFile, p.Signature}, {ProofFile, p.Proof}, {DirectoryFile, p.Directory}} {
-		if err := files.WriteAtomic(filepath.Join(s.dir, f.name), f.data, 0o600); err != nil {
-			return err
-		}
 	}
 	text, err := acc.MarshalText()
 	if err != nil {
 		return err
 	}
-	if err := files.WriteAtomic(filepath.Join(s.dir, AcceptedFile), text, 0o600); err != nil {
+	policy, err := trust.MarshalText()
+	if err != nil {
 		return err
+	}
+	for _, f := range []struct {
+		name string
+		data []byte
+	}{{TrustFile, policy}, {SignatureFile, p.Signature}, {ProofFile, p.Proof}, {DirectoryFile, p.Directory}, {AcceptedFile, text}} {
+		if err := s.writeAtomic(f.name, f.data); err != nil {
+			return err
+		}
 	}
 	if err := os.Remove(filepath.Join(s.dir, LegacyCheckpointFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
 	return nil
+}
+
+// ErrDamaged is wrapped by the error for a saved directory, signature,
+// log proof or trust policy copy in the state directory that is
+// unreadable or does not check: damaged here, not sent so by the issuer.
+var ErrDamaged = errors.New("wallet state damaged")
+
+// damagedError names the saved files at fault and what is wrong.
+type damagedError struct {
+	msg string
+	err error
+}
+
+// damaged says that the saved files (what) are damaged, and why.
+func damaged(what, why string, err error) error {
+	return &damagedError{fmt.Sprintf("the saved %s damaged (%s): run 'wallet update' to fetch the directory again", what, why), err}
+}
+
+func (e *damagedError) Error() string { return e.msg }
+
+func (e *damagedError) Unwrap() []error { return []error{ErrDamaged, e.err} }
+
+// saved loads the directory the wallet saved and checks it as a scanner
+// does, under the saved copy of the trust policy: the root signature,
+// the directory rules, the log proof with its witnesses' cosignatures,
+// and the accepted state, which it must equal or extend. Freshness is
+// checked at the time of the accepted checkpoint: a directory that was
+// fresh when accepted still names the statuses of tokens issued under
+// it. It returns nil when the wallet has saved no directory.
+func (s *Store) saved(now time.Time) (*token.Directory, error) {
+	if s.missing {
+		return nil, nil
+	}
+	path := func(name string) string { return filepath.Join(s.dir, name) }
+	data, err := files.ReadLimited(path(DirectoryFile), token.MaxDirectorySize)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, damaged("directory file "+path(DirectoryFile)+" is", err.Error(), err)
+	}
+	read := func(name string, limit int64) []byte {
+		b, rerr := files.ReadLimited(path(name), limit)
+		if rerr != nil && err == nil {
+			err = damaged("file "+path(name)+" is", rerr.Error(), rerr)
+		}
+		return b
+	}
+	policy, err := files.ReadLimited(path(TrustFile), token.MaxTrustSize)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, &damagedError{"the directory saved in " + s.dir + " by an older wallet has no copy of the trust policy to check it under: run 'wallet update'", ErrDamaged}
+	}
+	if err != nil {
+		return nil, damaged("file "+path(TrustFile)+" is", err.Error(), err)
+	}
+	pub := token.Published{Directory: data, Signature: read(SignatureFile, token.DirectorySignatureSize), Proof: read(ProofFile, token.MaxProofSize)}
+	if err != nil {
+		return nil, err
+	}
+	trust, err := token.ParseTrust(policy)
+	if err != nil {
+		return nil, damaged("trust policy copy "+path(TrustFile)+" is", "it does not parse", err)
+	}
+	acc, err := s.accepted(trust)
+	if err != nil {
+		return nil, err
+	}
+	at := now
+	if acc.Checkpoint != nil {
+		at = acc.Checkpoint.Time()
+	}
+	d, _, err := token.Open(pub, trust, acc, at)
+	if err == nil {
+		return d, nil
+	}
+	var le *token.LoadError
+	switch {
+	case errors.Is(err, token.ErrDirectorySignature):
+		return nil, damaged("directory file "+path(DirectoryFile)+" or its signature "+path(SignatureFile)+" is",
+			"the signature does not verify", err)
+	case errors.Is(err, token.ErrMalformedDirectory), errors.Is(err, token.ErrInvalidDirectory):
+		return nil, damaged("directory file "+path(DirectoryFile)+" is", "it breaks the directory format", err)
+	case errors.As(err, &le) && (le.Err == token.ErrRollback || le.Err == token.ErrStatusRenamed):
+		return nil, damaged("directory file "+path(DirectoryFile)+" or the accepted state "+path(AcceptedFile)+" is",
+			"they do not match", err)
+	case errors.As(err, &le):
+		return nil, damaged("log proof "+path(ProofFile)+" is", le.Detail, err)
+	}
+	return nil, damaged("directory files in "+s.dir+" are", err.Error(), err)
 }

@@ -135,6 +135,7 @@ func TestStoredCheckpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer s.Close()
 	e := &Env{Now: func() time.Time { return later }}
 	h, err := openHolder(e, s, p, trust)
 	if err != nil || h.Directory().Serial != 6 {
@@ -182,6 +183,7 @@ func TestLegacyState(t *testing.T) {
 	if want, _ := acc.MarshalText(); string(got) != string(want) {
 		t.Fatalf("legacy state read as %s, want %s", got, want)
 	}
+	s.Close()
 	// It refuses an older serial (logged, under a fresh checkpoint), and
 	// a log that does not extend its checkpoint.
 	f.Serial = 4

@@ -4,11 +4,15 @@
 // witnesses that must have seen the directory in the log), obtains a
 // batch of one-time tokens through blind issuance and keeps them in a
 // [Store]; [Show] shows the next unused token as a QR code, [Export]
-// prints tokens in text form, [List] counts them.
+// prints tokens in text form, [List] counts them; [Update] fetches and
+// checks the directory only.
 //
 // Read commands (Show, Export, List) create nothing: a missing state
-// directory is an error wrapping [ErrNoState]. Show and Export mark the
-// tokens they give out as used before they give them out.
+// directory is an error wrapping [ErrNoState]. They check the saved
+// directory under the saved trust policy each time they load it: damage
+// is an error wrapping [ErrDamaged]. Show and Export mark the tokens they
+// give out as used before they give them out. Every command holds the
+// state's lock from opening it to its end.
 package wallet
 
 import (
@@ -48,6 +52,8 @@ type Env struct {
 	// Client makes the HTTP requests; when nil, a client that refuses
 	// redirects.
 	Client *http.Client
+
+	disk disk // the operating system's when nil; tests' runs out
 }
 
 // DefaultWidth and DefaultHeight are the terminal size a QR code is
@@ -101,7 +107,21 @@ func plural(n int, noun string) string {
 	return fmt.Sprintf("%d %ss", n, noun)
 }
 
-// RequestOptions are the parameters of Request.
+// Epoch says for which epochs Request asks for tokens.
+type Epoch int
+
+const (
+	// EpochAuto asks for the current epoch, and, late in it (less than a
+	// quarter of the epoch left: after 18:00 UTC for 24-hour epochs),
+	// for the next one as well when the directory lists its key.
+	EpochAuto Epoch = iota
+	// EpochCurrent asks for the current epoch only.
+	EpochCurrent
+	// EpochNext asks for the next epoch only; its key must be listed.
+	EpochNext
+)
+
+// RequestOptions are the parameters of Request and Update.
 type RequestOptions struct {
 	// State is the wallet directory, created (mode 0700) once a directory
 	// is accepted, if it is missing.
@@ -112,16 +132,39 @@ type RequestOptions struct {
 	Trust *token.Trust
 	// Status names the status to request.
 	Status string
-	// N is the number of tokens, 1 to holder.MaxTokens.
+	// N is the number of tokens per epoch, 1 to holder.MaxTokens.
 	N int
+	// Epoch chooses the epochs to request tokens for.
+	Epoch Epoch
 	// APIKey authenticates the holder to the issuer; it is sent with the
 	// token request only, and never stored.
 	APIKey string
 }
 
+// Update fetches and checks the issuer's directory and stores it, with
+// the trust policy, as Request does, and requests no token: it replaces
+// a damaged saved directory. o.Status, o.N, o.Epoch and o.APIKey are
+// not used.
+func Update(ctx context.Context, e *Env, o RequestOptions) error {
+	s, h, err := fetchDirectory(ctx, e, o)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	fmt.Fprintf(e.Stderr, "wallet: directory serial %d stored in %s\n", h.Accepted().Serial, o.State)
+	return nil
+}
+
 // Request fetches and checks the issuer's directory, stores it, requests
-// o.N tokens of status o.Status and stores them. Every HTTP request is
-// made under ctx.
+// o.N tokens of status o.Status for each epoch o.Epoch chooses, and
+// stores them. Every HTTP request is made under ctx. The state stays
+// locked throughout, so that parallel commands wait for it.
+//
+// Room for the tokens is reserved on the disk before each token request
+// is sent (a temporary file as large as the tokens file can become), so
+// that a full disk stops the wallet before the issuer signs anything, or
+// counts the request against its rate limit. Should storing the tokens
+// fail nonetheless, they are printed on Stdout rather than lost.
 func Request(ctx context.Context, e *Env, o RequestOptions) error {
 	if o.N < 1 || o.N > holder.MaxTokens {
 		return fmt.Errorf("-n must be 1 to %d", holder.MaxTokens)
@@ -129,84 +172,183 @@ func Request(ctx context.Context, e *Env, o RequestOptions) error {
 	if o.Issuer.Scheme == "http" && !directory.Loopback(o.Issuer) {
 		return fmt.Errorf("refusing to send the API key over plain http to %s: use https", o.Issuer.Host)
 	}
-	// Checked before any request, created only once there is something
-	// to keep.
-	s, err := open(o.State)
+	s, h, err := fetchDirectory(ctx, e, o)
 	if err != nil {
 		return err
 	}
+	defer s.Close()
 	log := e.log()
-	client := e.client()
-	base := o.Issuer.String()
-
-	log.Debug("fetching the directory", "url", base+directory.Path)
-	start := time.Now()
-	pub, err := directory.Fetch(ctx, client, o.Issuer)
-	if err != nil {
-		return fmt.Errorf("fetching the directory: %w", err)
-	}
-	log.Debug("directory fetched", "bytes", len(pub.Directory), "proof_bytes", len(pub.Proof), "elapsed", time.Since(start).Round(time.Millisecond).String())
-	h, err := openHolder(e, s, pub, o.Trust)
-	if err != nil {
-		return err
-	}
 	dir := h.Directory()
 	code, ok := statusByName(dir, o.Status)
 	if !ok {
 		return fmt.Errorf("the directory has no status %q (it has: %s)", o.Status, statusNames(dir))
 	}
-	if err := s.StoreDirectory(pub, h.Accepted()); err != nil {
+	epochs, err := requestEpochs(e, dir, code, o.Epoch)
+	if err != nil {
 		return err
 	}
-	log.Debug("directory accepted", "serial", dir.Serial, "log_size", h.Accepted().Checkpoint.Size())
-	now := e.now()
-	pending, req, err := h.Request(code, now, o.N)
-	if errors.Is(err, holder.ErrUpdateFirst) {
-		// The proof is older than the policy's issue-max-age: the
-		// issuer may have cosigned its log since. Fetch it once more.
-		log.Debug("directory too old to request tokens under; fetching it again", "checkpoint_time", h.Accepted().Checkpoint.Time().UTC().Format(time.RFC3339))
-		if pub, err = directory.Fetch(ctx, client, o.Issuer); err != nil {
-			return fmt.Errorf("fetching the directory again: %w", err)
+	for _, at := range epochs {
+		pending, req, err := h.Request(code, at, o.N)
+		if errors.Is(err, holder.ErrUpdateFirst) {
+			// The proof is older than the policy's issue-max-age: the
+			// issuer may have cosigned its log since. Fetch it once more.
+			log.Debug("directory too old to request tokens under; fetching it again", "checkpoint_time", h.Accepted().Checkpoint.Time().UTC().Format(time.RFC3339))
+			pub, ferr := directory.Fetch(ctx, e.client(), o.Issuer)
+			if ferr != nil {
+				return fmt.Errorf("fetching the directory again: %w", ferr)
+			}
+			if err := h.Update(pub); err != nil {
+				return fmt.Errorf("the issuer's directory is refused: %w", directory.Explain(err, o.Trust, pub))
+			}
+			if err := s.StoreDirectory(pub, h.Accepted(), o.Trust); err != nil {
+				return err
+			}
+			pending, req, err = h.Request(code, at, o.N)
 		}
-		if err := h.Update(pub); err != nil {
-			return fmt.Errorf("the issuer's directory is refused: %w", directory.Explain(err, o.Trust, pub))
-		}
-		if err := s.StoreDirectory(pub, h.Accepted()); err != nil {
+		switch {
+		case errors.Is(err, holder.ErrUpdateFirst):
+			return fmt.Errorf("the issuer's directory was last cosigned by a quorum of its witnesses at %s, longer ago than issue-max-age %v of the trust policy, so no token is requested under it: "+
+				"try again later; if it stays so, the issuer's witnesses are down, or someone is holding back updates (%w)",
+				h.Accepted().Checkpoint.Time().UTC().Format(time.RFC3339), o.Trust.IssueMaxAge(), err)
+		case err != nil:
 			return err
 		}
-		now = e.now()
-		pending, req, err = h.Request(code, now, o.N)
+		if err := requestTokens(ctx, e, o, s, h, pending, req, at); err != nil {
+			return err
+		}
 	}
-	switch {
-	case errors.Is(err, holder.ErrUpdateFirst):
-		return fmt.Errorf("the issuer's directory was last cosigned by a quorum of its witnesses at %s, longer ago than issue-max-age %v of the trust policy, so no token is requested under it: "+
-			"try again later; if it stays so, the issuer's witnesses are down, or someone is holding back updates (%w)",
-			h.Accepted().Checkpoint.Time().UTC().Format(time.RFC3339), o.Trust.IssueMaxAge(), err)
-	case err != nil:
-		return err
+	return nil
+}
+
+// requestEpochs returns a time in each epoch to request tokens for.
+func requestEpochs(e *Env, dir *token.Directory, code token.Status, choice Epoch) ([]time.Time, error) {
+	now := e.now()
+	cur, ok := dir.KeyAt(token.RSABSSA, code, now)
+	if !ok {
+		// holder.Request says so.
+		return []time.Time{now}, nil
 	}
-	log.Debug("sending the token request", "url", base+directory.TokenRequestPath, "status", o.Status, "tokens", o.N)
-	start = time.Now()
-	resp, err := postRequest(ctx, client, base+directory.TokenRequestPath, o.APIKey, req)
+	next := cur.ExpiryTime()
+	_, listed := dir.KeyAt(token.RSABSSA, code, next)
+	switch choice {
+	case EpochCurrent:
+		return []time.Time{now}, nil
+	case EpochNext:
+		if !listed {
+			return nil, fmt.Errorf("the directory lists no key for the epoch from %s yet: try again later", formatTime(next))
+		}
+		return []time.Time{next}, nil
+	}
+	epoch := time.Duration(dir.EpochLength) * time.Second
+	if left := next.Sub(now); left < epoch/4 {
+		if listed {
+			return []time.Time{now, next}, nil
+		}
+		e.log().Debug("late in the epoch, but the next epoch's key is not listed yet", "epoch_ends", formatTime(next))
+	}
+	return []time.Time{now}, nil
+}
+
+// fetchDirectory fetches the issuer's directory, checks it against the
+// trust policy and what the wallet accepted before, and stores it. It
+// returns the state, locked, and a Holder for the directory.
+func fetchDirectory(ctx context.Context, e *Env, o RequestOptions) (*Store, *holder.Holder, error) {
+	// Checked before any request, created only once there is something
+	// to keep.
+	s, err := open(o.State, e)
 	if err != nil {
+		return nil, nil, err
+	}
+	log := e.log()
+	base := o.Issuer.String()
+	log.Debug("fetching the directory", "url", base+directory.Path)
+	start := time.Now()
+	pub, err := directory.Fetch(ctx, e.client(), o.Issuer)
+	if err != nil {
+		s.Close()
+		return nil, nil, fmt.Errorf("fetching the directory: %w", err)
+	}
+	log.Debug("directory fetched", "bytes", len(pub.Directory), "proof_bytes", len(pub.Proof), "elapsed", time.Since(start).Round(time.Millisecond).String())
+	h, err := openHolder(e, s, pub, o.Trust)
+	if err == nil && s.missing {
+		// Created and locked now: check again under the lock, against
+		// what a command run in parallel may have accepted meanwhile.
+		if err = s.ensure(); err == nil {
+			h, err = openHolder(e, s, pub, o.Trust)
+		}
+	}
+	if err == nil {
+		err = s.StoreDirectory(pub, h.Accepted(), o.Trust)
+	}
+	if err != nil {
+		s.Close()
+		return nil, nil, err
+	}
+	log.Debug("directory accepted", "serial", h.Accepted().Serial, "log_size", h.Accepted().Checkpoint.Size())
+	return s, h, nil
+}
+
+// requestTokens sends one token request, at the time at, and stores the
+// tokens, with room for them reserved first.
+func requestTokens(ctx context.Context, e *Env, o RequestOptions, s *Store, h *holder.Holder, pending *holder.Pending, req []byte, at time.Time) error {
+	log := e.log()
+	room, err := s.reserveTokens(o.N)
+	if err != nil {
+		return fmt.Errorf("no room to store %s in %s, so none was requested: %w", plural(o.N, "token"), o.State, err)
+	}
+	u := o.Issuer.String() + directory.TokenRequestPath
+	log.Debug("sending the token request", "url", u, "status", o.Status, "tokens", o.N, "epoch_of", at.UTC().Format(time.RFC3339))
+	start := time.Now()
+	resp, err := postRequest(ctx, e.client(), u, o.APIKey, req)
+	if err != nil {
+		room.discard()
 		return err
 	}
 	log.Debug("token response received", "bytes", len(resp), "elapsed", time.Since(start).Round(time.Millisecond).String())
 	toks, err := h.Finalize(pending, resp)
 	if err != nil {
+		room.discard()
 		return fmt.Errorf("the issuer's response does not verify under the directory: %w", err)
 	}
 	s.Add(toks)
 	before := len(s.entries)
-	if err := s.Save(now); err != nil {
-		return err
+	now := e.now()
+	if err := s.saveReserved(room, now); err != nil {
+		return keepPrinted(e, toks, err)
 	}
 	if dropped := before - len(s.entries); dropped > 0 {
 		log.Debug("expired tokens dropped", "tokens", dropped)
 	}
-	fmt.Fprintf(e.Stderr, "wallet: %s stored in %s, valid until %s; %d unused in all\n",
-		plural(len(toks), o.Status+" token"), filepath.Join(o.State, TokensFile), formatTime(toks[0].ExpiryTime()), s.unused(now))
+	valid := "valid until " + formatTime(toks[0].ExpiryTime())
+	if from := notBefore(toks[0], h.Directory()); from.After(now) {
+		valid = "valid from " + formatTime(from) + " until " + formatTime(toks[0].ExpiryTime())
+	}
+	fmt.Fprintf(e.Stderr, "wallet: %s stored in %s, %s; %d unused in all\n",
+		plural(len(toks), o.Status+" token"), filepath.Join(o.State, TokensFile), valid, s.unused(now))
 	return nil
+}
+
+// keepPrinted prints tokens that could not be stored on Stdout, one a
+// line, so that nothing the issuer signed is lost.
+func keepPrinted(e *Env, toks []*token.Token, err error) error {
+	for _, t := range toks {
+		text, merr := t.MarshalText()
+		if merr != nil {
+			return merr
+		}
+		fmt.Fprintf(e.Stdout, "%s\n", text)
+	}
+	return fmt.Errorf("storing the tokens failed (%w): the %s signed are printed above, one a line; keep them and show each once",
+		err, plural(len(toks), "token"))
+}
+
+// notBefore returns the start of the epoch of t under d: its expiry less
+// the epoch length.
+func notBefore(t *token.Token, d *token.Directory) time.Time {
+	if d == nil {
+		return time.Time{}
+	}
+	return t.ExpiryTime().Add(-time.Duration(d.EpochLength) * time.Second)
 }
 
 // openHolder returns a Holder for the directory fetched from the issuer,
@@ -220,6 +362,14 @@ func openHolder(e *Env, s *Store, pub token.Published, trust *token.Trust) (*hol
 		return nil, err
 	}
 	h, err := holder.New(pub, trust, &holder.Options{Now: e.now, Accepted: acc})
+	var le *token.LoadError
+	if errors.As(err, &le) && (le.Err == token.ErrRollback || le.Err == token.ErrInconsistent || le.Err == token.ErrStatusRenamed) {
+		// The issuer's directory does not extend what the wallet saved:
+		// if the saved files are damaged, that is the fault.
+		if _, serr := s.saved(e.now()); errors.Is(serr, ErrDamaged) {
+			return nil, serr
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("the issuer's directory is refused: %w", directory.Explain(err, trust, pub))
 	}
@@ -271,9 +421,12 @@ func statusNames(d *token.Directory) string {
 	return strings.Join(names, ", ")
 }
 
-// noUnused explains why s has no unused token to give out.
-func (s *Store) noUnused(now time.Time) error {
+// noUnused explains why s has no unused token to give out at now.
+func (s *Store) noUnused(now time.Time, d *token.Directory) error {
 	c := s.count(now)
+	if from, n := s.later(now, d); n > 0 {
+		return fmt.Errorf("no token valid yet: %d valid from %s", n, formatTime(from))
+	}
 	switch {
 	case len(s.entries) == 0:
 		return fmt.Errorf("no tokens in %s: run 'wallet request' first", s.dir)
@@ -325,14 +478,19 @@ func Show(e *Env, o ShowOptions) error {
 	if o.Scale < 1 || o.Scale > 32 {
 		return errors.New("-scale must be 1 to 32")
 	}
-	s, err := Open(o.State)
+	s, err := openState(o.State, e)
 	if err != nil {
 		return err
 	}
+	defer s.Close()
 	now := e.now()
-	toks := s.take(1, now)
+	d, err := s.saved(now)
+	if err != nil {
+		return err
+	}
+	toks := s.take(1, now, d)
 	if len(toks) == 0 {
-		return s.noUnused(now)
+		return s.noUnused(now, d)
 	}
 	t := toks[0]
 	text, err := t.MarshalText()
@@ -370,7 +528,7 @@ func Show(e *Env, o ShowOptions) error {
 			return err
 		}
 	}
-	status := s.statusName(t.Status)
+	status := statusName(d, t.Status)
 	expiry := formatTime(t.ExpiryTime())
 	left := s.unused(now)
 	if o.QR && qrm == nil {
@@ -449,14 +607,19 @@ func Export(e *Env, state string, n int) error {
 	if n < 1 {
 		return errors.New("-n must be at least 1")
 	}
-	s, err := Open(state)
+	s, err := openState(state, e)
 	if err != nil {
 		return err
 	}
+	defer s.Close()
 	now := e.now()
-	toks := s.take(n, now)
+	d, err := s.saved(now)
+	if err != nil {
+		return err
+	}
+	toks := s.take(n, now, d)
 	if len(toks) == 0 {
-		return s.noUnused(now)
+		return s.noUnused(now, d)
 	}
 	if len(toks) < n {
 		return fmt.Errorf("only %s left, %d asked for; run 'wallet request' for more", plural(len(toks), "unused token"), n)
@@ -481,7 +644,13 @@ func Export(e *Env, state string, n int) error {
 // List prints on Stdout the stored tokens by status and expiry, expired
 // ones marked, and a line that sums them up.
 func List(e *Env, state string) error {
-	s, err := Open(state)
+	s, err := openState(state, e)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	now := e.now()
+	d, err := s.saved(now)
 	if err != nil {
 		return err
 	}
@@ -491,9 +660,8 @@ func List(e *Env, state string) error {
 		expired bool
 	}
 	counts := map[group][2]int{}
-	now := e.now()
 	for _, en := range s.entries {
-		g := group{s.statusName(en.tok.Status), en.tok.Expiry, !live(en.tok, now)}
+		g := group{statusName(d, en.tok.Status), en.tok.Expiry, !live(en.tok, now)}
 		c := counts[g]
 		if en.used {
 			c[1]++
@@ -523,7 +691,7 @@ func List(e *Env, state string) error {
 	}
 	c := s.count(now)
 	if c.unused == 0 {
-		fmt.Fprintln(e.Stdout, s.noUnused(now))
+		fmt.Fprintln(e.Stdout, s.noUnused(now, d))
 		return nil
 	}
 	line := plural(c.unused, "unused token") + " left"

@@ -72,7 +72,7 @@ func seed(t *testing.T, state string, f *wallettest.Issuer, toks []*token.Token)
 	}
 	if f != nil {
 		h := f.Holder()
-		if err := s.StoreDirectory(f.Current(), h.Accepted()); err != nil {
+		if err := s.StoreDirectory(f.Current(), h.Accepted(), f.TrustPolicy()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -81,6 +81,7 @@ func seed(t *testing.T, state string, f *wallettest.Issuer, toks []*token.Token)
 	if err := s.Save(time.Unix(0, 0)); err != nil {
 		t.Fatal(err)
 	}
+	s.Close()
 }
 
 func fakeToken(suite token.Suite, status token.Status, expiry time.Time) *token.Token {
@@ -217,6 +218,7 @@ func TestTokenFileChecks(t *testing.T) {
 	if err := s.Save(now); err != nil {
 		t.Fatal(err)
 	}
+	s.Close()
 	s, err = Open(state)
 	if err != nil {
 		t.Fatal(err)
@@ -224,9 +226,10 @@ func TestTokenFileChecks(t *testing.T) {
 	if len(s.entries) != 2 {
 		t.Fatalf("%d tokens after reload, want the 2 unexpired", len(s.entries))
 	}
-	if got := s.take(1, now); len(got) != 1 || got[0].Expiry != soon.Expiry {
+	if got := s.take(1, now, nil); len(got) != 1 || got[0].Expiry != soon.Expiry {
 		t.Fatal("the token expiring first was not taken first")
 	}
+	s.Close()
 
 	tf := filepath.Join(state, TokensFile)
 	os.Chmod(tf, 0o644)
@@ -276,7 +279,7 @@ func TestReadCommandsCreateNothing(t *testing.T) {
 		t.Fatalf("read commands created %v, wrote %q", entries, stdout)
 	}
 	// A state directory without tokens (a request refused after the
-	// directory was accepted) is not created into either.
+	// directory was accepted) gets nothing but the lock file either.
 	os.Mkdir(state, 0o700)
 	if err := Show(e, ShowOptions{State: state, PNG: DefaultPNG(state), QR: true, Scale: 8}); err == nil || err.Error() != "no tokens in "+state+": run 'wallet request' first" {
 		t.Fatalf("show with no tokens: %v", err)
@@ -284,7 +287,7 @@ func TestReadCommandsCreateNothing(t *testing.T) {
 	if err := List(e, state); err != nil || stdout.String() != "no tokens in "+state+": run 'wallet request' first\n" {
 		t.Fatalf("list with no tokens: %v %q", err, stdout)
 	}
-	if entries, _ := os.ReadDir(state); len(entries) != 0 {
+	if entries, _ := os.ReadDir(state); len(entries) != 1 || entries[0].Name() != LockFile {
 		t.Fatalf("read commands wrote %v", entries)
 	}
 	if _, err := os.Stat(DefaultPNG(state)); err == nil {
@@ -358,8 +361,9 @@ func TestExpiryMessages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer s.Close()
 	s.Add([]*token.Token{fakeToken(token.RSABSSA, 1, day1)})
-	if err := s.noUnused(now); err.Error() != "no unused token left (2 used, 1 expired); run 'wallet request' for new ones" {
+	if err := s.noUnused(now, nil); err.Error() != "no unused token left (2 used, 1 expired); run 'wallet request' for new ones" {
 		t.Fatalf("used and expired: %v", err)
 	}
 }

@@ -34,7 +34,8 @@ const APIKey = "test-api-key-3f9c2a"
 const MaxAge = 48 * time.Hour
 
 // testIssuer is one issuer shared by the tests (RSA keys take a moment).
-// Its statuses are green (1) and red (2); it has keys of both suites.
+// Its statuses are green (1) and red (2); it has keys of both suites, and
+// its directories list the current epoch and the next.
 var testIssuer = sync.OnceValues(func() (*issue.Issuer, error) {
 	_, root, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -45,7 +46,7 @@ var testIssuer = sync.OnceValues(func() (*issue.Issuer, error) {
 	return issue.NewIssuer(issue.Config{
 		RootKey: root, Seed: seed, EpochLength: 24 * time.Hour,
 		Statuses: []token.StatusName{{Code: 1, Name: "green"}, {Code: 2, Name: "red"}},
-		Suites:   []token.Suite{token.Ed25519, token.RSABSSA}, Epochs: 1,
+		Suites:   []token.Suite{token.Ed25519, token.RSABSSA}, Epochs: 2,
 		RSAKeys: issue.NewMemoryKeyStore(),
 	})
 })
@@ -63,6 +64,9 @@ type Issuer struct {
 	// Set these between requests only.
 	Serial uint64
 	Shift  time.Duration // added to the time the directory is made for
+	// Now, when set, is the issuer's clock: the time its directories
+	// are made for and proven at, and its requests answered at.
+	Now func() time.Time
 	// Mutate, when set, changes each token response.
 	Mutate func([]byte) []byte
 	// Publish, when set, returns what to serve instead of the logged
@@ -115,7 +119,7 @@ func New(t *testing.T) *Issuer {
 			return
 		}
 		body, _ := io.ReadAll(io.LimitReader(r.Body, issue.MaxRequestSize))
-		resp, err := f.Is.Respond(body, time.Now(), 1)
+		resp, err := f.Is.Respond(body, f.now(), 1)
 		switch {
 		case errors.Is(err, issue.ErrStatusNotAssigned):
 			http.Error(w, "the requested status is not the one assigned to this holder", http.StatusForbidden)
@@ -151,14 +155,24 @@ func (f *Issuer) GotAuth() []string {
 // once and proven under a fresh checkpoint of the whole log (or what
 // Publish returns for it).
 func (f *Issuer) Current() token.Published {
-	data, sig, err := f.Is.Directory(time.Now().Add(f.Shift), f.Serial)
+	data, sig, err := f.Is.Directory(f.now().Add(f.Shift), f.Serial)
 	if err != nil {
 		f.T.Error(err)
 	}
 	if f.Publish != nil {
 		return f.Publish(data, sig)
 	}
-	return f.Prove(data, sig, time.Now())
+	return f.Prove(data, sig, f.now())
+}
+
+func (f *Issuer) now() time.Time {
+	f.mu.Lock()
+	now := f.Now
+	f.mu.Unlock()
+	if now != nil {
+		return now()
+	}
+	return time.Now()
 }
 
 // Prove logs a directory, once, and returns it with a proof under a
