@@ -326,6 +326,9 @@ func decodeHeader(name, v string, limit int) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s is not standard base64", ErrMalformedResponse, name)
 	}
+	if len(b) > limit {
+		return nil, fmt.Errorf("%w: %s longer than %d bytes", ErrMalformedResponse, name, limit)
+	}
 	return b, nil
 }
 
