@@ -93,15 +93,18 @@ type RetryError struct {
 	Limit string
 }
 
+// Error says which wait it is and how long.
 func (e *RetryError) Error() string {
 	return fmt.Sprintf("%v: retry in %v", e.Err, e.After)
 }
 
+// Unwrap returns Err.
 func (e *RetryError) Unwrap() error { return e.Err }
 
 // An AuthorizeFunc authenticates the holder of a token request by its
-// credential (from "Authorization: Bearer <credential>", a non-empty
-// RFC 6750 b64token) and decides the status to issue to it, from the
+// credential (from "Authorization: Bearer <credential>"; the Handler
+// answers a credential that is not an RFC 6750 b64token as unknown,
+// without calling it) and decides the status to issue to it, from the
 // embedder's own evidence. It applies the holder's rate limit too: each
 // call is one request of the holder's, made before the body is read.
 //
@@ -148,7 +151,9 @@ type publication struct {
 }
 
 // NewHandler returns a Handler with nothing published yet: the directory
-// paths answer 503 until the first Handler.Publish.
+// paths answer 503 until the first Handler.Publish. It returns an error
+// for Options without an Issuer made by issue.NewIssuer, without
+// Authorize, or with a negative MaxConcurrent.
 func NewHandler(o Options) (*Handler, error) {
 	if o.Issuer == nil || o.Issuer.RootPublicKey() == nil || o.Authorize == nil || o.MaxConcurrent < 0 {
 		return nil, errors.New("issuehttp: Options need an Issuer made by issue.NewIssuer, an Authorize function and MaxConcurrent ≥ 0")
@@ -189,6 +194,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // fresher proof. next is when the embedder will publish the next
 // directory (the end of the current epoch): caches keep the directory
 // until then, at most MaxCacheAge. p's slices must not change afterwards.
+// A p that is not a publication (see ErrPublication) is refused, and the
+// one served before stays.
 func (h *Handler) Publish(p token.Published, next time.Time) error {
 	switch {
 	case len(p.Signature) != token.DirectorySignatureSize:

@@ -201,8 +201,8 @@ func wantHeaders(t *testing.T, what string, resp *http.Response, h ...string) {
 	}
 }
 
-// TestDirectoryWire: the directory paths answer as SPEC.md, "Fetching a
-// directory", says, byte for byte.
+// TestDirectoryWire: the directory paths answer as SPEC.md, "Publishing
+// and fetching a directory", says, byte for byte.
 func TestDirectoryWire(t *testing.T) {
 	e := newEnv(t)
 	e.publish(t)

@@ -155,6 +155,8 @@ type StatusError struct {
 	RetryAfter time.Duration
 }
 
+// Error describes the answer: its status, the issuer's message and the
+// wait it asked for.
 func (e *StatusError) Error() string {
 	msg := fmt.Sprintf("issuer answered %d %s", e.Code, http.StatusText(e.Code))
 	if e.Message != "" {
@@ -166,6 +168,7 @@ func (e *StatusError) Error() string {
 	return msg
 }
 
+// Unwrap returns the sentinel, Err.
 func (e *StatusError) Unwrap() error { return e.Err }
 
 // maxRetryAfter bounds the Retry-After a client reports: one week.
@@ -253,11 +256,13 @@ func NewClient(base string, hc *http.Client) (*Client, error) {
 func (c *Client) BaseURL() string { return c.base.String() }
 
 // FetchDirectory gets the issuer's published directory (SPEC.md,
-// "Fetching a directory"): the directory from DirectoryPath, at most
-// token.MaxDirectorySize bytes, with its signature and proof from the
-// headers of that answer, or, for each header the issuer did not send,
-// from SignaturePath and ProofPath, whose ETag must equal the directory's
-// (else ErrChanged). An issuer that answers 404 for the proof gives an
+// "Publishing and fetching a directory"): the directory from
+// DirectoryPath, at most token.MaxDirectorySize bytes, with its signature
+// and proof from the headers of that answer, or, for each header the
+// issuer did not send, from SignaturePath (exactly
+// token.DirectorySignatureSize bytes) and ProofPath (at most
+// token.MaxProofSize), whose ETag must equal the directory's (else
+// ErrChanged). An issuer that answers 404 for the proof gives an
 // empty Proof, which token.Open refuses as not logged. Nothing is checked
 // but sizes and encodings: pass the result to verify.New, holder.New or
 // token.Open with the pinned trust policy, or call Client.Open.
