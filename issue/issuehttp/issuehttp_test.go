@@ -6,10 +6,12 @@ import (
 	"encoding/base64"
 	"errors"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -550,5 +552,96 @@ func TestCrossOrigin(t *testing.T) {
 	h.ServeHTTP(rec, httptest.NewRequest("OPTIONS", "/log/checkpoint", nil))
 	if rec.Code != 204 || rec.Body.Len() != 0 || rec.Header().Get("Access-Control-Allow-Methods") != "GET, HEAD" {
 		t.Fatalf("OPTIONS: %d %q %v", rec.Code, rec.Body, rec.Header())
+	}
+}
+
+// TestClientHandlerBytes: what the client sends is what the handler
+// reads, and what the handler writes is what the client returns, byte for
+// byte, with the publication's signature and proof taken from the
+// directory's headers or, when a proxy drops them, from their own paths.
+func TestClientHandlerBytes(t *testing.T) {
+	e := newEnv(t)
+	e.publish(t)
+	var dropHeaders atomic.Bool
+	type seen struct {
+		method, path, ctype, auth string
+		body, answer              []byte
+	}
+	var mu sync.Mutex
+	var log []seen
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			t.Error(err)
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		rec := httptest.NewRecorder()
+		e.h.ServeHTTP(rec, r)
+		if dropHeaders.Load() {
+			rec.Header().Del(tokenhttp.SignatureHeader)
+			rec.Header().Del(tokenhttp.ProofHeader)
+		}
+		// Logged before the answer is written, so that the client sees
+		// the log complete once it has the answer.
+		mu.Lock()
+		log = append(log, seen{r.Method, r.URL.Path, r.Header.Get("Content-Type"), r.Header.Get("Authorization"), body, rec.Body.Bytes()})
+		mu.Unlock()
+		maps.Copy(w.Header(), rec.Header())
+		w.WriteHeader(rec.Code)
+		w.Write(rec.Body.Bytes())
+	}))
+	logged := func() []seen {
+		mu.Lock()
+		defer mu.Unlock()
+		l := log
+		log = nil
+		return l
+	}
+	defer srv.Close()
+	c, err := tokenhttp.NewClient(srv.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, drop := range []bool{false, true} {
+		dropHeaders.Store(drop)
+		p, err := c.FetchDirectory(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(p.Directory, e.published.Directory) || !bytes.Equal(p.Signature, e.published.Signature) || !bytes.Equal(p.Proof, e.published.Proof) {
+			t.Fatalf("headers dropped %v: the fetched publication differs from the published one", drop)
+		}
+		want := []string{tokenhttp.DirectoryPath}
+		if drop {
+			want = append(want, tokenhttp.SignaturePath, tokenhttp.ProofPath)
+		}
+		l := logged()
+		if len(l) != len(want) {
+			t.Fatalf("headers dropped %v: %d requests", drop, len(l))
+		}
+		for i, s := range l {
+			if s.method != "GET" || s.path != want[i] || len(s.body) != 0 {
+				t.Fatalf("headers dropped %v: request %d is %s %s", drop, i, s.method, s.path)
+			}
+		}
+	}
+
+	w, pending, req := e.wallet(t, 4)
+	resp, err := c.RequestTokens(context.Background(), "alice-key", req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := logged()
+	if len(l) != 1 {
+		t.Fatalf("%d requests", len(l))
+	}
+	s := l[0]
+	if s.method != "POST" || s.path != "/token-request" || s.ctype != "application/octet-stream" || s.auth != "Bearer alice-key" ||
+		!bytes.Equal(s.body, req) || !bytes.Equal(s.answer, resp) {
+		t.Fatalf("request %s %s %q %q: body sent as read %v, answer returned as written %v",
+			s.method, s.path, s.ctype, s.auth, bytes.Equal(s.body, req), bytes.Equal(s.answer, resp))
+	}
+	if toks, err := w.Finalize(pending, resp); err != nil || len(toks) != 4 {
+		t.Fatalf("finalize: %v", err)
 	}
 }
