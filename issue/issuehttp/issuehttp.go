@@ -81,7 +81,8 @@ var (
 
 // RetryError asks the holder to wait: an AuthorizeFunc returns it
 // wrapping ErrRateLimited (429) or ErrBusy (503). The answer's
-// Retry-After is After rounded up to whole seconds, at least 1.
+// Retry-After is After rounded up to whole seconds, at least 1 (also for
+// ErrRateLimited or ErrBusy returned without a RetryError).
 type RetryError struct {
 	// Err is ErrRateLimited or ErrBusy.
 	Err error
@@ -314,7 +315,6 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 	if b64token(cred) {
 		status, err = h.authorize(r, cred)
 	}
-	var re *RetryError
 	switch {
 	case err == nil && status == 0:
 		h.log.Error("authorize returned status 0")
@@ -325,13 +325,18 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="statustoken", error="invalid_token"`)
 		fail(w, http.StatusUnauthorized, "unknown API key")
 		return
-	case errors.As(err, &re) && (errors.Is(re.Err, ErrRateLimited) || errors.Is(re.Err, ErrBusy)):
-		wait := max(re.After, time.Second)
+	case errors.Is(err, ErrRateLimited) || errors.Is(err, ErrBusy):
+		var after time.Duration
+		var limit string
+		if re := (*RetryError)(nil); errors.As(err, &re) {
+			after, limit = re.After, re.Limit
+		}
+		wait := max(after, time.Second)
 		w.Header().Set("Retry-After", seconds(wait))
-		if errors.Is(re.Err, ErrBusy) {
+		if errors.Is(err, ErrBusy) {
 			fail(w, http.StatusServiceUnavailable, "too many holders are being served: retry in %s", humanDuration(wait))
-		} else if re.Limit != "" {
-			fail(w, http.StatusTooManyRequests, "rate limit: retry in %s (%s)", humanDuration(wait), oneLine(re.Limit))
+		} else if limit != "" {
+			fail(w, http.StatusTooManyRequests, "rate limit: retry in %s (%s)", humanDuration(wait), oneLine(limit))
 		} else {
 			fail(w, http.StatusTooManyRequests, "rate limit: retry in %s", humanDuration(wait))
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"maps"
 	"net/http"
@@ -360,6 +361,11 @@ func TestTokenRequestAnswers(t *testing.T) {
 				return 0, &issuehttp.RetryError{Err: issuehttp.ErrRateLimited}
 			},
 			extra: []string{"Retry-After", "1"}, text: "rate limit: retry in 1 s"},
+		{name: "rate limited, plain sentinel", body: req, headers: auth("alice-key"), code: 429, want: tokenhttp.ErrRateLimited, calls: 1,
+			authorize: func(*http.Request, string) (token.Status, error) {
+				return 0, fmt.Errorf("holder over its limit: %w", issuehttp.ErrRateLimited)
+			},
+			extra: []string{"Retry-After", "1"}, text: "rate limit: retry in 1 s\n"},
 		{name: "busy", body: req, headers: auth("alice-key"), code: 503, want: tokenhttp.ErrUnavailable, calls: 1,
 			authorize: func(*http.Request, string) (token.Status, error) {
 				return 0, &issuehttp.RetryError{Err: issuehttp.ErrBusy, After: 5 * time.Second}
