@@ -176,7 +176,7 @@ func FuzzParseAccepted(f *testing.F) {
 func TestVerificationLinksNoNetwork(t *testing.T) {
 	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
 	for _, goos := range []string{runtime.GOOS, "js"} {
-		cmd := exec.Command(goTool, "list", "-deps", "github.com/statustoken/statustoken/verify", "github.com/statustoken/statustoken/holder")
+		cmd := exec.Command(goTool, "list", "-deps", "github.com/statustoken/statustoken/verify", "github.com/statustoken/statustoken/holder", "github.com/statustoken/statustoken/token")
 		cmd.Env = append(cmd.Environ(), "GOOS="+goos)
 		if goos == "js" {
 			cmd.Env = append(cmd.Env, "GOARCH=wasm")
@@ -187,8 +187,29 @@ func TestVerificationLinksNoNetwork(t *testing.T) {
 		}
 		for _, pkg := range strings.Fields(string(out)) {
 			if pkg == "net/http" || pkg == "crypto/tls" || pkg == "crypto/x509" || strings.HasPrefix(pkg, "filippo.io/torchwood") {
-				t.Errorf("GOOS=%s: verify or holder links %s", goos, pkg)
+				t.Errorf("GOOS=%s: verify, holder or token links %s", goos, pkg)
 			}
+		}
+	}
+}
+
+// TestClientLinksNoRole: token/tokenhttp, the protocol client that
+// wallets and scanners may link beside holder or verify, imports neither
+// of them nor the issuer's packages, so that a scanner that fetches its
+// directory over HTTP links no issuer code, and holder and verify stay
+// free of network code (TestVerificationLinksNoNetwork).
+func TestClientLinksNoRole(t *testing.T) {
+	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
+	out, err := exec.Command(goTool, "list", "-deps", "github.com/statustoken/statustoken/token/tokenhttp").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	const mod = "github.com/statustoken/statustoken/"
+	for _, pkg := range strings.Fields(string(out)) {
+		switch {
+		case pkg == mod+"holder", pkg == mod+"verify", strings.HasPrefix(pkg, mod+"issue"),
+			strings.HasPrefix(pkg, "filippo.io/torchwood"), strings.HasPrefix(pkg, "github.com/cloudflare/circl"):
+			t.Errorf("token/tokenhttp links %s", pkg)
 		}
 	}
 }
