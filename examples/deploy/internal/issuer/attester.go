@@ -34,7 +34,9 @@ type Attester interface {
 // Attestation is an attester's answer.
 type Attestation struct {
 	// Holder is an opaque handle, stable for one holder, used only to
-	// rate-limit requests in memory. It is never logged or stored.
+	// rate-limit requests. It is never logged, and stored only as an HMAC
+	// under a key derived from the issuer seed (the state's ratelimit
+	// file).
 	Holder string
 	// Status is the status assigned to the holder.
 	Status token.Status

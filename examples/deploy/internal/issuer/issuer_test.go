@@ -573,7 +573,7 @@ func TestStatePermissions(t *testing.T) {
 		if _, err := AddHolder(c.HoldersPath(), "green", testStatuses); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := openState(c.StateDir); err != nil {
+		if _, err := openState(c.StateDir, true); err != nil {
 			t.Fatal(err)
 		}
 		return c

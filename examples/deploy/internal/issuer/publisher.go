@@ -275,15 +275,22 @@ func (p *publisher) cosign(ctx context.Context, now time.Time) error {
 	sizes := make(map[string]int64)
 	var lines [][]byte
 	for _, o := range outcomes {
-		if o.Err != nil {
-			p.logger.Warn("witness did not cosign", "witness", o.Witness.Name, "error", o.Err)
-			continue
+		if o.Err == nil {
+			sizes[o.Witness.VerifierKey] = o.Result.Size
+			lines = append(lines, o.Result.Line)
 		}
-		sizes[o.Witness.VerifierKey] = o.Result.Size
-		lines = append(lines, o.Result.Line)
 	}
 	if err := p.logs.SetWitnessSizes(sizes); err != nil {
 		p.logger.Error("saving the witnesses' tree sizes", "error", err)
+	}
+	if len(lines) < p.quorum && ctx.Err() != nil {
+		// Stopping: the witnesses were cut off, and nothing is retried.
+		return ctx.Err()
+	}
+	for _, o := range outcomes {
+		if o.Err != nil {
+			p.logger.Warn("witness did not cosign", "witness", o.Witness.Name, "error", o.Err)
+		}
 	}
 	if len(lines) < p.quorum {
 		return fmt.Errorf("%d of %s cosigned the log's checkpoint, the quorum is %d: the directory served stays; retrying in %s",
@@ -313,7 +320,7 @@ func (p *publisher) cosign(ctx context.Context, now time.Time) error {
 	p.mu.Unlock()
 	p.cosignAt = now.Add(p.cosignEvery)
 	// Served: the serial is used up, and the next directory's is higher.
-	if err := p.st.served(pub.serial); err != nil {
+	if err := p.st.served(pub.serial, cosigned); err != nil {
 		p.logger.Error("saving the serial of the directory served (the log keeps it too)", "serial", pub.serial, "error", err)
 	}
 	if prev == nil || prev.serial != pub.serial {
