@@ -8,9 +8,20 @@
 // directories, the issuer seed, the RSA issuing keys, the serial of the
 // last directory served, the log (its key, records, an archive of the
 // directories logged, the witnesses' tree sizes) and the demo attester's
-// holders file. On first run the service creates the keys and writes the
-// root public key to root.pub and the trust policy, which wallets and
-// scanners pin, to trust.txt.
+// holders file. The state directory must hold the log key (LogKey,
+// "issuer log-key"): a directory without one is refused and nothing is
+// created there. On first run the service creates the root key, the seed
+// and the issuing keys, and writes the root public key to root.pub and the
+// trust policy, which wallets and scanners pin, to trust.txt.
+//
+// At each start, before it creates or publishes anything, the service
+// checks its state against what it published: the statuses keep every
+// published code's name and every name's code (ErrStatusChanged); every
+// published key whose epoch is not over keeps its private key
+// (ErrKeyMissing), unless Config.Withdraw withdraws it; the log is whole
+// and holds the last checkpoint the witnesses cosigned and the last serial
+// served (logstore.ErrDamaged, ErrStateRolledBack). Each refusal says what
+// to restore or how to proceed.
 //
 // Every directory goes into the log; it is served only once a quorum of
 // the witnesses (from the witnesses file: lines "witness NAME VKEY URL")
@@ -87,7 +98,8 @@ import (
 // given in parentheses. Start from DefaultConfig: every field but
 // Witnesses has a default there.
 type Config struct {
-	// StateDir is the state directory, created on first run (-state).
+	// StateDir is the state directory (-state); it must hold the log key
+	// (LogKey).
 	StateDir string
 	// Holders is the demo attester's holders file; StateDir/holders
 	// when empty (-holders).
@@ -336,9 +348,9 @@ func (s *swappableAttester) Attest(ctx context.Context, credential string) (Atte
 	return s.p.Load().Attest(ctx, credential)
 }
 
-// Open opens the state directory (creating it, with new keys, on first
-// run) and the log, loads the holders and the witnesses, and writes the
-// trust policy. It publishes nothing: Start does.
+// Open checks and opens the state directory (creating the root key and
+// seed on first run) and the log, loads the holders and the witnesses,
+// and writes the trust policy. It publishes nothing: Start does.
 func Open(cfg Config, logger *slog.Logger) (*Service, error) {
 	return open(cfg, logger, time.Now)
 }
@@ -451,7 +463,7 @@ func (s *Service) Start(ctx context.Context) error {
 	s.logger.Info("preparing the directory (new RSA keys take a few seconds each)")
 	if err := s.pub.start(ctx, s.now(), s.cfg.Republish); err != nil {
 		if ctx.Err() != nil {
-			s.logger.Info("interrupted before the witnesses cosigned the log", "serving_serial", servingSerial(s.pub.current()))
+			s.logger.Info("interrupted before the witnesses cosigned the log")
 			return nil
 		}
 		s.pub.pubMu.Lock()
