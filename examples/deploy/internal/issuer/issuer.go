@@ -457,8 +457,10 @@ func open(cfg Config, logger *slog.Logger, now func() time.Time) (*Service, erro
 // with the next serial; then the witnesses cosign the log and the
 // directory is served. When they do not reach a quorum, the directory
 // served before is served meanwhile (none on a first run: the directory
-// paths answer 503 until a quorum cosigns) and Run retries; Start returns
-// an error only when no directory could be made or logged.
+// paths answer 503 until a quorum cosigns) and Run retries. Start returns
+// an error when no directory could be made or logged, or when the
+// witnesses have cosigned more of the log than it holds (a state restored
+// from an old copy, ErrStateRolledBack).
 func (s *Service) Start(ctx context.Context) error {
 	s.logger.Info("preparing the directory (new RSA keys take a few seconds each)")
 	if err := s.pub.start(ctx, s.now(), s.cfg.Republish); err != nil {
@@ -469,7 +471,7 @@ func (s *Service) Start(ctx context.Context) error {
 		s.pub.pubMu.Lock()
 		logged := s.pub.latest != nil
 		s.pub.pubMu.Unlock()
-		if !logged {
+		if !logged || errors.Is(err, ErrStateRolledBack) {
 			return err
 		}
 		s.logger.Error("publication incomplete", "error", err, "serving_serial", servingSerial(s.pub.current()))

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -287,10 +289,19 @@ func (p *publisher) cosign(ctx context.Context, now time.Time) error {
 		// Stopping: the witnesses were cut off, and nothing is retried.
 		return ctx.Err()
 	}
+	var ahead error
 	for _, o := range outcomes {
 		if o.Err != nil {
 			p.logger.Warn("witness did not cosign", "witness", o.Witness.Name, "error", o.Err)
 		}
+		if errors.Is(o.Err, witnessclient.ErrAhead) {
+			ahead = o.Err
+		}
+	}
+	if len(lines) < p.quorum && ahead != nil {
+		dir := filepath.Join(p.st.dir, "log")
+		return fmt.Errorf("%w: %v: the log in %s holds %d records, fewer than the witnesses cosigned; it was restored from an old copy. Restore %s from a backup that holds every record they cosigned; never start a new log under the same key, the witnesses refuse a fork",
+			ErrStateRolledBack, ahead, dir, l.Size(), dir)
 	}
 	if len(lines) < p.quorum {
 		return fmt.Errorf("%d of %s cosigned the log's checkpoint, the quorum is %d: the directory served stays; retrying in %s",

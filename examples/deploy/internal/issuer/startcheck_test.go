@@ -1,6 +1,7 @@
 package issuer
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -165,6 +166,25 @@ func TestKeyFileMissing(t *testing.T) {
 	if _, err := os.Stat(name); err != nil {
 		t.Fatalf("no new key file: %v", err)
 	}
+	s.Close()
+
+	// A key whose file is there (compromised, say) is withdrawn the same
+	// way; its file is kept aside.
+	red, redID := publishedKey(t, &fixture{t: t, cfg: f.cfg, srv: s}, 2)
+	cfg.Withdraw = []string{redID.String()}
+	s = startService(t, &cfg, quiet, time.Now)
+	cur = s.pub.current()
+	if d, err = token.ParseDirectory(cur.data); err != nil || cur.serial != 3 {
+		t.Fatalf("after withdrawing the red key: serial %d, %v", cur.serial, err)
+	}
+	for _, k := range d.Keys {
+		if k.ID == redID {
+			t.Fatal("the withdrawn red key is still published")
+		}
+	}
+	if _, err := os.Stat(red + ".withdrawn"); err != nil {
+		t.Fatalf("the withdrawn key's file: %v", err)
+	}
 }
 
 // TestLogDamaged: five bytes cut from the log's records file, or the log
@@ -208,6 +228,33 @@ func TestLogDamaged(t *testing.T) {
 	// Without the copy of the checkpoint, the serial served tells.
 	os.Rename(filepath.Join(f.cfg.StateDir, cosignedFile), filepath.Join(t.TempDir(), "cosigned"))
 	refused(t, f.cfg, ErrStateRolledBack, "directory serial 2 was served, but the log in "+regexp.QuoteMeta(logDir)+" ends before it")
+}
+
+// TestStateRolledBack: the whole state restored from a copy made after
+// serial 1 is consistent in itself; the witnesses, who cosigned serial 2,
+// tell, and the start is refused with what to restore.
+func TestStateRolledBack(t *testing.T) {
+	f := newFixture(t, 10)
+	f.srv.Close()
+	old := filepath.Join(t.TempDir(), "state")
+	copyTree(t, f.cfg.StateDir, old)
+	cfg := *f.cfg
+	cfg.Republish = true
+	startService(t, &cfg, quiet, time.Now).Close()
+
+	cfg = *f.cfg
+	cfg.StateDir = old
+	s, err := open(cfg, quiet, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	err = s.Start(context.Background())
+	logDir := filepath.Join(old, "log")
+	if !errors.Is(err, ErrStateRolledBack) || !strings.Contains(err.Error(), "holds 1 records, fewer than the witnesses cosigned") ||
+		!strings.Contains(err.Error(), "Restore "+logDir+" from a backup") {
+		t.Fatalf("Start on a state restored from an old copy: %v", err)
+	}
 }
 
 func copyTree(t *testing.T, src, dst string) {
