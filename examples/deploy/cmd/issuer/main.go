@@ -8,7 +8,12 @@
 //	issuer add-holder [flags] STATUS         create an API key for a holder of STATUS
 //	issuer log-key [flags]                   print the log's verifier key, for the witnesses
 //
-// Run "issuer -h" for the flags. The service binds its address before it
+// Run "issuer -h" for the flags. A new issuer starts with "issuer log-key"
+// and "issuer add-holder"; serve refuses a directory without a log key and
+// creates nothing there. At each start it checks its state against what
+// it published (statuses, issuing-key files, the log) and refuses to start,
+// saying what to restore, when they differ; -withdraw KEY-ID withdraws a
+// published key on purpose. The service binds its address before it
 // publishes anything; it refuses plain HTTP beyond loopback unless given
 // -insecure-http (API keys would travel in clear text), and serves HTTPS
 // with -tls-cert and -tls-key. SIGHUP reloads the holders file and the TLS
@@ -46,34 +51,52 @@ func main() {
 var listen = net.Listen
 
 const usageText = `usage:
-  issuer [serve] -witnesses FILE [flags]   run the issuer service
-  issuer add-holder [flags] STATUS         create an API key for a holder of STATUS,
-                                           add it to the holders file and print it
-  issuer log-key [flags]                   print the log's verifier key (creating the
-                                           log key on first use), to register the log
-                                           with each witness
+  issuer [serve] -witnesses FILE [flags]  run the issuer service
+  issuer add-holder [flags] STATUS        create an API key for a holder of
+                                          STATUS, add it to the holders file
+                                          and print it
+  issuer log-key [flags]                  print the log's verifier key
+                                          (creating the state directory and
+                                          the log key on first use), to
+                                          register the log with each witness
 
-The service keeps its keys and its log in the state directory, creating
-them on first run, and writes the trust policy that wallets and scanners pin
-to STATE/trust.txt. Each directory is served once a quorum of the witnesses
-(the -witnesses file, lines "witness NAME VKEY URL") has cosigned the log;
-a restart within the same epoch serves the same directory and serial again.
-Holders authenticate with "Authorization: Bearer API-KEY"; the demo
-attester reads API keys and statuses from the holders file (default
-STATE/holders; send SIGHUP to reload it, and the TLS certificate).
+A new issuer starts with "issuer log-key" and "issuer add-holder"; the
+first "issuer serve" on that state directory creates the root key, the
+issuer seed and the issuing keys, and writes the trust policy that wallets
+and scanners pin to STATE/trust.txt. A directory without a log key is
+refused: nothing is created there. Each directory is served once a quorum
+of the witnesses (the -witnesses file, lines "witness NAME VKEY URL") has
+cosigned the log; a restart within the same epoch serves the same
+directory and serial again. Holders authenticate with "Authorization:
+Bearer API-KEY"; the demo attester reads API keys and statuses from the
+holders file (default STATE/holders; send SIGHUP to reload it, and the TLS
+certificate). Rate limits are kept in STATE/ratelimit across restarts.
+
+At each start the issuer checks its state against what it published, and
+refuses to start, saying what to restore or how to proceed, when:
+  - -statuses renames a published status code, or moves a name to another
+    code (tokens already issued would read as another status);
+  - the private key file of a published key whose epoch is not over is
+    missing (restore it from a backup, or withdraw the key);
+  - the log is damaged, or older than the last checkpoint the witnesses
+    cosigned (restore STATE/log from a backup; never start a new log).
+A published key is withdrawn only on purpose: "-withdraw KEY-ID" replaces
+it by a new key in the next directory, and every token issued under it is
+refused from then on (the monitor reports the withdrawal).
 
 Plain HTTP is served on loopback addresses only: elsewhere give -tls-cert
 and -tls-key, or -insecure-http behind a TLS proxy.
 
-  GET  /.well-known/statustoken-directory        the signed directory (signature and log
-                                                 proof in the Statustoken-Directory-Signature
-                                                 and Statustoken-Directory-Proof headers)
-  GET  /.well-known/statustoken-directory.sig    the detached 64-byte signature
+  GET  /.well-known/statustoken-directory
+         the signed directory, its signature and log proof in the
+         Statustoken-Directory-Signature and Statustoken-Directory-Proof
+         headers
+  GET  /.well-known/statustoken-directory.sig    the detached signature
   GET  /.well-known/statustoken-directory.proof  the log proof
   GET  /log/checkpoint, /log/tile/...            the log (c2sp.org/tlog-tiles)
-  GET  /log/directory/SERIAL[.sig]               every logged directory, for monitors
-  POST /token-request                            a blind token request, binary body,
-                                                 with "Authorization: Bearer API-KEY"
+  GET  /log/directory/SERIAL[.sig]               every logged directory
+  POST /token-request                            a blind token request,
+         binary body, with "Authorization: Bearer API-KEY"
 `
 
 // statusFlag parses "CODE=NAME,..." into a status list.
@@ -99,12 +122,34 @@ func (f statusFlag) Set(v string) error {
 	return nil
 }
 
+// withdrawFlag collects -withdraw key IDs: 16 hex digits each, repeated
+// or separated by commas.
+type withdrawFlag struct{ list *[]string }
+
+func (f withdrawFlag) String() string {
+	if f.list == nil {
+		return ""
+	}
+	return strings.Join(*f.list, ",")
+}
+
+func (f withdrawFlag) Set(v string) error {
+	for _, id := range strings.Split(v, ",") {
+		id = strings.ToLower(strings.TrimSpace(id))
+		if len(id) != 16 || strings.Trim(id, "0123456789abcdef") != "" {
+			return fmt.Errorf("%q is not a key ID: want 16 hex digits", id)
+		}
+		*f.list = append(*f.list, id)
+	}
+	return nil
+}
+
 // commonFlags defines the flags of serve and add-holder; c holds the
 // defaults.
 func commonFlags(fs *flag.FlagSet, c *issuer.Config) {
 	fs.StringVar(&c.StateDir, "state", c.StateDir, "state `directory` (mode 0700): keys, seed, serial, log, holders")
 	fs.StringVar(&c.Holders, "holders", "", "holders `file` of the demo attester (default STATE/holders)")
-	fs.Var(statusFlag{&c.Statuses}, "statuses", "status codes and names, `CODE=NAME,...`; codes name keys, so keep them stable")
+	fs.Var(statusFlag{&c.Statuses}, "statuses", "status codes and names, `CODE=NAME,...`; once published, a code keeps its name and a name its code")
 }
 
 func originFlag(fs *flag.FlagSet, c *issuer.Config) {
@@ -142,9 +187,41 @@ func (fs *flagSet) parse(args []string) (code int, done bool) {
 // help prints the usage and the command's flags on stdout.
 func (fs *flagSet) help() {
 	fmt.Fprintf(fs.stdout, "%s\nflags of %s:\n", usageText, fs.cmd)
-	fs.SetOutput(fs.stdout)
-	fs.PrintDefaults()
-	fs.SetOutput(io.Discard)
+	printFlags(fs.stdout, fs.FlagSet)
+}
+
+// helpWidth bounds the lines of the help text.
+const helpWidth = 80
+
+// printFlags prints the flags of fs as flag.PrintDefaults does, but with
+// each usage wrapped to helpWidth columns, indented by spaces.
+func printFlags(w io.Writer, fs *flag.FlagSet) {
+	const indent = "      "
+	fs.VisitAll(func(f *flag.Flag) {
+		name, usage := flag.UnquoteUsage(f)
+		line := "  -" + f.Name
+		if name != "" {
+			line += " " + name
+		}
+		fmt.Fprintln(w, line)
+		switch f.DefValue {
+		case "", "0", "false", "[]":
+		default:
+			usage += " (default " + f.DefValue + ")"
+		}
+		line = indent
+		for _, word := range strings.Fields(usage) {
+			if len(line) > len(indent) && len(line)+1+len(word) > helpWidth {
+				fmt.Fprintln(w, line)
+				line = indent
+			}
+			if len(line) > len(indent) {
+				line += " "
+			}
+			line += word
+		}
+		fmt.Fprintln(w, line)
+	})
 }
 
 // usageError prints a usage error in two lines and returns exit code 2.
@@ -203,6 +280,7 @@ func serveCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs.DurationVar(&c.CosignRetry, "cosign-retry", c.CosignRetry, "retry a cosigning round without a quorum after this long")
 	fs.DurationVar(&c.WitnessTimeout, "witness-timeout", c.WitnessTimeout, "give up on a witness after this long")
 	fs.BoolVar(&c.Republish, "republish", false, "publish a new directory, with a new serial, at start even when the one in the log is still current")
+	fs.Var(withdrawFlag{&c.Withdraw}, "withdraw", "withdraw the published key `KEY-ID` (hex, as the refusal or the monitor names it; repeat or separate with commas): a new key takes its place in the next directory and every token issued under it is refused from then on; the only way to start when its private key file is lost")
 	logLevel := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
 	logJSON := fs.Bool("log-json", false, "log in JSON instead of text")
 	if code, done := fs.parse(args); done {

@@ -529,7 +529,7 @@ func TestAddHolderCommand(t *testing.T) {
 		t.Fatalf("add-holder: %d %s", code, errOut.String())
 	}
 	key := strings.TrimSpace(out.String())
-	if len(key) != 43 || !strings.Contains(errOut.String(), "added a holder of status red to "+filepath.Join(dir, "holders")) {
+	if !regexp.MustCompile(`^[0-9a-f]{64}$`).MatchString(key) || !strings.Contains(errOut.String(), "added a holder of status red to "+filepath.Join(dir, "holders")) {
 		t.Fatalf("API key %q, message %q", key, errOut.String())
 	}
 	if strings.Contains(readFile(t, filepath.Join(dir, "holders")), key) {

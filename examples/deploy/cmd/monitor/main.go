@@ -2,8 +2,9 @@
 // latest checkpoint, cosigned by a quorum of the pinned witnesses and
 // extending the one verified before, and every directory version the log
 // records, against its archive, the root key, the directory rules and the
-// rules across versions (a withdrawn key never returns; serials
-// increase). See package internal/monitor for every check.
+// rules across versions (a withdrawn key never returns; a status keeps
+// its code and name; serials increase). See package internal/monitor for
+// every check.
 //
 //	monitor -issuer URL -trust FILE [-state FILE] [-json]
 //
@@ -29,6 +30,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -53,12 +55,46 @@ Audits the issuer's directory transparency log. Exit status: 0 clean,
 flags:
 `
 
+// helpWidth bounds the lines of the help text.
+const helpWidth = 80
+
+// printFlags prints the flags of fs as flag.PrintDefaults does, but with
+// each usage wrapped to helpWidth columns, indented by spaces.
+func printFlags(w io.Writer, fs *flag.FlagSet) {
+	const indent = "      "
+	fs.VisitAll(func(f *flag.Flag) {
+		name, usage := flag.UnquoteUsage(f)
+		line := "  -" + f.Name
+		if name != "" {
+			line += " " + name
+		}
+		fmt.Fprintln(w, line)
+		switch f.DefValue {
+		case "", "0", "false":
+		default:
+			usage += " (default " + f.DefValue + ")"
+		}
+		line = indent
+		for _, word := range strings.Fields(usage) {
+			if len(line) > len(indent) && len(line)+1+len(word) > helpWidth {
+				fmt.Fprintln(w, line)
+				line = indent
+			}
+			if len(line) > len(indent) {
+				line += " "
+			}
+			line += word
+		}
+		fmt.Fprintln(w, line)
+	})
+}
+
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fl := flag.NewFlagSet("monitor", flag.ContinueOnError)
 	fl.SetOutput(stderr)
 	fl.Usage = func() {
 		fmt.Fprint(stderr, usageText)
-		fl.PrintDefaults()
+		printFlags(stderr, fl)
 	}
 	issuer := fl.String("issuer", "", "the issuer's base `URL`; its log is under URL/log/")
 	trustFile := fl.String("trust", "", "the pinned trust policy `file` (trust.txt: root, log, witnesses, quorum, max-age)")

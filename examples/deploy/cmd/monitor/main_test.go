@@ -227,7 +227,14 @@ func TestUsage(t *testing.T) {
 			t.Errorf("monitor %q: exit %d, want 2", args, r.code)
 		}
 	}
-	if r := runMonitor(t, "-h"); r.code != 0 || !strings.Contains(r.stderr, "usage: monitor") {
+	r := runMonitor(t, "-h")
+	if r.code != 0 || !strings.Contains(r.stderr, "usage: monitor") || !strings.Contains(r.stderr, "  -timeout duration\n") {
 		t.Errorf("-h: exit %d", r.code)
+	}
+	// Every line of the help fits in 80 columns, without tabs.
+	for i, line := range strings.Split(r.stderr, "\n") {
+		if n := len([]rune(line)); n > 80 || strings.Contains(line, "\t") {
+			t.Errorf("-h: line %d is %d columns or has a tab: %q", i+1, n, line)
+		}
 	}
 }

@@ -6,10 +6,10 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -34,7 +34,9 @@ type Attester interface {
 // Attestation is an attester's answer.
 type Attestation struct {
 	// Holder is an opaque handle, stable for one holder, used only to
-	// rate-limit requests in memory. It is never logged or stored.
+	// rate-limit requests. It is never logged, and stored only as an HMAC
+	// under a key derived from the issuer seed (the state's ratelimit
+	// file).
 	Holder string
 	// Status is the status assigned to the holder.
 	Status token.Status
@@ -170,11 +172,10 @@ func AddHolder(name, status string, statuses []token.StatusName) (string, error)
 			return "", err
 		}
 	}
-	var b [32]byte
-	if _, err := rand.Read(b[:]); err != nil {
+	key, err := newAPIKey(rand.Reader)
+	if err != nil {
 		return "", err
 	}
-	key := base64.RawURLEncoding.EncodeToString(b[:])
 	sum := sha256.Sum256([]byte(key))
 	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
@@ -188,6 +189,18 @@ func AddHolder(name, status string, statuses []token.StatusName) (string, error)
 		return "", err
 	}
 	return key, nil
+}
+
+// newAPIKey returns a new API key: 32 bytes from r in lowercase hex. Hex,
+// not base64url, so that no key starts with "-", which command lines and
+// shell tools (printf, echo, getopt-style flags) take for an option, and so
+// that a double click selects the whole key.
+func newAPIKey(r io.Reader) (string, error) {
+	var b [32]byte
+	if _, err := io.ReadFull(r, b[:]); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b[:]), nil
 }
 
 func statusCode(statuses []token.StatusName, name string) (token.Status, bool) {

@@ -8,9 +8,20 @@
 // directories, the issuer seed, the RSA issuing keys, the serial of the
 // last directory served, the log (its key, records, an archive of the
 // directories logged, the witnesses' tree sizes) and the demo attester's
-// holders file. On first run the service creates the keys and writes the
-// root public key to root.pub and the trust policy, which wallets and
-// scanners pin, to trust.txt.
+// holders file. The state directory must hold the log key (LogKey,
+// "issuer log-key"): a directory without one is refused and nothing is
+// created there. On first run the service creates the root key, the seed
+// and the issuing keys, and writes the root public key to root.pub and the
+// trust policy, which wallets and scanners pin, to trust.txt.
+//
+// At each start, before it creates or publishes anything, the service
+// checks its state against what it published: the statuses keep every
+// published code's name and every name's code (ErrStatusChanged); every
+// published key whose epoch is not over keeps its private key
+// (ErrKeyMissing), unless Config.Withdraw withdraws it; the log is whole
+// and holds the last checkpoint the witnesses cosigned and the last serial
+// served (logstore.ErrDamaged, ErrStateRolledBack). Each refusal says what
+// to restore or how to proceed.
 //
 // Every directory goes into the log; it is served only once a quorum of
 // the witnesses (from the witnesses file: lines "witness NAME VKEY URL")
@@ -77,6 +88,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/statustoken/statustoken/examples/deploy/internal/logstore"
 	"github.com/statustoken/statustoken/examples/deploy/internal/witnessclient"
 	"github.com/statustoken/statustoken/issue"
 	"github.com/statustoken/statustoken/token"
@@ -86,7 +98,8 @@ import (
 // given in parentheses. Start from DefaultConfig: every field but
 // Witnesses has a default there.
 type Config struct {
-	// StateDir is the state directory, created on first run (-state).
+	// StateDir is the state directory (-state); it must hold the log key
+	// (LogKey).
 	StateDir string
 	// Holders is the demo attester's holders file; StateDir/holders
 	// when empty (-holders).
@@ -136,6 +149,13 @@ type Config struct {
 	// Republish makes Start publish a new directory, with a new serial,
 	// even when the last one in the log is still current (-republish).
 	Republish bool
+	// Withdraw lists the IDs (hex) of published keys, still valid, to
+	// withdraw at this start (-withdraw): each is replaced by a new key
+	// in the next directory, and every token issued under it is refused
+	// from then on. It is the only way to start when a published key's
+	// private key file is lost; the file, when there is one, is kept as
+	// FILE.withdrawn.
+	Withdraw []string
 
 	// Addr is the listen address of Serve; port 0 picks a free port
 	// (-addr).
@@ -328,9 +348,9 @@ func (s *swappableAttester) Attest(ctx context.Context, credential string) (Atte
 	return s.p.Load().Attest(ctx, credential)
 }
 
-// Open opens the state directory (creating it, with new keys, on first
-// run) and the log, loads the holders and the witnesses, and writes the
-// trust policy. It publishes nothing: Start does.
+// Open checks and opens the state directory (creating the root key and
+// seed on first run) and the log, loads the holders and the witnesses,
+// and writes the trust policy. It publishes nothing: Start does.
 func Open(cfg Config, logger *slog.Logger) (*Service, error) {
 	return open(cfg, logger, time.Now)
 }
@@ -340,16 +360,24 @@ func open(cfg Config, logger *slog.Logger, now func() time.Time) (*Service, erro
 	if err := c.checkService(); err != nil {
 		return nil, err
 	}
-	st, err := openState(c.StateDir)
+	// Everything that can be checked is checked before anything is
+	// created: a start from the wrong directory creates nothing.
+	origin, err := logstore.Origin(c.StateDir)
 	if err != nil {
 		return nil, err
 	}
-	if st.created {
-		logger.Info("created a new issuer state: root key, issuer seed", "dir", c.StateDir)
+	if origin == "" {
+		return nil, fmt.Errorf("%s holds no log key: is it the issuer's state directory (-state)? A new issuer starts with \"issuer log-key -state %s\", then registers its log with the witnesses", c.StateDir, c.StateDir)
+	}
+	if c.LogOrigin == "" {
+		c.LogOrigin = origin
+	}
+	ws, err := loadWitnesses(c.Witnesses, c.Quorum)
+	if err != nil {
+		return nil, err
 	}
 	s := &Service{
 		cfg:      c,
-		lim:      newLimiter(c.RateLimit, c.RateWindow, c.MaxHolders),
 		limitMsg: fmt.Sprintf("at most %s %s", plural(c.RateLimit, "token request", "token requests"), per(c.RateWindow)),
 		sem:      make(chan struct{}, c.MaxConcurrent),
 		logger:   logger,
@@ -365,6 +393,34 @@ func open(cfg Config, logger *slog.Logger, now func() time.Time) (*Service, erro
 		s.holders.p.Store(fa)
 		s.att = s.holders
 	}
+	logs, err := logstore.Open(c.StateDir, c.LogOrigin)
+	if err != nil {
+		return nil, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			logs.Close()
+		}
+	}()
+	if logs.Repaired {
+		logger.Warn("dropped an incomplete record at the end of the log's records file (a write that never finished)")
+	}
+	// A new root key and seed only for a log that holds nothing yet.
+	st, err := openState(c.StateDir, logs.Log().Size() == 0)
+	if err != nil {
+		return nil, err
+	}
+	withdraw, err := checkPublished(&c, st, logs, now())
+	if err != nil {
+		return nil, err
+	}
+	if st.created {
+		logger.Info("created a new issuer state: root key, issuer seed", "dir", c.StateDir)
+	}
+	if s.lim, err = loadLimiter(c, st, now()); err != nil {
+		return nil, err
+	}
 	s.is, err = issue.NewIssuer(issue.Config{
 		RootKey:     st.root,
 		Seed:        st.seed,
@@ -377,8 +433,11 @@ func open(cfg Config, logger *slog.Logger, now func() time.Time) (*Service, erro
 	if err != nil {
 		return nil, err
 	}
-	logs, ws, trust, err := openLog(&c, st, logger)
+	trust, err := writeTrustPolicy(&c, st, logs, ws)
 	if err != nil {
+		return nil, err
+	}
+	if err := withdrawKeys(withdraw, logger); err != nil {
 		return nil, err
 	}
 	logger.Info("trust policy: pin it in wallets and scanners", "file", filepath.Join(c.StateDir, trustFile),
@@ -389,6 +448,7 @@ func open(cfg Config, logger *slog.Logger, now func() time.Time) (*Service, erro
 		epoch:  c.Epoch, cosignEvery: c.CosignEvery, retry: c.CosignRetry, logger: logger,
 	}
 	s.pub.cur = s.pub.restore(now())
+	ok = true
 	return s, nil
 }
 
@@ -397,15 +457,21 @@ func open(cfg Config, logger *slog.Logger, now func() time.Time) (*Service, erro
 // with the next serial; then the witnesses cosign the log and the
 // directory is served. When they do not reach a quorum, the directory
 // served before is served meanwhile (none on a first run: the directory
-// paths answer 503 until a quorum cosigns) and Run retries; Start returns
-// an error only when no directory could be made or logged.
+// paths answer 503 until a quorum cosigns) and Run retries. Start returns
+// an error when no directory could be made or logged, or when the
+// witnesses have cosigned more of the log than it holds (a state restored
+// from an old copy, ErrStateRolledBack).
 func (s *Service) Start(ctx context.Context) error {
 	s.logger.Info("preparing the directory (new RSA keys take a few seconds each)")
 	if err := s.pub.start(ctx, s.now(), s.cfg.Republish); err != nil {
+		if ctx.Err() != nil {
+			s.logger.Info("interrupted before the witnesses cosigned the log")
+			return nil
+		}
 		s.pub.pubMu.Lock()
 		logged := s.pub.latest != nil
 		s.pub.pubMu.Unlock()
-		if !logged {
+		if !logged || errors.Is(err, ErrStateRolledBack) {
 			return err
 		}
 		s.logger.Error("publication incomplete", "error", err, "serving_serial", servingSerial(s.pub.current()))
@@ -420,10 +486,30 @@ func servingSerial(p *published) any {
 	return p.serial
 }
 
+// limiterSaveEvery is how often Run saves the rate limiter's buckets
+// when they changed; Close saves them too.
+const limiterSaveEvery = 10 * time.Second
+
 // Run publishes a new directory whenever an epoch ends, and has the
 // witnesses cosign the log again every Config.CosignEvery, until ctx is
-// done.
-func (s *Service) Run(ctx context.Context) { s.pub.run(ctx, s.now) }
+// done. It saves the rate limits every few seconds.
+func (s *Service) Run(ctx context.Context) {
+	go func() {
+		t := time.NewTicker(limiterSaveEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			if err := s.lim.save(s.cfg.StateDir, s.now()); err != nil {
+				s.logger.Error("saving the rate limits", "error", err)
+			}
+		}
+	}()
+	s.pub.run(ctx, s.now)
+}
 
 // ReloadHolders reads the demo attester's holders file again; on error,
 // the previous holders stay. It does nothing with Config.Attester set.
@@ -439,8 +525,11 @@ func (s *Service) ReloadHolders() (int, error) {
 	return len(fa.holders), nil
 }
 
-// Close closes the log.
-func (s *Service) Close() error { return s.pub.logs.Close() }
+// Close saves the rate limits and closes the log.
+func (s *Service) Close() error {
+	err := s.lim.save(s.cfg.StateDir, s.now())
+	return errors.Join(err, s.pub.logs.Close())
+}
 
 // certificate holds the TLS certificate served, reloadable.
 type certificate struct {

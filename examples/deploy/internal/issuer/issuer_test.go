@@ -573,7 +573,7 @@ func TestStatePermissions(t *testing.T) {
 		if _, err := AddHolder(c.HoldersPath(), "green", testStatuses); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := openState(c.StateDir); err != nil {
+		if _, err := openState(c.StateDir, true); err != nil {
 			t.Fatal(err)
 		}
 		return c
@@ -706,7 +706,7 @@ func TestAddHolder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(key) != 43 {
+	if !regexp.MustCompile(`^[0-9a-f]{64}$`).MatchString(key) {
 		t.Fatalf("API key %q", key)
 	}
 	holders, err := os.ReadFile(name)
@@ -730,6 +730,34 @@ func TestAddHolder(t *testing.T) {
 	}
 	if _, err := AddHolder(name, "purple", testStatuses); err == nil || !strings.Contains(err.Error(), `unknown status "purple"`) {
 		t.Fatalf("unknown status: %v", err)
+	}
+}
+
+// TestAPIKeyNoLeadingDash: no API key starts with "-", which command lines
+// take for an option: random bytes that base64url would start with "-"
+// (0xf8: 111110, the 62nd letter) give a key of hex digits. A key that
+// does start with "-", listed as is in a holders file, still works.
+func TestAPIKeyNoLeadingDash(t *testing.T) {
+	key, err := newAPIKey(bytes.NewReader(bytes.Repeat([]byte{0xf8}, 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`^[0-9a-f]{64}$`).MatchString(key) {
+		t.Fatalf("API key %q", key)
+	}
+	if _, err := newAPIKey(bytes.NewReader(make([]byte, 31))); err == nil {
+		t.Fatal("a key from 31 random bytes")
+	}
+	name := filepath.Join(t.TempDir(), "holders")
+	if err := os.WriteFile(name, []byte("-dash-key green\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a, err := loadFileAttester(name, testStatuses)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if at, err := a.Attest(context.Background(), "-dash-key"); err != nil || at.Status != 1 {
+		t.Fatalf("a key starting with -: %+v %v", at, err)
 	}
 }
 

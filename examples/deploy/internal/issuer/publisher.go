@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -275,15 +277,31 @@ func (p *publisher) cosign(ctx context.Context, now time.Time) error {
 	sizes := make(map[string]int64)
 	var lines [][]byte
 	for _, o := range outcomes {
-		if o.Err != nil {
-			p.logger.Warn("witness did not cosign", "witness", o.Witness.Name, "error", o.Err)
-			continue
+		if o.Err == nil {
+			sizes[o.Witness.VerifierKey] = o.Result.Size
+			lines = append(lines, o.Result.Line)
 		}
-		sizes[o.Witness.VerifierKey] = o.Result.Size
-		lines = append(lines, o.Result.Line)
 	}
 	if err := p.logs.SetWitnessSizes(sizes); err != nil {
 		p.logger.Error("saving the witnesses' tree sizes", "error", err)
+	}
+	if len(lines) < p.quorum && ctx.Err() != nil {
+		// Stopping: the witnesses were cut off, and nothing is retried.
+		return ctx.Err()
+	}
+	var ahead error
+	for _, o := range outcomes {
+		if o.Err != nil {
+			p.logger.Warn("witness did not cosign", "witness", o.Witness.Name, "error", o.Err)
+		}
+		if errors.Is(o.Err, witnessclient.ErrAhead) {
+			ahead = o.Err
+		}
+	}
+	if len(lines) < p.quorum && ahead != nil {
+		dir := filepath.Join(p.st.dir, "log")
+		return fmt.Errorf("%w: %v: the log in %s holds %d records, fewer than the witnesses cosigned; it was restored from an old copy. Restore %s from a backup that holds every record they cosigned; never start a new log under the same key, the witnesses refuse a fork",
+			ErrStateRolledBack, ahead, dir, l.Size(), dir)
 	}
 	if len(lines) < p.quorum {
 		return fmt.Errorf("%d of %s cosigned the log's checkpoint, the quorum is %d: the directory served stays; retrying in %s",
@@ -313,7 +331,7 @@ func (p *publisher) cosign(ctx context.Context, now time.Time) error {
 	p.mu.Unlock()
 	p.cosignAt = now.Add(p.cosignEvery)
 	// Served: the serial is used up, and the next directory's is higher.
-	if err := p.st.served(pub.serial); err != nil {
+	if err := p.st.served(pub.serial, cosigned); err != nil {
 		p.logger.Error("saving the serial of the directory served (the log keeps it too)", "serial", pub.serial, "error", err)
 	}
 	if prev == nil || prev.serial != pub.serial {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/statustoken/statustoken/examples/deploy/internal/files"
 	"github.com/statustoken/statustoken/issue"
+	"github.com/statustoken/statustoken/token"
 )
 
 // The issuer's state directory holds:
@@ -26,6 +27,10 @@ import (
 //	root.pub    its public key in base64, for wallets and scanners to pin
 //	seed.key    the issuer seed (PEM, 0600)
 //	serial      the serial of the last directory served (0600)
+//	cosigned    the last checkpoint a quorum of the witnesses cosigned, a
+//	            copy kept outside log/ to tell a log restored from an old
+//	            copy (0600)
+//	ratelimit   the rate limiter's buckets (see limiter.go)
 //	keys/       RSA issuing keys, one PEM file each (issue.FileKeyStore)
 //	holders     the demo attester's API keys (see attester.go), by default
 //	trust.txt   the trust policy that wallets and scanners pin (public)
@@ -33,12 +38,13 @@ import (
 //	log/        archive of the directories logged, the witnesses' tree
 //	            sizes and the last cosigned checkpoint (internal/logstore)
 const (
-	rootKeyFile = "root.key"
-	rootPubFile = "root.pub"
-	seedFile    = "seed.key"
-	serialFile  = "serial"
-	keysDir     = "keys"
-	holdersFile = "holders"
+	rootKeyFile  = "root.key"
+	rootPubFile  = "root.pub"
+	seedFile     = "seed.key"
+	serialFile   = "serial"
+	cosignedFile = "cosigned"
+	keysDir      = "keys"
+	holdersFile  = "holders"
 
 	seedPEMType = "STATUSTOKEN ISSUER SEED"
 	// maxSecretFile bounds what is read from a key, seed or serial file.
@@ -57,10 +63,10 @@ type state struct {
 	serial uint64
 }
 
-// openState opens the state directory dir, creating it (mode 0700) with a
-// new root key and seed when it does not exist yet or holds neither.
-// It refuses a directory or secret file that others may read.
-func openState(dir string) (*state, error) {
+// openState opens the state directory dir, creating a new root key and
+// seed when it holds neither and create is set (the caller's log is
+// empty). It refuses a directory or secret file that others may read.
+func openState(dir string, create bool) (*state, error) {
 	if err := files.EnsurePrivateDir(dir); err != nil {
 		return nil, err
 	}
@@ -72,6 +78,8 @@ func openState(dir string) (*state, error) {
 	_, rootErr := os.Lstat(rootPath)
 	_, seedErr := os.Lstat(seedPath)
 	switch {
+	case errors.Is(rootErr, fs.ErrNotExist) && errors.Is(seedErr, fs.ErrNotExist) && !create:
+		return nil, fmt.Errorf("%s holds neither %s nor %s, but its log holds directories they signed: restore both from a backup (a new root key would make every wallet and scanner refuse the issuer)", dir, rootKeyFile, seedFile)
 	case errors.Is(rootErr, fs.ErrNotExist) && errors.Is(seedErr, fs.ErrNotExist):
 		if err := st.create(); err != nil {
 			return nil, err
@@ -178,12 +186,17 @@ func (st *state) lastSerial() uint64 {
 }
 
 // served stores serial as that of the last directory served, when it is
-// higher than the one stored. Serials only increase, across restarts too.
-// It is called only once the directory is logged, cosigned and served, so
-// that a start that fails leaves the stored serial as it was.
-func (st *state) served(serial uint64) error {
+// higher than the one stored, and checkpoint, the cosigned checkpoint
+// that proves it, as the last one cosigned. Serials only increase, across
+// restarts too. It is called only once the directory is logged, cosigned
+// and served, so that a start that fails leaves the stored serial as it
+// was.
+func (st *state) served(serial uint64, checkpoint []byte) error {
 	st.mu.Lock()
 	defer st.mu.Unlock()
+	if err := files.WriteAtomic(filepath.Join(st.dir, cosignedFile), checkpoint, 0o600); err != nil {
+		return err
+	}
 	if serial <= st.serial {
 		return nil
 	}
@@ -192,6 +205,15 @@ func (st *state) served(serial uint64) error {
 	}
 	st.serial = serial
 	return nil
+}
+
+// lastCosigned returns the last checkpoint stored by served, or nil.
+func (st *state) lastCosigned() ([]byte, error) {
+	data, err := files.ReadPrivate(filepath.Join(st.dir, cosignedFile), token.MaxProofSize)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	return data, err
 }
 
 func readPEM(name, typ string) ([]byte, error) {

@@ -4,7 +4,6 @@ import (
 	"crypto/ed25519"
 	"encoding/base64"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,8 +24,9 @@ const (
 	DefaultOrigin = "statustoken.example/deploy/directory"
 )
 
-// loadWitnesses reads the witnesses file.
-func loadWitnesses(name string) ([]*witnessclient.Witness, error) {
+// loadWitnesses reads the witnesses file name and checks quorum against
+// it.
+func loadWitnesses(name string, quorum int) ([]*witnessclient.Witness, error) {
 	data, err := files.ReadLimited(name, witnessclient.MaxWitnessesFile)
 	if err != nil {
 		return nil, err
@@ -34,6 +34,13 @@ func loadWitnesses(name string) ([]*witnessclient.Witness, error) {
 	ws, err := witnessclient.ParseWitnesses(data)
 	if err != nil {
 		return nil, fmt.Errorf("witnesses file %s: %v", name, err)
+	}
+	if quorum > len(ws) {
+		return nil, fmt.Errorf("-quorum %d: the witnesses file %s lists %s", quorum, name, plural(len(ws), "witness", "witnesses"))
+	}
+	if 2*quorum <= len(ws) {
+		return nil, fmt.Errorf("-quorum %d: the witnesses file %s lists %s, and the quorum must be more than half of them (at least %d), so that no two sets of witnesses that share none can each make one",
+			quorum, name, plural(len(ws), "witness", "witnesses"), len(ws)/2+1)
 	}
 	return ws, nil
 }
@@ -121,42 +128,16 @@ func LogKey(dir, origin string) (LogInfo, error) {
 	return LogInfo{Origin: l.Origin(), VerifierKey: l.VerifierKey(), Created: logs.Created}, nil
 }
 
-// openLog opens the log state and the witnesses, and writes trust.txt.
-func openLog(c *Config, st *state, logger *slog.Logger) (*logstore.Store, []*witnessclient.Witness, *token.Trust, error) {
-	ws, err := loadWitnesses(c.Witnesses)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	if c.Quorum > len(ws) {
-		return nil, nil, nil, fmt.Errorf("-quorum %d: the witnesses file %s lists %s", c.Quorum, c.Witnesses, plural(len(ws), "witness", "witnesses"))
-	}
-	if 2*c.Quorum <= len(ws) {
-		return nil, nil, nil, fmt.Errorf("-quorum %d: the witnesses file %s lists %s, and the quorum must be more than half of them (at least %d), so that no two sets of witnesses that share none can each make one",
-			c.Quorum, c.Witnesses, plural(len(ws), "witness", "witnesses"), len(ws)/2+1)
-	}
-	origin, err := resolveOrigin(c.StateDir, c.LogOrigin)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	logs, err := logstore.Open(c.StateDir, origin)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	if logs.Created {
-		logger.Info("created a new log key: register it with each witness", "origin", logs.Log().Origin(), "vkey", logs.Log().VerifierKey())
-	}
-	if logs.Repaired {
-		logger.Warn("dropped an incomplete record at the end of the log's records file (a write that never finished)")
-	}
+// writeTrustPolicy makes the trust policy of the service and writes it
+// to trust.txt.
+func writeTrustPolicy(c *Config, st *state, logs *logstore.Store, ws []*witnessclient.Witness) (*token.Trust, error) {
 	text := trustText(st.root.Public().(ed25519.PublicKey), logs.Log().VerifierKey(), ws, c.Quorum, 2*c.Epoch, c.IssueMaxAge)
 	trust, err := token.ParseTrust(text)
 	if err != nil {
-		logs.Close()
-		return nil, nil, nil, fmt.Errorf("the trust policy made from the witnesses file %s is refused: %w", c.Witnesses, err)
+		return nil, fmt.Errorf("the trust policy made from the witnesses file %s is refused: %w", c.Witnesses, err)
 	}
 	if err := writeTrust(c.StateDir, text); err != nil {
-		logs.Close()
-		return nil, nil, nil, err
+		return nil, err
 	}
-	return logs, ws, trust, nil
+	return trust, nil
 }

@@ -13,11 +13,20 @@
 //	log/directory/N.json       the directory with serial N, exact bytes
 //	log/directory/N.sig        its detached root signature
 //
+// Open checks the records against the last cosigned checkpoint before
+// it changes anything: a records file that lost records the witnesses
+// cosigned, or whose records hash to another tree, is refused
+// (ErrDamaged, ErrRolledBack) with what to restore, because appending to
+// it would fork the log, which the witnesses refuse for ever. Callers
+// that keep a copy of the last cosigned checkpoint elsewhere check the
+// store against it with Contains.
+//
 // A Store is safe for concurrent use.
 package logstore
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -30,6 +39,7 @@ import (
 	"strings"
 	"sync"
 
+	"filippo.io/torchwood"
 	"github.com/statustoken/statustoken/examples/deploy/internal/files"
 	"github.com/statustoken/statustoken/issue"
 	"github.com/statustoken/statustoken/token"
@@ -47,6 +57,18 @@ const (
 	// maxRecords bounds the records read at start: with one directory
 	// an hour, over a century.
 	maxRecords = 1 << 20
+)
+
+// Errors of Open and Contains. Both mean that appending to the log would
+// fork it: restore the log from a backup instead.
+var (
+	// ErrDamaged: the records do not hash to the tree of a cosigned
+	// checkpoint, or the records file was cut within a record that the
+	// witnesses cosigned.
+	ErrDamaged = errors.New("logstore: log damaged")
+	// ErrRolledBack: the log holds fewer records than a cosigned
+	// checkpoint: it is older than what the witnesses cosigned.
+	ErrRolledBack = errors.New("logstore: log older than its cosigned checkpoint")
 )
 
 // Store is an opened log state.
@@ -85,13 +107,35 @@ func Open(dir, origin string) (*Store, error) {
 	if s.skey, s.Created, err = loadKey(filepath.Join(dir, keyFile), origin); err != nil {
 		return nil, err
 	}
-	records, err := s.openRecords()
+	records, tail, err := s.openRecords()
 	if err != nil {
 		return nil, err
 	}
 	if s.log, err = issue.NewLog(s.skey, records); err != nil {
 		s.records.Close()
-		return nil, fmt.Errorf("%s: %v", s.path(recordsFile), err)
+		return nil, fmt.Errorf("%w: %s: %v", ErrDamaged, s.path(recordsFile), err)
+	}
+	if err := s.checkSaved(tail); err != nil {
+		s.records.Close()
+		return nil, err
+	}
+	if tail > 0 {
+		// An incomplete record beyond every cosigned tree: a write that
+		// never finished. Drop it.
+		size := int64(len(records)) * token.LogRecordSize
+		if err := s.records.Truncate(size); err != nil {
+			s.records.Close()
+			return nil, err
+		}
+		if err := s.records.Sync(); err != nil {
+			s.records.Close()
+			return nil, err
+		}
+		if _, err := s.records.Seek(size, io.SeekStart); err != nil {
+			s.records.Close()
+			return nil, err
+		}
+		s.Repaired = true
 	}
 	for i, r := range records {
 		serial, _, _ := token.ParseLogRecord(r)
@@ -160,12 +204,14 @@ func (s *Store) path(elem ...string) string {
 	return filepath.Join(append([]string{s.dir, logDir}, elem...)...)
 }
 
-// openRecords opens the records file for appending and reads it.
-func (s *Store) openRecords() ([][]byte, error) {
+// openRecords opens the records file for appending and reads its
+// complete records; tail is the length of an incomplete record at its
+// end, which the caller drops once it knows it was never cosigned.
+func (s *Store) openRecords() (records [][]byte, tail int, err error) {
 	name := s.path(recordsFile)
 	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	fi, err := f.Stat()
 	if err == nil && fi.Mode().Perm()&0o077 != 0 {
@@ -179,28 +225,75 @@ func (s *Store) openRecords() ([][]byte, error) {
 		data, err = io.ReadAll(f)
 	}
 	if err == nil {
-		if tail := len(data) % token.LogRecordSize; tail != 0 {
-			data = data[:len(data)-tail]
-			if err = f.Truncate(int64(len(data))); err == nil {
-				err = f.Sync()
-			}
-			s.Repaired = true
-		}
-	}
-	if err == nil {
 		_, err = f.Seek(0, io.SeekEnd)
 	}
 	if err != nil {
 		f.Close()
-		return nil, err
+		return nil, 0, err
 	}
 	s.records = f
-	var records [][]byte
+	tail = len(data) % token.LogRecordSize
+	data = data[:len(data)-tail]
 	for len(data) > 0 {
 		records = append(records, data[:token.LogRecordSize:token.LogRecordSize])
 		data = data[token.LogRecordSize:]
 	}
-	return records, nil
+	return records, tail, nil
+}
+
+// checkSaved checks the records against the last cosigned checkpoint
+// saved in the store; tail is the length of an incomplete record after
+// them.
+func (s *Store) checkSaved(tail int) error {
+	cp, err := s.Checkpoint()
+	if err != nil || cp == nil {
+		return err
+	}
+	n, err := checkpointSize(cp)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %v; restore it from a backup, or delete it to trust the records as they are",
+			ErrDamaged, s.path(checkpointFile), err)
+	}
+	if tail > 0 && n > s.log.Size() {
+		return fmt.Errorf("%w: %s is cut %d bytes into record %d, which the witnesses cosigned (the last cosigned checkpoint, %s, has %d records): restore %s from a backup that holds at least %d records; never start the log again, the witnesses refuse a fork",
+			ErrDamaged, s.path(recordsFile), tail, s.log.Size(), s.path(checkpointFile), n, s.path(recordsFile), n)
+	}
+	return s.Contains(cp)
+}
+
+// checkpointSize returns the tree size of a checkpoint note.
+func checkpointSize(cp []byte) (int64, error) {
+	text, _, _ := bytes.Cut(cp, []byte("\n\n"))
+	c, err := torchwood.ParseCheckpoint(string(text) + "\n")
+	if err != nil {
+		return 0, errors.New("not a checkpoint")
+	}
+	return c.N, nil
+}
+
+// Contains checks that the log holds the tree of cp, a checkpoint of this
+// log that the witnesses cosigned (kept by the caller, or saved in the
+// store): an error wrapping ErrRolledBack when the log has fewer records,
+// or ErrDamaged when its records hash to another tree. The error says
+// what to restore.
+func (s *Store) Contains(cp []byte) error {
+	n, err := checkpointSize(cp)
+	if err != nil {
+		return fmt.Errorf("%w: the cosigned checkpoint to check the log against: %v", ErrDamaged, err)
+	}
+	size := s.log.Size()
+	switch {
+	case n > size:
+		return fmt.Errorf("%w: %s holds %d records, but the witnesses cosigned a tree of %d: the log was restored from an old copy, or lost records. Restore %s from a backup that holds at least %d records (or the newest you have, with its %s); never start the log again, the witnesses refuse a fork",
+			ErrRolledBack, s.path(recordsFile), size, n, s.path(), n, checkpointFile)
+	case n == 0:
+		return nil
+	}
+	if _, err := s.log.Proof(n-1, cp); err != nil {
+		return fmt.Errorf("%w: the first %d records of %s do not hash to the tree the witnesses cosigned (%v): the records file is damaged. Restore %s from a backup; never start the log again, the witnesses refuse a fork",
+			ErrDamaged, n, s.path(recordsFile), err, s.path(recordsFile))
+	}
+	return nil
 }
 
 // Close closes the records file.
@@ -275,14 +368,27 @@ func (s *Store) Last() (serial uint64, index int64, ok bool) {
 }
 
 // Archived returns the logged directory with serial and its signature;
-// an error wrapping fs.ErrNotExist when the log has none.
+// an error wrapping fs.ErrNotExist when the log has none, or ErrDamaged
+// when the archived bytes do not hash to the directory's record.
 func (s *Store) Archived(serial uint64) (data, sig []byte, err error) {
 	if _, ok := s.Index(serial); !ok {
 		return nil, nil, fmt.Errorf("no directory with serial %d in the log: %w", serial, fs.ErrNotExist)
 	}
+	i, _ := s.Index(serial)
+	record, err := s.log.Record(i)
+	if err != nil {
+		return nil, nil, err
+	}
+	_, sum, err := token.ParseLogRecord(record)
+	if err != nil {
+		return nil, nil, err
+	}
 	base := strconv.FormatUint(serial, 10)
 	if data, err = files.ReadLimited(s.path(archiveDir, base+".json"), token.MaxDirectorySize); err != nil {
 		return nil, nil, err
+	}
+	if sha256.Sum256(data) != sum {
+		return nil, nil, fmt.Errorf("%w: %s does not hash to its record in the log: restore it from a backup", ErrDamaged, s.path(archiveDir, base+".json"))
 	}
 	if sig, err = files.ReadLimited(s.path(archiveDir, base+".sig"), token.DirectorySignatureSize); err != nil {
 		return nil, nil, err

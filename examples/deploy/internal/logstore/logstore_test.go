@@ -143,3 +143,99 @@ func TestOpenRefusals(t *testing.T) {
 		t.Fatalf("key readable by others: %v", err)
 	}
 }
+
+// TestDamagedAndRolledBack: a records file cut within a cosigned record,
+// one restored from an older copy, or one whose bytes changed is refused
+// at Open or by Contains, and nothing is changed; a partial record beyond
+// the cosigned tree is a write that never finished, and is dropped.
+func TestDamagedAndRolledBack(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state")
+	records := filepath.Join(dir, "log", "records")
+	is := testIssuer(t)
+	s, err := Open(dir, origin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cps [][]byte
+	for serial := uint64(1); serial <= 3; serial++ {
+		data, sig, _ := is.Directory(time.Now(), serial)
+		if _, err := s.Append(data, sig); err != nil {
+			t.Fatal(err)
+		}
+		cp, err := s.Log().Checkpoint()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SaveCheckpoint(cp); err != nil {
+			t.Fatal(err)
+		}
+		cps = append(cps, cp)
+	}
+	s.Close()
+	full, err := os.ReadFile(records)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(data []byte) {
+		t.Helper()
+		if err := os.WriteFile(records, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	refused := func(sentinel error, want string) {
+		t.Helper()
+		before, _ := os.ReadFile(records)
+		s, err := Open(dir, origin)
+		if err == nil {
+			s.Close()
+			t.Fatalf("Open accepted a records file of %d bytes", len(before))
+		}
+		if !errors.Is(err, sentinel) || !strings.Contains(err.Error(), want) || !strings.Contains(strings.ToLower(err.Error()), "restore") {
+			t.Fatalf("Open: %v, want %v with %q and what to restore", err, sentinel, want)
+		}
+		if after, _ := os.ReadFile(records); !bytes.Equal(before, after) {
+			t.Fatal("a refused Open changed the records file")
+		}
+	}
+
+	// Five bytes cut from the end: the third record, cosigned, is lost.
+	write(full[:len(full)-5])
+	refused(ErrDamaged, "cut 36 bytes into record 2, which the witnesses cosigned")
+	// An older copy of the records file, under the newer checkpoint.
+	write(full[:2*token.LogRecordSize])
+	refused(ErrRolledBack, "holds 2 records, but the witnesses cosigned a tree of 3")
+	// A changed byte.
+	bad := bytes.Clone(full)
+	bad[token.LogRecordSize+20] ^= 1
+	write(bad)
+	refused(ErrDamaged, "do not hash to the tree the witnesses cosigned")
+
+	// The whole log restored from an older copy, its checkpoint too: the
+	// store is consistent, but not with the checkpoint the caller kept.
+	write(full[:2*token.LogRecordSize])
+	if err := os.WriteFile(filepath.Join(dir, "log", "checkpoint"), cps[1], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(dir, origin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Contains(cps[1]); err != nil {
+		t.Fatalf("Contains of its own checkpoint: %v", err)
+	}
+	if err := s.Contains(cps[2]); !errors.Is(err, ErrRolledBack) {
+		t.Fatalf("Contains of a newer checkpoint: %v", err)
+	}
+	s.Close()
+
+	// A partial record beyond the cosigned tree is dropped.
+	write(append(bytes.Clone(full[:2*token.LogRecordSize]), full[2*token.LogRecordSize:len(full)-5]...))
+	s, err = Open(dir, origin)
+	if err != nil || !s.Repaired || s.Log().Size() != 2 {
+		t.Fatalf("partial record beyond the cosigned tree: %v", err)
+	}
+	s.Close()
+	if fi, _ := os.Stat(records); fi.Size() != 2*token.LogRecordSize {
+		t.Fatalf("records file of %d bytes after the repair", fi.Size())
+	}
+}

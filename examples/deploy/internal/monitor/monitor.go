@@ -33,6 +33,9 @@
 //     record's;
 //   - a key returns in a version after a version that did not list it,
 //     or a key ID appears for another suite, status or epoch;
+//   - a status code published before gets another name, or a name
+//     published before another code (tokens already issued would read as
+//     another status; wallets and scanners refuse such a directory);
 //   - the checkpoint's quorum time (the newest time from which a quorum
 //     of the witnesses cosigned it) is older than the trust policy's
 //     max-age: wallets and scanners refuse proofs that old, so either the
@@ -42,7 +45,7 @@
 //
 // Warnings: a (suite, status, epoch) given another key than before, a key
 // withdrawn before its epoch ended (or before it started), a changed
-// epoch length or status name.
+// epoch length.
 //
 // An unreachable issuer or a transient failure (network, timeout, 5xx) is
 // no finding: Run returns an error, with the state reached so far, and

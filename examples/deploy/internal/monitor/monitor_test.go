@@ -480,3 +480,48 @@ func roundTrip(t *testing.T, s *monitor.State) *monitor.State {
 	}
 	return p
 }
+
+// TestStatusRenamed: a version that swaps two status names, or gives a
+// name to another code, is an alarm, as wallets and scanners refuse it.
+func TestStatusRenamed(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		statuses []token.StatusName
+		alarms   int
+		re       string
+	}{
+		{"swapped", []token.StatusName{{Code: 1, Name: "positive"}, {Code: 2, Name: "negative"}}, 2,
+			`status 1 is renamed from "negative" to "positive": tokens issued as "negative" now read as "positive"`},
+		{"moved", []token.StatusName{{Code: 1, Name: "negative"}, {Code: 3, Name: "positive"}}, 3, // and 2 keys reused
+			`status "positive" moves from code 2 to code 3`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := monitortest.New(t)
+			dir, _ := d.Publish(t, t0, 1)
+			p, err := token.ParseDirectory(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.Serial = 2
+			p.Statuses = tc.statuses
+			for i := range p.Keys {
+				if p.Keys[i].Status == 2 {
+					p.Keys[i].Status = tc.statuses[1].Code
+				}
+			}
+			b, err := p.MarshalBinary()
+			if err != nil {
+				t.Fatal(err)
+			}
+			d.Append(t, b, d.Sign(b))
+			r, out := run(t, d, nil)
+			wantAlarm(t, r, out, tc.alarms, tc.re)
+
+			// The statuses first published stay in the state.
+			st := roundTrip(t, r.State)
+			if len(st.Statuses) != 2 || st.Statuses[0].Name != "negative" || st.Statuses[1].Name != "positive" {
+				t.Errorf("state statuses %+v", st.Statuses)
+			}
+		})
+	}
+}

@@ -2,6 +2,7 @@ package monitor
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -11,27 +12,20 @@ import (
 // apply checks a verified version d, recorded as v, against the public
 // rules across versions and updates the state: a key withdrawn (listed
 // in a version, not in a later one) never returns; a key ID serves one
-// (suite, status, epoch); a (suite, status, epoch) that gets another key
-// than before is worth a warning, as is a key withdrawn before its epoch
-// ended, or a changed epoch length or status name.
+// (suite, status, epoch); a status code keeps its name and a name its
+// code; a (suite, status, epoch) that gets another key than before is
+// worth a warning, as is a key withdrawn before its epoch ended, or a
+// changed epoch length.
 func (m *monitor) apply(v *VersionReport, d *token.Directory) {
 	idx, ser := &v.Index, &v.Serial
 	alarm := func(format string, args ...any) { m.finding(Alarm, idx, ser, true, format, args...) }
 	warn := func(format string, args ...any) { m.finding(Warning, idx, ser, true, format, args...) }
 
 	prev := m.st.Directory
-	if prev != nil {
-		if prev.EpochLength != d.EpochLength {
-			warn("the epoch length changed from %d s (serial %d) to %d s", prev.EpochLength, prev.Serial, d.EpochLength)
-		}
-		for _, s := range d.Statuses {
-			for _, p := range prev.Statuses {
-				if p.Code == s.Code && p.Name != s.Name {
-					warn("status %d is renamed from %q (serial %d) to %q: its tokens now read as %q", s.Code, p.Name, prev.Serial, s.Name, s.Name)
-				}
-			}
-		}
+	if prev != nil && prev.EpochLength != d.EpochLength {
+		warn("the epoch length changed from %d s (serial %d) to %d s", prev.EpochLength, prev.Serial, d.EpochLength)
 	}
+	m.checkStatuses(d, alarm)
 
 	v.EpochLength = d.EpochLength
 	present := make(map[token.KeyID]bool, len(d.Keys))
@@ -100,6 +94,39 @@ func (m *monitor) apply(v *VersionReport, d *token.Directory) {
 		v.Withdrawn = append(v.Withdrawn, kr)
 	}
 	m.st.Directory = &DirectoryState{Serial: d.Serial, EpochLength: d.EpochLength, Statuses: d.Statuses}
+}
+
+// checkStatuses raises an alarm for each status of d that renames a code
+// published before, or gives a name published before to another code:
+// either makes tokens already issued read as another status, and wallets
+// and scanners refuse such a directory (token.ErrStatusRenamed). It adds
+// d's new statuses to those published.
+func (m *monitor) checkStatuses(d *token.Directory, alarm func(string, ...any)) {
+	known := m.st.Statuses
+	if len(known) == 0 && m.st.Directory != nil {
+		// A state written before the statuses were kept.
+		known = slices.Clone(m.st.Directory.Statuses)
+	}
+	var added []token.StatusName
+	for _, s := range d.Statuses {
+		byCode := slices.IndexFunc(known, func(p token.StatusName) bool { return p.Code == s.Code })
+		byName := slices.IndexFunc(known, func(p token.StatusName) bool { return p.Name == s.Name })
+		switch {
+		case byCode >= 0 && known[byCode].Name != s.Name:
+			p := known[byCode]
+			alarm("status %d is renamed from %q to %q: tokens issued as %q now read as %q; a status keeps its name once published",
+				s.Code, p.Name, s.Name, p.Name, s.Name)
+		case byName >= 0 && known[byName].Code != s.Code:
+			p := known[byName]
+			alarm("status %q moves from code %d to code %d: tokens issued under code %d lose their name; a status keeps its code once published",
+				s.Name, p.Code, s.Code, p.Code)
+		case byCode < 0:
+			added = append(added, s)
+		}
+	}
+	known = append(known, added...)
+	slices.SortFunc(known, func(a, b token.StatusName) int { return int(a.Code) - int(b.Code) })
+	m.st.Statuses = known
 }
 
 // statusName names status code c as d does, or as the last verified

@@ -37,6 +37,9 @@ type State struct {
 	// Keys is every key of every verified version, in order of first
 	// appearance.
 	Keys []*KeyState `json:"keys,omitempty"`
+	// Statuses is every status code and name published, each code with
+	// the name it was first published with.
+	Statuses []token.StatusName `json:"statuses,omitempty"`
 	// Slots maps each (suite, status, epoch), as slotName writes it, to
 	// the last key published for it.
 	Slots map[string]token.KeyID `json:"slots,omitempty"`
