@@ -59,7 +59,8 @@ var (
 	// and time asked for. Fetch a newer directory, or ask for another
 	// status or time.
 	ErrNoKey = errors.New("holder: no rsabssa key for this status and time in the directory")
-	// ErrCount: the number of tokens asked for is outside 1..MaxTokens.
+	// ErrCount: the number of tokens asked for is outside 1..MaxTokens,
+	// or not the directory's tokens_per_request when it sets one.
 	ErrCount = errors.New("holder: token count out of range")
 	// ErrResponse: the issuer's response or tokens are refused: malformed,
 	// of another key or count than requested, under a key the holder's
@@ -97,6 +98,7 @@ type Holder struct {
 
 	mu   sync.Mutex
 	dir  *token.Directory
+	pub  token.Published
 	acc  token.Accepted
 	keys *keyset.Set
 }
@@ -133,7 +135,7 @@ func New(p token.Published, trust *token.Trust, opts *Options) (*Holder, error) 
 	if err != nil {
 		return nil, err
 	}
-	h.dir, h.acc, h.keys = d, acc, keys
+	h.dir, h.pub, h.acc, h.keys = d, clonePublished(p), acc, keys
 	return h, nil
 }
 
@@ -170,7 +172,7 @@ func (h *Holder) Update(p token.Published) error {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.dir, h.acc, h.keys = d, acc, keys
+	h.dir, h.pub, h.acc, h.keys = d, clonePublished(p), acc, keys
 	return nil
 }
 
@@ -219,7 +221,8 @@ type Pending struct {
 	used   atomic.Bool
 }
 
-// Request builds a blind request for n tokens (1..MaxTokens) of status,
+// Request builds a blind request for n tokens (1..MaxTokens, exactly the
+// directory's tokens_per_request when it sets one) of status,
 // under the directory's rsabssa key for the epoch containing at. Each
 // token gets a fresh random nonce; only blinded messages are sent.
 //
@@ -232,6 +235,9 @@ func (h *Holder) Request(status token.Status, at time.Time, n int) (*Pending, []
 		return nil, nil, fmt.Errorf("%w: %d, want 1 to %d", ErrCount, n, MaxTokens)
 	}
 	dir, keys, acc := h.current()
+	if dir.TokensPerRequest != 0 && n != dir.TokensPerRequest {
+		return nil, nil, fmt.Errorf("%w: %d, the directory fixes %d tokens per request", ErrCount, n, dir.TokensPerRequest)
+	}
 	now := h.now()
 	if cp := acc.Checkpoint.Time(); now.IsZero() || cp.Unix() < now.Unix()-int64(h.trust.IssueMaxAge()/time.Second) {
 		return nil, nil, fmt.Errorf("%w: checkpoint from %s, issue-max-age %v", ErrUpdateFirst, cp.Format(time.RFC3339), h.trust.IssueMaxAge())
