@@ -9,14 +9,15 @@ import (
 	"slices"
 	"time"
 
+	"github.com/statustoken/statustoken/internal/format"
 	"github.com/statustoken/statustoken/token"
 )
 
 // ErrReason: Decide was asked for a decision the issuer's published
 // policy does not allow: no decision policy, a reason not listed or not
 // listed for the outcome, no evidence for a reason that requires it, an
-// outcome that is no status, or a request or commitment missing. Fix
-// the caller; nothing was signed.
+// outcome that is no status or, for a blind request, not the status of
+// its key, or no request. Fix the caller; nothing was signed.
 var ErrReason = errors.New("issue: decision not allowed by the decision policy")
 
 // decisionPolicy is the issuer's published decision policy and its key.
@@ -134,6 +135,18 @@ func (is *Issuer) Decide(d Decision, now time.Time) (receipt, record []byte, err
 	epoch, err := is.epochStart(now)
 	if err != nil {
 		return nil, nil, err
+	}
+	if d.Outcome != token.Refused && is.publishes(token.RSABSSA) {
+		// A grant of a blind request is for the status of its key: the
+		// wallet refuses a receipt that says otherwise.
+		id, _, _, perr := format.ParseBlind(d.Request)
+		if perr != nil {
+			return nil, nil, fmt.Errorf("%w: a grant of a malformed request", ErrReason)
+		}
+		_, st, kerr := is.activeRSAKey(id, now)
+		if kerr != nil || token.Outcome(st) != d.Outcome {
+			return nil, nil, fmt.Errorf("%w: outcome %d for a request of another status's key", ErrReason, d.Outcome)
+		}
 	}
 	r := &token.Receipt{
 		Epoch:         epoch,
