@@ -9,7 +9,10 @@
 // and turns the issuer's response into tokens with [Holder.Finalize]. The
 // issuer sees only blinded messages: it cannot recognise the tokens later.
 // Tokens of the ed25519 suite, signed by the issuer directly, are checked
-// with [Holder.Accept]. Show each token once, in its text form
+// with [Holder.Accept]. Under a directory with a decision policy, check
+// the receipt of every answer first ([Holder.CheckReceipt]), its record's
+// log proof when it comes ([Holder.CheckDecisionProof]), and write an
+// appeal bundle with [Holder.Appeal]. Show each token once, in its text form
 // ([token.Token.MarshalText]) as a QR code.
 //
 // # Errors
@@ -20,7 +23,12 @@
 // [token.ErrDirectorySignature], or a [*token.LoadError] wrapping
 // [token.ErrRollback], [token.ErrStatusRenamed], [token.ErrNotLogged],
 // [token.ErrNotNewest], [token.ErrQuorum], [token.ErrStale] or
-// [token.ErrInconsistent]; or, only if the system's random source fails
+// [token.ErrInconsistent]; from receipts and appeals, the decision errors
+// of package token ([token.ErrMalformedReceipt], [token.ErrReceiptSignature],
+// [token.ErrReceiptDirectory], [token.ErrReceiptReason],
+// [token.ErrReceiptMismatch], [token.ErrDecisionNotLogged],
+// [token.ErrOpening], [token.ErrMalformedAppeal], and for an appeal's
+// directory the errors of token.OpenDirectory); or, only if the system's random source fails
 // while blinding, an error that says so. A Holder not made by New, or a
 // nil trust policy, is a programming error: the methods panic.
 //
