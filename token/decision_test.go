@@ -161,11 +161,11 @@ func TestReceipt(t *testing.T) {
 		reason   uint16
 		evidence []byte
 	}{
-		"unknown-reason":         {token.Refused, 9, nil},
-		"reason-not-for-outcome": {1, 2, nil},
-		"refusal-needs-reason":   {token.Refused, 1, []byte("x")},
-		"evidence-required":      {1, 1, nil},
-		"unknown-status":         {7, 2, nil},
+		"unknown-reason":          {token.Refused, 9, nil},
+		"reason-not-for-outcome":  {1, 2, nil},
+		"refused-by-green-reason": {token.Refused, 1, []byte("x")},
+		"evidence-required":       {1, 1, nil},
+		"unknown-status":          {7, 2, nil},
 	} {
 		if _, _, err := f.is.Decide(issueDecision(req, o, d.outcome, d.reason, d.evidence), decNow); !errors.Is(err, issueErrReason) {
 			t.Errorf("%s: %v, want issue.ErrReason", name, err)
