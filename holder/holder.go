@@ -9,7 +9,10 @@
 // and turns the issuer's response into tokens with [Holder.Finalize]. The
 // issuer sees only blinded messages: it cannot recognise the tokens later.
 // Tokens of the ed25519 suite, signed by the issuer directly, are checked
-// with [Holder.Accept]. Show each token once, in its text form
+// with [Holder.Accept]. Under a directory with a decision policy, check
+// the receipt of every answer first ([Holder.CheckReceipt]), its record's
+// log proof when it comes ([Holder.CheckDecisionProof]), and write an
+// appeal bundle with [Holder.Appeal]. Show each token once, in its text form
 // ([token.Token.MarshalText]) as a QR code.
 //
 // # Errors
@@ -20,7 +23,12 @@
 // [token.ErrDirectorySignature], or a [*token.LoadError] wrapping
 // [token.ErrRollback], [token.ErrStatusRenamed], [token.ErrNotLogged],
 // [token.ErrNotNewest], [token.ErrQuorum], [token.ErrStale] or
-// [token.ErrInconsistent]; or, only if the system's random source fails
+// [token.ErrInconsistent]; from receipts and appeals, the decision errors
+// of package token ([token.ErrMalformedReceipt], [token.ErrReceiptSignature],
+// [token.ErrReceiptDirectory], [token.ErrReceiptReason],
+// [token.ErrReceiptMismatch], [token.ErrDecisionNotLogged],
+// [token.ErrOpening], [token.ErrMalformedAppeal], and for an appeal's
+// directory the errors of token.OpenDirectory); or, only if the system's random source fails
 // while blinding, an error that says so. A Holder not made by New, or a
 // nil trust policy, is a programming error: the methods panic.
 //
@@ -59,7 +67,8 @@ var (
 	// and time asked for. Fetch a newer directory, or ask for another
 	// status or time.
 	ErrNoKey = errors.New("holder: no rsabssa key for this status and time in the directory")
-	// ErrCount: the number of tokens asked for is outside 1..MaxTokens.
+	// ErrCount: the number of tokens asked for is outside 1..MaxTokens,
+	// or not the directory's tokens_per_request when it sets one.
 	ErrCount = errors.New("holder: token count out of range")
 	// ErrResponse: the issuer's response or tokens are refused: malformed,
 	// of another key or count than requested, under a key the holder's
@@ -97,6 +106,7 @@ type Holder struct {
 
 	mu   sync.Mutex
 	dir  *token.Directory
+	pub  token.Published
 	acc  token.Accepted
 	keys *keyset.Set
 }
@@ -133,7 +143,7 @@ func New(p token.Published, trust *token.Trust, opts *Options) (*Holder, error) 
 	if err != nil {
 		return nil, err
 	}
-	h.dir, h.acc, h.keys = d, acc, keys
+	h.dir, h.pub, h.acc, h.keys = d, clonePublished(p), acc, keys
 	return h, nil
 }
 
@@ -170,7 +180,7 @@ func (h *Holder) Update(p token.Published) error {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.dir, h.acc, h.keys = d, acc, keys
+	h.dir, h.pub, h.acc, h.keys = d, clonePublished(p), acc, keys
 	return nil
 }
 
@@ -219,7 +229,8 @@ type Pending struct {
 	used   atomic.Bool
 }
 
-// Request builds a blind request for n tokens (1..MaxTokens) of status,
+// Request builds a blind request for n tokens (1..MaxTokens, exactly the
+// directory's tokens_per_request when it sets one) of status,
 // under the directory's rsabssa key for the epoch containing at. Each
 // token gets a fresh random nonce; only blinded messages are sent.
 //
@@ -232,6 +243,9 @@ func (h *Holder) Request(status token.Status, at time.Time, n int) (*Pending, []
 		return nil, nil, fmt.Errorf("%w: %d, want 1 to %d", ErrCount, n, MaxTokens)
 	}
 	dir, keys, acc := h.current()
+	if dir.TokensPerRequest != 0 && n != dir.TokensPerRequest {
+		return nil, nil, fmt.Errorf("%w: %d, the directory fixes %d tokens per request", ErrCount, n, dir.TokensPerRequest)
+	}
 	now := h.now()
 	if cp := acc.Checkpoint.Time(); now.IsZero() || cp.Unix() < now.Unix()-int64(h.trust.IssueMaxAge()/time.Second) {
 		return nil, nil, fmt.Errorf("%w: checkpoint from %s, issue-max-age %v", ErrUpdateFirst, cp.Format(time.RFC3339), h.trust.IssueMaxAge())

@@ -10,10 +10,16 @@
 // tokens directly ([Issuer.IssueEd25519]). RSA issuing keys are kept in a
 // [KeyStore]: [FileKeyStore] or [MemoryKeyStore].
 //
+// An issuer with a decision policy (Config.DecisionKey, Reasons,
+// DecisionLogKey) answers every request, a grant or a refusal, with a
+// receipt from [Issuer.Decide], and appends the decision record it
+// returns to its decision log.
+//
 // # Errors
 //
 // Every error wraps one of: [ErrConfig], [ErrMalformedRequest],
 // [ErrNotIssuing], [ErrStatusNotAssigned], [ErrCount], [ErrSigning],
+// [ErrReason],
 // [ErrKeyNotFound], [ErrKeyExists], [ErrKeyFile], [ErrLog], or
 // [token.ErrInvalidDirectory] if the directory it would publish breaks a
 // rule (which a valid Config prevents). Each sentinel's documentation says

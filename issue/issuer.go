@@ -36,7 +36,8 @@ var (
 	// the issuer's policy gave the holder (HTTP 403).
 	ErrStatusNotAssigned = errors.New("issue: status not assigned to this holder")
 	// ErrCount: the number of tokens asked of IssueEd25519 is outside
-	// 1..MaxTokens.
+	// 1..MaxTokens, or a request to Respond asks for another number than
+	// the directory's tokens_per_request (HTTP 400).
 	ErrCount = errors.New("issue: token count out of range")
 	// ErrSigning: the private operation failed its own check (s^e = m);
 	// nothing was returned. It points at a hardware or memory fault:
@@ -80,6 +81,18 @@ type Config struct {
 	Epochs int
 	// RSAKeys stores the issuer's RSABSSA private keys.
 	RSAKeys KeyStore
+	// TokensPerRequest, when nonzero, is published in the directory as
+	// the one number of tokens a blind request may ask for (1 to
+	// MaxTokens); Respond refuses every other count.
+	TokensPerRequest int
+	// DecisionKey, Reasons and DecisionLogKey are the decision policy
+	// (token/SPEC.md, "Decisions"), all set or all unset: the Ed25519
+	// key that signs receipts (Decide), the reason codes a decision may
+	// cite, and the signed-note verifier key of the decision log, whose
+	// origin differs from the directory log's.
+	DecisionKey    ed25519.PrivateKey
+	Reasons        []token.Reason
+	DecisionLogKey string
 }
 
 // Issuer holds an issuer's keys: it publishes the signed directory and
@@ -93,6 +106,7 @@ type Issuer struct {
 	suites   []token.Suite
 	epochs   int
 	rsaKeys  KeyStore
+	decision decisionPolicy
 
 	mu  sync.Mutex
 	ed  map[edKeyRef]ed25519.PrivateKey
@@ -173,6 +187,10 @@ func NewIssuer(cfg Config) (*Issuer, error) {
 		}
 		probe.Keys = []token.Key{k}
 	}
+	if err := is.setDecisionPolicy(cfg); err != nil {
+		return nil, bad("%v", err)
+	}
+	is.decision.publish(&probe)
 	if err := probe.Validate(); err != nil {
 		return nil, bad("%v", err)
 	}
@@ -282,6 +300,7 @@ func (is *Issuer) Directory(now time.Time, serial uint64) (data, sig []byte, err
 		MaxLifetime: is.lifetime,
 		Statuses:    is.statuses,
 	}
+	is.decision.publish(&d)
 	for e := range is.epochs {
 		nb := start + uint32(e)*is.epoch
 		for _, suite := range is.suites {

@@ -113,6 +113,9 @@ func (is *Issuer) Respond(request []byte, now time.Time, status token.Status) ([
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformedRequest, err)
 	}
+	if n := is.decision.tokensPerRequest; n != 0 && count != n {
+		return nil, fmt.Errorf("%w: %d tokens requested, the directory fixes %d", ErrCount, count, n)
+	}
 	k, keyStatus, err := is.activeRSAKey(id, now)
 	if err != nil {
 		return nil, err

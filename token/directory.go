@@ -64,6 +64,17 @@ type Directory struct {
 	MaxLifetime uint32       `json:"max_lifetime"`
 	Statuses    []StatusName `json:"statuses"`
 	Keys        []Key        `json:"keys"`
+	// TokensPerRequest, when nonzero, is the one number of tokens every
+	// blind request asks for (1 to MaxTokensPerRequest), so that the
+	// issuer learns nothing from a request's size.
+	TokensPerRequest int `json:"tokens_per_request,omitempty"`
+	// DecisionLog, DecisionKeys and Reasons are the issuer's decision
+	// policy (SPEC.md, "Decisions"), all set or all empty: the
+	// signed-note verifier key of the log of decision records, the keys
+	// that sign receipts, and the reason codes a decision may cite.
+	DecisionLog  string        `json:"decision_log,omitempty"`
+	DecisionKeys []DecisionKey `json:"decision_keys,omitempty"`
+	Reasons      []Reason      `json:"reasons,omitempty"`
 }
 
 // StatusName names a status code.
@@ -176,6 +187,14 @@ func (d *Directory) Clone() *Directory {
 	for i := range c.Keys {
 		c.Keys[i].PublicKey = slices.Clone(c.Keys[i].PublicKey)
 	}
+	c.DecisionKeys = slices.Clone(d.DecisionKeys)
+	for i := range c.DecisionKeys {
+		c.DecisionKeys[i].PublicKey = slices.Clone(c.DecisionKeys[i].PublicKey)
+	}
+	c.Reasons = slices.Clone(d.Reasons)
+	for i := range c.Reasons {
+		c.Reasons[i].Outcomes = slices.Clone(c.Reasons[i].Outcomes)
+	}
 	return &c
 }
 
@@ -272,7 +291,10 @@ func (d *Directory) Validate() error {
 		}
 		ids[k.ID] = true
 	}
-	return nil
+	if d.TokensPerRequest < 0 || d.TokensPerRequest > MaxTokensPerRequest {
+		return bad("tokens_per_request %d outside [1, %d]", d.TokensPerRequest, MaxTokensPerRequest)
+	}
+	return d.validateDecisions()
 }
 
 // validateStatuses checks a directory's status list: 1 to 255 entries,

@@ -17,6 +17,12 @@
 // extend; persist it with [Accepted.MarshalText] and read it back with
 // [ParseAccepted] after a restart.
 //
+// Decisions are on the record: an issuer that publishes a decision policy
+// (the directory's reasons) signs a [Receipt] for every request, appends
+// its [DecisionRecord] ([RecordOf]) to a second witnessed log, and the
+// holder can give an appeal body an [Appeal] bundle, which [CheckAppeal]
+// checks offline with the trust policy alone.
+//
 // The normative specification, with every rejection rule, is SPEC.md in
 // this directory. This package holds no keys and verifies no token
 // signatures: issuers use package issue, wallets package holder, scanners
@@ -29,7 +35,11 @@
 // (directories); [ErrRollback], [ErrStatusRenamed], [ErrNotLogged],
 // [ErrNotNewest], [ErrQuorum], [ErrStale], [ErrInconsistent],
 // [ErrMalformedTrust] (loading a published directory under a trust
-// policy, and reading a trust policy, a checkpoint or an accepted state).
+// policy, and reading a trust policy, a checkpoint or an accepted state);
+// [ErrMalformedReceipt], [ErrReceiptSignature], [ErrReceiptDirectory],
+// [ErrReceiptReason], [ErrReceiptMismatch], [ErrMalformedRecord],
+// [ErrDecisionNotLogged], [ErrMalformedAppeal], [ErrOpening]
+// (decisions).
 // The errors of loading are a [*LoadError], which errors.As finds: it
 // carries what the check saw (the serials, the policy line, who signed
 // and when), so that callers need not read its text. Each sentinel's

@@ -786,3 +786,87 @@ func Extends(prev, next *Checkpoint) error {
 	e.Seen = &next.Seen
 	return e
 }
+
+// ForLog returns a policy for another log of the same issuer, checked by
+// the same witnesses and quorum: the log of the signed-note verifier key
+// vkey (the decision log a directory names). Its key must be a valid
+// Ed25519 key other than the root's, a witness's or p's log key, and its
+// origin another than p's log origin, so that a checkpoint of one log
+// can never pass for the other's.
+func (p *Policy) ForLog(vkey string) (*Policy, error) {
+	name, hash, k, err := parseVKey(vkey, algEd25519)
+	if err != nil {
+		return nil, fail(NotLogged, "decision log key: %v", err)
+	}
+	if name == p.Origin {
+		return nil, fail(NotLogged, "decision log origin %q is the directory log's", truncate(name))
+	}
+	if bytes.Equal(k, p.Root) || bytes.Equal(k, p.logKey) {
+		return nil, fail(NotLogged, "decision log key is the root or directory log key")
+	}
+	for _, n := range p.nodes {
+		if n.key != nil && bytes.Equal(k, n.key) {
+			return nil, fail(NotLogged, "decision log key is witness %q's key", truncate(n.name))
+		}
+	}
+	q := *p
+	q.log, q.logKey, q.Origin = noteKey{name, hash}, k, name
+	return &q, nil
+}
+
+// CheckLogKey checks a log's signed-note verifier key as ParsePolicy
+// checks the "log" line, and returns the log's origin.
+func CheckLogKey(vkey string) (origin string, err error) {
+	name, _, _, err := parseVKey(vkey, algEd25519)
+	return name, err
+}
+
+// Included checks that record is in the log at the proof's index, under
+// a checkpoint signed by the log and a quorum of the witnesses, however
+// old: the check of an appeal, made long after the proof was issued.
+// The record need not be the newest.
+func (p *Policy) Included(record, proof []byte) (*Checkpoint, error) {
+	pr, err := ParseProof(proof)
+	if err != nil {
+		return nil, err
+	}
+	cp, err := p.OpenPersisted(pr.Checkpoint)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.included(record, pr, cp); err != nil {
+		return nil, err
+	}
+	return cp, nil
+}
+
+// IncludedAt is Included with the freshness bound of OpenCheckpoint at
+// now: the check a wallet makes when it first gets a proof.
+func (p *Policy) IncludedAt(record, proof []byte, now time.Time) (*Checkpoint, error) {
+	pr, err := ParseProof(proof)
+	if err != nil {
+		return nil, err
+	}
+	cp, err := p.OpenCheckpoint(pr.Checkpoint, now)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.included(record, pr, cp); err != nil {
+		return nil, err
+	}
+	return cp, nil
+}
+
+func (p *Policy) included(record []byte, pr *Proof, cp *Checkpoint) error {
+	var e *Error
+	switch {
+	case pr.Index >= cp.N:
+		e = fail(NotLogged, "record index %d outside the tree of size %d", pr.Index, cp.N)
+	case tlog.CheckRecord(pr.Hashes, cp.N, cp.Hash, pr.Index, tlog.RecordHash(record)) != nil:
+		e = fail(NotLogged, "the proof does not show this record at index %d of the tree of size %d", pr.Index, cp.N)
+	default:
+		return nil
+	}
+	e.Seen = &cp.Seen
+	return e
+}
