@@ -81,8 +81,7 @@ type Options struct {
 	// them: 50ms when zero. Tessera also sequences every 1024 entries.
 	BatchAge time.Duration
 	// CheckpointInterval is how often a new checkpoint is signed while
-	// the log grows: 500ms when zero, at least 100ms. Append returns
-	// once a checkpoint covers its entries.
+	// the log grows: 500ms when zero, at least 100ms.
 	CheckpointInterval time.Duration
 	// Cosigned is the last checkpoint of this log that the witnesses
 	// cosigned, as the caller kept it, or nil. Open refuses a log
@@ -227,8 +226,8 @@ func (l *Log) Origin() string { return l.signer.Name() }
 func (l *Log) VerifierKey() string { return l.verifierKey }
 
 // Close waits until every entry appended is under a published checkpoint
-// (or ctx is done) and stops the log. Calls after Close fail with
-// ErrClosed.
+// (or ctx is done) and stops the log. Append after Close fails with
+// ErrClosed; the methods that read the log still work.
 func (l *Log) Close(ctx context.Context) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -247,8 +246,9 @@ func (l *Log) Close(ctx context.Context) error {
 // Append appends entries, in an order drawn at random within the batch
 // (a shuffle seeded from crypto/rand), so that the positions in the log
 // do not give away the order in which the entries arrived. It returns
-// once they are integrated and a published checkpoint covers them, with
-// each entry's index, in the order of entries. Each entry is 1 to
+// once Tessera has integrated them into the tree, with each entry's
+// index, in the order of entries; AwaitCheckpoint then gives the first
+// checkpoint that covers them. Each entry is 1 to
 // Options.MaxEntrySize bytes, and a batch at most Options.MaxBatch
 // entries; otherwise nothing is appended (ErrEntry). When ctx ends first,
 // the entries queued may still be appended.
@@ -280,36 +280,34 @@ func (l *Log) Append(ctx context.Context, entries [][]byte) ([]int64, error) {
 	}
 	l.mu.RUnlock()
 	out := make([]int64, len(entries))
-	var top int64
 	for i, f := range futures {
 		idx, err := f()
 		if err != nil {
 			return nil, fmt.Errorf("tlog: appending: %w", err)
 		}
 		out[i] = int64(idx.Index)
-		top = max(top, out[i])
-	}
-	if err := l.await(ctx, top+1); err != nil {
-		return nil, err
 	}
 	return out, nil
 }
 
-// await waits until the published checkpoint has at least size entries.
-func (l *Log) await(ctx context.Context, size int64) error {
+// AwaitCheckpoint waits until the log's latest checkpoint covers at
+// least size entries (the next one is signed within
+// Options.CheckpointInterval) and returns it; after Append, size is one
+// more than the highest index returned.
+func (l *Log) AwaitCheckpoint(ctx context.Context, size int64) ([]byte, error) {
 	tick := time.NewTicker(min(l.interval/4, 50*time.Millisecond))
 	defer tick.Stop()
 	for {
-		_, t, err := l.checkpoint()
+		b, t, err := l.checkpoint()
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if t.N >= size {
-			return nil
+			return b, nil
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("tlog: waiting for a checkpoint of %d entries: %w", size, ctx.Err())
+			return nil, fmt.Errorf("tlog: waiting for a checkpoint of %d entries: %w", size, ctx.Err())
 		case <-tick.C:
 		}
 	}

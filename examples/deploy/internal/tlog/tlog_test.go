@@ -26,6 +26,7 @@ import (
 	"github.com/statustoken/statustoken/token"
 	"golang.org/x/mod/sumdb/note"
 	sumtlog "golang.org/x/mod/sumdb/tlog"
+	"k8s.io/klog/v2"
 )
 
 const testOrigin = "example.org/health/directory"
@@ -72,7 +73,17 @@ func appendAll(t testing.TB, l *tlog.Log, entries [][]byte) []int64 {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := l.AwaitCheckpoint(ctx, slices.Max(idx)+1); err != nil {
+		t.Fatal(err)
+	}
 	return idx
+}
+
+// Quiet Tessera's own logging (klog) in tests and benchmarks.
+func TestMain(m *testing.M) {
+	klog.LogToStderr(false)
+	klog.SetOutput(io.Discard)
+	os.Exit(m.Run())
 }
 
 // A directory appended after decision-like entries, with its proof under
@@ -456,6 +467,15 @@ func TestOpenDamaged(t *testing.T) {
 		if !errors.Is(err, tlog.ErrDamaged) || !strings.Contains(err.Error(), "restore "+dir) {
 			t.Errorf("%s: %v", c.name, err)
 		}
+	}
+	// Inner damage is found by rehashing the whole log, which
+	// EdgeCheckOnly skips.
+	dir := copyDir(t, f.full)
+	if err := flip("tile/0/000")(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := reopen(dir, f.skey, edge); err != nil {
+		t.Fatalf("inner damage with EdgeCheckOnly: %v", err)
 	}
 	// The whole log opens, with the cosigned checkpoint, and grows.
 	opts := testOptions()
