@@ -63,7 +63,7 @@ func (l *Log) check(ctx context.Context, opts *Options) error {
 
 	cp, t, err := l.checkpoint()
 	if err != nil {
-		return l.damaged("checkpoint", "%v", err)
+		return l.damaged("checkpoint", "missing, unreadable, or not signed by the key of the log %s (or this is the directory of a log with another key)", l.Origin())
 	}
 	if t.N > size {
 		return l.damaged(treeStateFile, "it holds a tree of %d entries, behind the checkpoint's %d", size, t.N)

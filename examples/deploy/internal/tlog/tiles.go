@@ -1,6 +1,7 @@
 package tlog
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -9,6 +10,7 @@ import (
 	"strings"
 
 	"filippo.io/torchwood"
+	"golang.org/x/mod/sumdb/tlog"
 )
 
 // maxTile bounds a tile file: 256 hashes, or 256 entries of the largest
@@ -24,7 +26,9 @@ var ErrNotFound = errors.New("tlog: tile not found")
 // "tile/<L>/<N>[.p/<W>]" for hashes, "tile/entries/<N>[.p/<W>]" for entry
 // bundles. Only the canonical spelling of a tile within the tree of the
 // latest checkpoint is served (a partial tile as wide as a tree had at
-// its right edge); any other path is refused with ErrRequest.
+// its right edge, from the full tile once that is written); any other
+// path is refused with ErrRequest. A tile file is at most 256 hashes or
+// 256 entries of the largest size.
 func (l *Log) Tile(path string) ([]byte, error) {
 	tile, err := torchwood.ParseTilePath(path)
 	if err != nil || torchwood.TilePath(tile) != path {
@@ -48,6 +52,15 @@ func (l *Log) Tile(path string) ([]byte, error) {
 		return nil, fmt.Errorf("%w: tile %q beyond the tree of %d entries", ErrRequest, path, size)
 	}
 	b, err := readLimited(filepath.Join(l.dir, filepath.FromSlash(path)), maxTile)
+	if errors.Is(err, fs.ErrNotExist) && w < torchwood.TileWidth {
+		// Tessera removes a partial tile once the full one is written;
+		// the partial tile is its prefix.
+		full := tile
+		full.W = torchwood.TileWidth
+		if b, err = readLimited(filepath.Join(l.dir, filepath.FromSlash(torchwood.TilePath(full))), maxTile); err == nil {
+			return prefix(b, tile.L, w)
+		}
+	}
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%w: %s", ErrNotFound, path)
 	}
@@ -55,6 +68,28 @@ func (l *Log) Tile(path string) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %v", ErrDamaged, err)
 	}
 	return b, nil
+}
+
+// prefix returns the first w hashes, or entries at level -1, of a full
+// tile.
+func prefix(b []byte, level int, w int64) ([]byte, error) {
+	if level >= 0 {
+		if int64(len(b)) < w*tlog.HashSize {
+			return nil, fmt.Errorf("%w: a short tile", ErrDamaged)
+		}
+		return b[:w*tlog.HashSize], nil
+	}
+	n := 0
+	for range w {
+		if len(b) < n+2 {
+			return nil, fmt.Errorf("%w: a short entry bundle", ErrDamaged)
+		}
+		n += 2 + int(binary.BigEndian.Uint16(b[n:]))
+		if n > len(b) {
+			return nil, fmt.Errorf("%w: a short entry bundle", ErrDamaged)
+		}
+	}
+	return b[:n], nil
 }
 
 // ServeHTTP serves the log read-only over HTTP at the root of its

@@ -333,7 +333,7 @@ func (l *Log) checkpoint() ([]byte, tlog.Tree, error) {
 	}
 	t, err := l.treeOf(b)
 	if err != nil {
-		return nil, tlog.Tree{}, fmt.Errorf("%w: the checkpoint file: %v", ErrDamaged, err)
+		return nil, tlog.Tree{}, fmt.Errorf("%w: the checkpoint file is not signed by the key of the log %s", ErrDamaged, l.Origin())
 	}
 	return b, t, nil
 }

@@ -326,6 +326,17 @@ func TestTiles(t *testing.T) {
 	if err != nil || len(h0) != 256*32 {
 		t.Fatalf("tile/0/000: %d bytes, %v", len(h0), err)
 	}
+	// A partial tile of an earlier tree is the prefix of the full tile.
+	if b, err := l.Tile("tile/0/000.p/5"); err != nil || !bytes.Equal(b, h0[:5*32]) {
+		t.Fatalf("tile/0/000.p/5: %v", err)
+	}
+	full, err := l.Tile("tile/entries/000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := l.Tile("tile/entries/000.p/3"); err != nil || !bytes.HasPrefix(full, b) || len(b) != 3*(2+80) {
+		t.Fatalf("tile/entries/000.p/3: %d bytes, %v", len(b), err)
+	}
 	for _, bad := range []string{"tile/0/0", "tile/0/000.p/256", "tile/0/001", "tile/0/002.p/1", "tile/0/001.p/45",
 		"tile/2/000.p/1", "tile/entries/001", "/tile/0/000", "tile/0/../0/000", "checkpoint", "tile/9/000"} {
 		if _, err := l.Tile(bad); !errors.Is(err, tlog.ErrRequest) {
@@ -512,6 +523,10 @@ func TestOpenRollback(t *testing.T) {
 	// Without the cosigned checkpoint the snapshot is a log like any.
 	if err := reopen(copyDir(t, f.snapshot), f.skey, testOptions()); err != nil {
 		t.Fatal(err)
+	}
+	// The directory of another log is refused.
+	if err := reopen(copyDir(t, f.full), newKey(t, testOrigin), testOptions()); !errors.Is(err, tlog.ErrDamaged) || !strings.Contains(err.Error(), "another key") {
+		t.Fatalf("another log's directory: %v", err)
 	}
 	// A cosigned checkpoint of another log is a mistake of the caller.
 	opts.Cosigned = forge(t, newKey(t, "example.org/other"), 1)
