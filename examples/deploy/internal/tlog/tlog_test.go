@@ -534,3 +534,29 @@ func TestOpenRollback(t *testing.T) {
 		t.Fatalf("the checkpoint of another log: %v", err)
 	}
 }
+
+// Once Tessera removes the partial tiles of an earlier tree (its garbage
+// collection, done here by hand), proofs under that tree's checkpoint
+// are built from the full tiles, and still check.
+func TestProofAfterPartialTilesRemoved(t *testing.T) {
+	dir := t.TempDir()
+	l := open(t, dir, newKey(t, testOrigin), testOptions())
+	appendAll(t, l, records(5, "a"))
+	cp1, _ := l.Checkpoint()
+	appendAll(t, l, records(300, "b"))
+	for _, p := range []string{"tile/0/000.p", "tile/entries/000.p"} {
+		if err := os.RemoveAll(filepath.Join(dir, p)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := l.Proof(context.Background(), 2, cp1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Tile("tile/0/000.p/5"); err != nil {
+		t.Fatal(err)
+	}
+	cp2, _ := l.Checkpoint()
+	if _, err := l.WitnessRequest(5, cp2); err != nil {
+		t.Fatal(err)
+	}
+}
