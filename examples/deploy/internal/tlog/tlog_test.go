@@ -503,7 +503,7 @@ func TestOpenRollback(t *testing.T) {
 	f := newFixture(t)
 	opts := testOptions()
 	opts.Cosigned = f.cosigned
-	if err := reopen(copyDir(t, f.snapshot), f.skey, opts); !errors.Is(err, tlog.ErrRollback) || !strings.Contains(err.Error(), "restore") {
+	if err := reopen(copyDir(t, f.snapshot), f.skey, opts); !errors.Is(err, tlog.ErrRollback) || !strings.Contains(err.Error(), "holds a tree of 100 entries, and the witnesses cosigned one of 300: restore") {
 		t.Fatalf("a log of 100 entries: %v", err)
 	}
 	if err := reopen(t.TempDir(), f.skey, opts); !errors.Is(err, tlog.ErrRollback) {
