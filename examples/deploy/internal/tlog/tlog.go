@@ -174,7 +174,7 @@ func Open(ctx context.Context, dir, skey string, opts *Options) (*Log, error) {
 		age = defaultBatchAge
 	}
 	if l.maxEntry < 1 || l.maxEntry > tessera.DefaultEntrySizeLimit || l.maxBatch < 1 || l.interval < 100*time.Millisecond || age < 0 {
-		return nil, fmt.Errorf("tlog: options out of range: %+v", *opts)
+		return nil, errors.New("tlog: options out of range: MaxEntrySize 1 to 65535, MaxBatch at least 1, CheckpointInterval at least 100ms, BatchAge not negative")
 	}
 	if err := l.check(ctx, opts); err != nil {
 		return nil, err
