@@ -36,6 +36,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/statustoken/statustoken/examples/deploy/internal/scanner"
 	"github.com/statustoken/statustoken/examples/deploy/redisstore"
+	"github.com/statustoken/statustoken/token"
 	"github.com/statustoken/statustoken/verify"
 )
 
@@ -238,6 +239,8 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return usageErr(stderr, "-gate follows one file: unexpected argument %q", pos[len(pos)-1])
 	case len(pos) > 1:
 		return usageErr(stderr, "one token at a time; use -batch FILE or -gate for many")
+	case batch == "" && !gate.on && len(pos) == 1 && isFile(pos[0]):
+		return usageErr(stderr, "%q is a file, not a token: to verify the tokens in a file, one a line, use -batch FILE", pos[0])
 	}
 	logger, err := logs.logger(stderr)
 	if err != nil {
@@ -325,6 +328,16 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return 1
 	}
 	return 0
+}
+
+// isFile reports whether arg, given where a token is expected, names a
+// file or folder instead.
+func isFile(arg string) bool {
+	if arg == "-" || strings.HasPrefix(arg, token.TextPrefix) {
+		return false
+	}
+	_, err := os.Stat(arg)
+	return err == nil
 }
 
 func inputName(name string) string {

@@ -52,6 +52,7 @@ func TestUsage(t *testing.T) {
 		{"bad log level", []string{"-trust", "t", "-log-level", "loud"}, `-log-level "loud": want debug, info, warn or error`},
 		{"update: unknown flag", []string{"update", "-root", "x"}, "flag provided but not defined: -root"},
 		{"update: argument", []string{"update", "x"}, `update: unexpected argument "x"`},
+		{"file for a token", []string{"-trust", "t", "main.go"}, `"main.go" is a file, not a token: to verify the tokens in a file, one a line, use -batch FILE`},
 	} {
 		r := runWith(t.Context(), "", c.args...)
 		want := "scanner: " + c.want
