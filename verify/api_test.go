@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"io"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -514,5 +515,55 @@ func TestPredictableRandomnessCancellingForgeries(t *testing.T) {
 				t.Errorf("n=%d: forged token %d: batch %v, want ErrInvalidSignature", n, i, errs[i])
 			}
 		}
+	}
+}
+
+// releasingStore is a store that is down and records what it was asked
+// to release.
+type releasingStore struct {
+	downStore
+	mu       sync.Mutex
+	released []token.Nonce
+}
+
+func (r *releasingStore) Release(_ token.KeyID, nonce token.Nonce) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.released = append(r.released, nonce)
+}
+
+// TestReleaseRefusedSpends: a SpentReleaser is told to take back every
+// spend that the store could not answer and the verifier refused (fail
+// closed), once per token, and never a spend it accepted (fail open) or
+// did not ask for (the batch's deadline had passed).
+func TestReleaseRefusedSpends(t *testing.T) {
+	for _, failOpen := range []bool{false, true} {
+		store := new(releasingStore)
+		f := newFixture(t, &Options{Spent: store, SpentFailOpen: failOpen, Skew: -1})
+		toks := f.edTokens(t, 1, 5)
+		f.v.Verify(bg, toks[0])
+		errs := make([]error, 4)
+		f.v.NewBatch().Verify(bg, toks[1:], nil, errs)
+		want := 5
+		if failOpen {
+			want = 0
+		}
+		if len(store.released) != want {
+			t.Errorf("fail open %v: %d released, want %d", failOpen, len(store.released), want)
+		}
+		for i, n := range store.released {
+			if tok, _ := token.Parse(toks[i]); tok.Nonce != n {
+				t.Errorf("release %d: nonce %x, want the token's", i, n)
+			}
+		}
+	}
+	store := new(releasingStore)
+	f := newFixture(t, &Options{Spent: store, Skew: -1})
+	ctx, cancel := context.WithCancel(bg)
+	cancel()
+	errs := make([]error, 3)
+	f.v.NewBatch().Verify(ctx, f.edTokens(t, 1, 3), nil, errs)
+	if !errors.Is(errs[0], ErrStoreUnavailable) || len(store.released) != 0 {
+		t.Errorf("store not asked: %v, %d released", errs[0], len(store.released))
 	}
 }
