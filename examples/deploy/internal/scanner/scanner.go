@@ -276,6 +276,10 @@ func (w *watchedStore) Spend(ctx context.Context, id token.KeyID, nonce token.No
 	return err
 }
 
+// Release passes a release on to the shared store: the verifier refused
+// a token whose spend may have landed.
+func (w *watchedStore) Release(id token.KeyID, nonce token.Nonce) { w.s.Release(id, nonce) }
+
 // take returns the error remembered and forgets it.
 func (w *watchedStore) take() error {
 	w.mu.Lock()
