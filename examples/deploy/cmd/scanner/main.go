@@ -29,6 +29,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -219,10 +220,14 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fl.DurationVar(&cfg.RedisTimeout, "redis-timeout", redisstore.DefaultTimeout, "give up on Redis after this long: for one token, or for a whole batch")
 	fl.BoolVar(&cfg.FailOpen, "fail-open", false, "accept valid tokens when Redis is unreachable, with replay check this-scanner (not-checked for one token); default: refuse them")
 	fl.DurationVar(&cfg.Skew, "skew", verify.DefaultSkew, "clock skew tolerated at both ends of a token's validity; 0 for none")
+	fl.StringVar(&cfg.SpentFile, "spent", "", "spent-token `file` used without -redis: the tokens accepted, across runs (default spent.tokens beside the -directory file)")
 	logs.register(fl)
 	pos, code, done := parse(fl, usageText, args, stdout, stderr)
 	if done {
 		return code
+	}
+	if cfg.SpentFile == "" {
+		cfg.SpentFile = filepath.Join(filepath.Dir(cfg.DirectoryFile), "spent.tokens")
 	}
 	switch {
 	case cfg.TrustFile == "":

@@ -161,15 +161,15 @@ func TestRun(t *testing.T) {
 		t.Fatalf("update, issuer down: %d %q", r.code, r.stderr)
 	}
 
-	toks := e.tokens(t, 6)
+	toks := e.tokens(t, 7)
 	if r := runWith(t.Context(), "", e.files(toks[0])...); r.code != 0 || !strings.HasPrefix(r.stdout, "VALID: green (ed25519") ||
-		!strings.HasSuffix(r.stdout, "replay check: not-checked (one token, no -redis: nothing to check it against)\n") {
+		!strings.Contains(r.stdout, "replay check: this-scanner") {
 		t.Fatalf("one token: %d %q %q", r.code, r.stdout, r.stderr)
 	}
 	// Flags after the token, from stdin.
-	r = runWith(t.Context(), toks[0]+"\n", append(e.files(), "-", "-json")...)
+	r = runWith(t.Context(), toks[6]+"\n", append(e.files(), "-", "-json")...)
 	var j map[string]any
-	if err := json.Unmarshal([]byte(r.stdout), &j); err != nil || r.code != 0 || j["replay_check"] != "not-checked" {
+	if err := json.Unmarshal([]byte(r.stdout), &j); err != nil || r.code != 0 || j["replay_check"] != "this-scanner" {
 		t.Fatalf("stdin, JSON: %d %q %v", r.code, r.stdout, err)
 	}
 	if r := runWith(t.Context(), "HT1:BAD", e.files()...); r.code != 1 || !strings.HasPrefix(r.stdout, "REFUSED: malformed") {
@@ -233,5 +233,36 @@ func TestRun(t *testing.T) {
 	if want := "scanner: the saved directory is not signed by the pinned root key in " + otherTrust; r.code != 2 ||
 		!strings.HasPrefix(r.stderr, want) || strings.Count(r.stderr, "\n") != 1 {
 		t.Fatalf("setup error: %d %q, want one line %q", r.code, r.stderr, want)
+	}
+}
+
+// TestOneRunPerScan: a QR reader that pipes each code into its own
+// scanner run, as the README wires it: the second run refuses the token
+// that the first accepted, through the spent-token file saved beside the
+// directory, and says so.
+func TestOneRunPerScan(t *testing.T) {
+	e := newEnv(t)
+	if r := runWith(t.Context(), "", append([]string{"update", "-issuer", e.url, "-accepted", filepath.Join(e.dir, "directory.accepted")}, e.files()...)...); r.code != 0 {
+		t.Fatalf("update: %d %q", r.code, r.stderr)
+	}
+	tok := e.tokens(t, 1)[0]
+	if r := runWith(t.Context(), tok+"\n", e.files()...); r.code != 0 || !strings.HasPrefix(r.stdout, "VALID: green") {
+		t.Fatalf("first run: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(e.dir, "spent.tokens")); err != nil {
+		t.Fatalf("no spent-token file beside the directory: %v", err)
+	}
+	r := runWith(t.Context(), tok+"\n", e.files()...)
+	if r.code != 1 || !strings.HasPrefix(r.stdout, "REFUSED: already used") {
+		t.Fatalf("second run: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	// A damaged file stops the scanner with a setup error.
+	spent := filepath.Join(e.dir, "spent.tokens")
+	data, _ := os.ReadFile(spent)
+	data[len(data)-1] ^= 1
+	os.WriteFile(spent, data, 0o600)
+	r = runWith(t.Context(), tok+"\n", e.files()...)
+	if r.code != 2 || !strings.HasPrefix(r.stderr, "scanner: -spent: spent-token file damaged: "+spent) {
+		t.Fatalf("damaged file: %d %q", r.code, r.stderr)
 	}
 }

@@ -61,9 +61,13 @@ type Config struct {
 	Skew time.Duration
 	// JSON prints one JSON object per token (JSON Lines) instead of text.
 	JSON bool
+	// SpentFile is the local spent-token file, used when Redis is empty:
+	// it remembers the tokens accepted across the scanner's restarts, for
+	// every scanner process of the machine that uses it. None when empty.
+	SpentFile string
 	// Single says that the scanner verifies one token and exits: it keeps
-	// no local store, and says not-checked when no shared store checked
-	// the token.
+	// no store in memory, and says not-checked when neither a shared
+	// store nor a spent-token file checked the token.
 	Single bool
 	// SpentLimit bounds the tokens the local store remembers;
 	// verify.DefaultSpentLimit when zero.
@@ -86,9 +90,13 @@ type Scanner struct {
 	redis *redisstore.Store
 	watch *watchedStore
 	// local remembers every token this process accepted; nil for a
-	// Single scanner. Without Redis it is the verifier's store; with
-	// Redis, tokens are recorded in it after the batch.
+	// Single scanner, or with a spent-token file. Without Redis it is the
+	// verifier's store; with Redis, tokens are recorded in it after the
+	// batch.
 	local *verify.MemoryStore
+	// spent is the spent-token file, the verifier's store when there is
+	// no Redis; nil without one.
+	spent *spentFile
 	skew  time.Duration // the effective skew
 	log   *slog.Logger
 
@@ -105,9 +113,14 @@ type Scanner struct {
 
 // SetupError is an error in the scanner's configuration or files, as
 // opposed to a refused token: the command exits with status 2.
-type SetupError struct{ msg string }
+type SetupError struct {
+	msg string
+	err error // the cause, if it is worth testing with errors.Is
+}
 
 func (e *SetupError) Error() string { return e.msg }
+
+func (e *SetupError) Unwrap() error { return e.err }
 
 func setupErr(format string, args ...any) error {
 	return &SetupError{msg: fmt.Sprintf(format, args...)}
@@ -163,7 +176,14 @@ func New(cfg Config) (*Scanner, error) {
 		skew = -1
 	}
 	opts := &verify.Options{Now: cfg.Now, Skew: skew, SpentFailOpen: cfg.FailOpen}
-	if !cfg.Single {
+	switch {
+	case cfg.Redis == "" && cfg.SpentFile != "":
+		s.spent, err = openSpentFile(cfg.SpentFile, cfg.SpentLimit, cfg.Now)
+		if err != nil {
+			return nil, &SetupError{msg: fmt.Sprintf("-spent: %v", err), err: err}
+		}
+		opts.Spent = s.spent
+	case !cfg.Single:
 		s.local = verify.NewMemoryStore(cfg.SpentLimit, cfg.Now)
 		opts.Spent = s.local
 	}
@@ -183,17 +203,19 @@ func New(cfg Config) (*Scanner, error) {
 	}
 	s.v, err = verify.New(pub, trust, opts)
 	if err != nil {
-		if s.redis != nil {
-			s.redis.Close()
-		}
+		s.Close()
 		return nil, explainLoad(err, trust, pub, "the saved directory", cfg.TrustFile, cfg.DirectoryFile)
 	}
 	s.batch = s.v.NewBatch()
 	return s, nil
 }
 
-// Close closes the connection to the shared store.
+// Close closes the connection to the shared store, or the spent-token
+// file.
 func (s *Scanner) Close() error {
+	if s.spent != nil {
+		return s.spent.Close()
+	}
 	if s.redis != nil {
 		return s.redis.Close()
 	}
