@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/statustoken/statustoken/examples/deploy/internal/directory"
 	"github.com/statustoken/statustoken/examples/deploy/internal/witnesstest"
@@ -24,7 +25,8 @@ import (
 
 type result struct {
 	code           int
-	stdout, stderr string
+	stdout, stderr string // with each answer's or message's lines joined
+	raw            string // stdout and stderr as printed
 }
 
 func runWith(ctx context.Context, in string, args ...string) result {
@@ -32,7 +34,56 @@ func runWith(ctx context.Context, in string, args ...string) result {
 	defer func() { stdin = os.Stdin }()
 	var out, errOut bytes.Buffer
 	code := run(ctx, args, &out, &errOut)
-	return result{code, out.String(), errOut.String()}
+	join := func(s string) string { return strings.ReplaceAll(s, "\n  ", " ") }
+	return result{code, join(out.String()), join(errOut.String()), out.String() + errOut.String()}
+}
+
+// longLines returns the lines of text wider than 80 columns: JSON and
+// log lines (key=value) aside.
+func longLines(text string) []string {
+	var long []string
+	for _, l := range strings.Split(text, "\n") {
+		if utf8.RuneCountInString(l) > 80 && !strings.HasPrefix(l, "{") && !strings.HasPrefix(l, "time=") {
+			long = append(long, l)
+		}
+	}
+	return long
+}
+
+// TestWithin80Columns runs the command's help and its answers, messages
+// and errors, and checks that every line fits in 80 columns.
+func TestWithin80Columns(t *testing.T) {
+	e := newEnv(t)
+	accepted := filepath.Join(e.dir, "directory.accepted")
+	toks := e.tokens(t, 3)
+	batch := filepath.Join(e.dir, "queue.txt")
+	os.WriteFile(batch, []byte(toks[1]+"\n"+toks[1]+"\nHT1:BAD\n"+strings.Repeat("A", 40)+"\n"), 0o600)
+	down := "127.0.0.1:1"
+	for _, c := range []struct {
+		in   string
+		args []string
+	}{
+		{"", []string{"-h"}},
+		{"", []string{"update", "-h"}},
+		{"", append([]string{"update", "-issuer", e.url, "-accepted", accepted}, e.files()...)},
+		{"", append([]string{"update", "-issuer", "http://127.0.0.1:1", "-accepted", accepted}, e.files()...)},
+		{"", e.files(toks[0])},
+		{"", e.files(toks[0])},
+		{"", e.files("tokens.txt")},
+		{"", e.files("main.go")},
+		{"", e.files("-batch", batch)},
+		{toks[1] + "\n", e.files("-gate")},
+		{"", e.files("-redis", down, toks[2])},
+		{"", e.files("-redis", down, "-fail-open", toks[2])},
+		{"", e.files("-redis", down, "-fail-open", "-batch", batch)},
+		{"", []string{"-trust", e.trust, "-directory", filepath.Join(t.TempDir(), "missing", "directory.json"), toks[2]}},
+		{"", []string{"-bogus"}},
+	} {
+		r := runWith(t.Context(), c.in, c.args...)
+		if long := longLines(r.raw); len(long) > 0 {
+			t.Errorf("scanner %s: lines over 80 columns:\n%s", strings.Join(c.args, " "), strings.Join(long, "\n"))
+		}
+	}
 }
 
 func TestUsage(t *testing.T) {
@@ -162,7 +213,7 @@ func TestRun(t *testing.T) {
 	}
 
 	toks := e.tokens(t, 7)
-	if r := runWith(t.Context(), "", e.files(toks[0])...); r.code != 0 || !strings.HasPrefix(r.stdout, "VALID: green (ed25519") ||
+	if r := runWith(t.Context(), "", e.files(toks[0])...); r.code != 0 || !strings.HasPrefix(r.stdout, "VALID: green (key ") ||
 		!strings.Contains(r.stdout, "replay check: this-scanner") {
 		t.Fatalf("one token: %d %q %q", r.code, r.stdout, r.stderr)
 	}

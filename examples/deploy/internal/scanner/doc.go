@@ -5,6 +5,12 @@
 // stream of scans at a gate ([Scanner.Gate]), and prints one answer per
 // token, as text or as JSON.
 //
+// In text, every line fits in 80 columns ([Width]): a VALID answer puts
+// its replay check on a second line, and a longer answer or message
+// continues on lines indented by two spaces, so that each answer starts
+// on a line that does not start with a space. JSON answers are one line
+// each.
+//
 // # Replay check
 //
 // Every answer says how its token was checked against earlier use, with

@@ -38,7 +38,7 @@ func TestRedisStoppedMidSpend(t *testing.T) {
 	if reply, err := srv.Do("PING"); reply != "+PONG" {
 		t.Fatalf("PING after SIGCONT: %q %v", reply, err)
 	}
-	if strings.Count(out, "REFUSED: spent-token store unavailable") != 2 {
+	if strings.Count(out, "REFUSED: fail closed: the spent-token store is unavailable") != 2 {
 		t.Fatalf("Redis stopped: %q", out)
 	}
 
