@@ -195,6 +195,9 @@ func (s *Scanner) message(o *outcome) string {
 	case "store_unavailable":
 		return fmt.Sprintf("fail closed: the spent-token store is unavailable (%s); -fail-open would accept the token", s.storeCause(err))
 	case "store_full":
+		if s.spent != nil {
+			return "this scanner's spent-token file is full, so the token is refused: use -redis"
+		}
 		return "this scanner's memory of used tokens is full, so the token is refused: use -redis, or restart the scanner"
 	}
 	var re redis.Error
