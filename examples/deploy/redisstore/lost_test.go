@@ -135,6 +135,24 @@ func TestLostSpend(t *testing.T) {
 		t.Fatalf("at the first store after another accepted it: %v", err)
 	}
 
+	// Handed over to the Store of the next run, as a scanner of one run
+	// per scan does: the same token is the new Store's own.
+	handed := randomNonce(t)
+	lostSpend(handed)
+	a.Release(id, handed)
+	lost := a.Lost()
+	if len(lost) != 1 || lost[0].Key != a.Key(id, handed) || len(lost[0].IDs) != 1 {
+		t.Fatalf("Lost: %+v", lost)
+	}
+	next := open(t, srv.Addr)
+	next.Restore(lost)
+	if err := next.Spend(t.Context(), id, handed, until); err != nil {
+		t.Fatalf("the same token at the next run's store: %v", err)
+	}
+	if len(next.Lost()) != 0 {
+		t.Fatalf("still to release after the token was spent again: %+v", next.Lost())
+	}
+
 	// Released while Redis is stopped: done once it answers again.
 	late := randomNonce(t)
 	p.stop()

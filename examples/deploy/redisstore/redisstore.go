@@ -31,8 +31,9 @@
 //     Lua script, at once or once Redis answers again: other scanners
 //     then accept the token too.
 //
-// A Store forgets its lost spends when it is closed, and remembers at
-// most MaxLost of them.
+// A Store remembers at most MaxLost lost spends. It forgets them when it
+// is closed, unless the caller keeps those still to release (Lost) for the
+// next Store (Restore), as the scanner of one run per scan does.
 //
 // # Security considerations
 //
@@ -330,12 +331,79 @@ func (s *Store) Release(id token.KeyID, nonce token.Nonce) {
 	}
 }
 
+// LostSpend is a spend whose answer was lost and that the verifier
+// refused, to be released, as Lost returns it and Restore takes it back:
+// a scanner that runs once per scan keeps them from one run to the next.
+type LostSpend struct {
+	// Key is the token's Redis key.
+	Key string `json:"key"`
+	// IDs are the scan IDs of the token's lost spends.
+	IDs []string `json:"ids"`
+	// Until is when the token can no longer verify.
+	Until time.Time `json:"until"`
+}
+
+// Lost returns the lost spends that the Store has still to release.
+func (s *Store) Lost() []LostSpend {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []LostSpend
+	now := s.now()
+	for k, l := range s.lost {
+		if !l.release || !l.until.After(now) {
+			continue
+		}
+		ls := LostSpend{Key: k, Until: l.until}
+		for _, id := range l.ids {
+			ls.IDs = append(ls.IDs, id.(string))
+		}
+		out = append(out, ls)
+	}
+	return out
+}
+
+// Restore takes back lost spends that an earlier Store's Lost returned,
+// and releases them as Release does: a spend of the same token first
+// recognises them as its own. Those of other prefixes, without IDs, or
+// expired are ignored.
+func (s *Store) Restore(lost []LostSpend) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	added := false
+	for _, ls := range lost {
+		if !strings.HasPrefix(ls.Key, s.prefix) || len(ls.IDs) == 0 || !ls.Until.After(now) || len(s.lost) >= MaxLost {
+			continue
+		}
+		l := s.lost[ls.Key]
+		if l == nil {
+			l = &lostSpend{until: ls.Until}
+			s.lost[ls.Key] = l
+		}
+		for _, id := range ls.IDs {
+			l.ids = append(l.ids, id)
+		}
+		l.release, added = true, true
+	}
+	select {
+	case <-s.closed:
+		return
+	default:
+	}
+	if added && !s.releasing {
+		s.releasing = true
+		s.wg.Add(1)
+		go s.releaseLoop()
+	}
+}
+
 // releaseLoop releases the lost spends marked for it, trying again every
 // timeout while Redis does not answer, until none is left or the store is
 // closed.
 func (s *Store) releaseLoop() {
 	defer s.wg.Done()
-	t := time.NewTimer(0)
+	// Redis did not answer just now: the first try waits a timeout too.
+	t := time.NewTimer(s.timeout)
 	defer t.Stop()
 	for {
 		select {

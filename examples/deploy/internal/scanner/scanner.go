@@ -64,6 +64,9 @@ type Config struct {
 	// SpentFile is the local spent-token file, used when Redis is empty:
 	// it remembers the tokens accepted across the scanner's restarts, for
 	// every scanner process of the machine that uses it. None when empty.
+	// With Redis, the spends whose answer was lost and that are still to
+	// release when the scanner closes are kept for the next run in a file
+	// named like it with ".lost" added.
 	SpentFile string
 	// Single says that the scanner verifies one token and exits: it keeps
 	// no store in memory, and says not-checked when neither a shared
@@ -98,6 +101,8 @@ type Scanner struct {
 	// no Redis; nil without one.
 	spent *spentFile
 	skew  time.Duration // the effective skew
+	// closed is set by Close.
+	closed bool
 	log   *slog.Logger
 
 	// Buffers reused from batch to batch.
@@ -197,6 +202,15 @@ func New(cfg Config) (*Scanner, error) {
 			return nil, setupErr("-redis: %v", err)
 		}
 		s.watch = &watchedStore{s: s.redis}
+		if cfg.SpentFile != "" {
+			// The spends that an earlier run could not release.
+			lost, err := takeLost(cfg.SpentFile)
+			if err != nil {
+				s.redis.Close()
+				return nil, &SetupError{msg: fmt.Sprintf("-spent: %v", err), err: err}
+			}
+			s.redis.Restore(lost)
+		}
 		// One deadline for all the store calls of a batch: a hung store
 		// costs a batch one timeout, not one per token.
 		opts.Spent, opts.SpentTimeout = s.watch, cfg.RedisTimeout
@@ -213,11 +227,22 @@ func New(cfg Config) (*Scanner, error) {
 // Close closes the connection to the shared store, or the spent-token
 // file.
 func (s *Scanner) Close() error {
+	if s.closed {
+		return nil
+	}
+	s.closed = true
 	if s.spent != nil {
 		return s.spent.Close()
 	}
 	if s.redis != nil {
-		return s.redis.Close()
+		err := s.redis.Close()
+		if s.cfg.SpentFile != "" {
+			// For the next run to release.
+			if kerr := keepLost(s.cfg.SpentFile, s.redis.Lost()); err == nil {
+				err = kerr
+			}
+		}
+		return err
 	}
 	return nil
 }
