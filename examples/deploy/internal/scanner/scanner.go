@@ -103,7 +103,7 @@ type Scanner struct {
 	skew  time.Duration // the effective skew
 	// closed is set by Close.
 	closed bool
-	log   *slog.Logger
+	log    *slog.Logger
 
 	// Buffers reused from batch to batch.
 	texts   []string
