@@ -77,8 +77,9 @@ func TestHungStoreOneTimeoutPerBatch(t *testing.T) {
 			t.Errorf("fail-open %v: batch error %v", failOpen, err)
 		}
 		// A single verification honours the deadline too.
+		one := f.edTokens(t, 1, 1)[0]
 		ctx, cancel = context.WithTimeout(bg, 20*time.Millisecond)
-		_, err = f.v.Verify(ctx, f.edTokens(t, 1, 1)[0])
+		_, err = f.v.Verify(ctx, one)
 		cancel()
 		if failOpen != (err == nil) || (!failOpen && !errors.Is(err, ErrStoreUnavailable)) {
 			t.Errorf("fail-open %v: single verification with a hung store: %v", failOpen, err)
