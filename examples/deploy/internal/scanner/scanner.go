@@ -185,7 +185,11 @@ func New(cfg Config) (*Scanner, error) {
 	case cfg.Redis == "" && cfg.SpentFile != "":
 		s.spent, err = openSpentFile(cfg.SpentFile, cfg.SpentLimit, cfg.Now)
 		if err != nil {
-			return nil, &SetupError{msg: fmt.Sprintf("-spent: %v", err), err: err}
+			msg := fmt.Sprintf("-spent: %v", err)
+			if !errors.Is(err, ErrSpentFileDamaged) {
+				msg += ": give -spent FILE in a folder this scanner may write, or -redis"
+			}
+			return nil, &SetupError{msg: msg, err: err}
 		}
 		opts.Spent = s.spent
 	case !cfg.Single:
@@ -206,8 +210,8 @@ func New(cfg Config) (*Scanner, error) {
 			// The spends that an earlier run could not release.
 			lost, err := takeLost(cfg.SpentFile)
 			if err != nil {
-				s.redis.Close()
-				return nil, &SetupError{msg: fmt.Sprintf("-spent: %v", err), err: err}
+				// Redis holds the spent tokens; this is only a courtesy.
+				s.log.Warn(fmt.Sprintf("the spends an earlier run could not release are not released: %v", err))
 			}
 			s.redis.Restore(lost)
 		}
