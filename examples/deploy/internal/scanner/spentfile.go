@@ -58,6 +58,8 @@ type spentFile struct {
 	off  int64       // the bytes of f read
 	seen map[tokenKey]int64
 	dead int // records in the file that have expired
+	// pruned is when seen was last rid of expired tokens.
+	pruned int64
 }
 
 var _ verify.SpentStore = (*spentFile)(nil)
@@ -237,6 +239,7 @@ func (sf *spentFile) damaged(at int64, why string) error {
 
 // prune forgets the tokens that expired.
 func (sf *spentFile) prune(now int64) {
+	sf.pruned = now
 	for k, u := range sf.seen {
 		if u <= now {
 			delete(sf.seen, k)
@@ -246,9 +249,12 @@ func (sf *spentFile) prune(now int64) {
 }
 
 // compact rewrites the file with the live records only, once it holds
-// more dead records than live ones (and at least 64).
+// more dead records than live ones (and at least 64). It looks for
+// expired tokens at most once a minute.
 func (sf *spentFile) compact() error {
-	sf.prune(sf.now().Unix())
+	if now := sf.now().Unix(); now-sf.pruned >= 60 || now < sf.pruned {
+		sf.prune(now)
+	}
 	if sf.dead < 64 || sf.dead < len(sf.seen) {
 		return nil
 	}
