@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -287,25 +288,69 @@ func TestRun(t *testing.T) {
 	}
 }
 
+func TestMain(m *testing.M) {
+	if os.Getenv("SCANNER_TEST_RUN_MAIN") == "1" {
+		// The test binary as the command, for tests of separate processes.
+		main()
+	}
+	os.Exit(m.Run())
+}
+
+// process runs the command as a process of its own, with in on stdin.
+// It may be called from any goroutine.
+func process(t *testing.T, in string, args ...string) result {
+	cmd := exec.CommandContext(t.Context(), os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "SCANNER_TEST_RUN_MAIN=1")
+	cmd.Stdin = strings.NewReader(in)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Error(err)
+		code = -1
+	}
+	return result{code: code, stdout: out.String(), stderr: errOut.String()}
+}
+
 // TestOneRunPerScan: a QR reader that pipes each code into its own
-// scanner run, as the README wires it: the second run refuses the token
-// that the first accepted, through the spent-token file saved beside the
-// directory, and says so.
+// scanner process, as the README wires it: the second process refuses
+// the token that the first accepted, through the spent-token file saved
+// beside the directory, and says so; of processes started at once with
+// one token, one accepts it.
 func TestOneRunPerScan(t *testing.T) {
 	e := newEnv(t)
 	if r := runWith(t.Context(), "", append([]string{"update", "-issuer", e.url, "-accepted", filepath.Join(e.dir, "directory.accepted")}, e.files()...)...); r.code != 0 {
 		t.Fatalf("update: %d %q", r.code, r.stderr)
 	}
-	tok := e.tokens(t, 1)[0]
-	if r := runWith(t.Context(), tok+"\n", e.files()...); r.code != 0 || !strings.HasPrefix(r.stdout, "VALID: green") {
+	toks := e.tokens(t, 2)
+	tok := toks[0]
+	if r := process(t, tok+"\n", e.files()...); r.code != 0 || !strings.HasPrefix(r.stdout, "VALID: green") {
 		t.Fatalf("first run: %d %q %q", r.code, r.stdout, r.stderr)
 	}
 	if _, err := os.Stat(filepath.Join(e.dir, "spent.tokens")); err != nil {
 		t.Fatalf("no spent-token file beside the directory: %v", err)
 	}
-	r := runWith(t.Context(), tok+"\n", e.files()...)
+	r := process(t, tok+"\n", e.files()...)
 	if r.code != 1 || !strings.HasPrefix(r.stdout, "REFUSED: already used") {
 		t.Fatalf("second run: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	results := make(chan result, 4)
+	for range cap(results) {
+		go func() { results <- process(t, toks[1]+"\n", e.files()...) }()
+	}
+	valid := 0
+	for range cap(results) {
+		if r := <-results; r.code == 0 {
+			valid++
+		} else if !strings.HasPrefix(r.stdout, "REFUSED: already used") {
+			t.Errorf("concurrent run: %d %q %q", r.code, r.stdout, r.stderr)
+		}
+	}
+	if valid != 1 {
+		t.Errorf("%d of %d concurrent processes accepted one token, want 1", valid, cap(results))
 	}
 	// A damaged file stops the scanner with a setup error.
 	spent := filepath.Join(e.dir, "spent.tokens")
