@@ -280,11 +280,21 @@ func (is *Issuer) directoryKey(suite token.Suite, status token.Status, notBefore
 	}, nil
 }
 
+// PreviousKeysFor is how long into an epoch a directory still lists the
+// previous epoch's keys: twice verify.DefaultSkew, the scanners' skew
+// and the issuer's own. A scanner that tolerates that skew accepts a
+// token of the previous epoch for a few minutes after it ended; a
+// directory published meanwhile must not turn that token into an unknown
+// key, or two scanners would give it two verdicts.
+const PreviousKeysFor = 10 * time.Minute
+
 // Directory returns the signed directory for the time now: every key of
-// every suite and status for the current epoch and the upcoming ones, in
-// canonical form, with its detached root signature. serial must be higher
-// than that of every directory published before. RSABSSA keys missing
-// from the key store are generated and stored first.
+// every suite and status for the current epoch and the upcoming ones, and
+// within PreviousKeysFor of the current epoch's start the previous
+// epoch's keys too, in canonical form, with its detached root signature.
+// serial must be higher than that of every directory published before.
+// RSABSSA keys missing from the key store are generated and stored first,
+// except the previous epoch's, which are listed only if stored.
 func (is *Issuer) Directory(now time.Time, serial uint64) (data, sig []byte, err error) {
 	if err := is.ready(); err != nil {
 		return nil, nil, err
@@ -301,6 +311,24 @@ func (is *Issuer) Directory(now time.Time, serial uint64) (data, sig []byte, err
 		Statuses:    is.statuses,
 	}
 	is.decision.publish(&d)
+	if start >= is.epoch && now.Unix()-int64(start) < int64(PreviousKeysFor/time.Second) &&
+		len(is.suites)*len(is.statuses)*(is.epochs+1) <= token.MaxDirectoryKeys {
+		for _, suite := range is.suites {
+			for _, st := range is.statuses {
+				if suite == token.RSABSSA {
+					if _, err := is.rsaKey(st.Code, start-is.epoch, false); errors.Is(err, ErrKeyNotFound) {
+						// Never issued from this key store: nothing to honour.
+						continue
+					}
+				}
+				k, err := is.directoryKey(suite, st.Code, start-is.epoch)
+				if err != nil {
+					return nil, nil, err
+				}
+				d.Keys = append(d.Keys, k)
+			}
+		}
+	}
 	for e := range is.epochs {
 		nb := start + uint32(e)*is.epoch
 		for _, suite := range is.suites {

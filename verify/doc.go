@@ -39,5 +39,8 @@
 // cofactorless and must not be used on tokens. With a spent-token store
 // that can fail, decide between failing closed (the default: a token is
 // refused while the store is down) and [Options.SpentFailOpen], and show
-// the operator [Result.Replay].
+// the operator [Result.Replay]. A network store should implement
+// [SpentReleaser], so that a spend whose answer was lost, for a token
+// refused while failing closed, does not make the holder's next scan a
+// replay.
 package verify

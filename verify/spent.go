@@ -35,6 +35,25 @@ type SpentStore interface {
 	Spend(ctx context.Context, id token.KeyID, nonce token.Nonce, until time.Time) error
 }
 
+// SpentReleaser is a SpentStore that can take back a spend whose answer
+// was lost. A network store that times out may have recorded the token
+// all the same; if the Verifier then refused the token (fail closed), the
+// holder who shows it again, here or at another scanner, would be refused
+// as replayed for a scan that let nobody in. So, when Spend returned an
+// error wrapping ErrStoreUnavailable and the token was refused, the
+// Verifier calls Release with the same key ID and nonce.
+//
+// Release must not block: the store removes its own record of that spend,
+// if it made one, at once or once it answers again, and never a record
+// that another scanner made. A store that tells its records apart (as the
+// deploy example's Redis store does, with a random ID per spend) also
+// recognises its own lost spend when the same token is spent again, and
+// does not report it as replayed.
+type SpentReleaser interface {
+	SpentStore
+	Release(id token.KeyID, nonce token.Nonce)
+}
+
 // MemoryStore is a SpentStore in memory, for one scanner. It groups nonces
 // by the time they may be forgotten and drops whole groups once that time
 // has passed, so memory is bounded by the tokens of live epochs, and by

@@ -88,7 +88,8 @@ type Options struct {
 	// SpentFailOpen accepts a valid token when Spent reports an error
 	// wrapping ErrStoreUnavailable (or the context ends before the store
 	// answers), and says so in Result.Replay. By default such a token is
-	// refused with that error (fail closed). Any other store error is
+	// refused with that error (fail closed), and a Spent that is a
+	// SpentReleaser is told to take the spend back. Any other store error is
 	// always refused, and a token repeated within one batch is always
 	// refused as ErrReplayed.
 	SpentFailOpen bool
@@ -380,6 +381,10 @@ func (v *Verifier) spend(ctx context.Context, k *keyset.Key, nonce token.Nonce, 
 		err = v.opts.Spent.Spend(ctx, k.ID, nonce, until)
 		if err != nil && !errors.Is(err, ErrStoreUnavailable) && !errors.Is(err, ErrReplayed) && ended(ctx) {
 			err = fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
+		}
+		if r, ok := v.opts.Spent.(SpentReleaser); ok && !v.opts.SpentFailOpen && errors.Is(err, ErrStoreUnavailable) {
+			// Refused: a spend that landed all the same must not count.
+			r.Release(k.ID, nonce)
 		}
 	}
 	switch {

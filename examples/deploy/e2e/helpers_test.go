@@ -84,6 +84,12 @@ func (r *runner) run(env []string, stdin string, prog string, args ...string) re
 	} else if err != nil {
 		r.t.Fatalf("%s: %v", prog, err)
 	}
+	if prog == "scanner" {
+		// The scanner wraps answers and messages at 80 columns, going on
+		// in lines indented by two spaces: join them.
+		join := func(s string) string { return strings.ReplaceAll(s, "\n  ", " ") }
+		return result{code, join(out.String()), join(errOut.String())}
+	}
 	return result{code, out.String(), errOut.String()}
 }
 

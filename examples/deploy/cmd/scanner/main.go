@@ -9,9 +9,10 @@
 //
 // Every answer says how the token was checked against replay: spent-store
 // (the Redis that the scanners of a venue share, -redis), this-scanner
-// (only the tokens this scanner process saw: no -redis, or Redis down
-// with -fail-open), or not-checked (a one-token run without a reachable
-// -redis). See package internal/scanner, which does the work; this
+// (only the tokens this scanner accepted: without -redis, those in its
+// -spent file, kept across runs; with Redis down and -fail-open, those of
+// this process), or not-checked (a one-token run with Redis down and
+// -fail-open). See package internal/scanner, which does the work; this
 // command reads its flags and wires it up.
 //
 // The exit status is 0 when every token is valid, 1 when any is refused,
@@ -29,6 +30,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -36,6 +38,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/statustoken/statustoken/examples/deploy/internal/scanner"
 	"github.com/statustoken/statustoken/examples/deploy/redisstore"
+	"github.com/statustoken/statustoken/token"
 	"github.com/statustoken/statustoken/verify"
 )
 
@@ -69,14 +72,18 @@ Every answer ends with its replay check, "replay check: WORD" in text and
 "replay_check": "WORD" in JSON:
   spent-store   checked against the shared spent-token store (-redis): not
                 used at any scanner sharing it
-  this-scanner  checked only against the tokens this scanner process saw:
-                no -redis, or Redis unreachable and -fail-open; a second
-                use here is refused, at another scanner it is not
+  this-scanner  checked only against the tokens this scanner accepted:
+                without -redis, those in its -spent file, kept across
+                runs; with Redis unreachable and -fail-open, those this
+                process saw. A second use here is refused, at another
+                scanner it is not
   not-checked   not checked at all: a one-token run (TOKEN or stdin) with
-                no -redis, or with Redis unreachable and -fail-open
+                Redis unreachable and -fail-open
 With -batch or -gate, a scanner never accepts a token twice, whatever
 Redis does. When Redis is unreachable or times out (-redis-timeout, once
-per batch), tokens are refused (fail closed) unless -fail-open.
+per batch), tokens are refused (fail closed) unless -fail-open; a spend
+whose answer was lost is taken back once Redis answers again, so that the
+holder's next scan is not refused as already used.
 
 -gate verifies whatever has queued up while the previous batch ran, as one
 batch, and prints each answer at once, in input order; it ends at the end
@@ -107,15 +114,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // usageErr prints a usage error and where to find the usage, and returns
 // exit status 2.
 func usageErr(stderr io.Writer, format string, args ...any) int {
-	fmt.Fprintf(stderr, "scanner: "+format+"\nrun 'scanner -h' for usage\n", args...)
+	io.WriteString(stderr, scanner.Wrap("scanner: "+fmt.Sprintf(format, args...))+"run 'scanner -h' for usage\n")
 	return 2
 }
 
 // setupErr prints an error of the scanner's files or configuration and
 // returns exit status 2.
 func setupErr(stderr io.Writer, err error) int {
-	fmt.Fprintf(stderr, "scanner: %v\n", err)
-	return 2
+	return fail(stderr, 2, err)
+}
+
+// fail prints an error, wrapped to scanner.Width columns, and returns
+// code.
+func fail(stderr io.Writer, code int, err error) int {
+	io.WriteString(stderr, scanner.Wrap("scanner: "+err.Error()))
+	return code
 }
 
 // logFlags are the flags of the log on stderr, for every subcommand.
@@ -154,8 +167,7 @@ func parse(fl *flag.FlagSet, usage string, args []string, stdout, stderr io.Writ
 		if err := fl.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
 				fmt.Fprint(stdout, usage, "\nflags:\n")
-				fl.SetOutput(stdout)
-				fl.PrintDefaults()
+				printFlags(stdout, fl)
 				return nil, 0, true
 			}
 			return nil, usageErr(stderr, "%v", err), true
@@ -169,6 +181,32 @@ func parse(fl *flag.FlagSet, usage string, args []string, stdout, stderr io.Writ
 		}
 		pos, args = append(pos, rest[0]), rest[1:]
 	}
+}
+
+// printFlags prints the flags as flag.PrintDefaults does, with each
+// flag's text wrapped to scanner.Width columns.
+func printFlags(w io.Writer, fl *flag.FlagSet) {
+	fl.VisitAll(func(f *flag.Flag) {
+		name, usage := flag.UnquoteUsage(f)
+		head := "  -" + f.Name
+		if name != "" {
+			head += " " + name
+		}
+		switch f.DefValue {
+		case "", "0", "0s", "false":
+		default:
+			if _, ok := f.Value.(interface{ IsBoolFlag() bool }); ok {
+				break
+			}
+			if _, ok := f.Value.(flag.Getter).Get().(string); ok {
+				usage += fmt.Sprintf(" (default %q)", f.DefValue)
+			} else {
+				usage += fmt.Sprintf(" (default %v)", f.DefValue)
+			}
+		}
+		fmt.Fprintln(w, head)
+		io.WriteString(w, scanner.WrapIndent(usage, "      ", "      "))
+	})
 }
 
 // gateFlag is -gate, alone (stdin) or as -gate=FILE.
@@ -218,10 +256,14 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fl.DurationVar(&cfg.RedisTimeout, "redis-timeout", redisstore.DefaultTimeout, "give up on Redis after this long: for one token, or for a whole batch")
 	fl.BoolVar(&cfg.FailOpen, "fail-open", false, "accept valid tokens when Redis is unreachable, with replay check this-scanner (not-checked for one token); default: refuse them")
 	fl.DurationVar(&cfg.Skew, "skew", verify.DefaultSkew, "clock skew tolerated at both ends of a token's validity; 0 for none")
+	fl.StringVar(&cfg.SpentFile, "spent", "", "spent-token `file` used without -redis: the tokens accepted, across runs (default spent.tokens beside the -directory file)")
 	logs.register(fl)
 	pos, code, done := parse(fl, usageText, args, stdout, stderr)
 	if done {
 		return code
+	}
+	if cfg.SpentFile == "" {
+		cfg.SpentFile = filepath.Join(filepath.Dir(cfg.DirectoryFile), "spent.tokens")
 	}
 	switch {
 	case cfg.TrustFile == "":
@@ -238,6 +280,8 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return usageErr(stderr, "-gate follows one file: unexpected argument %q", pos[len(pos)-1])
 	case len(pos) > 1:
 		return usageErr(stderr, "one token at a time; use -batch FILE or -gate for many")
+	case batch == "" && !gate.on && len(pos) == 1 && isFile(pos[0]):
+		return usageErr(stderr, "%q is a file, not a token: to verify the tokens in a file, one a line, use -batch FILE", pos[0])
 	}
 	logger, err := logs.logger(stderr)
 	if err != nil {
@@ -273,8 +317,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		sum, err := s.Gate(ctx, in, stdout)
 		logger.Info("gate closed", "valid", sum.Valid, "refused", sum.Refused)
 		if err != nil {
-			fmt.Fprintf(stderr, "scanner: %v\n", err)
-			return 2
+			return fail(stderr, 2, err)
 		}
 		return 0
 	case batch != "":
@@ -293,11 +336,9 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			fmt.Fprintf(stderr, "scanner: interrupted after %d valid, %d refused\n", sum.Valid, sum.Refused)
 			return 2
 		case err != nil:
-			fmt.Fprintf(stderr, "scanner: %v\n", err)
-			return 2
+			return fail(stderr, 2, err)
 		case sum.Valid+sum.Refused == 0:
-			fmt.Fprintf(stderr, "scanner: no tokens in %s\n", name)
-			return 1
+			return fail(stderr, 1, fmt.Errorf("no tokens in %s", name))
 		case sum.Refused > 0:
 			return 1
 		}
@@ -319,12 +360,21 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	case errors.Is(err, scanner.ErrNoToken):
 		return usageErr(stderr, "%v", err)
 	case err != nil:
-		fmt.Fprintf(stderr, "scanner: %v\n", err)
-		return 2
+		return fail(stderr, 2, err)
 	case !valid:
 		return 1
 	}
 	return 0
+}
+
+// isFile reports whether arg, given where a token is expected, names a
+// file or folder instead.
+func isFile(arg string) bool {
+	if arg == "-" || strings.HasPrefix(arg, token.TextPrefix) {
+		return false
+	}
+	_, err := os.Stat(arg)
+	return err == nil
 }
 
 func inputName(name string) string {
@@ -372,11 +422,10 @@ func runUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	case errors.As(err, &se):
 		return setupErr(stderr, err)
 	case err != nil:
-		fmt.Fprintf(stderr, "scanner: %v\n", err)
-		return 1
+		return fail(stderr, 1, err)
 	}
 	logger.Debug("directory saved", "serial", u.Serial, "keys", u.Keys, "log_size", u.LogSize)
-	fmt.Fprintln(stdout, u.String(&cfg))
+	io.WriteString(stdout, scanner.Wrap(u.String(&cfg)))
 	return 0
 }
 

@@ -10,10 +10,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/statustoken/statustoken/examples/deploy/internal/directory"
 	"github.com/statustoken/statustoken/examples/deploy/internal/witnesstest"
@@ -24,7 +26,8 @@ import (
 
 type result struct {
 	code           int
-	stdout, stderr string
+	stdout, stderr string // with each answer's or message's lines joined
+	raw            string // stdout and stderr as printed
 }
 
 func runWith(ctx context.Context, in string, args ...string) result {
@@ -32,7 +35,56 @@ func runWith(ctx context.Context, in string, args ...string) result {
 	defer func() { stdin = os.Stdin }()
 	var out, errOut bytes.Buffer
 	code := run(ctx, args, &out, &errOut)
-	return result{code, out.String(), errOut.String()}
+	join := func(s string) string { return strings.ReplaceAll(s, "\n  ", " ") }
+	return result{code, join(out.String()), join(errOut.String()), out.String() + errOut.String()}
+}
+
+// longLines returns the lines of text wider than 80 columns: JSON and
+// log lines (key=value) aside.
+func longLines(text string) []string {
+	var long []string
+	for _, l := range strings.Split(text, "\n") {
+		if utf8.RuneCountInString(l) > 80 && !strings.HasPrefix(l, "{") && !strings.HasPrefix(l, "time=") {
+			long = append(long, l)
+		}
+	}
+	return long
+}
+
+// TestWithin80Columns runs the command's help and its answers, messages
+// and errors, and checks that every line fits in 80 columns.
+func TestWithin80Columns(t *testing.T) {
+	e := newEnv(t)
+	accepted := filepath.Join(e.dir, "directory.accepted")
+	toks := e.tokens(t, 3)
+	batch := filepath.Join(e.dir, "queue.txt")
+	os.WriteFile(batch, []byte(toks[1]+"\n"+toks[1]+"\nHT1:BAD\n"+strings.Repeat("A", 40)+"\n"), 0o600)
+	down := "127.0.0.1:1"
+	for _, c := range []struct {
+		in   string
+		args []string
+	}{
+		{"", []string{"-h"}},
+		{"", []string{"update", "-h"}},
+		{"", append([]string{"update", "-issuer", e.url, "-accepted", accepted}, e.files()...)},
+		{"", append([]string{"update", "-issuer", "http://127.0.0.1:1", "-accepted", accepted}, e.files()...)},
+		{"", e.files(toks[0])},
+		{"", e.files(toks[0])},
+		{"", e.files("tokens.txt")},
+		{"", e.files("main.go")},
+		{"", e.files("-batch", batch)},
+		{toks[1] + "\n", e.files("-gate")},
+		{"", e.files("-redis", down, toks[2])},
+		{"", e.files("-redis", down, "-fail-open", toks[2])},
+		{"", e.files("-redis", down, "-fail-open", "-batch", batch)},
+		{"", []string{"-trust", e.trust, "-directory", filepath.Join(t.TempDir(), "missing", "directory.json"), toks[2]}},
+		{"", []string{"-bogus"}},
+	} {
+		r := runWith(t.Context(), c.in, c.args...)
+		if long := longLines(r.raw); len(long) > 0 {
+			t.Errorf("scanner %s: lines over 80 columns:\n%s", strings.Join(c.args, " "), strings.Join(long, "\n"))
+		}
+	}
 }
 
 func TestUsage(t *testing.T) {
@@ -52,6 +104,7 @@ func TestUsage(t *testing.T) {
 		{"bad log level", []string{"-trust", "t", "-log-level", "loud"}, `-log-level "loud": want debug, info, warn or error`},
 		{"update: unknown flag", []string{"update", "-root", "x"}, "flag provided but not defined: -root"},
 		{"update: argument", []string{"update", "x"}, `update: unexpected argument "x"`},
+		{"file for a token", []string{"-trust", "t", "main.go"}, `"main.go" is a file, not a token: to verify the tokens in a file, one a line, use -batch FILE`},
 	} {
 		r := runWith(t.Context(), "", c.args...)
 		want := "scanner: " + c.want
@@ -147,7 +200,7 @@ func TestRun(t *testing.T) {
 	// update saves the directory files.
 	accepted := filepath.Join(e.dir, "directory.accepted")
 	r := runWith(t.Context(), "", append([]string{"update", "-issuer", e.url, "-accepted", accepted}, e.files()...)...)
-	if r.code != 0 || !strings.HasPrefix(r.stdout, "directory serial 1 with 1 key saved to ") {
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "directory serial 1 with ") || !strings.Contains(r.stdout, " saved to ") {
 		t.Fatalf("update: %d %q %q", r.code, r.stdout, r.stderr)
 	}
 	if text, err := os.ReadFile(accepted); err != nil || !strings.HasPrefix(string(text), `{"serial":1,`) {
@@ -160,15 +213,15 @@ func TestRun(t *testing.T) {
 		t.Fatalf("update, issuer down: %d %q", r.code, r.stderr)
 	}
 
-	toks := e.tokens(t, 6)
-	if r := runWith(t.Context(), "", e.files(toks[0])...); r.code != 0 || !strings.HasPrefix(r.stdout, "VALID: green (ed25519") ||
-		!strings.HasSuffix(r.stdout, "replay check: not-checked (one token, no -redis: nothing to check it against)\n") {
+	toks := e.tokens(t, 7)
+	if r := runWith(t.Context(), "", e.files(toks[0])...); r.code != 0 || !strings.HasPrefix(r.stdout, "VALID: green (key ") ||
+		!strings.Contains(r.stdout, "replay check: this-scanner") {
 		t.Fatalf("one token: %d %q %q", r.code, r.stdout, r.stderr)
 	}
 	// Flags after the token, from stdin.
-	r = runWith(t.Context(), toks[0]+"\n", append(e.files(), "-", "-json")...)
+	r = runWith(t.Context(), toks[6]+"\n", append(e.files(), "-", "-json")...)
 	var j map[string]any
-	if err := json.Unmarshal([]byte(r.stdout), &j); err != nil || r.code != 0 || j["replay_check"] != "not-checked" {
+	if err := json.Unmarshal([]byte(r.stdout), &j); err != nil || r.code != 0 || j["replay_check"] != "this-scanner" {
 		t.Fatalf("stdin, JSON: %d %q %v", r.code, r.stdout, err)
 	}
 	if r := runWith(t.Context(), "HT1:BAD", e.files()...); r.code != 1 || !strings.HasPrefix(r.stdout, "REFUSED: malformed") {
@@ -232,5 +285,80 @@ func TestRun(t *testing.T) {
 	if want := "scanner: the saved directory is not signed by the pinned root key in " + otherTrust; r.code != 2 ||
 		!strings.HasPrefix(r.stderr, want) || strings.Count(r.stderr, "\n") != 1 {
 		t.Fatalf("setup error: %d %q, want one line %q", r.code, r.stderr, want)
+	}
+}
+
+func TestMain(m *testing.M) {
+	if os.Getenv("SCANNER_TEST_RUN_MAIN") == "1" {
+		// The test binary as the command, for tests of separate processes.
+		main()
+	}
+	os.Exit(m.Run())
+}
+
+// process runs the command as a process of its own, with in on stdin.
+// It may be called from any goroutine.
+func process(t *testing.T, in string, args ...string) result {
+	cmd := exec.CommandContext(t.Context(), os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "SCANNER_TEST_RUN_MAIN=1")
+	cmd.Stdin = strings.NewReader(in)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Error(err)
+		code = -1
+	}
+	return result{code: code, stdout: out.String(), stderr: errOut.String()}
+}
+
+// TestOneRunPerScan: a QR reader that pipes each code into its own
+// scanner process, as the README wires it: the second process refuses
+// the token that the first accepted, through the spent-token file saved
+// beside the directory, and says so; of processes started at once with
+// one token, one accepts it.
+func TestOneRunPerScan(t *testing.T) {
+	e := newEnv(t)
+	if r := runWith(t.Context(), "", append([]string{"update", "-issuer", e.url, "-accepted", filepath.Join(e.dir, "directory.accepted")}, e.files()...)...); r.code != 0 {
+		t.Fatalf("update: %d %q", r.code, r.stderr)
+	}
+	toks := e.tokens(t, 2)
+	tok := toks[0]
+	if r := process(t, tok+"\n", e.files()...); r.code != 0 || !strings.HasPrefix(r.stdout, "VALID: green") {
+		t.Fatalf("first run: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(e.dir, "spent.tokens")); err != nil {
+		t.Fatalf("no spent-token file beside the directory: %v", err)
+	}
+	r := process(t, tok+"\n", e.files()...)
+	if r.code != 1 || !strings.HasPrefix(r.stdout, "REFUSED: already used") {
+		t.Fatalf("second run: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	results := make(chan result, 4)
+	for range cap(results) {
+		go func() { results <- process(t, toks[1]+"\n", e.files()...) }()
+	}
+	valid := 0
+	for range cap(results) {
+		if r := <-results; r.code == 0 {
+			valid++
+		} else if !strings.HasPrefix(r.stdout, "REFUSED: already used") {
+			t.Errorf("concurrent run: %d %q %q", r.code, r.stdout, r.stderr)
+		}
+	}
+	if valid != 1 {
+		t.Errorf("%d of %d concurrent processes accepted one token, want 1", valid, cap(results))
+	}
+	// A damaged file stops the scanner with a setup error.
+	spent := filepath.Join(e.dir, "spent.tokens")
+	data, _ := os.ReadFile(spent)
+	data[len(data)-1] ^= 1
+	os.WriteFile(spent, data, 0o600)
+	r = runWith(t.Context(), tok+"\n", e.files()...)
+	if r.code != 2 || !strings.HasPrefix(r.stderr, "scanner: -spent: spent-token file damaged: "+spent) {
+		t.Fatalf("damaged file: %d %q", r.code, r.stderr)
 	}
 }

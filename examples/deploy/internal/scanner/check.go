@@ -62,6 +62,9 @@ func (e *malformedInput) Unwrap() []error {
 // errSeenHere refuses a token this scanner accepted before.
 var errSeenHere = fmt.Errorf("%w (by this scanner)", verify.ErrReplayed)
 
+// byteOrderMark is U+FEFF in UTF-8.
+const byteOrderMark = "\uFEFF"
+
 // newItem makes the item for one line or argument: the token in its text
 // form, base64url converted.
 func newItem(line int, s string) item {
@@ -74,7 +77,9 @@ func newItem(line int, s string) item {
 // otherwise. Only base64url is decoded here; a text form is decoded by
 // the batch itself.
 func textForm(s string) (string, error) {
-	s = strings.TrimSpace(s)
+	// A byte-order mark, which some editors write at the start of a
+	// UTF-8 file, is not part of the token.
+	s = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(s), byteOrderMark))
 	if len(s) > MaxInput {
 		return "", &malformedInput{why: "input longer than any token"}
 	}
@@ -83,7 +88,12 @@ func textForm(s string) (string, error) {
 	}
 	t, err := token.ParseBase64(s)
 	if err != nil {
-		return "", &malformedInput{why: "neither the " + token.TextPrefix + " text form nor the base64url form of a token", err: err}
+		why := "neither the " + token.TextPrefix + " text form nor the base64url form of a token"
+		if strings.ContainsAny(s, "./\\") {
+			// Neither form has these characters; file names do.
+			why = "a file name? To verify a file of tokens, use -batch FILE"
+		}
+		return "", &malformedInput{why: why, err: err}
 	}
 	text, err := t.MarshalText()
 	if err != nil {

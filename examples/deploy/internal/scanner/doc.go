@@ -5,6 +5,12 @@
 // stream of scans at a gate ([Scanner.Gate]), and prints one answer per
 // token, as text or as JSON.
 //
+// In text, every line fits in 80 columns ([Width]): a VALID answer puts
+// its replay check on a second line, and a longer answer or message
+// continues on lines indented by two spaces, so that each answer starts
+// on a line that does not start with a space. JSON answers are one line
+// each.
+//
 // # Replay check
 //
 // Every answer says how its token was checked against earlier use, with
@@ -14,15 +20,22 @@
 //   - spent-store: checked against the spent-token store that the
 //     scanners of a venue share (Config.Redis): the token had not been
 //     accepted at any of them.
-//   - this-scanner: checked against the tokens this scanner process saw:
-//     with no shared store, or with the shared store unreachable and
-//     Config.FailOpen set. A token is refused the second time this
-//     process sees it, but another scanner, or this one after a restart,
-//     would accept it again.
+//   - this-scanner: checked against the tokens this scanner accepted:
+//     with no shared store, in its spent-token file (Config.SpentFile),
+//     which keeps them across runs and for every scanner process of the
+//     machine, or without one in this process's memory; or, with the
+//     shared store unreachable and Config.FailOpen set, in this
+//     process's memory. A token is refused the second time this scanner
+//     sees it, but another scanner would accept it again.
 //   - not-checked: no replay check at all. Only a scanner made with
 //     Config.Single (one token per run, as "scanner TOKEN") says it,
-//     when it has no shared store or the store is unreachable under
-//     Config.FailOpen: one run has seen no other token.
+//     when it has neither a spent-token file nor a reachable shared
+//     store (unreachable under Config.FailOpen): one run has seen no
+//     other token.
+//
+// The spent-token file is appended to, one checksummed record per token,
+// under a lock of its own, and rewritten without the tokens that expired
+// (plus the skew) once they are the most: see spentfile.go.
 //
 // A refused token carries the word of the check that refused it (reason
 // "replayed", "store_unavailable", "store_error" or "store_full"), and

@@ -53,7 +53,7 @@ func (g *gateRun) write(lines ...string) {
 
 func (g *gateRun) read() string {
 	g.t.Helper()
-	line, err := g.out.ReadString('\n')
+	line, err := readAnswer(g.out)
 	if err != nil {
 		g.t.Fatalf("reading the gate's answer: %v (%q)", err, line)
 	}
@@ -237,7 +237,7 @@ func TestGateFollow(t *testing.T) {
 	answers := bufio.NewReader(outR)
 	read := func(want string) {
 		t.Helper()
-		ans, err := answers.ReadString('\n')
+		ans, err := readAnswer(answers)
 		if err != nil || !strings.HasPrefix(ans, want) {
 			t.Fatalf("answer %q %v, want %q", ans, err, want)
 		}

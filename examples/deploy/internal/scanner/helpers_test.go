@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/statustoken/statustoken/examples/deploy/internal/redistest"
@@ -173,7 +174,19 @@ func scan(t *testing.T, s *Scanner, input string) (bool, string) {
 	if err != nil {
 		t.Fatalf("Scan: %v", err)
 	}
-	return valid, out.String()
+	return valid, unwrap(t, out.String())
+}
+
+// unwrap checks that every line of text answers fits in Width columns
+// (JSON lines need not) and joins each answer's lines into one.
+func unwrap(t *testing.T, out string) string {
+	t.Helper()
+	for _, l := range strings.Split(out, "\n") {
+		if n := utf8.RuneCountInString(l); n > Width && !strings.HasPrefix(l, "{") {
+			t.Errorf("line of %d columns: %q", n, l)
+		}
+	}
+	return strings.ReplaceAll(out, "\n  ", " ")
 }
 
 // batch runs Batch on the lines and returns its output.
@@ -184,7 +197,22 @@ func batch(t *testing.T, s *Scanner, lines ...string) (Summary, string) {
 	if err != nil {
 		t.Fatalf("Batch: %v", err)
 	}
-	return sum, out.String()
+	return sum, unwrap(t, out.String())
+}
+
+// readAnswer reads one answer of a gate: a line, and the lines that
+// continue it (indented), written with it.
+func readAnswer(r *bufio.Reader) (string, error) {
+	ans, err := r.ReadString('\n')
+	for err == nil && r.Buffered() > 0 {
+		if b, _ := r.Peek(1); b[0] != ' ' {
+			break
+		}
+		var more string
+		more, err = r.ReadString('\n')
+		ans = strings.TrimSuffix(ans, "\n") + " " + strings.TrimPrefix(more, "  ")
+	}
+	return ans, err
 }
 
 // jsonLines parses JSON Lines.

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/statustoken/statustoken/examples/deploy/redisstore"
@@ -58,12 +60,54 @@ func (s *Scanner) print(w io.Writer, o *outcome) error {
 		prefix = fmt.Sprintf("line %d: ", o.line)
 	}
 	if !o.valid() {
-		_, err := fmt.Fprintf(w, "%sREFUSED: %s\n", prefix, s.message(o))
+		_, err := io.WriteString(w, Wrap(prefix+"REFUSED: "+s.message(o)))
 		return err
 	}
-	_, err := fmt.Fprintf(w, "%sVALID: %s (%s, key %s, valid until %s); replay check: %s\n", prefix,
-		o.res.StatusName, o.res.Suite, o.res.KeyID, o.res.Expiry.UTC().Format(timeLayout), s.replayText(o))
+	// The replay check starts a line of its own; the suite is in JSON.
+	_, err := io.WriteString(w, Wrap(fmt.Sprintf("%sVALID: %s (key %s, until %s);", prefix,
+		o.res.StatusName, o.res.KeyID, o.res.Expiry.UTC().Format(timeLayout)))+
+		Wrap("  replay check: "+s.replayText(o)))
 	return err
+}
+
+// Width is the number of columns that the text answers, messages and
+// help fit in.
+const Width = 80
+
+// Wrap breaks a one-line message at spaces into lines of at most Width
+// columns, each ending in a newline, the lines after the first indented
+// by two spaces: a program that reads the answers line by line finds each
+// one's start at a line that does not start with a space. A word longer
+// than a line is left whole.
+func Wrap(msg string) string {
+	if rest, ok := strings.CutPrefix(msg, "  "); ok {
+		return WrapIndent(rest, "  ", "  ")
+	}
+	return WrapIndent(msg, "", "  ")
+}
+
+// WrapIndent breaks msg as Wrap does, starting the first line with
+// first and the others with rest.
+func WrapIndent(msg, first, rest string) string {
+	var b strings.Builder
+	b.WriteString(first)
+	col := utf8.RuneCountInString(first)
+	for i, word := range strings.Split(msg, " ") {
+		n := utf8.RuneCountInString(word)
+		switch {
+		case i == 0:
+		case col+1+n > Width:
+			b.WriteString("\n" + rest)
+			col = utf8.RuneCountInString(rest)
+		default:
+			b.WriteByte(' ')
+			col++
+		}
+		b.WriteString(word)
+		col += n
+	}
+	b.WriteByte('\n')
+	return b.String()
 }
 
 // replayText is the replay check word of a valid token, with what it
@@ -73,11 +117,11 @@ func (s *Scanner) replayText(o *outcome) string {
 	case o.replay == ReplaySpentStore:
 		return ReplaySpentStore
 	case o.storeDown:
-		return o.replay + " (spent-token store unavailable, accepted because of -fail-open)"
+		return o.replay + " (store unavailable; accepted by -fail-open)"
 	case o.replay == ReplayThisScanner:
-		return ReplayThisScanner + " (no -redis: only a second use at this scanner is refused)"
+		return ReplayThisScanner + " (no -redis: a second use here is refused)"
 	}
-	return ReplayNotChecked + " (one token, no -redis: nothing to check it against)"
+	return ReplayNotChecked + " (one token, no -redis: nothing to check)"
 }
 
 // reason is the JSON reason of a refusal.
@@ -149,8 +193,11 @@ func (s *Scanner) message(o *outcome) string {
 	case "randomness":
 		return "the scanner's random source failed, so no token of this batch was accepted: scan again"
 	case "store_unavailable":
-		return fmt.Sprintf("spent-token store unavailable (%s), so the token is refused (fail closed; -fail-open would accept it)", s.storeCause(err))
+		return fmt.Sprintf("fail closed: the spent-token store is unavailable (%s); -fail-open would accept the token", s.storeCause(err))
 	case "store_full":
+		if s.spent != nil {
+			return "this scanner's spent-token file is full, so the token is refused: use -redis"
+		}
 		return "this scanner's memory of used tokens is full, so the token is refused: use -redis, or restart the scanner"
 	}
 	var re redis.Error

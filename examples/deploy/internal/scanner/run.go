@@ -14,6 +14,10 @@ import (
 // ErrNoToken is returned by Scan for an input with no token in it.
 var ErrNoToken = errors.New("no token: give one as an argument or on stdin")
 
+// ErrUTF16 is returned by Batch and Gate for input that starts with a
+// UTF-16 byte-order mark: tokens are ASCII, one a line.
+var ErrUTF16 = errors.New("UTF-16 text (it starts with a UTF-16 byte-order mark): save it as UTF-8 or ASCII")
+
 // Scan verifies one token, in text form or base64url, ignoring
 // surrounding whitespace, and prints its answer to w. It reports whether
 // the token is valid; the error is ErrNoToken for an empty input, or a
@@ -62,7 +66,7 @@ func (s *Scanner) Batch(ctx context.Context, r io.Reader, name string, w io.Writ
 		}
 	}
 	if err != io.EOF {
-		return sum, fmt.Errorf("reading %s: %v", name, err)
+		return sum, fmt.Errorf("reading %s: %w", name, err)
 	}
 	if !s.cfg.JSON && sum.Valid+sum.Refused > 0 {
 		fmt.Fprintln(bw, sum)
@@ -128,7 +132,7 @@ func (s *Scanner) Gate(ctx context.Context, r io.Reader, w io.Writer) (Summary, 
 			if !ok {
 				select {
 				case err := <-readErr:
-					return sum, fmt.Errorf("reading the gate's input: %v", err)
+					return sum, fmt.Errorf("reading the gate's input: %w", err)
 				default:
 					return sum, nil
 				}
@@ -170,6 +174,12 @@ func newLineReader(r io.Reader) *lineReader {
 // next returns the next token's item, or the read error (io.EOF at the
 // end).
 func (l *lineReader) next() (item, error) {
+	if l.n == 0 {
+		// UTF-16 text would be read as lines of garbage: say what it is.
+		if b, _ := l.r.Peek(2); string(b) == "\xff\xfe" || string(b) == "\xfe\xff" {
+			return item{}, ErrUTF16
+		}
+	}
 	for {
 		b, err := l.r.ReadSlice('\n')
 		if err == bufio.ErrBufferFull {

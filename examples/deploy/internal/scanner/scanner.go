@@ -61,9 +61,16 @@ type Config struct {
 	Skew time.Duration
 	// JSON prints one JSON object per token (JSON Lines) instead of text.
 	JSON bool
+	// SpentFile is the local spent-token file, used when Redis is empty:
+	// it remembers the tokens accepted across the scanner's restarts, for
+	// every scanner process of the machine that uses it. None when empty.
+	// With Redis, the spends whose answer was lost and that are still to
+	// release when the scanner closes are kept for the next run in a file
+	// named like it with ".lost" added.
+	SpentFile string
 	// Single says that the scanner verifies one token and exits: it keeps
-	// no local store, and says not-checked when no shared store checked
-	// the token.
+	// no store in memory, and says not-checked when neither a shared
+	// store nor a spent-token file checked the token.
 	Single bool
 	// SpentLimit bounds the tokens the local store remembers;
 	// verify.DefaultSpentLimit when zero.
@@ -86,11 +93,17 @@ type Scanner struct {
 	redis *redisstore.Store
 	watch *watchedStore
 	// local remembers every token this process accepted; nil for a
-	// Single scanner. Without Redis it is the verifier's store; with
-	// Redis, tokens are recorded in it after the batch.
+	// Single scanner, or with a spent-token file. Without Redis it is the
+	// verifier's store; with Redis, tokens are recorded in it after the
+	// batch.
 	local *verify.MemoryStore
+	// spent is the spent-token file, the verifier's store when there is
+	// no Redis; nil without one.
+	spent *spentFile
 	skew  time.Duration // the effective skew
-	log   *slog.Logger
+	// closed is set by Close.
+	closed bool
+	log    *slog.Logger
 
 	// Buffers reused from batch to batch.
 	texts   []string
@@ -105,9 +118,14 @@ type Scanner struct {
 
 // SetupError is an error in the scanner's configuration or files, as
 // opposed to a refused token: the command exits with status 2.
-type SetupError struct{ msg string }
+type SetupError struct {
+	msg string
+	err error // the cause, if it is worth testing with errors.Is
+}
 
 func (e *SetupError) Error() string { return e.msg }
+
+func (e *SetupError) Unwrap() error { return e.err }
 
 func setupErr(format string, args ...any) error {
 	return &SetupError{msg: fmt.Sprintf(format, args...)}
@@ -163,7 +181,18 @@ func New(cfg Config) (*Scanner, error) {
 		skew = -1
 	}
 	opts := &verify.Options{Now: cfg.Now, Skew: skew, SpentFailOpen: cfg.FailOpen}
-	if !cfg.Single {
+	switch {
+	case cfg.Redis == "" && cfg.SpentFile != "":
+		s.spent, err = openSpentFile(cfg.SpentFile, cfg.SpentLimit, cfg.Now)
+		if err != nil {
+			msg := fmt.Sprintf("-spent: %v", err)
+			if !errors.Is(err, ErrSpentFileDamaged) {
+				msg += ": give -spent FILE in a folder this scanner may write, or -redis"
+			}
+			return nil, &SetupError{msg: msg, err: err}
+		}
+		opts.Spent = s.spent
+	case !cfg.Single:
 		s.local = verify.NewMemoryStore(cfg.SpentLimit, cfg.Now)
 		opts.Spent = s.local
 	}
@@ -177,25 +206,47 @@ func New(cfg Config) (*Scanner, error) {
 			return nil, setupErr("-redis: %v", err)
 		}
 		s.watch = &watchedStore{s: s.redis}
+		if cfg.SpentFile != "" {
+			// The spends that an earlier run could not release.
+			lost, err := takeLost(cfg.SpentFile)
+			if err != nil {
+				// Redis holds the spent tokens; this is only a courtesy.
+				s.log.Warn(fmt.Sprintf("the spends an earlier run could not release are not released: %v", err))
+			}
+			s.redis.Restore(lost)
+		}
 		// One deadline for all the store calls of a batch: a hung store
 		// costs a batch one timeout, not one per token.
 		opts.Spent, opts.SpentTimeout = s.watch, cfg.RedisTimeout
 	}
 	s.v, err = verify.New(pub, trust, opts)
 	if err != nil {
-		if s.redis != nil {
-			s.redis.Close()
-		}
+		s.Close()
 		return nil, explainLoad(err, trust, pub, "the saved directory", cfg.TrustFile, cfg.DirectoryFile)
 	}
 	s.batch = s.v.NewBatch()
 	return s, nil
 }
 
-// Close closes the connection to the shared store.
+// Close closes the connection to the shared store, or the spent-token
+// file.
 func (s *Scanner) Close() error {
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	if s.spent != nil {
+		return s.spent.Close()
+	}
 	if s.redis != nil {
-		return s.redis.Close()
+		err := s.redis.Close()
+		if s.cfg.SpentFile != "" {
+			// For the next run to release.
+			if kerr := keepLost(s.cfg.SpentFile, s.redis.Lost()); err == nil {
+				err = kerr
+			}
+		}
+		return err
 	}
 	return nil
 }
@@ -275,6 +326,10 @@ func (w *watchedStore) Spend(ctx context.Context, id token.KeyID, nonce token.No
 	}
 	return err
 }
+
+// Release passes a release on to the shared store: the verifier refused
+// a token whose spend may have landed.
+func (w *watchedStore) Release(id token.KeyID, nonce token.Nonce) { w.s.Release(id, nonce) }
 
 // take returns the error remembered and forgets it.
 func (w *watchedStore) take() error {

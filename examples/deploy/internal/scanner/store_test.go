@@ -58,7 +58,7 @@ func TestHungStore(t *testing.T) {
 					if failOpen && strings.Count(out.String(), `"replay_check":"this-scanner"`) != n {
 						t.Errorf("fail open, not this-scanner:\n%s", out.String())
 					}
-					if !failOpen && !strings.Contains(out.String(), `"error":"spent-token store unavailable (Redis at `+addr+`: no answer within 300ms), so the token is refused`) {
+					if !failOpen && !strings.Contains(out.String(), `"error":"fail closed: the spent-token store is unavailable (Redis at `+addr+`: no answer within 300ms); -fail-open would accept the token"`) {
 						t.Errorf("fail closed, refusal:\n%s", out.String())
 					}
 					warn := "level=WARN msg=\"spent-token store timed out (Redis at " + addr + ": no answer within 300ms): "
@@ -156,7 +156,7 @@ func TestNeverTwice(t *testing.T) {
 	}
 	srv2.Stop()
 	_, out := batch(t, s, toks[2], toks[0], toks[1])
-	if !strings.HasPrefix(out, "line 1: VALID: green") || !strings.Contains(out, "replay check: this-scanner (spent-token store unavailable, accepted because of -fail-open)") ||
+	if !strings.HasPrefix(out, "line 1: VALID: green") || !strings.Contains(out, "replay check: this-scanner (store unavailable; accepted by -fail-open)") ||
 		strings.Count(out, "REFUSED: already used: this scanner saw this token before (replay check: this-scanner)") != 2 {
 		t.Fatalf("Redis down after accepting: %q", out)
 	}
@@ -180,12 +180,12 @@ func TestReplayWords(t *testing.T) {
 		singleT, batcT string // the text after "replay check: "
 	}{
 		{"no store", "", ReplayNotChecked, ReplayThisScanner,
-			"not-checked (one token, no -redis: nothing to check it against)",
-			"this-scanner (no -redis: only a second use at this scanner is refused)"},
+			"not-checked (one token, no -redis: nothing to check)",
+			"this-scanner (no -redis: a second use here is refused)"},
 		{"redis", srv.Addr, ReplaySpentStore, ReplaySpentStore, "spent-store", "spent-store"},
 		{"redis down, fail open", down.Addr, ReplayNotChecked, ReplayThisScanner,
-			"not-checked (spent-token store unavailable, accepted because of -fail-open)",
-			"this-scanner (spent-token store unavailable, accepted because of -fail-open)"},
+			"not-checked (store unavailable; accepted by -fail-open)",
+			"this-scanner (store unavailable; accepted by -fail-open)"},
 	} {
 		for _, json := range []bool{false, true} {
 			for _, single := range []bool{true, false} {
