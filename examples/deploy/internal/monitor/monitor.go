@@ -2,15 +2,41 @@
 // checks the log's latest checkpoint under the pinned trust policy and
 // against the one it verified before, then every directory version the
 // log records, against its archive, the root key, the directory rules and
-// the public rules across versions.
+// the public rules across versions. When a verified version publishes a
+// decision policy, it also replays the decision log that the version
+// names and counts its records (DESIGN.md, section 11).
 //
 // The issuer serves, under its base URL:
 //
-//	/log/checkpoint                 the latest checkpoint, cosigned by witnesses
-//	/log/tile/<L>/<N>[.p/<W>]       hash tiles (c2sp.org/tlog-tiles)
-//	/log/tile/entries/<N>[.p/<W>]   entry bundles of directory records
-//	/log/directory/<serial>         the exact bytes of a published directory
-//	/log/directory/<serial>.sig     its detached root signature
+//	/log/checkpoint                       the latest checkpoint, cosigned by witnesses
+//	/log/tile/<L>/<N>[.p/<W>]             hash tiles (c2sp.org/tlog-tiles)
+//	/log/tile/entries/<N>[.p/<W>]         entry bundles of directory records
+//	/log/directory/<serial>               the exact bytes of a published directory
+//	/log/directory/<serial>.sig           its detached root signature
+//	/decisions/checkpoint                 the decision log's checkpoint
+//	/decisions/tile/...                   its tiles and entry bundles of decision records
+//
+// # Decision tallies
+//
+// The decision log's checkpoint must be signed by the decision log key
+// of the newest verified version with a decision policy, cosigned by a
+// quorum of the trust policy's witnesses, and extend the one verified
+// before. Each record (token.DecisionRecord) is counted in the tally of
+// its epoch by (outcome, reason, evidence presented or not), named as
+// the directory in force names them; the tallies are kept in the State,
+// so each run adds only the new records. The policy in force in an epoch
+// is every reason that a verified version listing keys for that epoch
+// publishes. A record is an alarm when no verified version with a
+// decision policy lists keys for its epoch, when its reason is not in
+// that epoch's policy or cannot lead to its outcome, or when every
+// listing of its reason for that outcome requires evidence and the
+// record says none was presented. A decision checkpoint that is missing,
+// not signed and cosigned so, or does not extend the one before is an
+// alarm; one older than the trust policy's max-age is a warning (a quiet
+// log may not be cosigned again, but wallets cannot prove new decisions
+// in it). The tallies count what the issuer logged: a decision it never
+// logged is missing from them, and only the holder of its receipt can
+// show it (token.CheckAppeal).
 //
 // Findings are alarms (lines "ALARM: ..."), which a deployment must act
 // on, or warnings ("WARNING: ..."), which may be legitimate but are worth
@@ -110,6 +136,9 @@ type Report struct {
 	Findings []Finding       `json:"findings"`
 	Alarms   int             `json:"alarms"`
 	Warnings int             `json:"warnings"`
+	// Decisions is the replay of the decision log, nil when no verified
+	// directory version names one.
+	Decisions *DecisionReport `json:"decisions,omitempty"`
 	// Error is the error Run returned, if any.
 	Error string `json:"error,omitempty"`
 	// State is what the next Run continues from: the Config's state if
@@ -185,9 +214,12 @@ const (
 type Finding struct {
 	Level Level `json:"level"`
 	// Index and Serial locate the record, if the finding is about one.
-	Index   *int64  `json:"index,omitempty"`
-	Serial  *uint64 `json:"serial,omitempty"`
-	Message string  `json:"message"`
+	Index  *int64  `json:"index,omitempty"`
+	Serial *uint64 `json:"serial,omitempty"`
+	// Decision locates the decision log's record, if the finding is
+	// about one.
+	Decision *int64 `json:"decision,omitempty"`
+	Message  string `json:"message"`
 }
 
 // String returns the finding's text line, "ALARM: ..." or "WARNING: ...".
@@ -200,6 +232,8 @@ func (f Finding) String() string {
 		fmt.Fprintf(&b, "record %d (serial %d): ", *f.Index, *f.Serial)
 	case f.Index != nil:
 		fmt.Fprintf(&b, "record %d: ", *f.Index)
+	case f.Decision != nil:
+		fmt.Fprintf(&b, "decision record %d: ", *f.Decision)
 	}
 	b.WriteString(f.Message)
 	return b.String()
@@ -217,7 +251,15 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The decision log's checkpoint is fetched before the directory
+	// log's: every directory an honest decision cites was logged before
+	// the decision, so the audit of the directory log that follows knows
+	// the policy of every epoch the checkpoint's records may name.
+	decisions, decErr := m.dec.get(ctx, "checkpoint", token.MaxProofSize)
 	err = m.run(ctx)
+	if err == nil && m.report.State == m.st {
+		err = m.decisions(ctx, decisions, decErr)
+	}
 	if err != nil {
 		m.report.Error = err.Error()
 	}
@@ -235,7 +277,11 @@ type monitor struct {
 	log    *slog.Logger
 	now    func() time.Time
 	f      *fetcher
+	dec    *fetcher
 	report *Report
+	// decFindings counts the findings about decision records reported
+	// in this run, up to maxDecisionFindings.
+	decFindings int
 	// prev is the state's checkpoint, nil for a first run.
 	prev     *token.Checkpoint
 	prevTree tlog.Tree
@@ -268,6 +314,7 @@ func newMonitor(cfg Config, out io.Writer) (*monitor, error) {
 		hc = &http.Client{Timeout: DefaultTimeout}
 	}
 	m.f = &fetcher{base: u.String() + "/log/", hc: hc}
+	m.dec = &fetcher{base: u.String() + "/decisions/", hc: hc}
 	if cfg.State != nil {
 		if err := cfg.State.check(); err != nil {
 			return nil, fmt.Errorf("monitor: %v", err)
@@ -336,7 +383,11 @@ func newestCosignature(c *token.Checkpoint) time.Time {
 // finding records a finding and, in text mode, prints it unless the
 // caller prints it later with its record (deferred).
 func (m *monitor) finding(level Level, index *int64, serial *uint64, deferred bool, format string, args ...any) {
-	f := Finding{Level: level, Index: index, Serial: serial, Message: fmt.Sprintf(format, args...)}
+	m.add(Finding{Level: level, Index: index, Serial: serial, Message: fmt.Sprintf(format, args...)}, deferred)
+}
+
+func (m *monitor) add(f Finding, deferred bool) {
+	level := f.Level
 	m.report.Findings = append(m.report.Findings, f)
 	if level == Alarm {
 		m.report.Alarms++
@@ -407,7 +458,7 @@ func (m *monitor) run(ctx context.Context) error {
 
 	if m.prev != nil {
 		cr.PreviousSize = m.prevTree.N
-		ok, err := m.consistent(ctx, tree)
+		ok, err := m.consistent(ctx, m.f, "log", m.prevTree, tree)
 		if err != nil || !ok {
 			return err
 		}
@@ -449,13 +500,17 @@ func (m *monitor) run(ctx context.Context) error {
 	return nil
 }
 
-// consistent checks that tree extends the previous checkpoint's tree,
+// consistent checks that tree extends prev, the tree of the checkpoint
+// verified before of the log that f reads ("log" or "decisions"),
 // recomputing the previous root hash from the tiles of tree (each of
 // which the tlog hash reader checks against tree's root hash).
-func (m *monitor) consistent(ctx context.Context, tree tlog.Tree) (bool, error) {
-	prev := m.prevTree
+func (m *monitor) consistent(ctx context.Context, f *fetcher, name string, prev, tree tlog.Tree) (bool, error) {
+	where := "checkpoint"
+	if name != "log" {
+		where = name + " checkpoint"
+	}
 	inconsistent := func(format string, args ...any) {
-		m.finding(Alarm, nil, nil, false, "checkpoint: inconsistent with the checkpoint verified before (%s, root hash %s): "+format,
+		m.finding(Alarm, nil, nil, false, where+": inconsistent with the checkpoint verified before (%s, root hash %s): "+format,
 			append([]any{plural(prev.N, "record"), base64.StdEncoding.EncodeToString(prev.Hash[:])}, args...)...)
 	}
 	switch {
@@ -466,18 +521,18 @@ func (m *monitor) consistent(ctx context.Context, tree tlog.Tree) (bool, error) 
 		inconsistent("another tree of the same size: the log was rewritten or forked")
 		return false, nil
 	case tree.N == prev.N:
-		m.printf("log: the same tree as the checkpoint verified before\n")
+		m.printf("%s: the same tree as the checkpoint verified before\n", name)
 		return true, nil
 	}
-	h, err := tlog.TreeHash(prev.N, torchwood.TileHashReaderWithContext(ctx, tree, m.f))
+	h, err := tlog.TreeHash(prev.N, torchwood.TileHashReaderWithContext(ctx, tree, f))
 	if err != nil {
-		return false, m.tileFailure(ctx, "checkpoint", err)
+		return false, m.tileFailure(ctx, where, err)
 	}
 	if h != prev.Hash {
 		inconsistent("its first %s hash to %s: the log was rewritten or forked", plural(prev.N, "record"), base64.StdEncoding.EncodeToString(h[:]))
 		return false, nil
 	}
-	m.printf("log: extends the checkpoint of %s verified before (checked against the tiles)\n", plural(prev.N, "record"))
+	m.printf("%s: extends the checkpoint of %s verified before (checked against the tiles)\n", name, plural(prev.N, "record"))
 	return true, nil
 }
 

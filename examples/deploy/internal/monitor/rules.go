@@ -1,6 +1,7 @@
 package monitor
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strconv"
@@ -94,6 +95,29 @@ func (m *monitor) apply(v *VersionReport, d *token.Directory) {
 		v.Withdrawn = append(v.Withdrawn, kr)
 	}
 	m.st.Directory = &DirectoryState{Serial: d.Serial, EpochLength: d.EpochLength, Statuses: d.Statuses}
+	if d.HasDecisions() {
+		m.st.DecisionLog = d.DecisionLog
+		for i := range d.Keys {
+			m.addPolicy(d.Keys[i].NotBefore, d.Reasons)
+		}
+	}
+}
+
+// addPolicy adds reasons to the decision policy in force in the epoch
+// starting at epoch: each reason not already listed there as it is.
+func (m *monitor) addPolicy(epoch uint32, reasons []token.Reason) {
+	i, found := slices.BinarySearchFunc(m.st.Policies, epoch, func(p *EpochPolicy, e uint32) int { return cmp.Compare(p.Epoch, e) })
+	if !found {
+		m.st.Policies = slices.Insert(m.st.Policies, i, &EpochPolicy{Epoch: epoch})
+	}
+	p := m.st.Policies[i]
+	for _, r := range reasons {
+		if !slices.ContainsFunc(p.Reasons, func(q token.Reason) bool {
+			return q.Code == r.Code && q.Text == r.Text && q.EvidenceRequired == r.EvidenceRequired && slices.Equal(q.Outcomes, r.Outcomes)
+		}) {
+			p.Reasons = append(p.Reasons, r)
+		}
+	}
 }
 
 // checkStatuses raises an alarm for each status of d that renames a code

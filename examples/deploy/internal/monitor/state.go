@@ -45,6 +45,60 @@ type State struct {
 	Slots map[string]token.KeyID `json:"slots,omitempty"`
 	// Alarms counts the alarms of every Run that led to this state.
 	Alarms int `json:"alarms"`
+	// DecisionLog is the decision log's verifier key that the newest
+	// verified version with a decision policy names, empty before one.
+	DecisionLog string `json:"decision_log,omitempty"`
+	// Policies are the decision policies in force, one per epoch that a
+	// verified version with a decision policy lists keys for, in order
+	// of epoch.
+	Policies []*EpochPolicy `json:"policies,omitempty"`
+	// Decisions is the replay of the decision log, nil before the first.
+	Decisions *DecisionState `json:"decisions,omitempty"`
+}
+
+// EpochPolicy is the decision policy in force in one epoch: every
+// distinct reason that a verified version listing keys for the epoch
+// publishes, in the order first seen (a code whose text or outcomes a
+// later version changed is listed once for each).
+type EpochPolicy struct {
+	// Epoch is the epoch's start in Unix seconds, as decision records
+	// carry it.
+	Epoch   uint32         `json:"epoch"`
+	Reasons []token.Reason `json:"reasons"`
+}
+
+// DecisionState is how far the decision log was replayed, and the
+// tallies so far.
+type DecisionState struct {
+	// Log is the decision log's verifier key.
+	Log string `json:"log"`
+	// Checkpoint is the signed checkpoint note last verified, empty
+	// before the first.
+	Checkpoint string `json:"checkpoint,omitempty"`
+	// Next is the index of the first record not yet counted.
+	Next int64 `json:"next"`
+	// Tallies are the counts per epoch, in order of epoch.
+	Tallies []*EpochTally `json:"tallies,omitempty"`
+}
+
+// EpochTally counts the decision records of one epoch.
+type EpochTally struct {
+	Epoch uint32 `json:"epoch"`
+	// Counts are the records by (outcome, reason, evidence), for the
+	// reasons of the epoch's policy and the outcomes it may name.
+	Counts []*Count `json:"counts"`
+	// Unlisted counts the records of the epoch with a reason outside its
+	// policy or an outcome that is no status (each raised an alarm).
+	Unlisted int64 `json:"unlisted,omitempty"`
+}
+
+// Count is the number of decision records with one outcome, reason and
+// evidence flag.
+type Count struct {
+	Outcome  token.Outcome `json:"outcome"`
+	Reason   uint16        `json:"reason"`
+	Evidence bool          `json:"evidence"`
+	N        int64         `json:"n"`
 }
 
 // DirectoryState is what the rules remember of a verified version.
@@ -136,6 +190,26 @@ func (s *State) check() error {
 	for slot, id := range s.Slots {
 		if k := ids[id]; k == nil || k.slot() != slot {
 			return bad("slot %q names key %v, not one of its keys", slot, id)
+		}
+	}
+	for i, p := range s.Policies {
+		if p == nil || (i > 0 && s.Policies[i-1].Epoch >= p.Epoch) {
+			return bad("decision policies not in order of epoch")
+		}
+	}
+	if ds := s.Decisions; ds != nil {
+		if ds.Log == "" || ds.Next < 0 {
+			return bad("decision log replay without a log or with a negative count")
+		}
+		for i, t := range ds.Tallies {
+			if t == nil || (i > 0 && ds.Tallies[i-1].Epoch >= t.Epoch) || t.Unlisted < 0 {
+				return bad("decision tallies not in order of epoch")
+			}
+			for _, c := range t.Counts {
+				if c == nil || c.N < 0 {
+					return bad("a negative decision count")
+				}
+			}
 		}
 	}
 	return nil

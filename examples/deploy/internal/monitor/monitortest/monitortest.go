@@ -26,8 +26,21 @@ import (
 	"golang.org/x/mod/sumdb/note"
 )
 
-// Origin is the log's origin line.
-const Origin = "example.org/health/directory"
+// Origin is the log's origin line, and DecisionOrigin the decision
+// log's.
+const (
+	Origin         = "example.org/health/directory"
+	DecisionOrigin = "example.org/health/decisions"
+)
+
+// Reasons is the decision policy of NewWithDecisions: a test result
+// (evidence required) leads to either status; "no test on record" and
+// "administrative" lead to a refusal.
+var Reasons = []token.Reason{
+	{Code: 1, Text: "test result", Outcomes: []token.Outcome{1, 2}, EvidenceRequired: true},
+	{Code: 2, Text: "no test on record", Outcomes: []token.Outcome{token.Refused}},
+	{Code: 3, Text: "administrative", Outcomes: []token.Outcome{token.Refused}},
+}
 
 // Statuses are the issuer's statuses.
 var Statuses = []token.StatusName{{Code: 1, Name: "negative"}, {Code: 2, Name: "positive"}}
@@ -54,27 +67,184 @@ type Deployment struct {
 	Trust     *token.Trust
 	Server    *httptest.Server
 
+	// DecisionLogKey is the decision log's note signer key, empty
+	// without a decision policy.
+	DecisionLogKey string
+
 	mu         sync.Mutex
 	checkpoint []byte
 	dirs, sigs map[uint64][]byte
 	intercept  func(w http.ResponseWriter, r *http.Request) bool
+	decisions  *logtree.Tree
+	decSigner  note.Signer
+	decCheck   []byte
 }
 
 // New returns a deployment with fresh keys and an empty log, whose server
 // is closed when tb ends.
 func New(tb testing.TB) *Deployment {
 	tb.Helper()
-	seed := make([]byte, issue.SeedSize)
-	rand.Read(seed)
-	p, err := issuetest.NewPublisher(issue.Config{Seed: seed, EpochLength: EpochLength, Statuses: Statuses},
-		&issuetest.Options{Origin: Origin})
+	return newDeployment(tb, issue.Config{EpochLength: EpochLength, Statuses: Statuses})
+}
+
+// NewWithDecisions returns a deployment as New does, whose issuer
+// publishes the decision policy Reasons, with a fresh decision key and
+// an empty decision log.
+func NewWithDecisions(tb testing.TB) *Deployment {
+	tb.Helper()
+	skey, vkey, err := issue.GenerateLogKey(DecisionOrigin)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	d := &Deployment{Root: p.RootKey, Seed: seed, Issuer: p.Issuer, LogKey: p.LogKey,
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	d := newDeployment(tb, issue.Config{
+		EpochLength: EpochLength, Statuses: Statuses,
+		DecisionKey: key, Reasons: Reasons, DecisionLogKey: vkey,
+	})
+	d.DecisionLogKey = skey
+	if d.decSigner, err = note.NewSigner(skey); err != nil {
+		tb.Fatal(err)
+	}
+	d.decisions = new(logtree.Tree)
+	return d
+}
+
+func newDeployment(tb testing.TB, cfg issue.Config) *Deployment {
+	tb.Helper()
+	cfg.Seed = make([]byte, issue.SeedSize)
+	rand.Read(cfg.Seed)
+	p, err := issuetest.NewPublisher(cfg, &issuetest.Options{Origin: Origin})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	d := &Deployment{Root: p.RootKey, Seed: cfg.Seed, Issuer: p.Issuer, LogKey: p.LogKey,
 		Witnesses: p.Witnesses, TrustText: p.TrustText, Trust: p.Trust}
 	d.start(tb)
 	return d
+}
+
+// Decide has the issuer decide outcome for reason at now, about a
+// random request under the directory of serial, with evidence or
+// without, and appends the decision record to the decision log (not yet
+// cosigned: see CosignDecisions). It returns the receipt.
+func (d *Deployment) Decide(tb testing.TB, now time.Time, serial uint64, outcome token.Outcome, reason uint16, evidence bool) []byte {
+	tb.Helper()
+	dec := issue.Decision{Request: make([]byte, 64), Outcome: outcome, Reason: reason, Serial: serial}
+	rand.Read(dec.Request)
+	rand.Read(dec.Commitment[:])
+	if evidence {
+		dec.Evidence = []byte("a laboratory's signed result")
+	}
+	receipt, record, err := d.Issuer.Decide(dec, now)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	d.AppendDecision(tb, record)
+	return receipt
+}
+
+// AppendDecision appends raw bytes to the decision log, whatever they
+// hold, as an issuer with log code of its own could; they are not yet
+// cosigned.
+func (d *Deployment) AppendDecision(tb testing.TB, record []byte) {
+	tb.Helper()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.decisions == nil {
+		tb.Fatal("monitortest: the deployment has no decision log")
+	}
+	if err := d.decisions.Append(record); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// ForkDecisions replaces the decision log with an empty one under the
+// same key: the log rewritten. The served checkpoint stays until
+// CosignDecisions.
+func (d *Deployment) ForkDecisions() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.decisions = new(logtree.Tree)
+}
+
+// DecisionRecord returns a decision record's bytes, whatever its fields hold.
+func DecisionRecord(epoch time.Time, outcome token.Outcome, reason uint16, evidence bool) []byte {
+	r := binary.BigEndian.AppendUint32([]byte{1}, uint32(epoch.Unix()))
+	r = append(r, byte(outcome))
+	r = binary.BigEndian.AppendUint16(r, reason)
+	e := byte(0)
+	if evidence {
+		e = 1
+	}
+	r = append(r, e)
+	c := make([]byte, 32)
+	rand.Read(c)
+	return append(r, c...)
+}
+
+// CosignDecisions makes the served decision checkpoint the decision
+// log's current one, cosigned by the first n witnesses now.
+func (d *Deployment) CosignDecisions(tb testing.TB, n int) {
+	tb.Helper()
+	d.mu.Lock()
+	checkpoint, err := d.decisions.Checkpoint(d.decSigner)
+	d.mu.Unlock()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for i := range n {
+		line, err := d.Witnesses[i].Cosign(checkpoint, time.Now())
+		if err != nil {
+			tb.Fatal(err)
+		}
+		checkpoint = append(checkpoint, line...)
+	}
+	d.mu.Lock()
+	d.decCheck = checkpoint
+	d.mu.Unlock()
+}
+
+// DecisionCheckpointOf returns the decision log's checkpoint signed by
+// the note signer key skey instead of the decision log's, cosigned by
+// the first two witnesses now.
+func (d *Deployment) DecisionCheckpointOf(tb testing.TB, skey string) []byte {
+	tb.Helper()
+	s, err := note.NewSigner(skey)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	d.mu.Lock()
+	checkpoint, err := d.decisions.Checkpoint(s)
+	d.mu.Unlock()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for i := range 2 {
+		line, err := d.Witnesses[i].Cosign(checkpoint, time.Now())
+		if err != nil {
+			tb.Fatal(err)
+		}
+		checkpoint = append(checkpoint, line...)
+	}
+	return checkpoint
+}
+
+// DecisionCheckpoint returns the served decision checkpoint.
+func (d *Deployment) DecisionCheckpoint() []byte {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.decCheck
+}
+
+// SetDecisionCheckpoint serves checkpoint as the decision log's, nil for
+// none.
+func (d *Deployment) SetDecisionCheckpoint(checkpoint []byte) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.decCheck = checkpoint
 }
 
 // Fork returns a deployment with the same keys and an empty log, on its
@@ -369,6 +539,10 @@ func (d *Deployment) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
+	if path, ok := strings.CutPrefix(r.URL.Path, "/decisions/"); ok {
+		d.serveDecisions(w, r, path)
+		return
+	}
 	path, ok := strings.CutPrefix(r.URL.Path, "/log/")
 	if !ok {
 		http.NotFound(w, r)
@@ -396,6 +570,25 @@ func (d *Deployment) serve(w http.ResponseWriter, r *http.Request) {
 		body = m[serial]
 		d.mu.Unlock()
 	}
+	if body == nil {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Write(body)
+}
+
+func (d *Deployment) serveDecisions(w http.ResponseWriter, r *http.Request, path string) {
+	d.mu.Lock()
+	var body []byte
+	switch {
+	case d.decisions == nil:
+	case path == "checkpoint":
+		body = d.decCheck
+	case strings.HasPrefix(path, "tile/"):
+		body, _ = d.decisions.Tile(path)
+	}
+	d.mu.Unlock()
 	if body == nil {
 		http.NotFound(w, r)
 		return
