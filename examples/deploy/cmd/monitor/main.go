@@ -3,15 +3,28 @@
 // extending the one verified before, and every directory version the log
 // records, against its archive, the root key, the directory rules and the
 // rules across versions (a withdrawn key never returns; a status keeps
-// its code and name; serials increase). See package internal/monitor for
-// every check.
+// its code and name; serials increase). When the directory publishes a
+// decision policy, it also replays the decision log and prints, per
+// epoch, the number of decisions by outcome, reason and evidence
+// presented or not, with an alarm for each decision that the policy in
+// force does not allow. See package internal/monitor for every check.
 //
 //	monitor -issuer URL -trust FILE [-state FILE] [-json]
+//	monitor check-appeal -trust FILE BUNDLE
 //
-// It prints each version (serial, epochs, keys) and a summary on stdout;
-// findings are lines "ALARM: ..." and "WARNING: ...". With -state it
-// continues where the last run stopped, and saves its progress there even
-// when the run is incomplete; without it, it audits the whole log.
+// It prints each version (serial, epochs, keys), the decision tallies
+// and a summary on stdout; findings are lines "ALARM: ..." and
+// "WARNING: ...". With -state it continues where the last run stopped
+// (the tallies too), and saves its progress there even when the run is
+// incomplete; without it, it audits the whole log.
+//
+// check-appeal checks an appeal bundle (token.CheckAppeal) offline with
+// the trust policy alone and prints what it proves: the issuer, the
+// outcome, the reason's text, the epoch, whether evidence was presented,
+// and the holder's statement; or what broke. A receipt that is valid but
+// not proven in the decision log is reported as NOT LOGGED: after the
+// directory's decision log delay, that is evidence against the issuer.
+// Its exit status: 0 valid, 1 not valid, 2 on a usage error.
 //
 // Exit status: 0 when the audit completed without alarm (warnings
 // allowed), 1 on any alarm or when the audit could not complete (the
@@ -48,9 +61,12 @@ func main() {
 }
 
 const usageText = `usage: monitor -issuer URL -trust FILE [-state FILE] [-json]
+       monitor check-appeal -trust FILE BUNDLE
 
-Audits the issuer's directory transparency log. Exit status: 0 clean,
-1 on any alarm or an incomplete audit, 2 on a usage error.
+Audits the issuer's directory transparency log, and its decision log if
+it publishes a decision policy (tallies per epoch by outcome, reason and
+evidence). Exit status: 0 clean, 1 on any alarm or an incomplete audit,
+2 on a usage error. "monitor check-appeal -h" describes the other form.
 
 flags:
 `
@@ -90,6 +106,9 @@ func printFlags(w io.Writer, fs *flag.FlagSet) {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "check-appeal" {
+		return checkAppeal(args[1:], stdout, stderr)
+	}
 	fl := flag.NewFlagSet("monitor", flag.ContinueOnError)
 	fl.SetOutput(stderr)
 	fl.Usage = func() {

@@ -161,6 +161,71 @@ func (d *Deployment) AppendDecision(tb testing.TB, record []byte) {
 	}
 }
 
+// Appeal has the issuer decide outcome for reason at now, about a
+// random request under the directory of serial (published with Publish
+// or Append), and returns the holder's appeal bundle with statement:
+// the receipt, the proof of its record under a new decision checkpoint
+// cosigned by two witnesses, the directory with its proof under the
+// served checkpoint, and the opening. Unless logged, the record is left
+// out of the decision log and the bundle carries the proof of the log's
+// first record instead, which must exist.
+func (d *Deployment) Appeal(tb testing.TB, now time.Time, serial uint64, outcome token.Outcome, reason uint16, evidence bool, statement string, logged bool) []byte {
+	tb.Helper()
+	op := token.Opening{Statement: []byte(statement)}
+	rand.Read(op.Salt[:])
+	dec := issue.Decision{Request: make([]byte, 64), Commitment: op.Commitment(), Outcome: outcome, Reason: reason, Serial: serial}
+	rand.Read(dec.Request)
+	if evidence {
+		dec.Evidence = []byte("a laboratory's signed result")
+	}
+	receipt, record, err := d.Issuer.Decide(dec, now)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	index := int64(0)
+	if logged {
+		d.AppendDecision(tb, record)
+		d.mu.Lock()
+		index = d.decisions.Size() - 1
+		d.mu.Unlock()
+	}
+	d.CosignDecisions(tb, 2)
+	d.mu.Lock()
+	decProof, err := d.decisions.Proof(index, d.decisions.Size(), d.decCheck)
+	checkpoint := d.checkpoint
+	d.mu.Unlock()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	dir, sig := d.Archive(serial)
+	l, ok := d.log().(*issue.Log)
+	if dir == nil || !ok {
+		tb.Fatalf("monitortest: no directory of serial %d in an issue.Log", serial)
+	}
+	want, err := token.LogRecord(dir)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var dirProof []byte
+	for i := range l.Size() {
+		if r, err := l.Record(i); err == nil && string(r) == string(want) {
+			if dirProof, err = l.Proof(i, checkpoint); err != nil {
+				tb.Fatal(err)
+			}
+		}
+	}
+	a := &token.Appeal{
+		Receipt: receipt, DecisionProof: decProof,
+		Directory: token.Published{Directory: dir, Signature: sig, Proof: dirProof},
+		Opening:   op,
+	}
+	b, err := a.MarshalBinary()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}
+
 // ForkDecisions replaces the decision log with an empty one under the
 // same key: the log rewritten. The served checkpoint stays until
 // CosignDecisions.
