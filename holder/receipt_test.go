@@ -22,6 +22,7 @@ func decisionIssuer(t testing.TB) *issue.Issuer {
 		c.TokensPerRequest = 3
 		c.DecisionKey = decisionKey()
 		c.DecisionLogKey = decisionLog.VerifierKey()
+		c.DecisionLogDelay = time.Hour
 		c.Reasons = []token.Reason{
 			{Code: 1, Text: "Negative test result", Outcomes: []token.Outcome{1}, EvidenceRequired: true},
 			{Code: 2, Text: "Administrative", Outcomes: []token.Outcome{token.Refused, 2}},
