@@ -29,6 +29,7 @@ func decisionConfig(t testing.TB, perRequest int) Config {
 		DecisionKey:      ed25519.NewKeyFromSeed(fixedBytes("decision", 32)),
 		Reasons:          testReasons,
 		DecisionLogKey:   logtest.NewLog("statustoken.example/test/decisions").VerifierKey(),
+		DecisionLogDelay: time.Hour,
 	}
 }
 
@@ -40,6 +41,10 @@ func TestDecisionConfig(t *testing.T) {
 		"no-decision-key":        func(c *Config) { c.DecisionKey = nil },
 		"no-reasons":             func(c *Config) { c.Reasons = nil },
 		"no-decision-log":        func(c *Config) { c.DecisionLogKey = "" },
+		"no-decision-log-delay":  func(c *Config) { c.DecisionLogDelay = 0 },
+		"log-delay-too-short":    func(c *Config) { c.DecisionLogDelay = 59 * time.Second },
+		"log-delay-too-long":     func(c *Config) { c.DecisionLogDelay = 24*time.Hour + time.Second },
+		"log-delay-fraction":     func(c *Config) { c.DecisionLogDelay = time.Hour + time.Millisecond },
 		"short-decision-key":     func(c *Config) { c.DecisionKey = c.DecisionKey[:32] },
 		"decision-key-is-root":   func(c *Config) { c.DecisionKey = c.RootKey },
 		"decision-log-not-vkey":  func(c *Config) { c.DecisionLogKey = "decisions" },
@@ -71,7 +76,7 @@ func TestDecisionDirectory(t *testing.T) {
 		t.Fatal(err)
 	}
 	pub := c.DecisionKey.Public().(ed25519.PublicKey)
-	if d.TokensPerRequest != 3 || d.DecisionLog != c.DecisionLogKey || len(d.DecisionKeys) != 1 ||
+	if d.TokensPerRequest != 3 || d.DecisionLog != c.DecisionLogKey || d.DecisionLogDelay != 3600 || len(d.DecisionKeys) != 1 ||
 		d.DecisionKeys[0].ID != token.ComputeKeyID(pub) || len(d.Reasons) != 2 || d.Reasons[1].Text != "Administrative" {
 		t.Fatalf("directory %s", data)
 	}
