@@ -73,7 +73,9 @@ func checkAppeal(args []string, stdout, stderr io.Writer) int {
 		// Everything but the decision log proof was checked: the
 		// receipt is the issuer's and about the holder of the opening.
 		fmt.Fprintf(stdout, "appeal %s: NOT LOGGED: the receipt is signed by the issuer's decision key and opened by its holder, but the bundle does not prove its record in the decision log (%v). Once the directory's decision log delay has passed since the receipt, a signed decision missing from the log is evidence against the issuer.\n", name, err)
-		if a, d, r, err := unlogged(data); err == nil {
+		if f != nil {
+			describe(stdout, trust, f.Directory, f.Receipt, f.Statement)
+		} else if a, d, r, err := unlogged(data); err == nil {
 			describe(stdout, trust, d, r, a.Opening.Statement)
 		}
 		return 1
@@ -141,7 +143,8 @@ func describe(w io.Writer, trust *token.Trust, d *token.Directory, r *token.Rece
 	fmt.Fprintf(w, "reason:        %d %q (evidence %s)\n", r.Reason, reason, req)
 	fmt.Fprintf(w, "evidence:      %s\n", evidence)
 	fmt.Fprintf(w, "epoch:         %s..%s\n", start.Format(time.RFC3339), end.Format(time.RFC3339))
-	fmt.Fprintf(w, "receipt:       under directory serial %d, signed by decision key %s\n", r.Serial, r.KeyID)
+	fmt.Fprintf(w, "receipt:       under directory serial %d, signed by decision key %s; the directory's decision log delay is %s\n",
+		r.Serial, r.KeyID, time.Duration(d.DecisionLogDelay)*time.Second)
 	fmt.Fprintf(w, "statement:     %q\n", statement)
 }
 

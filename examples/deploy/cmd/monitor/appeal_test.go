@@ -59,23 +59,43 @@ func TestCheckAppealNotLogged(t *testing.T) {
 	d := monitortest.NewWithDecisions(t)
 	d.Publish(t, t0, 1)
 	d.Decide(t, t0, 1, 1, 1, true)
+	d.CosignDecisions(t, 2)
 	bundle := d.Appeal(t, t0, 1, token.Refused, 3, false, "Zhang San", false)
-	r := runMonitor(t, "check-appeal", "-trust", trustFile(t, d), writeFile(t, "appeal.bin", bundle))
-	if r.code != 1 {
-		t.Errorf("exit %d, want 1", r.code)
+	// The bundle without a decision proof, as the wallet writes it, and
+	// with the proof of another record.
+	a, err := token.ParseAppeal(bundle)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, want := range []string{
-		": NOT LOGGED: the receipt is signed by the issuer's decision key and opened by its holder, but the bundle does not prove its record in the decision log (",
-		"is evidence against the issuer",
-		"reason:        3 \"administrative\"",
-		"statement:     \"Zhang San\"\n",
-	} {
-		if !strings.Contains(r.stdout, want) {
-			t.Errorf("stdout lacks %q", want)
+	other := d.Appeal(t, t0, 1, 1, 1, true, "", true)
+	o, err := token.ParseAppeal(other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.DecisionProof = o.DecisionProof
+	wrong, err := a.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range [][]byte{bundle, wrong} {
+		r := runMonitor(t, "check-appeal", "-trust", trustFile(t, d), writeFile(t, "appeal.bin", b))
+		if r.code != 1 {
+			t.Errorf("exit %d, want 1", r.code)
 		}
-	}
-	if strings.Contains(r.stdout, "VALID") {
-		t.Errorf("an unlogged decision reported as valid")
+		for _, want := range []string{
+			": NOT LOGGED: the receipt is signed by the issuer's decision key and opened by its holder, but the bundle does not prove its record in the decision log (",
+			"is evidence against the issuer",
+			"reason:        3 \"administrative\"",
+			"the directory's decision log delay is 1h0m0s\n",
+			"statement:     \"Zhang San\"\n",
+		} {
+			if !strings.Contains(r.stdout, want) {
+				t.Errorf("stdout lacks %q", want)
+			}
+		}
+		if strings.Contains(r.stdout, "VALID") {
+			t.Errorf("an unlogged decision reported as valid")
+		}
 	}
 }
 

@@ -33,6 +33,9 @@ const (
 	DecisionOrigin = "example.org/health/decisions"
 )
 
+// DecisionLogDelay is the decision log delay of NewWithDecisions.
+const DecisionLogDelay = time.Hour
+
 // Reasons is the decision policy of NewWithDecisions: a test result
 // (evidence required) leads to either status; "no test on record" and
 // "administrative" lead to a refusal.
@@ -102,7 +105,7 @@ func NewWithDecisions(tb testing.TB) *Deployment {
 	}
 	d := newDeployment(tb, issue.Config{
 		EpochLength: EpochLength, Statuses: Statuses,
-		DecisionKey: key, Reasons: Reasons, DecisionLogKey: vkey,
+		DecisionKey: key, Reasons: Reasons, DecisionLogKey: vkey, DecisionLogDelay: DecisionLogDelay,
 	})
 	d.DecisionLogKey = skey
 	if d.decSigner, err = note.NewSigner(skey); err != nil {
@@ -167,8 +170,8 @@ func (d *Deployment) AppendDecision(tb testing.TB, record []byte) {
 // the receipt, the proof of its record under a new decision checkpoint
 // cosigned by two witnesses, the directory with its proof under the
 // served checkpoint, and the opening. Unless logged, the record is left
-// out of the decision log and the bundle carries the proof of the log's
-// first record instead, which must exist.
+// out of the decision log and the bundle carries no decision proof, as a
+// wallet writes it for a receipt it never got a proof of.
 func (d *Deployment) Appeal(tb testing.TB, now time.Time, serial uint64, outcome token.Outcome, reason uint16, evidence bool, statement string, logged bool) []byte {
 	tb.Helper()
 	op := token.Opening{Statement: []byte(statement)}
@@ -182,21 +185,20 @@ func (d *Deployment) Appeal(tb testing.TB, now time.Time, serial uint64, outcome
 	if err != nil {
 		tb.Fatal(err)
 	}
-	index := int64(0)
+	var decProof []byte
 	if logged {
 		d.AppendDecision(tb, record)
+		d.CosignDecisions(tb, 2)
 		d.mu.Lock()
-		index = d.decisions.Size() - 1
+		decProof, err = d.decisions.Proof(d.decisions.Size()-1, d.decisions.Size(), d.decCheck)
 		d.mu.Unlock()
+		if err != nil {
+			tb.Fatal(err)
+		}
 	}
-	d.CosignDecisions(tb, 2)
 	d.mu.Lock()
-	decProof, err := d.decisions.Proof(index, d.decisions.Size(), d.decCheck)
 	checkpoint := d.checkpoint
 	d.mu.Unlock()
-	if err != nil {
-		tb.Fatal(err)
-	}
 	dir, sig := d.Archive(serial)
 	l, ok := d.log().(*issue.Log)
 	if dir == nil || !ok {
