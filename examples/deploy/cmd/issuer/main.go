@@ -5,8 +5,8 @@
 // command is its flags and wiring.
 //
 //	issuer [serve] -witnesses FILE [flags]   run the service
-//	issuer add-holder [flags] STATUS         create an API key for a holder of STATUS
-//	issuer log-key [flags]                   print the log's verifier key, for the witnesses
+//	issuer add-holder [flags] DECISION       create an API key for a holder: STATUS, or refused, [:REASON]
+//	issuer log-key [flags]                   print the two logs' verifier keys, for the witnesses
 //
 // Run "issuer -h" for the flags. A new issuer starts with "issuer log-key"
 // and "issuer add-holder"; serve refuses a directory without a log key and
@@ -52,13 +52,18 @@ var listen = net.Listen
 
 const usageText = `usage:
   issuer [serve] -witnesses FILE [flags]  run the issuer service
-  issuer add-holder [flags] STATUS        create an API key for a holder of
-                                          STATUS, add it to the holders file
-                                          and print it
-  issuer log-key [flags]                  print the log's verifier key
-                                          (creating the state directory and
-                                          the log key on first use), to
-                                          register the log with each witness
+  issuer add-holder [flags] DECISION      create an API key for a holder
+                                          whose decision is DECISION (a
+                                          status name, or refused, with
+                                          :REASON, a reason code, or not),
+                                          add it to the holders file and
+                                          print it
+  issuer log-key [flags]                  print the verifier keys of the log
+                                          of directories and of the decision
+                                          log, one a line (creating the state
+                                          directory and the log keys on first
+                                          use), to register both logs with
+                                          each witness
 
 A new issuer starts with "issuer log-key" and "issuer add-holder"; the
 first "issuer serve" on that state directory creates the root key, the
@@ -150,6 +155,34 @@ func commonFlags(fs *flag.FlagSet, c *issuer.Config) {
 	fs.StringVar(&c.StateDir, "state", c.StateDir, "state `directory` (mode 0700): keys, seed, serial, log, holders")
 	fs.StringVar(&c.Holders, "holders", "", "holders `file` of the demo attester (default STATE/holders)")
 	fs.Var(statusFlag{&c.Statuses}, "statuses", "status codes and names, `CODE=NAME,...`; once published, a code keeps its name and a name its code")
+	fs.Var(&reasonsFlag{c: c}, "reasons", "decision policy `file`: lines \"CODE OUTCOMES EVIDENCE TEXT\", OUTCOMES status names or refused separated by commas, EVIDENCE \"evidence\" (required) or \"-\" (default: 1 green - negative test result, 2 red - positive test result, 3 refused - no test on record, 4 refused - administrative)")
+}
+
+// reasonsFlag names the reasons file; loadReasons reads it once the
+// statuses are known.
+type reasonsFlag struct {
+	c    *issuer.Config
+	file string
+}
+
+func (f *reasonsFlag) String() string { return "" }
+func (f *reasonsFlag) Set(v string) error {
+	f.file = v
+	return nil
+}
+
+// loadReasons reads the -reasons file of fs, if one was given.
+func loadReasons(fs *flag.FlagSet, c *issuer.Config) error {
+	f := fs.Lookup("reasons").Value.(*reasonsFlag)
+	if f.file == "" {
+		return nil
+	}
+	list, err := issuer.LoadReasons(f.file, c.Statuses)
+	if err != nil {
+		return fmt.Errorf("-reasons: %v", err)
+	}
+	c.Reasons = list
+	return nil
 }
 
 func originFlag(fs *flag.FlagSet, c *issuer.Config) {
@@ -269,6 +302,9 @@ func serveCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs.DurationVar(&c.RateWindow, "rate-window", c.RateWindow, "rate-limit window")
 	fs.IntVar(&c.MaxHolders, "max-holders", c.MaxHolders, "holders tracked at once by the rate limiter (bounds its memory)")
 	fs.IntVar(&c.MaxConcurrent, "max-concurrent", c.MaxConcurrent, "token requests signed at once")
+	fs.IntVar(&c.TokensPerRequest, "tokens-per-request", c.TokensPerRequest, "the one number of tokens every request asks for, published in the directory")
+	fs.DurationVar(&c.DecisionInterval, "decision-interval", c.DecisionInterval, "append the queued decision records to the decision log, in a random order, this often")
+	fs.DurationVar(&c.DecisionLogDelay, "decision-log-delay", c.DecisionLogDelay, "the longest time from a receipt to its record in a cosigned checkpoint of the decision log, published (1m to 24h, at least twice -decision-interval plus -cosign-retry and -witness-timeout)")
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "serve HTTPS with this certificate `file` (PEM; reloaded on SIGHUP)")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "private key `file` for -tls-cert (PEM)")
 	fs.BoolVar(&c.InsecureHTTP, "insecure-http", false, "serve plain HTTP on a non-loopback address, behind a TLS proxy")
@@ -295,6 +331,9 @@ func serveCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	level, ok := map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError}[strings.ToLower(*logLevel)]
 	if !ok {
 		return fs.usageError("-log-level %q: want debug, info, warn or error", *logLevel)
+	}
+	if err := loadReasons(fs.FlagSet, &c); err != nil {
+		return fs.usageError("%v", err)
 	}
 	if err := c.Check(); err != nil {
 		return fs.usageError("%v", err)
@@ -336,14 +375,17 @@ func addHolderCommand(args []string, stdout, stderr io.Writer) int {
 		args = fs.Args()[1:]
 	}
 	if len(rest) != 1 {
-		return fs.usageError("add-holder takes one status name, for example: issuer add-holder green")
+		return fs.usageError("add-holder takes one decision, for example: issuer add-holder green, or issuer add-holder refused:4")
 	}
-	key, err := issuer.AddHolder(c.HoldersPath(), rest[0], c.Statuses)
+	if err := loadReasons(fs.FlagSet, &c); err != nil {
+		return fs.usageError("%v", err)
+	}
+	key, err := issuer.AddHolder(c.HoldersPath(), rest[0], c.Statuses, c.Policy())
 	if err != nil {
 		fmt.Fprintln(stderr, "issuer:", err)
 		return 1
 	}
-	fmt.Fprintf(stderr, "issuer: added a holder of status %s to %s (only the key's SHA-256 is stored).\n"+
+	fmt.Fprintf(stderr, "issuer: added a holder with decision %s to %s (only the key's SHA-256 is stored).\n"+
 		"Give the holder this API key; a running issuer reads the file again on SIGHUP or restart:\n", rest[0], c.HoldersPath())
 	fmt.Fprintln(stdout, key)
 	return 0
@@ -363,16 +405,20 @@ func logKeyCommand(args []string, stdout, stderr io.Writer) int {
 	if !fs.sawFlag("log-origin") {
 		c.LogOrigin = ""
 	}
-	info, err := issuer.LogKey(c.StateDir, c.LogOrigin)
+	infos, err := issuer.LogKey(c.StateDir, c.LogOrigin)
 	if err != nil {
 		fmt.Fprintln(stderr, "issuer:", err)
 		return 1
 	}
-	if info.Created {
-		fmt.Fprintf(stderr, "issuer: created the log key of %s in %s\n", info.Origin, c.StateDir)
+	fmt.Fprintf(stderr, "issuer: register both logs with each witness, for litewitness:\n")
+	for _, info := range infos {
+		if info.Created {
+			fmt.Fprintf(stderr, "issuer: created the log key of %s in %s\n", info.Origin, c.StateDir)
+		}
+		fmt.Fprintf(stderr, "  witnessctl add-log -db DB -origin %s\n  witnessctl add-key -db DB -origin %s -key %s\n", info.Origin, info.Origin, info.VerifierKey)
 	}
-	fmt.Fprintf(stderr, "issuer: register the log with each witness, for litewitness:\n"+
-		"  witnessctl add-log -db DB -origin %s\n  witnessctl add-key -db DB -origin %s -key %s\n", info.Origin, info.Origin, info.VerifierKey)
-	fmt.Fprintln(stdout, info.VerifierKey)
+	for _, info := range infos {
+		fmt.Fprintln(stdout, info.VerifierKey)
+	}
 	return 0
 }

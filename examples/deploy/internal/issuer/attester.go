@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/statustoken/statustoken/examples/deploy/internal/files"
@@ -38,8 +39,13 @@ type Attestation struct {
 	// under a key derived from the issuer seed (the state's ratelimit
 	// file).
 	Holder string
-	// Status is the status assigned to the holder.
+	// Status is the status assigned to the holder, or 0 (token.Refused)
+	// when the issuer refuses the holder any token.
 	Status token.Status
+	// Reason is the reason code of the decision policy that the
+	// decision cites; 0 for the policy's first reason that allows the
+	// outcome without evidence (or failing that, with evidence).
+	Reason uint16
 }
 
 // ErrUnknownHolder is the error of an Attester for a credential that
@@ -49,28 +55,31 @@ var ErrUnknownHolder = errors.New("unknown API key")
 // maxCredential bounds the API keys the service accepts.
 const maxCredential = 256
 
-// fileAttester is the demo attester: a file of API keys and the status
-// each is assigned. Each line is
+// fileAttester is the demo attester: a file of API keys and the decision
+// for each. Each line is
 //
-//	sha256:HEX STATUS   the SHA-256 of an API key (what add-holder writes)
-//	KEY STATUS          an API key as is
+//	sha256:HEX DECISION   the SHA-256 of an API key (what add-holder writes)
+//	KEY DECISION          an API key as is
 //
-// with STATUS a status name; blank lines and lines starting with # are
-// ignored. The file must be readable by its owner only. Keys are looked up
+// with DECISION a status name, or "refused" for a holder refused any
+// token, optionally followed by ":" and the reason code of the decision
+// policy to cite (for example "refused:4"; without one, the policy's
+// first reason for the outcome, see Attestation.Reason); blank lines and
+// lines starting with # are ignored. The file must be readable by its owner only. Keys are looked up
 // by their SHA-256 hash, so lookups take the same time for every key.
 type fileAttester struct {
-	holders map[[sha256.Size]byte]token.Status
+	holders map[[sha256.Size]byte]Attestation
 }
 
 // maxHoldersFile bounds the holders file (about 400,000 holders).
 const maxHoldersFile = 32 << 20
 
-func loadFileAttester(name string, statuses []token.StatusName) (*fileAttester, error) {
+func loadFileAttester(name string, statuses []token.StatusName, reasons []token.Reason) (*fileAttester, error) {
 	data, err := readHoldersFile(name)
 	if err != nil {
 		return nil, err
 	}
-	a := &fileAttester{holders: make(map[[sha256.Size]byte]token.Status)}
+	a := &fileAttester{holders: make(map[[sha256.Size]byte]Attestation)}
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 0, 1024), 1024)
 	for n := 1; sc.Scan(); n++ {
@@ -80,7 +89,7 @@ func loadFileAttester(name string, statuses []token.StatusName) (*fileAttester, 
 		}
 		f := strings.Fields(line)
 		if len(f) != 2 {
-			return nil, fmt.Errorf("%s:%d: want an API key (or sha256:HEX) and a status name", name, n)
+			return nil, fmt.Errorf("%s:%d: want an API key (or sha256:HEX) and a decision (a status name or refused, with :REASON or not)", name, n)
 		}
 		var sum [sha256.Size]byte
 		if h, ok := strings.CutPrefix(f[0], "sha256:"); ok {
@@ -95,14 +104,15 @@ func loadFileAttester(name string, statuses []token.StatusName) (*fileAttester, 
 			}
 			sum = sha256.Sum256([]byte(f[0]))
 		}
-		code, ok := statusCode(statuses, f[1])
-		if !ok {
-			return nil, fmt.Errorf("%s:%d: unknown status %q (the issuer's statuses: %s)", name, n, f[1], statusList(statuses))
+		att, err := parseDecision(f[1], statuses, reasons)
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: %v", name, n, err)
 		}
 		if _, dup := a.holders[sum]; dup {
 			return nil, fmt.Errorf("%s:%d: the same API key is listed twice", name, n)
 		}
-		a.holders[sum] = code
+		att.Holder = string(sum[:])
+		a.holders[sum] = att
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("%s: %v", name, err)
@@ -148,27 +158,54 @@ func (a *fileAttester) Attest(_ context.Context, credential string) (Attestation
 		return Attestation{}, ErrUnknownHolder
 	}
 	sum := sha256.Sum256([]byte(credential))
-	st, ok := a.holders[sum]
+	att, ok := a.holders[sum]
 	if !ok {
 		return Attestation{}, ErrUnknownHolder
 	}
-	return Attestation{Holder: string(sum[:]), Status: st}, nil
+	return att, nil
 }
 
-// AddHolder creates a random API key for a holder of status, appends its
-// hash and status to the holders file name of the demo attester (creating
+// parseDecision parses a holders file's DECISION: OUTCOME[:REASON].
+func parseDecision(v string, statuses []token.StatusName, reasons []token.Reason) (Attestation, error) {
+	name, code, withReason := strings.Cut(v, ":")
+	o, ok := outcomeCode(statuses, name)
+	if !ok {
+		return Attestation{}, fmt.Errorf("unknown status %q (the issuer's statuses: %s; or %s)", name, statusList(statuses), refusedName)
+	}
+	att := Attestation{Status: token.Status(o)}
+	if !withReason {
+		if _, ok := defaultReason(reasons, o); !ok {
+			return Attestation{}, fmt.Errorf("no reason of the decision policy allows %s", v)
+		}
+		return att, nil
+	}
+	r, err := strconv.ParseUint(code, 10, 16)
+	if err != nil || r == 0 {
+		return Attestation{}, fmt.Errorf("%q: the reason after %q must be a code from 1 to 65535", v, ":")
+	}
+	reason, ok := findReason(reasons, uint16(r))
+	if !ok || !reason.Allows(o) {
+		return Attestation{}, fmt.Errorf("%q: the decision policy has no reason %d for %s", v, r, name)
+	}
+	att.Reason = uint16(r)
+	return att, nil
+}
+
+// AddHolder creates a random API key for a holder, appends its hash and
+// decision (a status name, or refused, with :REASON or not; see
+// fileAttester) to the holders file name of the demo attester (creating
 // it with mode 0600, and its directory with mode 0700) and returns the
 // key. Only the key's SHA-256 is stored.
-func AddHolder(name, status string, statuses []token.StatusName) (string, error) {
-	if _, ok := statusCode(statuses, status); !ok {
-		return "", fmt.Errorf("unknown status %q (the issuer's statuses: %s)", status, statusList(statuses))
+func AddHolder(name, status string, statuses []token.StatusName, reasons []token.Reason) (string, error) {
+	if _, err := parseDecision(status, statuses, reasons); err != nil {
+		return "", err
 	}
 	if err := files.EnsurePrivateDir(filepath.Dir(name)); err != nil {
 		return "", err
 	}
 	if _, err := os.Stat(name); err == nil {
 		// Check the existing file before adding to it.
-		if _, err := loadFileAttester(name, statuses); err != nil {
+		if _, err := loadFileAttester(name, statuses, reasons); err != nil {
 			return "", err
 		}
 	}

@@ -68,6 +68,7 @@
 package issuer
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/tls"
@@ -89,6 +90,7 @@ import (
 	"time"
 
 	"github.com/statustoken/statustoken/examples/deploy/internal/logstore"
+	"github.com/statustoken/statustoken/examples/deploy/internal/tlog"
 	"github.com/statustoken/statustoken/examples/deploy/internal/witnessclient"
 	"github.com/statustoken/statustoken/issue"
 	"github.com/statustoken/statustoken/token"
@@ -125,6 +127,24 @@ type Config struct {
 	// MaxConcurrent bounds the token requests signed at once
 	// (-max-concurrent).
 	MaxConcurrent int
+
+	// Reasons are the decision policy's reason codes (-reasons, a file
+	// in the format of ParseReasons); DefaultReasons(Statuses) when
+	// empty.
+	Reasons []token.Reason
+	// TokensPerRequest is the one number of tokens every request asks
+	// for, published in the directory (-tokens-per-request).
+	TokensPerRequest int
+	// DecisionInterval is how often the queued decision records are
+	// appended to the decision log, in a batch of random order, and
+	// the log cosigned (-decision-interval).
+	DecisionInterval time.Duration
+	// DecisionLogDelay is the longest time from a receipt to its record
+	// in a cosigned checkpoint of the decision log, published in the
+	// directory: whole seconds from 60 to 86400, at least twice
+	// DecisionInterval plus CosignRetry and WitnessTimeout
+	// (-decision-log-delay).
+	DecisionLogDelay time.Duration
 
 	// Witnesses is the witnesses file: lines "witness NAME VKEY URL"
 	// (-witnesses).
@@ -185,6 +205,10 @@ const (
 	DefaultCosignEvery = time.Hour
 	DefaultIssueMaxAge = 2 * time.Hour
 	DefaultCosignRetry = time.Minute
+
+	DefaultTokensPerRequest = 10
+	DefaultDecisionInterval = 2 * time.Second
+	DefaultDecisionLogDelay = 10 * time.Minute
 )
 
 // DefaultConfig returns the default configuration, the defaults of
@@ -199,6 +223,10 @@ func DefaultConfig() Config {
 		RateWindow:     DefaultRateWindow,
 		MaxHolders:     DefaultMaxHolders,
 		MaxConcurrent:  2 * runtime.GOMAXPROCS(0),
+
+		TokensPerRequest: DefaultTokensPerRequest,
+		DecisionInterval: DefaultDecisionInterval,
+		DecisionLogDelay: DefaultDecisionLogDelay,
 		Quorum:         DefaultQuorum,
 		CosignEvery:    DefaultCosignEvery,
 		IssueMaxAge:    DefaultIssueMaxAge,
@@ -244,11 +272,54 @@ func (c Config) checkService() error {
 		return fmt.Errorf("-cosign-every must be from 1s to half of -issue-max-age (%v), so that wallets always find a proof fresh enough to request tokens under", c.IssueMaxAge)
 	case c.CosignRetry < 100*time.Millisecond || c.WitnessTimeout < 100*time.Millisecond:
 		return errors.New("-cosign-retry and -witness-timeout must be at least 100ms")
+	case c.TokensPerRequest < 1 || c.TokensPerRequest > issue.MaxTokens:
+		return fmt.Errorf("-tokens-per-request must be from 1 to %d", issue.MaxTokens)
+	case c.DecisionInterval < 100*time.Millisecond:
+		return errors.New("-decision-interval must be at least 100ms")
+	case c.DecisionLogDelay < time.Minute || c.DecisionLogDelay > 24*time.Hour || c.DecisionLogDelay%time.Second != 0:
+		return errors.New("-decision-log-delay must be whole seconds from 1m to 24h")
+	case c.DecisionLogDelay < 2*c.DecisionInterval+c.CosignRetry+c.WitnessTimeout:
+		return fmt.Errorf("-decision-log-delay must be at least twice -decision-interval plus -cosign-retry and -witness-timeout (%v), the time a record may take to be cosigned when a round fails",
+			2*c.DecisionInterval+c.CosignRetry+c.WitnessTimeout)
 	}
 	if err := CheckStatuses(c.Statuses); err != nil {
 		return fmt.Errorf("-statuses: %v", err)
 	}
+	if len(c.Reasons) > 0 {
+		if err := checkPolicy(c.Statuses, c.Reasons); err != nil {
+			return fmt.Errorf("-reasons: %v", err)
+		}
+	}
 	return nil
+}
+
+// checkPolicy applies the directory's rules for a decision policy, which
+// the library checks when it makes an issuer: it makes one with
+// throwaway keys.
+func checkPolicy(statuses []token.StatusName, reasons []token.Reason) error {
+	_, vkey, err := issue.GenerateLogKey("check.invalid/decisions")
+	if err != nil {
+		return err
+	}
+	_, err = issue.NewIssuer(issue.Config{
+		RootKey:        ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize)),
+		Seed:           make([]byte, issue.SeedSize),
+		EpochLength:    time.Hour,
+		Statuses:       statuses,
+		DecisionKey:    ed25519.NewKeyFromSeed(bytes.Repeat([]byte{1}, ed25519.SeedSize)),
+		Reasons:        reasons,
+		DecisionLogKey: vkey,
+	})
+	return err
+}
+
+// Policy returns the decision policy's reasons: c.Reasons or the
+// default.
+func (c Config) Policy() []token.Reason {
+	if len(c.Reasons) > 0 {
+		return c.Reasons
+	}
+	return DefaultReasons(c.Statuses)
 }
 
 // HoldersPath returns the holders file of the demo attester.
@@ -334,6 +405,7 @@ type Service struct {
 	att     Attester
 	holders *swappableAttester // the demo attester, or nil
 	lim     *limiter
+	dec     *decisionLog
 	// limitMsg states the rate limit, for the 429 answer.
 	limitMsg string
 	sem      chan struct{}
@@ -362,13 +434,18 @@ func open(cfg Config, logger *slog.Logger, now func() time.Time) (*Service, erro
 	}
 	// Everything that can be checked is checked before anything is
 	// created: a start from the wrong directory creates nothing.
-	origin, err := logstore.Origin(c.StateDir)
+	origin, err := logstore.Origin(c.StateDir, logstore.Directories)
 	if err != nil {
 		return nil, err
 	}
-	if origin == "" {
-		return nil, fmt.Errorf("%s holds no log key: is it the issuer's state directory (-state)? A new issuer starts with \"issuer log-key -state %s\", then registers its log with the witnesses", c.StateDir, c.StateDir)
+	decOrigin, err := logstore.Origin(c.StateDir, logstore.Decisions)
+	if err != nil {
+		return nil, err
 	}
+	if origin == "" || decOrigin == "" {
+		return nil, fmt.Errorf("%s holds no log key, or not both: is it the issuer's state directory (-state)? A new issuer starts with \"issuer log-key -state %s\", then registers its two logs with the witnesses", c.StateDir, c.StateDir)
+	}
+	c.Reasons = c.Policy()
 	if c.LogOrigin == "" {
 		c.LogOrigin = origin
 	}
@@ -385,7 +462,7 @@ func open(cfg Config, logger *slog.Logger, now func() time.Time) (*Service, erro
 		att:      c.Attester,
 	}
 	if s.att == nil {
-		fa, err := loadFileAttester(c.HoldersPath(), c.Statuses)
+		fa, err := loadFileAttester(c.HoldersPath(), c.Statuses, c.Reasons)
 		if err != nil {
 			return nil, err
 		}
@@ -393,7 +470,7 @@ func open(cfg Config, logger *slog.Logger, now func() time.Time) (*Service, erro
 		s.holders.p.Store(fa)
 		s.att = s.holders
 	}
-	logs, err := logstore.Open(c.StateDir, c.LogOrigin)
+	logs, err := logstore.Open(c.StateDir, logstore.Directories, c.LogOrigin, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -403,11 +480,17 @@ func open(cfg Config, logger *slog.Logger, now func() time.Time) (*Service, erro
 			logs.Close()
 		}
 	}()
-	if logs.Repaired {
-		logger.Warn("dropped an incomplete record at the end of the log's records file (a write that never finished)")
+	decisions, err := logstore.Open(c.StateDir, logstore.Decisions, decOrigin, &tlog.Options{MaxEntrySize: token.RecordSize})
+	if err != nil {
+		return nil, err
 	}
+	defer func() {
+		if !ok {
+			decisions.Close()
+		}
+	}()
 	// A new root key and seed only for a log that holds nothing yet.
-	st, err := openState(c.StateDir, logs.Log().Size() == 0)
+	st, err := openState(c.StateDir, logs.Size() == 0)
 	if err != nil {
 		return nil, err
 	}
@@ -429,6 +512,11 @@ func open(cfg Config, logger *slog.Logger, now func() time.Time) (*Service, erro
 		Suites:      []token.Suite{token.RSABSSA},
 		Epochs:      c.Epochs,
 		RSAKeys:     issue.FileKeyStore{Dir: filepath.Join(c.StateDir, keysDir)},
+
+		TokensPerRequest: c.TokensPerRequest,
+		DecisionKey:      st.decision,
+		Reasons:          c.Reasons,
+		DecisionLogKey:   decisions.Log().VerifierKey(),
 	})
 	if err != nil {
 		return nil, err
@@ -448,6 +536,13 @@ func open(cfg Config, logger *slog.Logger, now func() time.Time) (*Service, erro
 		epoch:  c.Epoch, cosignEvery: c.CosignEvery, retry: c.CosignRetry, logger: logger,
 	}
 	s.pub.cur = s.pub.restore(now())
+	s.dec = &decisionLog{
+		client: s.pub.client, witnesses: ws, quorum: c.Quorum, interval: c.DecisionInterval,
+		cosignEvery: c.CosignEvery, retry: c.CosignRetry, logger: logger,
+	}
+	if err := openDecisionLog(context.Background(), decisions, s.dec); err != nil {
+		return nil, err
+	}
 	ok = true
 	return s, nil
 }
@@ -508,6 +603,7 @@ func (s *Service) Run(ctx context.Context) {
 			}
 		}
 	}()
+	go s.dec.run(ctx, s.now)
 	s.pub.run(ctx, s.now)
 }
 
@@ -517,7 +613,7 @@ func (s *Service) ReloadHolders() (int, error) {
 	if s.holders == nil {
 		return 0, nil
 	}
-	fa, err := loadFileAttester(s.cfg.HoldersPath(), s.cfg.Statuses)
+	fa, err := loadFileAttester(s.cfg.HoldersPath(), s.cfg.Statuses, s.cfg.Reasons)
 	if err != nil {
 		return 0, err
 	}
@@ -525,10 +621,11 @@ func (s *Service) ReloadHolders() (int, error) {
 	return len(fa.holders), nil
 }
 
-// Close saves the rate limits and closes the log.
+// Close saves the rate limits and closes the logs. Decision records
+// still queued stay in the queue file, for the next start.
 func (s *Service) Close() error {
 	err := s.lim.save(s.cfg.StateDir, s.now())
-	return errors.Join(err, s.pub.logs.Close())
+	return errors.Join(err, s.dec.close(), s.dec.store.Close(), s.pub.logs.Close())
 }
 
 // certificate holds the TLS certificate served, reloadable.

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -160,7 +159,7 @@ func (p *publisher) publishLocked(ctx context.Context, now time.Time) error {
 	if err != nil {
 		return fmt.Errorf("directory: %w", err)
 	}
-	index, err := p.logs.Append(data, sig)
+	index, err := p.logs.Append(ctx, data, sig)
 	if err != nil {
 		return fmt.Errorf("logging the directory: %w", err)
 	}
@@ -226,11 +225,12 @@ func (p *publisher) restore(now time.Time) *published {
 	text, _, _ := bytes.Cut(cp, []byte("\n\n"))
 	c, err := torchwood.ParseCheckpoint(string(text) + "\n")
 	size := c.N
-	if err != nil || size < 1 || size > l.Size() {
+	if err != nil || size < 1 || size > p.logs.Size() {
 		p.logger.Warn("the last cosigned checkpoint is not of this log's tree; ignored")
 		return nil
 	}
-	record, err := l.Record(size - 1)
+	ctx := context.Background()
+	record, err := l.Entry(ctx, size-1)
 	if err != nil {
 		return nil
 	}
@@ -243,7 +243,7 @@ func (p *publisher) restore(now time.Time) *published {
 		p.logger.Warn("the directory of the last cosigned checkpoint is missing from the archive", "serial", serial, "error", err)
 		return nil
 	}
-	proof, err := l.Proof(size-1, cp)
+	proof, err := l.Proof(ctx, size-1, cp)
 	if err != nil {
 		p.logger.Warn("the last cosigned checkpoint does not prove its directory; ignored", "error", err)
 		return nil
@@ -267,51 +267,11 @@ func (p *publisher) cosign(ctx context.Context, now time.Time) error {
 		return fmt.Errorf("no directory in the log")
 	}
 	l := p.logs.Log()
-	checkpoint, err := l.Checkpoint()
+	cosigned, n, err := cosignLog(ctx, p.client, p.logs, p.witnesses, p.quorum, p.retry, p.logger)
 	if err != nil {
 		return err
 	}
-	outcomes := p.client.CosignAll(ctx, l, checkpoint, p.witnesses, func(w *witnessclient.Witness) int64 {
-		return p.logs.WitnessSize(w.VerifierKey)
-	})
-	sizes := make(map[string]int64)
-	var lines [][]byte
-	for _, o := range outcomes {
-		if o.Err == nil {
-			sizes[o.Witness.VerifierKey] = o.Result.Size
-			lines = append(lines, o.Result.Line)
-		}
-	}
-	if err := p.logs.SetWitnessSizes(sizes); err != nil {
-		p.logger.Error("saving the witnesses' tree sizes", "error", err)
-	}
-	if len(lines) < p.quorum && ctx.Err() != nil {
-		// Stopping: the witnesses were cut off, and nothing is retried.
-		return ctx.Err()
-	}
-	var ahead error
-	for _, o := range outcomes {
-		if o.Err != nil {
-			p.logger.Warn("witness did not cosign", "witness", o.Witness.Name, "error", o.Err)
-		}
-		if errors.Is(o.Err, witnessclient.ErrAhead) {
-			ahead = o.Err
-		}
-	}
-	if len(lines) < p.quorum && ahead != nil {
-		dir := filepath.Join(p.st.dir, "log")
-		return fmt.Errorf("%w: %v: the log in %s holds %d records, fewer than the witnesses cosigned; it was restored from an old copy. Restore %s from a backup that holds every record they cosigned; never start a new log under the same key, the witnesses refuse a fork",
-			ErrStateRolledBack, ahead, dir, l.Size(), dir)
-	}
-	if len(lines) < p.quorum {
-		return fmt.Errorf("%d of %s cosigned the log's checkpoint, the quorum is %d: the directory served stays; retrying in %s",
-			len(lines), plural(len(p.witnesses), "witness", "witnesses"), p.quorum, humanDuration(p.retry))
-	}
-	cosigned, err := l.Cosigned(checkpoint, lines...)
-	if err != nil {
-		return err
-	}
-	proof, err := l.Proof(latest.index, cosigned)
+	proof, err := l.Proof(ctx, latest.index, cosigned)
 	if err != nil {
 		return err
 	}
@@ -336,9 +296,9 @@ func (p *publisher) cosign(ctx context.Context, now time.Time) error {
 	}
 	if prev == nil || prev.serial != pub.serial {
 		p.logger.Info("directory published", "serial", pub.serial, "bytes", len(pub.data), "log_size", pub.index+1,
-			"cosigned_by", len(lines), "next", pub.next.UTC().Format(time.RFC3339))
+			"cosigned_by", n, "next", pub.next.UTC().Format(time.RFC3339))
 	} else {
-		p.logger.Info("directory proof refreshed", "serial", pub.serial, "log_size", l.Size(), "cosigned_by", len(lines))
+		p.logger.Info("directory proof refreshed", "serial", pub.serial, "log_size", p.logs.Size(), "cosigned_by", n)
 	}
 	return nil
 }
@@ -346,4 +306,58 @@ func (p *publisher) cosign(ctx context.Context, now time.Time) error {
 func (p *publisher) epochEnd(now time.Time) time.Time {
 	ep := int64(p.epoch / time.Second)
 	return time.Unix((now.Unix()/ep+1)*ep, 0)
+}
+
+// cosignLog has the witnesses cosign the latest checkpoint of the log in
+// store and returns it with a quorum's cosignatures added, and the
+// number of witnesses that cosigned. Without a quorum it returns an
+// error, wrapping ErrStateRolledBack when a witness has cosigned more of
+// the log than it holds.
+func cosignLog(ctx context.Context, client *witnessclient.Client, store *logstore.Store, witnesses []*witnessclient.Witness, quorum int, retry time.Duration, logger *slog.Logger) ([]byte, int, error) {
+	l := store.Log()
+	checkpoint, err := l.Checkpoint()
+	if err != nil {
+		return nil, 0, err
+	}
+	outcomes := client.CosignAll(ctx, l, checkpoint, witnesses, func(w *witnessclient.Witness) int64 {
+		return store.WitnessSize(w.VerifierKey)
+	})
+	sizes := make(map[string]int64)
+	var lines [][]byte
+	for _, o := range outcomes {
+		if o.Err == nil {
+			sizes[o.Witness.VerifierKey] = o.Result.Size
+			lines = append(lines, o.Result.Line)
+		}
+	}
+	if err := store.SetWitnessSizes(sizes); err != nil {
+		logger.Error("saving the witnesses' tree sizes", "log", l.Origin(), "error", err)
+	}
+	if len(lines) < quorum && ctx.Err() != nil {
+		// Stopping: the witnesses were cut off, and nothing is retried.
+		return nil, 0, ctx.Err()
+	}
+	var ahead error
+	for _, o := range outcomes {
+		if o.Err != nil {
+			logger.Warn("witness did not cosign", "witness", o.Witness.Name, "log", l.Origin(), "error", o.Err)
+		}
+		if errors.Is(o.Err, witnessclient.ErrAhead) {
+			ahead = o.Err
+		}
+	}
+	if len(lines) < quorum && ahead != nil {
+		dir := store.Dir()
+		return nil, 0, fmt.Errorf("%w: %v: the log in %s holds %d records, fewer than the witnesses cosigned; it was restored from an old copy. Restore %s from a backup that holds every record they cosigned; never start a new log under the same key, the witnesses refuse a fork",
+			ErrStateRolledBack, ahead, dir, store.Size(), dir)
+	}
+	if len(lines) < quorum {
+		return nil, 0, fmt.Errorf("%d of %s cosigned the checkpoint of the log %s, the quorum is %d: retrying in %s",
+			len(lines), plural(len(witnesses), "witness", "witnesses"), l.Origin(), quorum, humanDuration(retry))
+	}
+	cosigned, err := l.Cosigned(checkpoint, lines...)
+	if err != nil {
+		return nil, 0, err
+	}
+	return cosigned, len(lines), nil
 }

@@ -2,7 +2,9 @@ package issuer
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/statustoken/statustoken/examples/deploy/internal/directory"
 	"github.com/statustoken/statustoken/issue"
+	"github.com/statustoken/statustoken/token"
 )
 
 const (
@@ -28,6 +31,20 @@ const (
 	archivePrefix   = directory.ArchivePrefix
 	logPrefix       = directory.LogPrefix
 	healthPath      = "/healthz"
+
+	// The decision log (token/SPEC.md, "Decisions"), beside /log/.
+	decisionsPrefix    = "/decisions/"
+	decisionCheckpoint = decisionsPrefix + "checkpoint"
+	decisionTiles      = decisionsPrefix + "tile/"
+	decisionProofs     = decisionsPrefix + "proof/"
+
+	// Headers of a token request and its answer under a decision
+	// policy.
+	commitmentHeader = "Statustoken-Commitment"
+	evidenceHeader   = "Statustoken-Evidence"
+	receiptHeader    = "Statustoken-Receipt"
+	// maxEvidence bounds the evidence a holder presents, decoded.
+	maxEvidence = 2048
 
 	// directoryMaxAge caps how long clients may cache the directory, so
 	// that a withdrawn key disappears from them soon.
@@ -50,6 +67,9 @@ func (s *Service) Handler() http.Handler {
 	public(checkpointPath, s.checkpoint)
 	public(tilePrefix+"{path...}", s.tile)
 	public(archivePrefix+"{name}", s.archive)
+	public(decisionCheckpoint, s.decisionCheckpoint)
+	public(decisionTiles+"{path...}", s.decisionTile)
+	public(decisionProofs+"{hash}", s.decisionProof)
 	for _, p := range preflightPaths {
 		mux.HandleFunc("OPTIONS "+p, preflight)
 	}
@@ -64,7 +84,7 @@ func (s *Service) Handler() http.Handler {
 
 // preflightPaths are the patterns that answer CORS preflight requests:
 // the directory's three paths and the whole log.
-var preflightPaths = []string{directoryPath, signaturePath, proofPath, logPrefix + "/"}
+var preflightPaths = []string{directoryPath, signaturePath, proofPath, logPrefix + "/", decisionsPrefix}
 
 // exposedHeaders are the response headers a cross-origin page may read
 // besides the CORS-safelisted ones.
@@ -224,6 +244,11 @@ func (s *Service) token(w http.ResponseWriter, r *http.Request) {
 			plural(int(min(r.ContentLength, math.MaxInt32)), "byte", "bytes"), plural(issue.MaxRequestSize, "byte", "bytes"))
 		return
 	}
+	commitment, evidence, err := decisionHeaders(r)
+	if err != nil {
+		fail(w, http.StatusBadRequest, "%v", err)
+		return
+	}
 	cred, ok := bearer(r)
 	if !ok {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="statustoken"`)
@@ -269,27 +294,149 @@ func (s *Service) token(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	resp, err := s.is.Respond(body, s.now(), att.Status)
-	switch {
-	case err == nil:
-	case errors.Is(err, issue.ErrMalformedRequest):
-		fail(w, http.StatusBadRequest, "%v", err)
+	cur := s.pub.current()
+	if cur == nil {
+		w.Header().Set("Retry-After", "60")
+		fail(w, http.StatusServiceUnavailable, "no directory published yet; try again later")
 		return
-	case errors.Is(err, issue.ErrNotIssuing):
-		fail(w, http.StatusBadRequest, "the request names no key this issuer issues with now: fetch the directory again")
-		return
-	case errors.Is(err, issue.ErrStatusNotAssigned):
-		fail(w, http.StatusForbidden, "the requested status is not the one assigned to this holder")
-		return
-	default:
-		s.logger.Error("signing failed", "error", err)
+	}
+	now := s.now()
+	d := issue.Decision{Request: body, Commitment: commitment, Evidence: evidence, Serial: cur.serial,
+		Outcome: token.Outcome(att.Status), Reason: att.Reason}
+	var refusal string
+	if d.Reason == 0 {
+		d.Reason, _ = defaultReason(s.cfg.Reasons, d.Outcome)
+	}
+	if r, ok := findReason(s.cfg.Reasons, d.Reason); d.Outcome != token.Refused && ok && r.EvidenceRequired && evidence == nil {
+		refusal = fmt.Sprintf("refused: %s requires evidence (send it in the %s header)", r.Text, evidenceHeader)
+		d.Outcome = token.Refused
+		d.Reason, _ = defaultReason(s.cfg.Reasons, token.Refused)
+	}
+	var resp []byte
+	if d.Outcome != token.Refused {
+		resp, err = s.is.Respond(body, now, att.Status)
+		switch {
+		case err == nil:
+		case errors.Is(err, issue.ErrMalformedRequest), errors.Is(err, issue.ErrCount):
+			fail(w, http.StatusBadRequest, "%v", err)
+			return
+		case errors.Is(err, issue.ErrNotIssuing):
+			fail(w, http.StatusBadRequest, "the request names no key this issuer issues with now: fetch the directory again")
+			return
+		case errors.Is(err, issue.ErrStatusNotAssigned):
+			refusal = "refused: the requested status is not the one assigned to this holder"
+			d.Outcome = token.Refused
+			d.Reason, _ = defaultReason(s.cfg.Reasons, token.Refused)
+		default:
+			s.logger.Error("signing failed", "error", err)
+			fail(w, http.StatusInternalServerError, "internal error")
+			return
+		}
+	} else if r, ok := findReason(s.cfg.Reasons, d.Reason); ok {
+		refusal = "refused: " + r.Text
+	}
+	receipt, record, err := s.is.Decide(d, now)
+	if err != nil {
+		s.logger.Error("signing the receipt failed", "error", err)
 		fail(w, http.StatusInternalServerError, "internal error")
+		return
+	}
+	// The record is queued, synced, before the receipt leaves.
+	if err := s.dec.enqueue(record); err != nil {
+		s.logger.Error("decision log", "error", err)
+		fail(w, http.StatusInternalServerError, "internal error")
+		return
+	}
+	w.Header().Set(receiptHeader, base64.StdEncoding.EncodeToString(receipt))
+	if d.Outcome == token.Refused {
+		fail(w, http.StatusForbidden, "%s", refusal)
 		return
 	}
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Content-Length", strconv.Itoa(len(resp)))
 	w.Write(resp)
+}
+
+// decisionHeaders reads the holder's commitment (required) and evidence
+// (optional) of a token request.
+func decisionHeaders(r *http.Request) (commitment [32]byte, evidence []byte, err error) {
+	c := r.Header.Values(commitmentHeader)
+	b, err := base64.StdEncoding.Strict().DecodeString(strings.Join(c, ""))
+	if len(c) != 1 || err != nil || len(b) != len(commitment) {
+		return commitment, nil, fmt.Errorf("a token request carries the holder's commitment: one %s header, standard base64 of 32 bytes", commitmentHeader)
+	}
+	copy(commitment[:], b)
+	e := r.Header.Values(evidenceHeader)
+	switch {
+	case len(e) == 0:
+		return commitment, nil, nil
+	case len(e) > 1 || len(e[0]) > base64.StdEncoding.EncodedLen(maxEvidence):
+		return commitment, nil, fmt.Errorf("at most one %s header, of at most %d bytes decoded", evidenceHeader, maxEvidence)
+	}
+	evidence, err = base64.StdEncoding.Strict().DecodeString(e[0])
+	if err != nil || len(evidence) == 0 || len(evidence) > maxEvidence {
+		return commitment, nil, fmt.Errorf("the %s header must be standard base64 of 1 to %d bytes", evidenceHeader, maxEvidence)
+	}
+	return commitment, evidence, nil
+}
+
+// decisionCheckpoint serves the decision log's latest cosigned
+// checkpoint.
+func (s *Service) decisionCheckpoint(w http.ResponseWriter, r *http.Request) {
+	cp := s.dec.checkpoint()
+	if cp == nil {
+		w.Header().Set("Retry-After", s.dec.retryAfter())
+		fail(w, http.StatusServiceUnavailable, "the decision log has no cosigned checkpoint yet")
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", checkpointAge)
+	w.Write(cp)
+}
+
+// decisionTile serves a tile of the decision log.
+func (s *Service) decisionTile(w http.ResponseWriter, r *http.Request) {
+	path := r.PathValue("path")
+	data, err := s.dec.store.Log().Tile("tile/" + path)
+	if err != nil {
+		fail(w, http.StatusNotFound, "no such tile in the decision log")
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	if strings.Contains(path, ".p/") {
+		w.Header().Set("Cache-Control", partialTileAge)
+	} else {
+		w.Header().Set("Cache-Control", immutable)
+	}
+	w.Write(data)
+}
+
+// decisionProof serves the inclusion proof of a decision record,
+// /decisions/proof/<64 lowercase hex: SHA-256 of the record>, under the
+// decision log's latest cosigned checkpoint; 404 with Retry-After while
+// the record is not in one.
+func (s *Service) decisionProof(w http.ResponseWriter, r *http.Request) {
+	text := r.PathValue("hash")
+	b, err := hex.DecodeString(text)
+	if err != nil || len(b) != sha256.Size || hex.EncodeToString(b) != text {
+		fail(w, http.StatusNotFound, "not a record hash: want /decisions/proof/<64 lowercase hex digits>")
+		return
+	}
+	proof, err := s.dec.proof(r.Context(), [sha256.Size]byte(b))
+	switch {
+	case errors.Is(err, errNotLogged):
+		w.Header().Set("Retry-After", s.dec.retryAfter())
+		fail(w, http.StatusNotFound, "the record is not in a cosigned checkpoint of the decision log yet")
+		return
+	case err != nil:
+		s.logger.Error("decision proof", "error", err)
+		fail(w, http.StatusInternalServerError, "internal error")
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Write(proof)
 }
 
 // bearer returns the credential of an "Authorization: Bearer" header.
@@ -378,6 +525,12 @@ func route(r *http.Request) string {
 	switch path {
 	case directoryPath, signaturePath, proofPath, checkpointPath, tokenPath, healthPath, logPrefix + "/":
 		return path
+	case decisionCheckpoint, decisionsPrefix:
+		return path
+	case decisionTiles + "{path...}":
+		return decisionTiles
+	case decisionProofs + "{hash}":
+		return decisionProofs
 	case tilePrefix + "{path...}":
 		return tilePrefix
 	case archivePrefix + "{name}":

@@ -1,6 +1,7 @@
 package issuer
 
 import (
+	"crypto/ed25519"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/asn1"
@@ -79,6 +80,17 @@ func checkPublished(c *Config, st *state, logs *logstore.Store, now time.Time) (
 	}
 	if err := checkStatuses(c.Statuses, d); err != nil {
 		return nil, err
+	}
+	if d.HasDecisions() {
+		pub := st.decision.Public().(ed25519.PublicKey)
+		if !slices.ContainsFunc(d.DecisionKeys, func(k token.DecisionKey) bool { return pub.Equal(ed25519.PublicKey(k.PublicKey)) }) {
+			what := "is not"
+			if st.decisionCreated {
+				what = "was missing, and a new one is not"
+			}
+			return nil, fmt.Errorf("%w: %s %s the decision key that the last directory published (serial %d) lists: receipts signed with it would be refused. Restore %s from a backup",
+				ErrKeyMissing, filepath.Join(c.StateDir, decisionFile), what, d.Serial, filepath.Join(c.StateDir, decisionFile))
+		}
 	}
 
 	withdraw := make(map[token.KeyID]bool)

@@ -26,6 +26,7 @@ import (
 //	root.key    the Ed25519 root key that signs directories (PKCS #8 PEM, 0600)
 //	root.pub    its public key in base64, for wallets and scanners to pin
 //	seed.key    the issuer seed (PEM, 0600)
+//	decision.key the Ed25519 key that signs receipts (PKCS #8 PEM, 0600)
 //	serial      the serial of the last directory served (0600)
 //	cosigned    the last checkpoint a quorum of the witnesses cosigned, a
 //	            copy kept outside log/ to tell a log restored from an old
@@ -39,6 +40,7 @@ import (
 //	            sizes and the last cosigned checkpoint (internal/logstore)
 const (
 	rootKeyFile  = "root.key"
+	decisionFile = "decision.key"
 	rootPubFile  = "root.pub"
 	seedFile     = "seed.key"
 	serialFile   = "serial"
@@ -56,7 +58,11 @@ type state struct {
 	dir     string
 	root    ed25519.PrivateKey
 	seed    []byte
-	created bool
+	// decision signs receipts; decisionCreated reports that this start
+	// made it.
+	decision        ed25519.PrivateKey
+	created         bool
+	decisionCreated bool
 
 	mu sync.Mutex
 	// serial is the serial of the last directory served, as stored.
@@ -91,6 +97,9 @@ func openState(dir string, create bool) (*state, error) {
 		if err := st.load(); err != nil {
 			return nil, err
 		}
+	}
+	if err := st.loadDecisionKey(); err != nil {
+		return nil, err
 	}
 	if err := st.readSerial(); err != nil {
 		return nil, err
@@ -132,6 +141,39 @@ func (st *state) create() error {
 		return err
 	}
 	st.root, st.seed = root, seed
+	return nil
+}
+
+// loadDecisionKey reads the decision key, or makes one when there is
+// none. checkPublished refuses a start whose key is not the one the last
+// directory published lists.
+func (st *state) loadDecisionKey() error {
+	name := filepath.Join(st.dir, decisionFile)
+	if _, err := os.Lstat(name); errors.Is(err, fs.ErrNotExist) {
+		_, k, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			return err
+		}
+		der, err := x509.MarshalPKCS8PrivateKey(k)
+		if err != nil {
+			return err
+		}
+		if err := files.WriteNew(name, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})); err != nil {
+			return err
+		}
+		st.decision, st.decisionCreated = k, true
+		return nil
+	}
+	block, err := readPEM(name, "PRIVATE KEY")
+	if err != nil {
+		return err
+	}
+	k, err := x509.ParsePKCS8PrivateKey(block)
+	d, ok := k.(ed25519.PrivateKey)
+	if err != nil || !ok {
+		return fmt.Errorf("%s: not a PKCS #8 Ed25519 private key; restore it from a backup", name)
+	}
+	st.decision = d
 	return nil
 }
 

@@ -93,12 +93,16 @@ func resolveOrigin(dir, origin string) (string, error) {
 	if origin != "" {
 		return origin, nil
 	}
-	have, err := logstore.Origin(dir)
+	have, err := logstore.Origin(dir, logstore.Directories)
 	if err != nil || have != "" {
 		return have, err
 	}
 	return DefaultOrigin, nil
 }
+
+// DecisionsSuffix is added to the origin of the log of directories to
+// make the origin of a new decision log.
+const DecisionsSuffix = "/decisions"
 
 // LogInfo names a log, for its registration with the witnesses.
 type LogInfo struct {
@@ -110,22 +114,37 @@ type LogInfo struct {
 	Created bool
 }
 
-// LogKey returns the origin and verifier key of the log in the state
-// directory dir, creating the directory and the log key (for origin, or
-// DefaultOrigin when origin is empty) when there is none yet. With a log
-// key there, origin must be its origin, or empty.
-func LogKey(dir, origin string) (LogInfo, error) {
+// LogKey returns the origins and verifier keys of the issuer's two logs
+// in the state directory dir, the log of directories and then the
+// decision log, creating the directory and the log keys when there are
+// none yet: the log of directories for origin (DefaultOrigin when origin
+// is empty), the decision log for that origin and DecisionsSuffix. With
+// a key there, origin must be its log's origin, or empty. The witnesses
+// must have both logs registered.
+func LogKey(dir, origin string) ([]LogInfo, error) {
 	origin, err := resolveOrigin(dir, origin)
 	if err != nil {
-		return LogInfo{}, err
+		return nil, err
 	}
-	logs, err := logstore.Open(dir, origin)
+	decOrigin, err := logstore.Origin(dir, logstore.Decisions)
 	if err != nil {
-		return LogInfo{}, err
+		return nil, err
 	}
-	defer logs.Close()
-	l := logs.Log()
-	return LogInfo{Origin: l.Origin(), VerifierKey: l.VerifierKey(), Created: logs.Created}, nil
+	if decOrigin == "" {
+		decOrigin = origin + DecisionsSuffix
+	}
+	var out []LogInfo
+	for _, l := range []struct{ name, origin string }{{logstore.Directories, origin}, {logstore.Decisions, decOrigin}} {
+		logs, err := logstore.Open(dir, l.name, l.origin, nil)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, LogInfo{Origin: logs.Log().Origin(), VerifierKey: logs.Log().VerifierKey(), Created: logs.Created})
+		if err := logs.Close(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // writeTrustPolicy makes the trust policy of the service and writes it

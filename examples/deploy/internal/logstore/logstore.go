@@ -1,157 +1,206 @@
-// Package logstore keeps an issuer's transparency log on disk: the log's
-// note signer key, the append-only file of its records, an archive of
-// every directory version logged (its exact bytes and root signature,
-// for monitors), the size of the last tree each witness cosigned, and the
-// last cosigned checkpoint.
+// Package logstore keeps an issuer's two transparency logs on disk, each
+// on Tessera (internal/tlog): the log of directories and the log of
+// decisions (DESIGN.md, sections 10 and 11). For each log it keeps the
+// note signer key, the Tessera log directory, the size of the last tree
+// each witness cosigned and the last cosigned checkpoint; for the log of
+// directories also an archive of every directory version logged (its
+// exact bytes and root signature, for monitors).
 //
-// Within the issuer's state directory (mode 0700):
+// Within the issuer's state directory (mode 0700), for NAME "log" (the
+// directories) and "decisions":
 //
-//	log.key                    the log's note signer key (0600)
-//	log/records                the records, 41 bytes each, appended with fsync
-//	log/witnesses              JSON: each witness's vkey and last cosigned size
-//	log/checkpoint             the last checkpoint the witnesses cosigned
+//	NAME.key                   the log's note signer key (0600)
+//	NAME/tree/                 the log on Tessera's POSIX driver (c2sp.org/tlog-tiles)
+//	NAME/witnesses             JSON: each witness's vkey and last cosigned size
+//	NAME/checkpoint            the last checkpoint the witnesses cosigned
 //	log/directory/N.json       the directory with serial N, exact bytes
 //	log/directory/N.sig        its detached root signature
 //
-// Open checks the records against the last cosigned checkpoint before
-// it changes anything: a records file that lost records the witnesses
-// cosigned, or whose records hash to another tree, is refused
-// (ErrDamaged, ErrRolledBack) with what to restore, because appending to
-// it would fork the log, which the witnesses refuse for ever. Callers
-// that keep a copy of the last cosigned checkpoint elsewhere check the
-// store against it with Contains.
+// Open checks the log against the last cosigned checkpoint before
+// anything is appended: a log that lost entries the witnesses cosigned,
+// or whose files hash to another tree, is refused (ErrDamaged,
+// ErrRolledBack) with what to restore, because appending to it would
+// fork the log, which the witnesses refuse for ever. Callers that keep a
+// copy of the last cosigned checkpoint elsewhere check the store against
+// it with Contains.
 //
 // A Store is safe for concurrent use.
 package logstore
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"filippo.io/torchwood"
 	"github.com/statustoken/statustoken/examples/deploy/internal/files"
+	"github.com/statustoken/statustoken/examples/deploy/internal/tlog"
 	"github.com/statustoken/statustoken/issue"
 	"github.com/statustoken/statustoken/token"
 )
 
+// Names of the issuer's two logs, in its state directory.
 const (
-	keyFile        = "log.key"
-	logDir         = "log"
-	recordsFile    = "records"
+	// Directories is the log of directory records (token.LogRecord).
+	Directories = "log"
+	// Decisions is the log of decision records (token.DecisionRecord).
+	Decisions = "decisions"
+)
+
+const (
+	treeDir        = "tree"
 	witnessesFile  = "witnesses"
 	checkpointFile = "checkpoint"
 	archiveDir     = "directory"
 
 	maxKeyFile = 4096
-	// maxRecords bounds the records read at start: with one directory
-	// an hour, over a century.
-	maxRecords = 1 << 20
+	// maxDirectories bounds the directory records read at start: with
+	// one directory an hour, over a century.
+	maxDirectories = 1 << 20
+	// openWait bounds the wait at Open for a checkpoint over what Tessera
+	// integrated before a stop.
+	openWait = 30 * time.Second
 )
 
 // Errors of Open and Contains. Both mean that appending to the log would
 // fork it: restore the log from a backup instead.
 var (
-	// ErrDamaged: the records do not hash to the tree of a cosigned
-	// checkpoint, or the records file was cut within a record that the
-	// witnesses cosigned.
+	// ErrDamaged: the log's files do not hash to the tree of a signed or
+	// cosigned checkpoint, or are missing or cut.
 	ErrDamaged = errors.New("logstore: log damaged")
-	// ErrRolledBack: the log holds fewer records than a cosigned
+	// ErrRolledBack: the log holds fewer entries than a cosigned
 	// checkpoint: it is older than what the witnesses cosigned.
 	ErrRolledBack = errors.New("logstore: log older than its cosigned checkpoint")
 )
 
-// Store is an opened log state.
+// Store is an opened log.
 type Store struct {
 	dir  string // the issuer's state directory
-	log  *issue.Log
-	skey string
+	name string
+	log  *tlog.Log
 
 	mu        sync.Mutex
-	records   *os.File
 	serials   map[uint64]int64 // directory serial -> index in the log
 	witnesses map[string]int64 // witness vkey -> last cosigned size
 
 	// Created reports that Open made a new log key.
 	Created bool
-	// Repaired reports that Open dropped an incomplete record at the end
-	// of the records file, one whose write never finished (and so was
-	// never cosigned).
-	Repaired bool
 }
 
-// Open opens the log state in the issuer's state directory dir (which
-// must exist, mode 0700). Without a log key there, it creates one whose
-// checkpoints name origin. With one, origin must be its origin, or empty.
-func Open(dir, origin string) (*Store, error) {
+// Open opens the log name (Directories or Decisions) in the issuer's
+// state directory dir, creating dir (mode 0700) when needed. Without a
+// key for the log there, it creates one whose checkpoints name origin.
+// With one, origin must be its origin, or empty. opts are the log's
+// Tessera options; Open sets their Cosigned to the last cosigned
+// checkpoint it keeps.
+func Open(dir, name, origin string, opts *tlog.Options) (*Store, error) {
+	if name != Directories && name != Decisions {
+		panic("logstore: unknown log " + name)
+	}
 	if err := files.EnsurePrivateDir(dir); err != nil {
 		return nil, err
 	}
-	for _, d := range []string{filepath.Join(dir, logDir), filepath.Join(dir, logDir, archiveDir)} {
+	s := &Store{dir: dir, name: name, serials: make(map[uint64]int64), witnesses: make(map[string]int64)}
+	dirs := []string{s.path()}
+	if name == Directories {
+		dirs = append(dirs, s.path(archiveDir))
+	}
+	for _, d := range dirs {
 		if err := files.EnsurePrivateDir(d); err != nil {
 			return nil, err
 		}
 	}
-	s := &Store{dir: dir, serials: make(map[uint64]int64), witnesses: make(map[string]int64)}
-	var err error
-	if s.skey, s.Created, err = loadKey(filepath.Join(dir, keyFile), origin); err != nil {
-		return nil, err
-	}
-	records, tail, err := s.openRecords()
+	skey, created, err := loadKey(filepath.Join(dir, name+".key"), origin)
 	if err != nil {
 		return nil, err
 	}
-	if s.log, err = issue.NewLog(s.skey, records); err != nil {
-		s.records.Close()
-		return nil, fmt.Errorf("%w: %s: %v", ErrDamaged, s.path(recordsFile), err)
-	}
-	if err := s.checkSaved(tail); err != nil {
-		s.records.Close()
+	s.Created = created
+	cp, err := s.Checkpoint()
+	if err != nil {
 		return nil, err
 	}
-	if tail > 0 {
-		// An incomplete record beyond every cosigned tree: a write that
-		// never finished. Drop it.
-		size := int64(len(records)) * token.LogRecordSize
-		if err := s.records.Truncate(size); err != nil {
-			s.records.Close()
-			return nil, err
-		}
-		if err := s.records.Sync(); err != nil {
-			s.records.Close()
-			return nil, err
-		}
-		if _, err := s.records.Seek(size, io.SeekStart); err != nil {
-			s.records.Close()
-			return nil, err
-		}
-		s.Repaired = true
+	o := tlog.Options{}
+	if opts != nil {
+		o = *opts
 	}
-	for i, r := range records {
-		serial, _, _ := token.ParseLogRecord(r)
-		s.serials[serial] = int64(i)
+	o.Cosigned = cp
+	ctx, cancel := context.WithTimeout(context.Background(), openWait)
+	defer cancel()
+	l, err := tlog.Open(ctx, s.path(treeDir), skey, &o)
+	switch {
+	case errors.Is(err, tlog.ErrRollback):
+		return nil, fmt.Errorf("%w: %w. The witnesses cosigned more of the log than %s holds: restore %s from a backup at least as new as %s; never start the log again, the witnesses refuse a fork",
+			ErrRolledBack, err, s.path(treeDir), s.path(), s.path(checkpointFile))
+	case errors.Is(err, tlog.ErrRequest):
+		return nil, fmt.Errorf("%w: %s is not a checkpoint of this log (%v): restore it from a backup, or delete it to trust the log as it is",
+			ErrDamaged, s.path(checkpointFile), err)
+	case errors.Is(err, tlog.ErrDamaged):
+		return nil, fmt.Errorf("%w: %w. Restore %s from a backup; never start the log again from what is left, the witnesses refuse a fork",
+			ErrDamaged, err, s.path(treeDir))
+	case err != nil:
+		return nil, err
+	}
+	s.log = l
+	ok := false
+	defer func() {
+		if !ok {
+			l.Close(context.Background())
+		}
+	}()
+	// Entries integrated before a stop but not yet under a checkpoint:
+	// wait for Tessera to publish one over them.
+	if _, err := l.AwaitCheckpoint(ctx, l.OpenSize()); err != nil {
+		return nil, err
+	}
+	if name == Directories {
+		if err := s.loadSerials(ctx); err != nil {
+			return nil, err
+		}
 	}
 	if err := s.loadWitnesses(); err != nil {
-		s.records.Close()
 		return nil, err
 	}
+	ok = true
 	return s, nil
 }
 
-// Origin returns the log's origin, for an existing log key at dir, or ""
-// when there is none.
-func Origin(dir string) (string, error) {
-	data, err := files.ReadPrivate(filepath.Join(dir, keyFile), maxKeyFile)
+// loadSerials reads the directory records and indexes them by serial.
+func (s *Store) loadSerials(ctx context.Context) error {
+	n, err := s.log.Size()
+	if err != nil {
+		return err
+	}
+	if n > maxDirectories {
+		return fmt.Errorf("%s holds more than %d directory records", s.path(treeDir), maxDirectories)
+	}
+	for i := range n {
+		record, err := s.log.Entry(ctx, i)
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrDamaged, err)
+		}
+		serial, _, err := token.ParseLogRecord(record)
+		if err != nil {
+			return fmt.Errorf("%w: entry %d of %s is not a directory record: restore %s from a backup", ErrDamaged, i, s.path(treeDir), s.path(treeDir))
+		}
+		s.serials[serial] = i
+	}
+	return nil
+}
+
+// Origin returns the origin of the log name in the state directory dir,
+// from its key, or "" when there is none.
+func Origin(dir, name string) (string, error) {
+	data, err := files.ReadPrivate(filepath.Join(dir, name+".key"), maxKeyFile)
 	if errors.Is(err, fs.ErrNotExist) {
 		return "", nil
 	}
@@ -201,64 +250,7 @@ func loadKey(name, origin string) (skey string, created bool, err error) {
 }
 
 func (s *Store) path(elem ...string) string {
-	return filepath.Join(append([]string{s.dir, logDir}, elem...)...)
-}
-
-// openRecords opens the records file for appending and reads its
-// complete records; tail is the length of an incomplete record at its
-// end, which the caller drops once it knows it was never cosigned.
-func (s *Store) openRecords() (records [][]byte, tail int, err error) {
-	name := s.path(recordsFile)
-	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, 0, err
-	}
-	fi, err := f.Stat()
-	if err == nil && fi.Mode().Perm()&0o077 != 0 {
-		err = fmt.Errorf("%s has mode %04o: chmod 600 %s", name, fi.Mode().Perm(), name)
-	}
-	if err == nil && fi.Size() > maxRecords*token.LogRecordSize {
-		err = fmt.Errorf("%s holds more than %d records", name, maxRecords)
-	}
-	var data []byte
-	if err == nil {
-		data, err = io.ReadAll(f)
-	}
-	if err == nil {
-		_, err = f.Seek(0, io.SeekEnd)
-	}
-	if err != nil {
-		f.Close()
-		return nil, 0, err
-	}
-	s.records = f
-	tail = len(data) % token.LogRecordSize
-	data = data[:len(data)-tail]
-	for len(data) > 0 {
-		records = append(records, data[:token.LogRecordSize:token.LogRecordSize])
-		data = data[token.LogRecordSize:]
-	}
-	return records, tail, nil
-}
-
-// checkSaved checks the records against the last cosigned checkpoint
-// saved in the store; tail is the length of an incomplete record after
-// them.
-func (s *Store) checkSaved(tail int) error {
-	cp, err := s.Checkpoint()
-	if err != nil || cp == nil {
-		return err
-	}
-	n, err := checkpointSize(cp)
-	if err != nil {
-		return fmt.Errorf("%w: %s: %v; restore it from a backup, or delete it to trust the records as they are",
-			ErrDamaged, s.path(checkpointFile), err)
-	}
-	if tail > 0 && n > s.log.Size() {
-		return fmt.Errorf("%w: %s is cut %d bytes into record %d, which the witnesses cosigned (the last cosigned checkpoint, %s, has %d records): restore %s from a backup that holds at least %d records; never start the log again, the witnesses refuse a fork",
-			ErrDamaged, s.path(recordsFile), tail, s.log.Size(), s.path(checkpointFile), n, s.path(recordsFile), n)
-	}
-	return s.Contains(cp)
+	return filepath.Join(append([]string{s.dir, s.name}, elem...)...)
 }
 
 // checkpointSize returns the tree size of a checkpoint note.
@@ -273,43 +265,65 @@ func checkpointSize(cp []byte) (int64, error) {
 
 // Contains checks that the log holds the tree of cp, a checkpoint of this
 // log that the witnesses cosigned (kept by the caller, or saved in the
-// store): an error wrapping ErrRolledBack when the log has fewer records,
-// or ErrDamaged when its records hash to another tree. The error says
-// what to restore.
+// store): an error wrapping ErrRolledBack when the log has fewer entries,
+// or ErrDamaged when its files hash to another tree. The error says what
+// to restore.
 func (s *Store) Contains(cp []byte) error {
 	n, err := checkpointSize(cp)
 	if err != nil {
 		return fmt.Errorf("%w: the cosigned checkpoint to check the log against: %v", ErrDamaged, err)
 	}
-	size := s.log.Size()
+	size, err := s.log.Size()
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrDamaged, err)
+	}
 	switch {
 	case n > size:
 		return fmt.Errorf("%w: %s holds %d records, but the witnesses cosigned a tree of %d: the log was restored from an old copy, or lost records. Restore %s from a backup that holds at least %d records (or the newest you have, with its %s); never start the log again, the witnesses refuse a fork",
-			ErrRolledBack, s.path(recordsFile), size, n, s.path(), n, checkpointFile)
+			ErrRolledBack, s.path(treeDir), size, n, s.path(), n, checkpointFile)
 	case n == 0:
 		return nil
 	}
-	if _, err := s.log.Proof(n-1, cp); err != nil {
-		return fmt.Errorf("%w: the first %d records of %s do not hash to the tree the witnesses cosigned (%v): the records file is damaged. Restore %s from a backup; never start the log again, the witnesses refuse a fork",
-			ErrDamaged, n, s.path(recordsFile), err, s.path(recordsFile))
+	if _, err := s.log.Proof(context.Background(), n-1, cp); err != nil {
+		return fmt.Errorf("%w: the first %d records of %s do not hash to the tree the witnesses cosigned (%v). Restore %s from a backup; never start the log again, the witnesses refuse a fork",
+			ErrDamaged, n, s.path(treeDir), err, s.path())
 	}
 	return nil
 }
 
-// Close closes the records file.
+// Close waits until every entry appended is under a checkpoint (for at
+// most ten seconds) and stops the log.
 func (s *Store) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.records.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return s.log.Close(ctx)
 }
 
+// Dir returns the directory of the log's files, NAME in the state
+// directory.
+func (s *Store) Dir() string { return s.path() }
+
 // Log returns the log.
-func (s *Store) Log() *issue.Log { return s.log }
+func (s *Store) Log() *tlog.Log { return s.log }
+
+// Size returns the size of the tree of the log's latest checkpoint; 0
+// when it cannot be read.
+func (s *Store) Size() int64 {
+	n, err := s.log.Size()
+	if err != nil {
+		return 0
+	}
+	return n
+}
 
 // Append archives a directory version (its exact bytes data and root
-// signature sig), appends its record to the records file, synced, and to
-// the log, and returns its index. Serials are unique in the log.
-func (s *Store) Append(data, sig []byte) (int64, error) {
+// signature sig), appends its record to the log of directories, waits
+// for a checkpoint over it and returns its index. Serials are unique in
+// the log.
+func (s *Store) Append(ctx context.Context, data, sig []byte) (int64, error) {
+	if s.name != Directories {
+		return 0, errors.New("logstore: directories go into the log of directories")
+	}
 	record, err := token.LogRecord(data)
 	if err != nil {
 		return 0, err
@@ -327,18 +341,15 @@ func (s *Store) Append(data, sig []byte) (int64, error) {
 	if err := files.WriteAtomic(s.path(archiveDir, base+".json"), data, 0o600); err != nil {
 		return 0, err
 	}
-	if _, err := s.records.Write(record); err != nil {
-		return 0, fmt.Errorf("appending to %s: %v", s.path(recordsFile), err)
-	}
-	if err := s.records.Sync(); err != nil {
-		return 0, fmt.Errorf("syncing %s: %v", s.path(recordsFile), err)
-	}
-	i, err := s.log.AppendDirectory(data)
+	idx, err := s.log.Append(ctx, [][]byte{record})
 	if err != nil {
 		return 0, err
 	}
-	s.serials[serial] = i
-	return i, nil
+	if _, err := s.log.AwaitCheckpoint(ctx, idx[0]+1); err != nil {
+		return 0, err
+	}
+	s.serials[serial] = idx[0]
+	return idx[0], nil
 }
 
 // Index returns the index in the log of the directory with serial.
@@ -349,14 +360,14 @@ func (s *Store) Index(serial uint64) (int64, bool) {
 	return i, ok
 }
 
-// Last returns the serial and index of the log's last record; ok is false
-// for an empty log.
+// Last returns the serial and index of the last record of the log of
+// directories; ok is false for an empty log.
 func (s *Store) Last() (serial uint64, index int64, ok bool) {
-	n := s.log.Size()
+	n := s.Size()
 	if n == 0 {
 		return 0, 0, false
 	}
-	record, err := s.log.Record(n - 1)
+	record, err := s.log.Entry(context.Background(), n-1)
 	if err != nil {
 		return 0, 0, false
 	}
@@ -371,11 +382,11 @@ func (s *Store) Last() (serial uint64, index int64, ok bool) {
 // an error wrapping fs.ErrNotExist when the log has none, or ErrDamaged
 // when the archived bytes do not hash to the directory's record.
 func (s *Store) Archived(serial uint64) (data, sig []byte, err error) {
-	if _, ok := s.Index(serial); !ok {
+	i, ok := s.Index(serial)
+	if !ok {
 		return nil, nil, fmt.Errorf("no directory with serial %d in the log: %w", serial, fs.ErrNotExist)
 	}
-	i, _ := s.Index(serial)
-	record, err := s.log.Record(i)
+	record, err := s.log.Entry(context.Background(), i)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -421,8 +432,9 @@ func (s *Store) loadWitnesses() error {
 	if err := dec.Decode(&st); err != nil {
 		return fmt.Errorf("%s: %v", name, err)
 	}
+	size := s.Size()
 	for _, w := range st.Witnesses {
-		if w.Size < 0 || w.Size > s.log.Size() {
+		if w.Size < 0 || w.Size > size {
 			// A size beyond the log is wrong; start again from the
 			// witness's own word (a 409).
 			continue

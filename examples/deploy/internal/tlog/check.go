@@ -58,6 +58,7 @@ func (l *Log) check(ctx context.Context, opts *Options) error {
 		return l.damaged(treeStateFile, "it does not parse")
 	}
 	size := *state.Size
+	l.openSize = size
 	var stateRoot tlog.Hash
 	copy(stateRoot[:], state.Root)
 

@@ -115,6 +115,9 @@ type Log struct {
 	maxBatch    int
 	interval    time.Duration
 	fetch       client.FileFetcher
+	// openSize is the size of the tree Tessera had integrated when Open
+	// checked the directory.
+	openSize int64
 
 	add      tessera.AddFn
 	shutdown func(context.Context) error
@@ -217,6 +220,12 @@ func verifierKey(skey string) (string, error) {
 	}
 	return vkey, nil
 }
+
+// OpenSize returns the size of the tree that Tessera had integrated when
+// Open checked the log directory. The checkpoint may lag it after a stop
+// between integrating entries and publishing a checkpoint over them;
+// AwaitCheckpoint(ctx, OpenSize()) waits until one covers them.
+func (l *Log) OpenSize() int64 { return l.openSize }
 
 // Origin returns the origin line of the log's checkpoints.
 func (l *Log) Origin() string { return l.signer.Name() }
