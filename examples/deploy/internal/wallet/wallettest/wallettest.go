@@ -98,7 +98,7 @@ type Issuer struct {
 
 	mu       sync.Mutex
 	gotAuth  []string
-	gotCount []int           // tokens asked for by each request
+	gotCount []int            // tokens asked for by each request
 	logged   map[string]int64 // directory bytes -> index in the log
 	decLog   *tlog.Log
 	records  map[[32]byte]int64 // SHA-256 of a decision record -> index
