@@ -5,22 +5,19 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"net/http"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/statustoken/statustoken/examples/deploy/internal/directory"
 	"github.com/statustoken/statustoken/examples/deploy/internal/files"
 	"github.com/statustoken/statustoken/holder"
 	"github.com/statustoken/statustoken/token"
+	"github.com/statustoken/statustoken/token/tokenhttp"
 )
 
 // DecisionsFile (mode 0600) keeps every decision the issuer signed for
@@ -142,7 +139,7 @@ func marshalDecisions(ds []*decision) ([]byte, error) {
 // decision, under the published directory cited.
 func (s *Store) reserveDecision(ds []*decision, cited token.Published) (*reserved, error) {
 	placeholder := &decision{raw: make([]byte, token.ReceiptSize), cited: cited,
-		opening: token.Opening{Statement: make([]byte, token.MaxStatementSize)}, received: time.Unix(1<<40, 0)}
+		opening: token.Opening{Statement: make([]byte, token.MaxStatementSize)}, received: time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC)}
 	data, err := marshalDecisions(append(ds[:len(ds):len(ds)], placeholder))
 	if err != nil {
 		return nil, err
@@ -206,10 +203,6 @@ func (d *decision) logStatus(now time.Time) string {
 	return "not logged yet (due by " + formatTime(d.received.Add(d.logDelay())) + ")"
 }
 
-// ProofPath is followed by the SHA-256, in lowercase hex, of a decision
-// record: where the issuer serves its inclusion proof.
-const ProofPath = "/decisions/proof/"
-
 // fetchProofs fetches, from the issuer at o.Issuer, the inclusion proof
 // of each stored decision that has none, checks it with h and keeps it;
 // then reports on Stderr every decision whose record is still missing
@@ -219,6 +212,10 @@ const ProofPath = "/decisions/proof/"
 func fetchProofs(ctx context.Context, e *Env, o RequestOptions, s *Store, h *holder.Holder) error {
 	ds, err := s.loadDecisions()
 	if err != nil || len(ds) == 0 {
+		return err
+	}
+	c, err := tokenhttp.NewClient(o.Issuer.String(), e.client())
+	if err != nil {
 		return err
 	}
 	log := e.log()
@@ -231,14 +228,13 @@ func fetchProofs(ctx context.Context, e *Env, o RequestOptions, s *Store, h *hol
 		if err != nil {
 			return err
 		}
-		sum := sha256.Sum256(record)
-		proof, err := getProof(ctx, e.client(), o.Issuer.String()+ProofPath+hex.EncodeToString(sum[:]))
+		proof, err := c.FetchDecisionProof(ctx, sha256.Sum256(record))
 		switch {
-		case err != nil:
-			log.Debug("no decision proof yet", "decision", i+1, "reason", err.Error())
-			continue
-		case proof == nil:
+		case errors.Is(err, tokenhttp.ErrNotYetLogged):
 			log.Debug("decision record not in the log yet", "decision", i+1)
+			continue
+		case err != nil:
+			log.Warn("fetching a decision proof failed; asking again next time", "decision", i+1, "err", err.Error())
 			continue
 		}
 		if _, err := h.CheckDecisionProof(d.raw, proof, d.cited); err != nil {
@@ -262,35 +258,6 @@ func fetchProofs(ctx context.Context, e *Env, o RequestOptions, s *Store, h *hol
 		}
 	}
 	return nil
-}
-
-// getProof gets a decision proof: nil when the issuer answers 404 (not
-// in a cosigned checkpoint yet).
-func getProof(ctx context.Context, c *http.Client, u string) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	switch resp.StatusCode {
-	case http.StatusOK:
-	case http.StatusNotFound:
-		return nil, nil
-	default:
-		return nil, directory.ResponseError(resp)
-	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, token.MaxProofSize+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > token.MaxProofSize {
-		return nil, fmt.Errorf("decision proof larger than %d bytes", token.MaxProofSize)
-	}
-	return data, nil
 }
 
 // Decisions fetches and checks the issuer's directory as Update does,

@@ -377,7 +377,7 @@ func requestTokens(ctx context.Context, e *Env, o RequestOptions, s *Store, h *h
 		c := opening.Commitment()
 		commitment = &c
 	}
-	a, err := postRequest(ctx, e.client(), u, o.APIKey, req, commitment)
+	a, err := postRequest(ctx, e, o, req, commitment)
 	if err != nil {
 		discard()
 		return err
@@ -401,7 +401,7 @@ func requestTokens(ctx context.Context, e *Env, o RequestOptions, s *Store, h *h
 				what = "it carries no receipt"
 			}
 			return fmt.Errorf("%w: the issuer answered %s, but %s (%w): this is the issuer's fault, not yours; nothing was stored; keep this message as evidence",
-				ErrReceipt, a.status, what, err)
+				ErrReceipt, fmt.Sprint(a.code, " ", http.StatusText(a.code)), what, err)
 		}
 		d := &decision{receipt: r, raw: a.receipt, cited: h.Published(), dir: h.Directory(), opening: opening, received: e.now()}
 		ds = append(ds, d)
@@ -501,68 +501,42 @@ func openHolder(e *Env, s *Store, pub token.Published, trust *token.Trust) (*hol
 	return h, nil
 }
 
-// maxResponse bounds what is read of a token response.
-const maxResponse = holder.MaxResponseSize
-
 // answer is the issuer's answer to a token request.
 type answer struct {
-	code    int
-	status  string // "200 OK"
+	code    int    // its HTTP status
 	body    []byte // of a 200 answer
-	receipt []byte // from the receipt header of a 200 or 403 answer
-	message string // the first line of a 403 answer
+	receipt []byte // of a 200 or 403 answer to a request with a commitment
+	message string // the issuer's message on a refusal
 	err     error  // the error for any answer but 200
 }
 
-// Header names of the decision protocol (token/SPEC.md, "Wallet–issuer
-// protocol").
-const (
-	commitmentHeader = "Statustoken-Commitment"
-	receiptHeader    = "Statustoken-Receipt"
-)
-
 // postRequest sends a token request, with the holder's commitment when
-// not nil, and returns the answer; an error only when there is none.
-func postRequest(ctx context.Context, c *http.Client, u, apiKey string, body []byte, commitment *[32]byte) (*answer, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
+// not nil, and returns the answer; an error only when there is none, or
+// when a receipt header is not even well-formed (ErrReceipt).
+func postRequest(ctx context.Context, e *Env, o RequestOptions, req []byte, commitment *[32]byte) (*answer, error) {
+	c, err := tokenhttp.NewClient(o.Issuer.String(), e.client())
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Content-Type", "application/octet-stream")
-	req.Header.Set("Authorization", "Bearer "+apiKey)
-	if commitment != nil {
-		req.Header.Set(commitmentHeader, base64.StdEncoding.EncodeToString(commitment[:]))
+	a := &answer{code: http.StatusOK}
+	var d *tokenhttp.Decision
+	if commitment == nil {
+		a.body, err = c.RequestTokens(ctx, o.APIKey, req)
+	} else if d, err = c.RequestDecision(ctx, o.APIKey, req, *commitment, nil); err == nil {
+		a.body, a.receipt = d.Response, d.Receipt
+		if d.Refusal != nil {
+			a.code, a.message, a.err = d.Refusal.Code, d.Refusal.Message, d.Refusal
+		}
 	}
-	resp, err := c.Do(req)
-	if err != nil {
+	var se *tokenhttp.StatusError
+	switch {
+	case errors.As(err, &se):
+		a.code, a.message, a.err = se.Code, se.Message, err
+	case errors.Is(err, tokenhttp.ErrMalformedResponse) && commitment != nil:
+		return nil, fmt.Errorf("%w: the issuer's answer is malformed (%w): this is the issuer's fault, not yours; nothing was stored; keep this message as evidence", ErrReceipt, err)
+	case err != nil:
 		return nil, fmt.Errorf("sending the token request: %w", err)
 	}
-	defer resp.Body.Close()
-	a := &answer{code: resp.StatusCode, status: resp.Status}
-	if resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusForbidden {
-		if v := resp.Header.Get(receiptHeader); v != "" {
-			// A receipt that is not base64 is as good as none.
-			a.receipt, _ = base64.StdEncoding.Strict().DecodeString(v)
-		}
-	}
-	if resp.StatusCode != http.StatusOK {
-		a.err = directory.ResponseError(resp)
-		if resp.StatusCode == http.StatusForbidden {
-			msg := a.err.Error()
-			if _, m, ok := strings.Cut(msg, resp.Status+": "); ok {
-				a.message = m
-			}
-		}
-		return a, nil
-	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading the token response: %w", err)
-	}
-	if len(data) > maxResponse {
-		return nil, fmt.Errorf("token response larger than %d bytes", maxResponse)
-	}
-	a.body = data
 	return a, nil
 }
 

@@ -31,6 +31,7 @@ import (
 	"github.com/statustoken/statustoken/holder"
 	"github.com/statustoken/statustoken/issue"
 	"github.com/statustoken/statustoken/token"
+	"github.com/statustoken/statustoken/token/tokenhttp"
 	"github.com/statustoken/statustoken/verify"
 )
 
@@ -89,12 +90,14 @@ type Issuer struct {
 	// refuses it for reason Refuse. Then it misbehaves as these say:
 	// OmitReceipt sends no receipt; ForgeReceipt, when set, changes the
 	// receipt and signs it again with the decision key (for another
-	// request, another commitment, a reason not listed); NeverLog keeps
-	// the decision records out of the decision log.
-	Refuse       uint16
-	OmitReceipt  bool
-	ForgeReceipt func(*token.Receipt)
-	NeverLog     bool
+	// request, another commitment, a reason not listed); CorruptReceipt
+	// flips a bit of its signature; NeverLog keeps the decision records
+	// out of the decision log.
+	Refuse         uint16
+	OmitReceipt    bool
+	ForgeReceipt   func(*token.Receipt)
+	CorruptReceipt bool
+	NeverLog       bool
 
 	mu       sync.Mutex
 	gotAuth  []string
@@ -248,37 +251,30 @@ func start(t *testing.T, is *issue.Issuer) *Issuer {
 		}
 		w.Write(resp)
 	})
-	mux.HandleFunc("GET /decisions/proof/{hash}", f.serveProof)
+	mux.HandleFunc("GET "+tokenhttp.DecisionProofPath+"{hash}", f.serveProof)
 	f.Srv = httptest.NewServer(mux)
 	t.Cleanup(f.Srv.Close)
 	return f
 }
 
-// Header names of the decision protocol.
-const (
-	CommitmentHeader = "Statustoken-Commitment"
-	EvidenceHeader   = "Statustoken-Evidence"
-	ReceiptHeader    = "Statustoken-Receipt"
-)
-
 // decide answers a token request under the decision policy: 400 for a
 // missing commitment or a request it cannot serve, else a receipt with
 // 200 and the tokens, or with 403.
 func (f *Issuer) decide(w http.ResponseWriter, r *http.Request, body []byte) {
-	c, err := base64.StdEncoding.Strict().DecodeString(r.Header.Get(CommitmentHeader))
+	c, err := base64.StdEncoding.Strict().DecodeString(r.Header.Get(tokenhttp.CommitmentHeader))
 	if err != nil || len(c) != 32 {
-		http.Error(w, "missing or malformed "+CommitmentHeader, http.StatusBadRequest)
+		http.Error(w, "missing or malformed "+tokenhttp.CommitmentHeader, http.StatusBadRequest)
 		return
 	}
 	var evidence []byte
-	if v := r.Header.Get(EvidenceHeader); v != "" {
-		if evidence, err = base64.StdEncoding.Strict().DecodeString(v); err != nil || len(evidence) > 2048 {
-			http.Error(w, "malformed "+EvidenceHeader, http.StatusBadRequest)
+	if v := r.Header.Get(tokenhttp.EvidenceHeader); v != "" {
+		if evidence, err = base64.StdEncoding.Strict().DecodeString(v); err != nil || len(evidence) > tokenhttp.MaxEvidenceSize {
+			http.Error(w, "malformed "+tokenhttp.EvidenceHeader, http.StatusBadRequest)
 			return
 		}
 	}
 	f.mu.Lock()
-	refuse, omit, forge, never := f.Refuse, f.OmitReceipt, f.ForgeReceipt, f.NeverLog
+	refuse, omit, forge, corrupt, never := f.Refuse, f.OmitReceipt, f.ForgeReceipt, f.CorruptReceipt, f.NeverLog
 	f.mu.Unlock()
 	d := issue.Decision{Request: body, Commitment: [32]byte(c), Outcome: 1, Reason: Granted, Evidence: evidence, Serial: f.Serial}
 	var resp []byte
@@ -308,8 +304,11 @@ func (f *Issuer) decide(w http.ResponseWriter, r *http.Request, body []byte) {
 	if forge != nil {
 		receipt = f.Forge(receipt, forge)
 	}
+	if corrupt {
+		receipt[len(receipt)-1] ^= 1
+	}
 	if !omit {
-		w.Header().Set(ReceiptHeader, base64.StdEncoding.EncodeToString(receipt))
+		w.Header().Set(tokenhttp.ReceiptHeader, base64.StdEncoding.EncodeToString(receipt))
 	}
 	if code != http.StatusOK {
 		http.Error(w, "refused: reason "+strconv.Itoa(int(d.Reason)), code)
