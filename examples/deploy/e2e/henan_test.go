@@ -95,7 +95,9 @@ func TestHenan(t *testing.T) {
 	}
 
 	// The depositors: a signed refusal each, kept by the wallet.
-	statement := func(i int) string { return fmt.Sprintf("depositor %d of Yuzhou Xinminsheng Village Bank, case HN-%04d", i, 1317+i) }
+	statement := func(i int) string {
+		return fmt.Sprintf("depositor %d of Yuzhou Xinminsheng Village Bank, case HN-%04d", i, 1317+i)
+	}
 	for i, key := range depositorKeys {
 		state := fmt.Sprintf("depositor-%d", i)
 		res := r.run([]string{"STATUSTOKEN_API_KEY=" + key}, "", "wallet", "request", "-state", state, "-issuer", issuer.url, "-trust", trust, "-statement", statement(i))
