@@ -135,6 +135,7 @@ func TestHenan(t *testing.T) {
 	// The monitor, as a journalist runs it: the directory log audited,
 	// the decision log replayed, and this epoch's tally.
 	res := r.must(nil, "", "monitor", "-issuer", issuer.url, "-trust", trust, "-state", "monitor.state")
+	t.Logf("monitor:\n%s", res.stdout)
 	refusals := regexp.MustCompile(`(?m)^  refused +reason 4 "administrative" +no evidence +(\d+)$`).FindStringSubmatch(res.stdout)
 	grants := regexp.MustCompile(`(?m)^  green +reason 1 "negative test result" +no evidence +(\d+)$`).FindStringSubmatch(res.stdout)
 	if refusals == nil || refusals[1] != strconv.Itoa(depositors) || grants == nil {
@@ -171,6 +172,9 @@ func TestHenan(t *testing.T) {
 		}
 		os.WriteFile(filepath.Join(body.wd, name), b, 0o644)
 		res := body.must(nil, "", "monitor", "check-appeal", "-trust", "trust.txt", name)
+		if i == 0 {
+			t.Logf("monitor check-appeal:\n%s", res.stdout)
+		}
 		for _, want := range []string{
 			": VALID: the issuer signed this decision and logged it",
 			"decision:      refused\n",
