@@ -3,6 +3,7 @@ package monitor_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"regexp"
 	"strconv"
 	"strings"
@@ -241,5 +242,93 @@ func TestNoDecisionPolicy(t *testing.T) {
 	clean(t, r)
 	if r.Decisions != nil || strings.Contains(out, "decisions") {
 		t.Errorf("decisions reported without a policy: %+v", r.Decisions)
+	}
+}
+
+// TestDecisionJSON: the JSON report carries the tallies with the
+// outcome's name and the reason's text.
+func TestDecisionJSON(t *testing.T) {
+	d := monitortest.NewWithDecisions(t)
+	d.Publish(t, t0, 1)
+	decide(t, d, t0, 2, token.Refused, 3, false)
+	d.CosignDecisions(t, 2)
+	var out bytes.Buffer
+	if _, err := monitor.Run(context.Background(), monitor.Config{Issuer: d.URL(), Trust: d.Trust, JSON: true}, &out); err != nil {
+		t.Fatal(err)
+	}
+	var report struct {
+		Decisions struct {
+			Checkpoint struct {
+				Origin   string
+				Verified bool
+			}
+			Epochs []struct {
+				Epoch   time.Time
+				Records int64
+				Counts  []struct {
+					OutcomeName string `json:"outcome_name"`
+					Reason      uint16
+					ReasonText  string `json:"reason_text"`
+					Evidence    bool
+					Count       int64
+				}
+			}
+		}
+	}
+	if err := json.Unmarshal(out.Bytes(), &report); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	dr := report.Decisions
+	if dr.Checkpoint.Origin != monitortest.DecisionOrigin || !dr.Checkpoint.Verified || len(dr.Epochs) != 1 || !dr.Epochs[0].Epoch.Equal(epoch0) ||
+		len(dr.Epochs[0].Counts) != 1 || dr.Epochs[0].Counts[0].ReasonText != "administrative" || dr.Epochs[0].Counts[0].OutcomeName != "refused" ||
+		dr.Epochs[0].Counts[0].Count != 2 {
+		t.Errorf("report %s", out.String())
+	}
+}
+
+// TestDecisionStateChecks: a state whose decision replay or policies are
+// damaged is refused.
+func TestDecisionStateChecks(t *testing.T) {
+	d := monitortest.NewWithDecisions(t)
+	d.Publish(t, t0, 1)
+	decide(t, d, t0, 1, token.Refused, 3, false)
+	decide(t, d, t0.Add(day), 1, token.Refused, 3, false)
+	d.CosignDecisions(t, 2)
+	r, _ := run(t, d, nil)
+	clean(t, r)
+	b, err := r.State.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := monitor.ParseState(b); err != nil {
+		t.Fatal(err)
+	}
+	var tallies, policies []string
+	for _, e := range r.State.Decisions.Tallies {
+		tallies = append(tallies, `"epoch": `+strconv.FormatUint(uint64(e.Epoch), 10))
+	}
+	for _, p := range r.State.Policies {
+		policies = append(policies, `"epoch": `+strconv.FormatUint(uint64(p.Epoch), 10))
+	}
+	if len(tallies) != 2 || len(policies) < 2 {
+		t.Fatalf("%d tallies, %d policies", len(tallies), len(policies))
+	}
+	swap := func(s string, a, b string) string {
+		return strings.Replace(strings.Replace(strings.Replace(s, a, "\x00", 1), b, a, 1), "\x00", b, 1)
+	}
+	state := string(b)
+	for name, bad := range map[string]string{
+		"negative next":      strings.Replace(state, `"next": 2`, `"next": -2`, 1),
+		"no log":             regexp.MustCompile(`"log": "[^"]*"`).ReplaceAllString(state, `"log": ""`),
+		"negative count":     strings.Replace(state, `"n": 1`, `"n": -1`, 1),
+		"tallies unordered":  state[:strings.Index(state, `"tallies"`)] + swap(state[strings.Index(state, `"tallies"`):], tallies[0], tallies[1]),
+		"policies unordered": swap(state, policies[0], policies[1]),
+	} {
+		if bad == state {
+			t.Fatalf("%s: the state did not change", name)
+		}
+		if _, err := monitor.ParseState([]byte(bad)); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
 	}
 }
