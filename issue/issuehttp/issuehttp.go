@@ -16,9 +16,10 @@
 // bodies, Retry-After and the cross-origin headers. Wallets and scanners
 // use package token/tokenhttp.
 //
-// The Handler serves the protocol's paths only. An issuer's log (tiles,
-// checkpoint, archived directories: SPEC.md, "Log paths") and its health
-// check are the embedder's to serve, for example on a mux that routes the
+// The Handler serves the protocol's paths only. An issuer's logs (tiles,
+// checkpoint, archived directories: SPEC.md, "Log paths"; the decision
+// log under tokenhttp.DecisionLogPath, but for its proof path) and its
+// health check are the embedder's to serve, for example on a mux that routes the
 // protocol's paths to the Handler; CrossOrigin gives them the same
 // cross-origin answers.
 //
