@@ -215,24 +215,24 @@ const (
 // cmd/issuer's flags. Only Witnesses remains to be set.
 func DefaultConfig() Config {
 	return Config{
-		StateDir:       DefaultStateDir,
-		Statuses:       []token.StatusName{{Code: 1, Name: "green"}, {Code: 2, Name: "red"}},
-		Epoch:          DefaultEpoch,
-		Epochs:         issue.DefaultEpochs,
-		RateLimit:      DefaultRateLimit,
-		RateWindow:     DefaultRateWindow,
-		MaxHolders:     DefaultMaxHolders,
-		MaxConcurrent:  2 * runtime.GOMAXPROCS(0),
+		StateDir:      DefaultStateDir,
+		Statuses:      []token.StatusName{{Code: 1, Name: "green"}, {Code: 2, Name: "red"}},
+		Epoch:         DefaultEpoch,
+		Epochs:        issue.DefaultEpochs,
+		RateLimit:     DefaultRateLimit,
+		RateWindow:    DefaultRateWindow,
+		MaxHolders:    DefaultMaxHolders,
+		MaxConcurrent: 2 * runtime.GOMAXPROCS(0),
 
 		TokensPerRequest: DefaultTokensPerRequest,
 		DecisionInterval: DefaultDecisionInterval,
 		DecisionLogDelay: DefaultDecisionLogDelay,
-		Quorum:         DefaultQuorum,
-		CosignEvery:    DefaultCosignEvery,
-		IssueMaxAge:    DefaultIssueMaxAge,
-		CosignRetry:    DefaultCosignRetry,
-		WitnessTimeout: witnessclient.DefaultTimeout,
-		Addr:           DefaultAddr,
+		Quorum:           DefaultQuorum,
+		CosignEvery:      DefaultCosignEvery,
+		IssueMaxAge:      DefaultIssueMaxAge,
+		CosignRetry:      DefaultCosignRetry,
+		WitnessTimeout:   witnessclient.DefaultTimeout,
+		Addr:             DefaultAddr,
 	}
 }
 

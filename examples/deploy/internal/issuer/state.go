@@ -55,9 +55,9 @@ const (
 
 // state is an opened state directory.
 type state struct {
-	dir     string
-	root    ed25519.PrivateKey
-	seed    []byte
+	dir  string
+	root ed25519.PrivateKey
+	seed []byte
 	// decision signs receipts; decisionCreated reports that this start
 	// made it.
 	decision        ed25519.PrivateKey
