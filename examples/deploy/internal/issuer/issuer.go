@@ -499,7 +499,12 @@ func open(cfg Config, logger *slog.Logger, now func() time.Time) (*Service, erro
 		return nil, err
 	}
 	if st.created {
-		logger.Info("created a new issuer state: root key, issuer seed", "dir", c.StateDir)
+		logger.Info("created a new issuer state: root key, issuer seed, decision key", "dir", c.StateDir)
+	} else if st.decisionCreated {
+		if err := st.saveDecisionKey(); err != nil {
+			return nil, err
+		}
+		logger.Info("created a decision key", "file", filepath.Join(c.StateDir, decisionFile))
 	}
 	if s.lim, err = loadLimiter(c, st, now()); err != nil {
 		return nil, err
