@@ -11,7 +11,6 @@ import (
 	"io/fs"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/statustoken/statustoken/examples/deploy/internal/files"
@@ -341,8 +340,8 @@ func Appeal(e *Env, o AppealOptions) error {
 	}
 	f, err := token.CheckAppeal(bundle, trust)
 	switch {
-	case err != nil && len(d.proof) == 0 && errors.Is(err, token.ErrDecisionNotLogged):
-		// The receipt holds; its record is what is missing.
+	case err != nil && len(d.proof) == 0 && errors.Is(err, token.ErrDecisionNotLogged) && f != nil:
+		// Everything holds but the record's proof, which is missing.
 	case err != nil:
 		return fmt.Errorf("the appeal bundle of decision %d does not check: %w", n, err)
 	}
@@ -350,8 +349,8 @@ func Appeal(e *Env, o AppealOptions) error {
 		return err
 	}
 	status := "with its decision log proof"
-	if f == nil {
-		status = "without a decision log proof: " + strings.TrimPrefix(d.logStatus(e.now()), "not logged yet ")
+	if len(d.proof) == 0 {
+		status = "without a decision log proof: " + d.logStatus(e.now())
 	}
 	fmt.Fprintf(e.Stderr, "wallet: appeal bundle of decision %d (%s) written to %s, %s; it holds your statement %q: give it to the appeal body only\n",
 		n, d.outcomeText(), o.Out, status, d.opening.Statement)

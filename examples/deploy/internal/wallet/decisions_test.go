@@ -245,9 +245,9 @@ func TestUnloggedReceiptReported(t *testing.T) {
 
 	// The appeal bundle holds the receipt, without a record proof: an
 	// appeal body finds it signed and not logged.
-	_, _, err = appeal(t, f, state, 1)
-	if !errors.Is(err, token.ErrDecisionNotLogged) {
-		t.Fatalf("unlogged appeal: %v, want ErrDecisionNotLogged", err)
+	_, finding, err := appeal(t, f, state, 1)
+	if !errors.Is(err, token.ErrDecisionNotLogged) || finding == nil || finding.OutcomeName != "refused" || finding.DecisionCheckpoint != nil {
+		t.Fatalf("unlogged appeal: %+v, %v, want a finding with ErrDecisionNotLogged", finding, err)
 	}
 }
 
