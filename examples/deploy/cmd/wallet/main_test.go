@@ -409,3 +409,17 @@ func TestRefusalAppeal(t *testing.T) {
 		t.Fatalf("appeal over an existing file: %d %s", r.code, r.stderr)
 	}
 }
+
+// TestDecisionsWithoutPolicy: decisions against an issuer without a
+// decision policy, as the README's walkthrough may run it, succeeds.
+func TestDecisionsWithoutPolicy(t *testing.T) {
+	f := wallettest.New(t)
+	state := filepath.Join(t.TempDir(), "w")
+	if r := runWallet(t, withKey, "request", "-state", state, "-issuer", f.URL(), "-trust", f.Trust, "-n", "2"); r.code != 0 {
+		t.Fatalf("request: %d %s", r.code, r.stderr)
+	}
+	r := runWallet(t, nil, "decisions", "-state", state, "-issuer", f.URL(), "-trust", f.Trust)
+	if r.code != 0 || r.stdout != "" || !strings.Contains(r.stderr, "no decisions in "+state) {
+		t.Fatalf("decisions: %d %q %s", r.code, r.stdout, r.stderr)
+	}
+}
