@@ -15,7 +15,8 @@
 // The API key that authenticates the holder to the issuer comes from the
 // STATUSTOKEN_API_KEY environment variable (or -api-key) and is never
 // stored. The wallet's directory (default ./wallet-state, mode 0700) holds
-// only the tokens and which are used (tokens.json, mode 0600), and the last
+// only the tokens and which are used (tokens.json, mode 0600), the
+// issuer's receipts (decisions.json, mode 0600, see below), and the last
 // directory accepted with what the wallet accepted (the file accepted:
 // serial, status names and log checkpoint) and the trust policy it was
 // accepted under, which are public. Only request and update create it;

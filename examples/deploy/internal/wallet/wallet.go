@@ -7,6 +7,18 @@
 // prints tokens in text form, [List] counts them; [Update] fetches and
 // checks the directory only.
 //
+// Under a directory with a decision policy (token/SPEC.md, "Decisions"),
+// Request commits each token request to a new opening (a random salt and
+// the holder's statement), asks for exactly the directory's
+// tokens_per_request, and checks the issuer's receipt of the answer
+// (holder.Holder.CheckReceipt) before it uses or stores anything: an
+// answer without a valid receipt is an error wrapping [ErrReceipt], and
+// nothing of it is stored. The receipt of a grant, and of a refusal (an
+// error wrapping [ErrRefused]), is kept with its opening as a decision.
+// Request, Update and [Decisions] fetch the decision log proofs of the
+// decisions kept, and report those still missing after the directory's
+// decision_log_delay; [Appeal] writes a decision's appeal bundle.
+//
 // Read commands (Show, Export, List) create nothing: a missing state
 // directory is an error wrapping [ErrNoState]. They check the saved
 // directory under the saved trust policy each time they load it: damage
