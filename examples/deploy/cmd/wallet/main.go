@@ -66,9 +66,11 @@ import (
 	"time"
 
 	"github.com/statustoken/statustoken/examples/deploy/internal/directory"
+	"github.com/statustoken/statustoken/examples/deploy/internal/files"
 	"github.com/statustoken/statustoken/examples/deploy/internal/wallet"
 	"github.com/statustoken/statustoken/holder"
 	"github.com/statustoken/statustoken/token"
+	"github.com/statustoken/statustoken/token/tokenhttp"
 )
 
 func main() {
@@ -237,7 +239,7 @@ var epochs = map[string]wallet.Epoch{"auto": wallet.EpochAuto, "current": wallet
 
 func (c *cli) request(ctx context.Context, args []string, name string) int {
 	var o wallet.RequestOptions
-	var issuer, trustFile, epoch string
+	var issuer, trustFile, epoch, evidenceFile string
 	var timeout time.Duration
 	update := name != "request"
 	fs, parse := c.command(name, name+" -trust FILE [flags]", &o.State)
@@ -252,6 +254,8 @@ func (c *cli) request(ctx context.Context, args []string, name string) int {
 			"variable keeps it out of the process list)")
 		fs.StringVar(&o.Statement, "statement", wallet.DefaultStatement, "what each receipt commits you to, kept secret in the\n"+
 			"wallet until you show it to an appeal body (for example your\nname and date of birth)")
+		fs.StringVar(&evidenceFile, "evidence", "", "present this `file` (at most 2048 bytes, such as a test\n"+
+			"result) with each request; its receipt must say so")
 	}
 	fs.DurationVar(&timeout, "timeout", 60*time.Second, "give up after this long")
 	if code := parse(args); code >= 0 {
@@ -278,6 +282,14 @@ func (c *cli) request(ctx context.Context, args []string, name string) int {
 		return 2
 	}
 	var err error
+	if evidenceFile != "" {
+		if o.Evidence, err = files.ReadLimited(evidenceFile, tokenhttp.MaxEvidenceSize); err != nil {
+			return c.fail(fmt.Errorf("reading the evidence: %w", err))
+		}
+		if len(o.Evidence) == 0 {
+			return c.fail(fmt.Errorf("the evidence file %s is empty", evidenceFile))
+		}
+	}
 	if o.Trust, err = directory.LoadTrust(trustFile); err != nil {
 		return c.fail(err)
 	}

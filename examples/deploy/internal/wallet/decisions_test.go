@@ -1,6 +1,7 @@
 package wallet
 
 import (
+	"crypto/sha256"
 	"errors"
 	"io/fs"
 	"os"
@@ -178,6 +179,10 @@ func TestRequestRefusesBadReceipt(t *testing.T) {
 			f.Refuse = wallettest.Administrative
 			f.ForgeReceipt = func(r *token.Receipt) { r.Reason = 9 }
 		}, token.ErrReceiptReason},
+		{"evidence-claimed", func(f *wallettest.Issuer) {
+			f.Refuse = wallettest.Administrative
+			f.ForgeReceipt = func(r *token.Receipt) { r.Evidence, r.EvidenceSHA256[0] = true, 1 }
+		}, token.ErrReceiptMismatch},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			f := wallettest.NewDecisions(t)
@@ -271,5 +276,29 @@ func TestAppealErrors(t *testing.T) {
 	}
 	if err := Appeal(e, AppealOptions{State: state, Out: out}); !errors.Is(err, fs.ErrExist) {
 		t.Fatalf("existing file: %v", err)
+	}
+}
+
+// TestEvidenceInReceipt: evidence presented with the request is in the
+// receipt; a receipt that says none was presented is refused.
+func TestEvidenceInReceipt(t *testing.T) {
+	f := wallettest.NewDecisions(t)
+	state := filepath.Join(t.TempDir(), "w")
+	evidence := []byte("PCR negative, 2026-12-07, lab 12")
+	withEvidence := func(o *RequestOptions) { o.Evidence = evidence }
+	if _, err := request(t, f, state, 1, withEvidence); err != nil {
+		t.Fatal(err)
+	}
+	ds := storedDecisions(t, state)
+	if len(ds) != 1 || !ds[0].receipt.Evidence || ds[0].receipt.EvidenceSHA256 != sha256.Sum256(evidence) {
+		t.Fatalf("decisions %+v", ds)
+	}
+	f.Refuse = wallettest.Administrative
+	f.ForgeReceipt = func(r *token.Receipt) { r.Evidence, r.EvidenceSHA256 = false, [32]byte{} }
+	if _, err := request(t, f, state, 1, withEvidence); !errors.Is(err, ErrReceipt) || !errors.Is(err, token.ErrReceiptMismatch) {
+		t.Fatalf("receipt without the evidence presented: %v", err)
+	}
+	if ds := storedDecisions(t, state); len(ds) != 1 {
+		t.Fatalf("%d decisions stored, want 1", len(ds))
 	}
 }

@@ -30,6 +30,7 @@ package wallet
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -157,6 +158,11 @@ type RequestOptions struct {
 	// (token.Opening), to show an appeal body: DefaultStatement when
 	// empty. At most token.MaxStatementSize bytes.
 	Statement string
+	// Evidence, when not empty, is presented with each token request to
+	// an issuer with a decision policy (at most tokenhttp.MaxEvidenceSize
+	// bytes, such as a test result); its receipt must say so, with the
+	// evidence's SHA-256.
+	Evidence []byte
 }
 
 // DefaultStatement is the statement of an opening when the holder gives
@@ -194,6 +200,9 @@ func Request(ctx context.Context, e *Env, o RequestOptions) error {
 	}
 	if len(o.Statement) > token.MaxStatementSize {
 		return fmt.Errorf("-statement is %d bytes long, more than %d", len(o.Statement), token.MaxStatementSize)
+	}
+	if len(o.Evidence) > tokenhttp.MaxEvidenceSize {
+		return fmt.Errorf("the evidence is %d bytes long, more than %d", len(o.Evidence), tokenhttp.MaxEvidenceSize)
 	}
 	if o.Issuer.Scheme == "http" && !directory.Loopback(o.Issuer) {
 		return fmt.Errorf("refusing to send the API key over plain http to %s: use https", o.Issuer.Host)
@@ -403,8 +412,13 @@ func requestTokens(ctx context.Context, e *Env, o RequestOptions, s *Store, h *h
 	var receiptErr error
 	if decisions {
 		r, err := h.CheckReceipt(req, *commitment, a.receipt)
-		if err == nil && (r.Outcome == token.Refused) != (a.code == http.StatusForbidden) {
+		switch {
+		case err != nil:
+		case (r.Outcome == token.Refused) != (a.code == http.StatusForbidden):
 			err = fmt.Errorf("the receipt's outcome %d contradicts the answer", r.Outcome)
+		case r.Evidence != (len(o.Evidence) > 0) || (r.Evidence && r.EvidenceSHA256 != sha256.Sum256(o.Evidence)):
+			// The issuer's record would misstate what the holder showed.
+			err = fmt.Errorf("%w: the receipt misstates the evidence presented", token.ErrReceiptMismatch)
 		}
 		if err != nil {
 			discard()
@@ -534,7 +548,7 @@ func postRequest(ctx context.Context, e *Env, o RequestOptions, req []byte, comm
 	var d *tokenhttp.Decision
 	if commitment == nil {
 		a.body, err = c.RequestTokens(ctx, o.APIKey, req)
-	} else if d, err = c.RequestDecision(ctx, o.APIKey, req, *commitment, nil); err == nil {
+	} else if d, err = c.RequestDecision(ctx, o.APIKey, req, *commitment, o.Evidence); err == nil {
 		a.body, a.receipt = d.Response, d.Receipt
 		if d.Refusal != nil {
 			a.code, a.message, a.err = d.Refusal.Code, d.Refusal.Message, d.Refusal
