@@ -98,6 +98,7 @@ const usageText = `usage: wallet [-log-level LEVEL] [-log-json] COMMAND [flags]
   wallet list                        count the stored tokens
   wallet decisions -trust FILE       fetch the decision proofs, list the
                                      issuer's decisions and their log status
+                                     (-offline: list without fetching)
   wallet appeal [-decision N] -o FILE
                                      write a decision's appeal bundle
 
@@ -257,9 +258,19 @@ func (c *cli) request(ctx context.Context, args []string, name string) int {
 		fs.StringVar(&evidenceFile, "evidence", "", "present this `file` (at most 2048 bytes, such as a test\n"+
 			"result) with each request; its receipt must say so")
 	}
+	var offline bool
+	if name == "decisions" {
+		fs.BoolVar(&offline, "offline", false, "list the decisions stored, without contacting the issuer\n(no -trust needed)")
+	}
 	fs.DurationVar(&timeout, "timeout", 60*time.Second, "give up after this long")
 	if code := parse(args); code >= 0 {
 		return code
+	}
+	if offline {
+		if err := wallet.Decisions(ctx, c.env(), wallet.RequestOptions{State: o.State}); err != nil {
+			return c.fail(err)
+		}
+		return 0
 	}
 	if trustFile == "" {
 		return c.usageError("wallet "+name, "-trust is required: the issuer's trust policy file (trust.txt)")

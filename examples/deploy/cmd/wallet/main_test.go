@@ -385,9 +385,16 @@ func TestRefusalAppeal(t *testing.T) {
 	if fi, err := os.Stat(filepath.Join(state, wallet.DecisionsFile)); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("decisions file: %v", err)
 	}
+	r = runWallet(t, nil, "decisions", "-state", state, "-offline")
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "1  ") || !strings.Contains(r.stdout, "refused: reason 4 Administrative  not logged yet (due by ") {
+		t.Fatalf("decisions -offline: %d %q %s", r.code, r.stdout, r.stderr)
+	}
 	r = runWallet(t, nil, "decisions", "-state", state, "-issuer", f.URL(), "-trust", f.Trust)
 	if r.code != 0 || !strings.HasPrefix(r.stdout, "1  ") || !strings.HasSuffix(r.stdout, "refused: reason 4 Administrative  logged\n") {
 		t.Fatalf("decisions: %d %q %s", r.code, r.stdout, r.stderr)
+	}
+	if r := runWallet(t, nil, "decisions", "-state", filepath.Join(t.TempDir(), "none"), "-offline"); r.code != 1 || !strings.Contains(r.stderr, "no wallet state") {
+		t.Fatalf("decisions -offline without a state: %d %s", r.code, r.stderr)
 	}
 	out := filepath.Join(t.TempDir(), "appeal.bin")
 	r = runWallet(t, nil, "appeal", "-state", state, "-o", out)

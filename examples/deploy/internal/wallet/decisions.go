@@ -261,15 +261,26 @@ func fetchProofs(ctx context.Context, e *Env, o RequestOptions, s *Store, h *hol
 
 // Decisions fetches and checks the issuer's directory as Update does,
 // fetches the missing proofs of the stored decisions, and lists the
-// decisions on Stdout, one a line, with their log status.
+// decisions on Stdout, one a line, with their log status. With a nil
+// o.Issuer it contacts no one and lists what is stored (the state must
+// exist).
 func Decisions(ctx context.Context, e *Env, o RequestOptions) error {
-	s, h, err := fetchDirectory(ctx, e, o)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	if err := fetchProofs(ctx, e, o, s, h); err != nil {
-		return err
+	var s *Store
+	var err error
+	if o.Issuer == nil {
+		if s, err = openState(o.State, e); err != nil {
+			return err
+		}
+		defer s.Close()
+	} else {
+		var h *holder.Holder
+		if s, h, err = fetchDirectory(ctx, e, o); err != nil {
+			return err
+		}
+		defer s.Close()
+		if err := fetchProofs(ctx, e, o, s, h); err != nil {
+			return err
+		}
 	}
 	ds, err := s.loadDecisions()
 	if err != nil {

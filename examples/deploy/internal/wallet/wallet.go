@@ -458,7 +458,9 @@ func requestTokens(ctx context.Context, e *Env, o RequestOptions, s *Store, h *h
 	}
 	if receiptErr != nil {
 		room.discard()
-		fmt.Fprintf(e.Stdout, "receipt %s\n", base64.StdEncoding.EncodeToString(a.receipt))
+		// The receipt and the opening's salt and statement, for an appeal.
+		fmt.Fprintf(e.Stdout, "receipt %s\nopening %s %q\n", base64.StdEncoding.EncodeToString(a.receipt),
+			base64.StdEncoding.EncodeToString(opening.Salt[:]), opening.Statement)
 		return keepPrinted(e, toks, fmt.Errorf("storing the issuer's receipt: %w", receiptErr))
 	}
 	s.Add(toks)
