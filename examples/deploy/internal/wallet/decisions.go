@@ -363,8 +363,8 @@ func Appeal(e *Env, o AppealOptions) error {
 	if len(d.proof) == 0 {
 		status = "without a decision log proof: " + d.logStatus(e.now())
 	}
-	fmt.Fprintf(e.Stderr, "wallet: appeal bundle of decision %d (%s) written to %s, %s; it holds your statement %q: give it to the appeal body only\n",
-		n, d.outcomeText(), o.Out, status, d.opening.Statement)
+	fmt.Fprintf(e.Stderr, "wallet: appeal bundle of decision %d (%s) written to %s, %s; it holds your statement: give it to the appeal body only\n",
+		n, d.outcomeText(), o.Out, status)
 	return nil
 }
 
