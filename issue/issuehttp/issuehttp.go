@@ -25,8 +25,10 @@
 // # Security considerations
 //
 // The handler logs nothing of a request: only failures of the
-// AuthorizeFunc and of signing go to Options.Logger, never the credential
-// or a body. An AuthorizeFunc must not put the credential into its errors.
+// AuthorizeFunc, the DecideFunc, the RecordFunc, the DecisionProofFunc
+// and of signing go to Options.Logger, never the credential, the
+// evidence or a body. These functions must not put the credential or the
+// evidence into their errors.
 // Serve the handler over TLS: the token request carries the holder's
 // credential. Put timeouts on the http.Server (ReadHeaderTimeout,
 // ReadTimeout, WriteTimeout): the handler bounds what it reads, not how
@@ -144,8 +146,8 @@ type Options struct {
 	MaxConcurrent int
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
-	// Logger gets the failures of Authorize and of signing; none when
-	// nil.
+	// Logger gets the failures of the functions above and of signing;
+	// none when nil.
 	Logger *slog.Logger
 }
 
