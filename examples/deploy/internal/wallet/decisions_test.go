@@ -129,10 +129,12 @@ func TestRequestRefusedWithReceipt(t *testing.T) {
 	f := wallettest.NewDecisions(t)
 	state := filepath.Join(t.TempDir(), "w")
 	f.Refuse = wallettest.Administrative
-	_, err := request(t, f, state, 3)
-	if !errors.Is(err, ErrRefused) || !strings.HasPrefix(err.Error(), "refused: reason 4 Administrative") ||
-		!strings.Contains(err.Error(), "receipt kept as decision 1: appeal with 'wallet appeal -decision 1 -o FILE'") {
+	stderr, err := request(t, f, state, 3)
+	if !errors.Is(err, ErrRefused) || err.Error() != "refused: reason 4 Administrative; receipt kept as decision 1: appeal with 'wallet appeal -decision 1 -o FILE'" {
 		t.Fatalf("refusal: %v", err)
+	}
+	if !strings.Contains(stderr, "wallet: the issuer says: refused: Administrative (reason 4)\n") {
+		t.Fatalf("stderr: %s", stderr)
 	}
 	if n := unusedTokens(t, state); n != 0 {
 		t.Fatalf("%d tokens stored", n)

@@ -436,11 +436,10 @@ func requestTokens(ctx context.Context, e *Env, o RequestOptions, s *Store, h *h
 			if err := s.saveDecisions(ds, droom); err != nil {
 				return fmt.Errorf("the issuer refused the request (%s), and storing its receipt failed: %w", d.outcomeText(), err)
 			}
-			msg := a.message
-			if msg != "" {
-				msg = " (" + msg + ")"
+			if a.message != "" {
+				fmt.Fprintf(e.Stderr, "wallet: the issuer says: %s\n", a.message)
 			}
-			return fmt.Errorf("%w: %s%s; receipt kept as decision %d: appeal with 'wallet appeal -decision %d -o FILE'", ErrRefused, d.reasonText(), msg, len(ds), len(ds))
+			return fmt.Errorf("%w: %s; receipt kept as decision %d: appeal with 'wallet appeal -decision %d -o FILE'", ErrRefused, d.reasonText(), len(ds), len(ds))
 		}
 		receiptErr = s.saveDecisions(ds, droom)
 		droom = nil

@@ -311,7 +311,13 @@ func (f *Issuer) decide(w http.ResponseWriter, r *http.Request, body []byte) {
 		w.Header().Set(tokenhttp.ReceiptHeader, base64.StdEncoding.EncodeToString(receipt))
 	}
 	if code != http.StatusOK {
-		http.Error(w, "refused: reason "+strconv.Itoa(int(d.Reason)), code)
+		text := "unknown"
+		if dir, err := token.ParseDirectory(f.Current().Directory); err == nil {
+			if r, ok := dir.Reason(d.Reason); ok {
+				text = r.Text
+			}
+		}
+		http.Error(w, "refused: "+text+" (reason "+strconv.Itoa(int(d.Reason))+")", code)
 		return
 	}
 	if f.Mutate != nil {
