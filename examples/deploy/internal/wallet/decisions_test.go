@@ -304,3 +304,38 @@ func TestEvidenceInReceipt(t *testing.T) {
 		t.Fatalf("%d decisions stored, want 1", len(ds))
 	}
 }
+
+// TestAgainstIssueHTTP: the wallet and the library's issuer handler
+// (issuehttp) agree on the protocol: a grant and a refusal, each with
+// its receipt kept and its proof fetched, and appeal bundles that
+// token.CheckAppeal accepts.
+func TestAgainstIssueHTTP(t *testing.T) {
+	f := wallettest.NewHandler(t)
+	state := filepath.Join(t.TempDir(), "w")
+	if _, err := request(t, f, state, 10); err != nil {
+		t.Fatal(err)
+	}
+	if n := unusedTokens(t, state); n != wallettest.TokensPerRequest {
+		t.Fatalf("%d tokens stored, want %d", n, wallettest.TokensPerRequest)
+	}
+	f.Refuse = wallettest.Administrative
+	stderr, err := request(t, f, state, 10)
+	if !errors.Is(err, ErrRefused) || !strings.Contains(stderr, "the issuer says: refused: Administrative (reason 4)") {
+		t.Fatalf("refusal: %v\n%s", err, stderr)
+	}
+	stdout, _, err := decisionsAt(t, f, state, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lines := strings.Split(strings.TrimSpace(stdout), "\n"); len(lines) != 2 ||
+		!strings.HasSuffix(lines[0], "green: reason 1 Negative test result  logged") ||
+		!strings.HasSuffix(lines[1], "refused: reason 4 Administrative  logged") {
+		t.Fatalf("decisions:\n%s", stdout)
+	}
+	for n, want := range map[int]string{1: "green", 2: "refused"} {
+		_, finding, err := appeal(t, f, state, n)
+		if err != nil || finding.OutcomeName != want {
+			t.Fatalf("appeal of decision %d: %+v, %v", n, finding, err)
+		}
+	}
+}
