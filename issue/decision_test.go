@@ -137,6 +137,36 @@ func TestRespondTokensPerRequest(t *testing.T) {
 	}
 }
 
+// TestRequestStatus: the checks of Respond before signing, with the
+// status the request asks for.
+func TestRequestStatus(t *testing.T) {
+	is, err := NewIssuer(decisionConfig(t, 3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := testHolder(t, testIssuer(t, token.RSABSSA))
+	for _, st := range []token.Status{1, 2} {
+		if got, err := is.RequestStatus(testRequest(t, h, st, 3), testNow); err != nil || got != st {
+			t.Errorf("status %d: %d, %v", st, got, err)
+		}
+	}
+	req := testRequest(t, h, 1, 3)
+	for name, c := range map[string]struct {
+		req  []byte
+		now  time.Time
+		want error
+	}{
+		"count":     {testRequest(t, h, 1, 2), testNow, ErrCount},
+		"truncated": {req[:len(req)-1], testNow, ErrMalformedRequest},
+		"empty":     {nil, testNow, ErrMalformedRequest},
+		"old-key":   {req, testNow.AddDate(0, 0, 7), ErrNotIssuing},
+	} {
+		if _, err := is.RequestStatus(c.req, c.now); !errors.Is(err, c.want) {
+			t.Errorf("%s: %v, want %v", name, err, c.want)
+		}
+	}
+}
+
 // BenchmarkIssueWithReceipt is the issuer answering a request of ten
 // tokens with a receipt (Respond, then Decide) against the same answer
 // without one (Respond alone). Each iteration times one Respond and the

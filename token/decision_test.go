@@ -103,8 +103,11 @@ func TestDecisionDirectoryRules(t *testing.T) {
 			t.Errorf("%s: %v, want ErrInvalidDirectory", name, err)
 		}
 	}
-	// Clone shares nothing.
+	// Clone copies everything and shares nothing.
 	c := f.dir.Clone()
+	if c.DecisionLogDelay != 3600 || c.DecisionLog != f.dir.DecisionLog {
+		t.Fatalf("Clone lost the decision log: %q, %d", c.DecisionLog, c.DecisionLogDelay)
+	}
 	c.Reasons[0].Outcomes[0] = 2
 	c.DecisionKeys[0].PublicKey[0] ^= 1
 	if f.dir.Reasons[0].Outcomes[0] != 1 || f.dir.DecisionKeys[0].PublicKey[0] == c.DecisionKeys[0].PublicKey[0] {

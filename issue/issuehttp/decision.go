@@ -194,8 +194,12 @@ func evidenceHeader(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 		return nil, false
 	}
 	b, err := base64.StdEncoding.Strict().DecodeString(v[0])
-	if err != nil {
+	switch {
+	case err != nil:
 		fail(w, http.StatusBadRequest, "%s is not standard base64", tokenhttp.EvidenceHeader)
+		return nil, false
+	case len(b) > tokenhttp.MaxEvidenceSize:
+		fail(w, http.StatusRequestEntityTooLarge, "evidence is larger than the limit of %d bytes", tokenhttp.MaxEvidenceSize)
 		return nil, false
 	}
 	return b, true

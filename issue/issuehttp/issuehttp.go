@@ -16,17 +16,20 @@
 // bodies, Retry-After and the cross-origin headers. Wallets and scanners
 // use package token/tokenhttp.
 //
-// The Handler serves the protocol's paths only. An issuer's log (tiles,
-// checkpoint, archived directories: SPEC.md, "Log paths") and its health
-// check are the embedder's to serve, for example on a mux that routes the
+// The Handler serves the protocol's paths only. An issuer's logs (tiles,
+// checkpoint, archived directories: SPEC.md, "Log paths"; the decision
+// log under tokenhttp.DecisionLogPath, but for its proof path) and its
+// health check are the embedder's to serve, for example on a mux that routes the
 // protocol's paths to the Handler; CrossOrigin gives them the same
 // cross-origin answers.
 //
 // # Security considerations
 //
 // The handler logs nothing of a request: only failures of the
-// AuthorizeFunc and of signing go to Options.Logger, never the credential
-// or a body. An AuthorizeFunc must not put the credential into its errors.
+// AuthorizeFunc, the DecideFunc, the RecordFunc, the DecisionProofFunc
+// and of signing go to Options.Logger, never the credential, the
+// evidence or a body. These functions must not put the credential or the
+// evidence into their errors.
 // Serve the handler over TLS: the token request carries the holder's
 // credential. Put timeouts on the http.Server (ReadHeaderTimeout,
 // ReadTimeout, WriteTimeout): the handler bounds what it reads, not how
@@ -144,8 +147,8 @@ type Options struct {
 	MaxConcurrent int
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
-	// Logger gets the failures of Authorize and of signing; none when
-	// nil.
+	// Logger gets the failures of the functions above and of signing;
+	// none when nil.
 	Logger *slog.Logger
 }
 
@@ -353,8 +356,9 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 		h.decisionToken(w, r, p, cred)
 		return
 	}
-	if h.authorize == nil {
-		// A handler for decisions only, before its first publication.
+	if (p == nil && h.decide != nil) || h.authorize == nil {
+		// A handler that may decide does not know, before its first
+		// publication, whether a request needs a receipt.
 		h.served(w)
 		return
 	}

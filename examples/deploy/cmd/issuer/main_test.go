@@ -54,12 +54,17 @@ func newDeployment(t *testing.T) *deployment {
 	if code := run(context.Background(), []string{"log-key", "-state", d.state, "-log-origin", testOrigin}, &out, &errOut); code != 0 {
 		t.Fatalf("log-key: %d %s", code, errOut.String())
 	}
-	vkey := strings.TrimSpace(out.String())
+	vkeys := strings.Fields(out.String())
+	if len(vkeys) != 2 {
+		t.Fatalf("log-key printed %q, want the keys of the two logs", out.String())
+	}
 	var lines []string
 	for i := range 3 {
 		w := witnesstest.New(fmt.Sprintf("w%d.example", i+1))
-		if err := w.AddLog(vkey); err != nil {
-			t.Fatal(err)
+		for _, vkey := range vkeys {
+			if err := w.AddLog(vkey); err != nil {
+				t.Fatal(err)
+			}
 		}
 		lines = append(lines, w.Line(w.Start(t)))
 	}
@@ -509,7 +514,7 @@ func TestUsage(t *testing.T) {
 		{[]string{"log-key", "extra"}, `unexpected argument "extra"`},
 		{[]string{"log-key", "-x"}, "flag provided but not defined: -x"},
 		{[]string{"add-holder", "-x", "green"}, "flag provided but not defined: -x"},
-		{[]string{"add-holder"}, "add-holder takes one status name"},
+		{[]string{"add-holder"}, "add-holder takes one decision"},
 	} {
 		var out, errOut bytes.Buffer
 		code := run(context.Background(), c.args, &out, &errOut)
@@ -529,7 +534,7 @@ func TestAddHolderCommand(t *testing.T) {
 		t.Fatalf("add-holder: %d %s", code, errOut.String())
 	}
 	key := strings.TrimSpace(out.String())
-	if !regexp.MustCompile(`^[0-9a-f]{64}$`).MatchString(key) || !strings.Contains(errOut.String(), "added a holder of status red to "+filepath.Join(dir, "holders")) {
+	if !regexp.MustCompile(`^[0-9a-f]{64}$`).MatchString(key) || !strings.Contains(errOut.String(), "added a holder with decision red to "+filepath.Join(dir, "holders")) {
 		t.Fatalf("API key %q, message %q", key, errOut.String())
 	}
 	if strings.Contains(readFile(t, filepath.Join(dir, "holders")), key) {
@@ -544,6 +549,31 @@ func TestAddHolderCommand(t *testing.T) {
 	if code := run(context.Background(), []string{"add-holder", "-state", dir, "purple"}, &out, &errOut); code != 1 ||
 		!strings.Contains(errOut.String(), `unknown status "purple"`) {
 		t.Fatalf("unknown status: %d %q", code, errOut.String())
+	}
+	// A depositor, refused for reason 4 of the default policy; a
+	// reason that does not allow the outcome is refused.
+	errOut.Reset()
+	if code := run(context.Background(), []string{"add-holder", "-state", dir, "refused:4"}, &out, &errOut); code != 0 ||
+		!strings.Contains(readFile(t, filepath.Join(dir, "holders")), " refused:4\n") {
+		t.Fatalf("refused:4: %d %q", code, errOut.String())
+	}
+	errOut.Reset()
+	if code := run(context.Background(), []string{"add-holder", "-state", dir, "green:4"}, &out, &errOut); code != 1 ||
+		!strings.Contains(errOut.String(), "no reason 4 for green") {
+		t.Fatalf("green:4: %d %q", code, errOut.String())
+	}
+	// A reasons file of the operator's.
+	reasons := filepath.Join(t.TempDir(), "reasons")
+	os.WriteFile(reasons, []byte("# policy\n1 green evidence negative test result\n2 red - positive test result\n4 refused - administrative\n9 refused - other\n\n"), 0o644)
+	errOut.Reset()
+	if code := run(context.Background(), []string{"add-holder", "-state", dir, "-reasons", reasons, "refused:9"}, &out, &errOut); code != 0 {
+		t.Fatalf("-reasons: %d %q", code, errOut.String())
+	}
+	os.WriteFile(reasons, []byte("1 purple - x\n"), 0o644)
+	errOut.Reset()
+	if code := run(context.Background(), []string{"add-holder", "-state", dir, "-reasons", reasons, "green"}, &out, &errOut); code != 2 ||
+		!strings.Contains(errOut.String(), `outcome "purple"`) {
+		t.Fatalf("-reasons with an unknown outcome: %d %q", code, errOut.String())
 	}
 	errOut.Reset()
 	holders := filepath.Join(t.TempDir(), "private", "h")
@@ -560,13 +590,15 @@ func TestLogKeyCommand(t *testing.T) {
 		code := run(context.Background(), append([]string{"log-key", "-state", dir}, args...), &out, &errOut)
 		return code, strings.TrimSpace(out.String()), errOut.String()
 	}
-	code, vkey, msg := logKey()
+	code, vkeys, msg := logKey()
 	const origin = "statustoken.example/deploy/directory"
+	vkey, dkey, _ := strings.Cut(vkeys, "\n")
 	if code != 0 || !strings.HasPrefix(vkey, origin+"+") || !strings.Contains(msg, "created the log key") ||
-		!strings.Contains(msg, "witnessctl add-key -db DB -origin "+origin+" -key "+vkey) {
-		t.Fatalf("log-key: %d %q %q", code, vkey, msg)
+		!strings.Contains(msg, "witnessctl add-key -db DB -origin "+origin+" -key "+vkey) ||
+		!strings.HasPrefix(dkey, origin+"/decisions+") || !strings.Contains(msg, "witnessctl add-key -db DB -origin "+origin+"/decisions -key "+dkey) {
+		t.Fatalf("log-key: %d %q %q", code, vkeys, msg)
 	}
-	if code, again, msg := logKey(); code != 0 || again != vkey || strings.Contains(msg, "created") {
+	if code, again, msg := logKey(); code != 0 || again != vkeys || strings.Contains(msg, "created") {
 		t.Fatalf("second log-key: %d %q %q", code, again, msg)
 	}
 	if code, _, msg := logKey("-log-origin", "other.example/log"); code != 1 || !strings.Contains(msg, "origin never changes") {

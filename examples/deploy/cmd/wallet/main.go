@@ -15,7 +15,8 @@
 // The API key that authenticates the holder to the issuer comes from the
 // STATUSTOKEN_API_KEY environment variable (or -api-key) and is never
 // stored. The wallet's directory (default ./wallet-state, mode 0700) holds
-// only the tokens and which are used (tokens.json, mode 0600), and the last
+// only the tokens and which are used (tokens.json, mode 0600), the
+// issuer's receipts (decisions.json, mode 0600, see below), and the last
 // directory accepted with what the wallet accepted (the file accepted:
 // serial, status names and log checkpoint) and the trust policy it was
 // accepted under, which are public. Only request and update create it;
@@ -65,9 +66,11 @@ import (
 	"time"
 
 	"github.com/statustoken/statustoken/examples/deploy/internal/directory"
+	"github.com/statustoken/statustoken/examples/deploy/internal/files"
 	"github.com/statustoken/statustoken/examples/deploy/internal/wallet"
 	"github.com/statustoken/statustoken/holder"
 	"github.com/statustoken/statustoken/token"
+	"github.com/statustoken/statustoken/token/tokenhttp"
 )
 
 func main() {
@@ -95,6 +98,7 @@ const usageText = `usage: wallet [-log-level LEVEL] [-log-json] COMMAND [flags]
   wallet list                        count the stored tokens
   wallet decisions -trust FILE       fetch the decision proofs, list the
                                      issuer's decisions and their log status
+                                     (-offline: list without fetching)
   wallet appeal [-decision N] -o FILE
                                      write a decision's appeal bundle
 
@@ -236,7 +240,7 @@ var epochs = map[string]wallet.Epoch{"auto": wallet.EpochAuto, "current": wallet
 
 func (c *cli) request(ctx context.Context, args []string, name string) int {
 	var o wallet.RequestOptions
-	var issuer, trustFile, epoch string
+	var issuer, trustFile, epoch, evidenceFile string
 	var timeout time.Duration
 	update := name != "request"
 	fs, parse := c.command(name, name+" -trust FILE [flags]", &o.State)
@@ -251,10 +255,22 @@ func (c *cli) request(ctx context.Context, args []string, name string) int {
 			"variable keeps it out of the process list)")
 		fs.StringVar(&o.Statement, "statement", wallet.DefaultStatement, "what each receipt commits you to, kept secret in the\n"+
 			"wallet until you show it to an appeal body (for example your\nname and date of birth)")
+		fs.StringVar(&evidenceFile, "evidence", "", "present this `file` (at most 2048 bytes, such as a test\n"+
+			"result) with each request; its receipt must say so")
+	}
+	var offline bool
+	if name == "decisions" {
+		fs.BoolVar(&offline, "offline", false, "list the decisions stored, without contacting the issuer\n(no -trust needed)")
 	}
 	fs.DurationVar(&timeout, "timeout", 60*time.Second, "give up after this long")
 	if code := parse(args); code >= 0 {
 		return code
+	}
+	if offline {
+		if err := wallet.Decisions(ctx, c.env(), wallet.RequestOptions{State: o.State}); err != nil {
+			return c.fail(err)
+		}
+		return 0
 	}
 	if trustFile == "" {
 		return c.usageError("wallet "+name, "-trust is required: the issuer's trust policy file (trust.txt)")
@@ -277,6 +293,14 @@ func (c *cli) request(ctx context.Context, args []string, name string) int {
 		return 2
 	}
 	var err error
+	if evidenceFile != "" {
+		if o.Evidence, err = files.ReadLimited(evidenceFile, tokenhttp.MaxEvidenceSize); err != nil {
+			return c.fail(fmt.Errorf("reading the evidence: %w", err))
+		}
+		if len(o.Evidence) == 0 {
+			return c.fail(fmt.Errorf("the evidence file %s is empty", evidenceFile))
+		}
+	}
 	if o.Trust, err = directory.LoadTrust(trustFile); err != nil {
 		return c.fail(err)
 	}

@@ -215,24 +215,24 @@ const (
 // cmd/issuer's flags. Only Witnesses remains to be set.
 func DefaultConfig() Config {
 	return Config{
-		StateDir:       DefaultStateDir,
-		Statuses:       []token.StatusName{{Code: 1, Name: "green"}, {Code: 2, Name: "red"}},
-		Epoch:          DefaultEpoch,
-		Epochs:         issue.DefaultEpochs,
-		RateLimit:      DefaultRateLimit,
-		RateWindow:     DefaultRateWindow,
-		MaxHolders:     DefaultMaxHolders,
-		MaxConcurrent:  2 * runtime.GOMAXPROCS(0),
+		StateDir:      DefaultStateDir,
+		Statuses:      []token.StatusName{{Code: 1, Name: "green"}, {Code: 2, Name: "red"}},
+		Epoch:         DefaultEpoch,
+		Epochs:        issue.DefaultEpochs,
+		RateLimit:     DefaultRateLimit,
+		RateWindow:    DefaultRateWindow,
+		MaxHolders:    DefaultMaxHolders,
+		MaxConcurrent: 2 * runtime.GOMAXPROCS(0),
 
 		TokensPerRequest: DefaultTokensPerRequest,
 		DecisionInterval: DefaultDecisionInterval,
 		DecisionLogDelay: DefaultDecisionLogDelay,
-		Quorum:         DefaultQuorum,
-		CosignEvery:    DefaultCosignEvery,
-		IssueMaxAge:    DefaultIssueMaxAge,
-		CosignRetry:    DefaultCosignRetry,
-		WitnessTimeout: witnessclient.DefaultTimeout,
-		Addr:           DefaultAddr,
+		Quorum:           DefaultQuorum,
+		CosignEvery:      DefaultCosignEvery,
+		IssueMaxAge:      DefaultIssueMaxAge,
+		CosignRetry:      DefaultCosignRetry,
+		WitnessTimeout:   witnessclient.DefaultTimeout,
+		Addr:             DefaultAddr,
 	}
 }
 
@@ -499,7 +499,12 @@ func open(cfg Config, logger *slog.Logger, now func() time.Time) (*Service, erro
 		return nil, err
 	}
 	if st.created {
-		logger.Info("created a new issuer state: root key, issuer seed", "dir", c.StateDir)
+		logger.Info("created a new issuer state: root key, issuer seed, decision key", "dir", c.StateDir)
+	} else if st.decisionCreated {
+		if err := st.saveDecisionKey(); err != nil {
+			return nil, err
+		}
+		logger.Info("created a decision key", "file", filepath.Join(c.StateDir, decisionFile))
 	}
 	if s.lim, err = loadLimiter(c, st, now()); err != nil {
 		return nil, err

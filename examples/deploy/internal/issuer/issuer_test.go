@@ -68,6 +68,10 @@ func testConfig(t *testing.T) *Config {
 		IssueMaxAge:    2 * time.Hour,
 		CosignRetry:    time.Minute,
 		WitnessTimeout: 5 * time.Second,
+
+		TokensPerRequest: 2,
+		DecisionInterval: 100 * time.Millisecond,
+		DecisionLogDelay: 2 * time.Minute,
 	}
 }
 
@@ -85,6 +89,12 @@ func startService(t *testing.T, cfg *Config, logger *slog.Logger, now func() tim
 	return s
 }
 
+// testOpening is the holder's opening of the tests' requests.
+var (
+	testOpening    = &token.Opening{Statement: []byte("test holder")}
+	testCommitment = testOpening.Commitment()
+)
+
 // quiet is a logger that discards everything.
 var quiet = slog.New(slog.DiscardHandler)
 
@@ -93,17 +103,18 @@ var quiet = slog.New(slog.DiscardHandler)
 // witnesses and lists them in the witnesses file.
 func setupWitnesses(t *testing.T, cfg *Config) []*witnesstest.Witness {
 	t.Helper()
-	info, err := LogKey(cfg.StateDir, cfg.LogOrigin)
+	infos, err := LogKey(cfg.StateDir, cfg.LogOrigin)
 	if err != nil {
 		t.Fatal(err)
 	}
-	vkey := info.VerifierKey
 	var ws []*witnesstest.Witness
 	var lines []string
 	for i := range 3 {
 		w := witnesstest.New(fmt.Sprintf("w%d.example", i+1))
-		if err := w.AddLog(vkey); err != nil {
-			t.Fatal(err)
+		for _, info := range infos {
+			if err := w.AddLog(info.VerifierKey); err != nil {
+				t.Fatal(err)
+			}
 		}
 		lines = append(lines, w.Line(w.Start(t)))
 		ws = append(ws, w)
@@ -121,10 +132,10 @@ func newFixture(t *testing.T, rateLimit int) *fixture {
 	f := &fixture{t: t, cfg: cfg, log: &syncBuffer{}}
 	f.witnesses = setupWitnesses(t, cfg)
 	var err error
-	if f.greenKey, err = AddHolder(cfg.HoldersPath(), "green", testStatuses); err != nil {
+	if f.greenKey, err = AddHolder(cfg.HoldersPath(), "green", testStatuses, DefaultReasons(testStatuses)); err != nil {
 		t.Fatal(err)
 	}
-	if f.redKey, err = AddHolder(cfg.HoldersPath(), "red", testStatuses); err != nil {
+	if f.redKey, err = AddHolder(cfg.HoldersPath(), "red", testStatuses, DefaultReasons(testStatuses)); err != nil {
 		t.Fatal(err)
 	}
 	f.srv = startService(t, cfg, slog.New(slog.NewTextHandler(f.log, nil)), time.Now)
@@ -221,6 +232,7 @@ func (f *fixture) post(apiKey string, body io.Reader, contentLength int64) (int,
 	if apiKey != "" {
 		req.Header.Set("Authorization", "Bearer "+apiKey)
 	}
+	req.Header.Set(commitmentHeader, base64.StdEncoding.EncodeToString(testCommitment[:]))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		f.t.Fatal(err)
@@ -308,7 +320,7 @@ func TestTokenRequestErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, redReq, err := h.Request(2, time.Now(), 1)
+	_, redReq, err := h.Request(2, time.Now(), 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -398,7 +410,7 @@ func TestTokenRequestErrors(t *testing.T) {
 func TestRateLimitMessage(t *testing.T) {
 	cfg := testConfig(t)
 	setupWitnesses(t, cfg)
-	key, err := AddHolder(cfg.HoldersPath(), "green", testStatuses)
+	key, err := AddHolder(cfg.HoldersPath(), "green", testStatuses, DefaultReasons(testStatuses))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -411,6 +423,7 @@ func TestRateLimitMessage(t *testing.T) {
 	for range 2 {
 		req := httptest.NewRequest(http.MethodPost, tokenPath, strings.NewReader("x"))
 		req.Header.Set("Authorization", "Bearer "+key)
+		req.Header.Set(commitmentHeader, base64.StdEncoding.EncodeToString(testCommitment[:]))
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
 		codes, body, hdr = append(codes, rec.Code), rec.Body.String(), rec.Header()
@@ -428,7 +441,7 @@ func TestRateLimitMessage(t *testing.T) {
 
 func TestLogsHoldNoSecrets(t *testing.T) {
 	f := newFixture(t, 10)
-	toks, req := f.issueTokens(f.greenKey, 1, 3)
+	toks, req := f.issueTokens(f.greenKey, 1, 2)
 	f.post(f.redKey, bytes.NewReader(req), int64(len(req)))       // 403
 	f.post("wrong-"+f.greenKey, bytes.NewReader(req), -1)         // 401
 	f.post(f.greenKey, strings.NewReader("garbage-body-xyz"), -1) // 400
@@ -504,8 +517,8 @@ func TestSerialOnlyIncreases(t *testing.T) {
 	// logged.
 	s2 := startService(t, f.cfg, quiet, time.Now)
 	p2 := s2.pub.current()
-	if p2.serial != 2 || !bytes.Equal(p2.data, p1.data) || s2.pub.logs.Log().Size() != 2 {
-		t.Fatalf("restart in the same window: serial %d, log size %d; want serial 2 again", p2.serial, s2.pub.logs.Log().Size())
+	if p2.serial != 2 || !bytes.Equal(p2.data, p1.data) || s2.pub.logs.Size() != 2 {
+		t.Fatalf("restart in the same window: serial %d, log size %d; want serial 2 again", p2.serial, s2.pub.logs.Size())
 	}
 	if bytes.Equal(p2.proof, p1.proof) || p2.etag == p1.etag {
 		t.Fatal("the proof was not refreshed at the restart")
@@ -570,7 +583,7 @@ func TestStatePermissions(t *testing.T) {
 	setup := func(t *testing.T) *Config {
 		c := testConfig(t)
 		setupWitnesses(t, c)
-		if _, err := AddHolder(c.HoldersPath(), "green", testStatuses); err != nil {
+		if _, err := AddHolder(c.HoldersPath(), "green", testStatuses, DefaultReasons(testStatuses)); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := openState(c.StateDir, true); err != nil {
@@ -592,10 +605,8 @@ func TestStatePermissions(t *testing.T) {
 			return os.WriteFile(filepath.Join(d, serialFile), []byte("seven\n"), 0o600)
 		}, "not a decimal serial"},
 		{"log key readable by others", func(d string) error { return os.Chmod(filepath.Join(d, "log.key"), 0o644) }, "chmod 600"},
-		{"log records readable by others", func(d string) error { return os.Chmod(filepath.Join(d, "log", "records"), 0o644) }, "chmod 600"},
-		{"log records corrupt", func(d string) error {
-			return os.WriteFile(filepath.Join(d, "log", "records"), bytes.Repeat([]byte{7}, token.LogRecordSize), 0o600)
-		}, "record 0"},
+		{"decision log key readable by others", func(d string) error { return os.Chmod(filepath.Join(d, "decisions.key"), 0o644) }, "chmod 600"},
+		{"decision key readable by others", func(d string) error { return os.Chmod(filepath.Join(d, decisionFile), 0o644) }, "chmod 600"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cfg := setup(t)
@@ -606,8 +617,9 @@ func TestStatePermissions(t *testing.T) {
 			if err == nil {
 				s.Close()
 			}
-			if err == nil || !strings.Contains(err.Error(), c.want) {
-				t.Fatalf("open: %v, want an error containing %q", err, c.want)
+			want := strings.ReplaceAll(c.want, "${STATE}/", cfg.StateDir+"/")
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Fatalf("open: %v, want an error containing %q", err, want)
 			}
 		})
 	}
@@ -669,7 +681,7 @@ func TestFileAttester(t *testing.T) {
 		}
 		return name
 	}
-	a, err := loadFileAttester(write("# comment\n\nplain-key-1 green\nsha256:"+strings.Repeat("ab", 32)+" red\n"), testStatuses)
+	a, err := loadFileAttester(write("# comment\n\nplain-key-1 green\nsha256:"+strings.Repeat("ab", 32)+" red\n"), testStatuses, DefaultReasons(testStatuses))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -690,11 +702,11 @@ func TestFileAttester(t *testing.T) {
 		"k\x01ey green\n":                "printable ASCII",
 		strings.Repeat("x", 2000) + "\n": "token too long",
 	} {
-		if _, err := loadFileAttester(write(content), testStatuses); err == nil || !strings.Contains(err.Error(), want) {
+		if _, err := loadFileAttester(write(content), testStatuses, DefaultReasons(testStatuses)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("holders %q: %v, want %q", content[:min(len(content), 20)], err, want)
 		}
 	}
-	if _, err := loadFileAttester(filepath.Join(dir, "missing"), testStatuses); err == nil || !strings.Contains(err.Error(), "add-holder") {
+	if _, err := loadFileAttester(filepath.Join(dir, "missing"), testStatuses, DefaultReasons(testStatuses)); err == nil || !strings.Contains(err.Error(), "add-holder") {
 		t.Errorf("missing file: %v", err)
 	}
 }
@@ -702,7 +714,7 @@ func TestFileAttester(t *testing.T) {
 func TestAddHolder(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "st")
 	name := filepath.Join(dir, holdersFile)
-	key, err := AddHolder(name, "red", testStatuses)
+	key, err := AddHolder(name, "red", testStatuses, DefaultReasons(testStatuses))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -721,14 +733,14 @@ func TestAddHolder(t *testing.T) {
 			t.Fatalf("%s: %v, want mode %04o", path, err, want)
 		}
 	}
-	a, err := loadFileAttester(name, testStatuses)
+	a, err := loadFileAttester(name, testStatuses, DefaultReasons(testStatuses))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if at, err := a.Attest(context.Background(), key); err != nil || at.Status != 2 {
 		t.Fatalf("new key: %+v %v", at, err)
 	}
-	if _, err := AddHolder(name, "purple", testStatuses); err == nil || !strings.Contains(err.Error(), `unknown status "purple"`) {
+	if _, err := AddHolder(name, "purple", testStatuses, DefaultReasons(testStatuses)); err == nil || !strings.Contains(err.Error(), `unknown status "purple"`) {
 		t.Fatalf("unknown status: %v", err)
 	}
 }
@@ -752,7 +764,7 @@ func TestAPIKeyNoLeadingDash(t *testing.T) {
 	if err := os.WriteFile(name, []byte("-dash-key green\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	a, err := loadFileAttester(name, testStatuses)
+	a, err := loadFileAttester(name, testStatuses, DefaultReasons(testStatuses))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -839,7 +851,7 @@ func TestCheck(t *testing.T) {
 func TestServeShutsDownGracefully(t *testing.T) {
 	cfg := testConfig(t)
 	setupWitnesses(t, cfg)
-	if _, err := AddHolder(cfg.HoldersPath(), "green", testStatuses); err != nil {
+	if _, err := AddHolder(cfg.HoldersPath(), "green", testStatuses, DefaultReasons(testStatuses)); err != nil {
 		t.Fatal(err)
 	}
 	cfg.Addr = "127.0.0.1:0"
@@ -862,7 +874,7 @@ func TestServeShutsDownGracefully(t *testing.T) {
 
 	// A reload reads the holders file again: a holder added meanwhile
 	// is known.
-	key, err := AddHolder(cfg.HoldersPath(), "red", testStatuses)
+	key, err := AddHolder(cfg.HoldersPath(), "red", testStatuses, DefaultReasons(testStatuses))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -951,7 +963,7 @@ func TestCORS(t *testing.T) {
 	// that no page of another origin can send an API key there and read
 	// the answer.
 	h := f.holder()
-	_, req, err := h.Request(1, time.Now(), 1)
+	_, req, err := h.Request(1, time.Now(), 2)
 	if err != nil {
 		t.Fatal(err)
 	}

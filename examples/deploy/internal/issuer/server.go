@@ -332,7 +332,7 @@ func (s *Service) token(w http.ResponseWriter, r *http.Request) {
 			fail(w, http.StatusInternalServerError, "internal error")
 			return
 		}
-	} else if r, ok := findReason(s.cfg.Reasons, d.Reason); ok {
+	} else if r, ok := findReason(s.cfg.Reasons, d.Reason); ok && refusal == "" {
 		refusal = "refused: " + r.Text
 	}
 	receipt, record, err := s.is.Decide(d, now)

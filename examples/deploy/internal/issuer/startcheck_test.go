@@ -3,6 +3,7 @@ package issuer
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"io/fs"
@@ -89,7 +90,7 @@ func TestStatusesChanged(t *testing.T) {
 	// Dropping a status withdraws its keys: refused without -withdraw.
 	cfg.Statuses = []token.StatusName{{Code: 1, Name: "green"}}
 	cfg.Holders = filepath.Join(t.TempDir(), "private", "holders")
-	if _, err := AddHolder(cfg.Holders, "green", cfg.Statuses); err != nil {
+	if _, err := AddHolder(cfg.Holders, "green", cfg.Statuses, DefaultReasons(cfg.Statuses)); err != nil {
 		t.Fatal(err)
 	}
 	refused(t, &cfg, ErrStatusChanged, `-statuses drops red \(code 2\), whose key [0-9a-f]{16} is published`, `-withdraw [0-9a-f]{16}`)
@@ -187,14 +188,13 @@ func TestKeyFileMissing(t *testing.T) {
 	}
 }
 
-// TestLogDamaged: five bytes cut from the log's records file, or the log
+// TestLogDamaged: five bytes cut from the log's last entry bundle, or the log
 // restored from an older copy, and the start is refused with what to
 // restore, changing nothing.
 func TestLogDamaged(t *testing.T) {
 	f := newFixture(t, 10)
 	f.srv.Close()
 	logDir := filepath.Join(f.cfg.StateDir, "log")
-	records := filepath.Join(logDir, "records")
 	old := filepath.Join(t.TempDir(), "log")
 	copyTree(t, logDir, old)
 
@@ -207,15 +207,23 @@ func TestLogDamaged(t *testing.T) {
 	}
 	s.Close()
 
-	data, err := os.ReadFile(records)
+	// The last entry bundle, cut by five bytes.
+	var bundle string
+	filepath.WalkDir(filepath.Join(logDir, "tree", "tile", "entries"), func(path string, e fs.DirEntry, err error) error {
+		if err == nil && !e.IsDir() {
+			bundle = path
+		}
+		return nil
+	})
+	data, err := os.ReadFile(bundle)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(records, data[:len(data)-5], 0o600); err != nil {
+	if err := os.WriteFile(bundle, data[:len(data)-5], 0o600); err != nil {
 		t.Fatal(err)
 	}
-	refused(t, f.cfg, logstore.ErrDamaged, "cut 36 bytes into record 1, which the witnesses cosigned", "restore "+regexp.QuoteMeta(records))
-	if err := os.WriteFile(records, data, 0o600); err != nil {
+	refused(t, f.cfg, logstore.ErrDamaged, "entr", "Restore "+regexp.QuoteMeta(filepath.Join(logDir, "tree")))
+	if err := os.WriteFile(bundle, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
 
@@ -286,7 +294,7 @@ func TestWrongDirectory(t *testing.T) {
 	good := cfg.StateDir
 
 	cfg.StateDir = filepath.Join(t.TempDir(), "elsewhere")
-	refused(t, cfg, nil, "holds no log key: is it the issuer's state directory", `issuer log-key -state`)
+	refused(t, cfg, nil, "holds no log key, or not both: is it the issuer's state directory", `issuer log-key -state`)
 	if _, err := os.Stat(cfg.StateDir); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("the refused start created %s", cfg.StateDir)
 	}
@@ -295,7 +303,7 @@ func TestWrongDirectory(t *testing.T) {
 	// file: no root key, no seed.
 	cfg.StateDir = good
 	refused(t, cfg, nil, "no holders file")
-	if _, err := AddHolder(cfg.HoldersPath(), "green", testStatuses); err != nil {
+	if _, err := AddHolder(cfg.HoldersPath(), "green", testStatuses, DefaultReasons(testStatuses)); err != nil {
 		t.Fatal(err)
 	}
 	w := cfg.Witnesses
@@ -319,11 +327,11 @@ func TestWrongDirectory(t *testing.T) {
 func TestRateLimitAcrossRestart(t *testing.T) {
 	cfg := testConfig(t)
 	setupWitnesses(t, cfg)
-	key, err := AddHolder(cfg.HoldersPath(), "green", testStatuses)
+	key, err := AddHolder(cfg.HoldersPath(), "green", testStatuses, DefaultReasons(testStatuses))
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, err := AddHolder(cfg.HoldersPath(), "green", testStatuses)
+	other, err := AddHolder(cfg.HoldersPath(), "green", testStatuses, DefaultReasons(testStatuses))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -331,6 +339,7 @@ func TestRateLimitAcrossRestart(t *testing.T) {
 	request := func(s *Service, key string) int {
 		req := httptest.NewRequest(http.MethodPost, tokenPath, strings.NewReader("x"))
 		req.Header.Set("Authorization", "Bearer "+key)
+		req.Header.Set(commitmentHeader, base64.StdEncoding.EncodeToString(testCommitment[:]))
 		rec := httptest.NewRecorder()
 		s.Handler().ServeHTTP(rec, req)
 		return rec.Code

@@ -55,9 +55,9 @@ const (
 
 // state is an opened state directory.
 type state struct {
-	dir     string
-	root    ed25519.PrivateKey
-	seed    []byte
+	dir  string
+	root ed25519.PrivateKey
+	seed []byte
 	// decision signs receipts; decisionCreated reports that this start
 	// made it.
 	decision        ed25519.PrivateKey
@@ -98,7 +98,7 @@ func openState(dir string, create bool) (*state, error) {
 			return nil, err
 		}
 	}
-	if err := st.loadDecisionKey(); err != nil {
+	if err := st.loadDecisionKey(create); err != nil {
 		return nil, err
 	}
 	if err := st.readSerial(); err != nil {
@@ -145,23 +145,20 @@ func (st *state) create() error {
 }
 
 // loadDecisionKey reads the decision key, or makes one when there is
-// none. checkPublished refuses a start whose key is not the one the last
-// directory published lists.
-func (st *state) loadDecisionKey() error {
+// none: written at once for a new state (create), else only by
+// saveDecisionKey once the start's checks passed. checkPublished refuses
+// a start whose key is not the one the last directory published lists.
+func (st *state) loadDecisionKey(create bool) error {
 	name := filepath.Join(st.dir, decisionFile)
 	if _, err := os.Lstat(name); errors.Is(err, fs.ErrNotExist) {
 		_, k, err := ed25519.GenerateKey(rand.Reader)
 		if err != nil {
 			return err
 		}
-		der, err := x509.MarshalPKCS8PrivateKey(k)
-		if err != nil {
-			return err
-		}
-		if err := files.WriteNew(name, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})); err != nil {
-			return err
-		}
 		st.decision, st.decisionCreated = k, true
+		if create {
+			return st.saveDecisionKey()
+		}
 		return nil
 	}
 	block, err := readPEM(name, "PRIVATE KEY")
@@ -175,6 +172,15 @@ func (st *state) loadDecisionKey() error {
 	}
 	st.decision = d
 	return nil
+}
+
+// saveDecisionKey writes a decision key that loadDecisionKey made.
+func (st *state) saveDecisionKey() error {
+	der, err := x509.MarshalPKCS8PrivateKey(st.decision)
+	if err != nil {
+		return err
+	}
+	return files.WriteNew(filepath.Join(st.dir, decisionFile), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
 }
 
 func (st *state) load() error {

@@ -157,8 +157,8 @@ func TestQuorumNotReached(t *testing.T) {
 	if got := f.published(); !bytes.Equal(got.Directory, first.Directory) || !bytes.Equal(got.Proof, first.Proof) {
 		t.Fatal("the directory served changed without a quorum")
 	}
-	if f.srv.pub.logs.Log().Size() != 2 {
-		t.Fatalf("log size %d: the new directory should be logged", f.srv.pub.logs.Log().Size())
+	if f.srv.pub.logs.Size() != 2 {
+		t.Fatalf("log size %d: the new directory should be logged", f.srv.pub.logs.Size())
 	}
 	if !strings.Contains(f.log.String(), "witness did not cosign") {
 		t.Fatalf("no witness failure in the log:\n%s", f.log)
@@ -187,7 +187,7 @@ func TestQuorumNotReached(t *testing.T) {
 func TestWrongWitnessKey(t *testing.T) {
 	cfg := testConfig(t)
 	ws := setupWitnesses(t, cfg)
-	AddHolder(cfg.HoldersPath(), "green", testStatuses)
+	AddHolder(cfg.HoldersPath(), "green", testStatuses, DefaultReasons(testStatuses))
 	text, _ := os.ReadFile(cfg.Witnesses)
 	text = bytes.Replace(text, []byte(ws[2].VerifierKey()), []byte(strings.Replace(ws[1].VerifierKey(), "w2.example", "w3.example", 1)), 1)
 	os.WriteFile(cfg.Witnesses, text, 0o644)
@@ -214,7 +214,7 @@ func TestWrongWitnessKey(t *testing.T) {
 func TestFirstRunWithoutQuorum(t *testing.T) {
 	cfg := testConfig(t)
 	ws := setupWitnesses(t, cfg)
-	AddHolder(cfg.HoldersPath(), "green", testStatuses)
+	AddHolder(cfg.HoldersPath(), "green", testStatuses, DefaultReasons(testStatuses))
 	for _, w := range ws {
 		w.Offline.Store(true)
 	}
@@ -271,8 +271,8 @@ func TestRestart(t *testing.T) {
 	if cur == nil || cur.serial != 1 || !bytes.Equal(cur.proof, first.Proof) {
 		t.Fatalf("after a restart without witnesses: serving %+v, want serial 1 again", cur)
 	}
-	if s2.pub.logs.Log().Size() != 2 || storedSerial(t, f.cfg) != "1" {
-		t.Fatalf("log of %d records after the restart, serial %s stored; want 2 records, serial 1", s2.pub.logs.Log().Size(), storedSerial(t, f.cfg))
+	if s2.pub.logs.Size() != 2 || storedSerial(t, f.cfg) != "1" {
+		t.Fatalf("log of %d records after the restart, serial %s stored; want 2 records, serial 1", s2.pub.logs.Size(), storedSerial(t, f.cfg))
 	}
 	s2.Close()
 
@@ -298,10 +298,10 @@ func TestRestart(t *testing.T) {
 			t.Errorf("witness %s at size %d, want 2", w.Name(), n)
 		}
 	}
-	// The records file holds two records of 41 bytes.
-	fi, err := os.Stat(filepath.Join(f.cfg.StateDir, "log", "records"))
-	if err != nil || fi.Size() != 2*token.LogRecordSize {
-		t.Fatalf("records file: %v, %d bytes", err, fi.Size())
+	// The log on Tessera holds the two records.
+	cp, err := os.ReadFile(filepath.Join(f.cfg.StateDir, "log", "tree", "checkpoint"))
+	if err != nil || !strings.HasPrefix(string(cp), testOrigin+"\n2\n") {
+		t.Fatalf("the log's checkpoint: %v %q", err, cp)
 	}
 }
 
@@ -380,14 +380,18 @@ func proofCheckpoint(proof []byte) []byte {
 
 func TestLogKey(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "st")
-	info, err := LogKey(dir, "")
+	infos, err := LogKey(dir, "")
+	if err != nil || len(infos) != 2 || infos[1].Origin != DefaultOrigin+DecisionsSuffix || !infos[1].Created {
+		t.Fatalf("LogKey: %v %+v", err, infos)
+	}
+	info := infos[0]
 	if err != nil || !info.Created || info.Origin != DefaultOrigin || !strings.HasPrefix(info.VerifierKey, DefaultOrigin+"+") {
 		t.Fatalf("LogKey: %+v %v", info, err)
 	}
-	if again, err := LogKey(dir, ""); err != nil || again.Created || again.VerifierKey != info.VerifierKey {
+	if again, err := LogKey(dir, ""); err != nil || again[0].Created || again[0].VerifierKey != info.VerifierKey || again[1] != (LogInfo{Origin: infos[1].Origin, VerifierKey: infos[1].VerifierKey}) {
 		t.Fatalf("second LogKey: %+v %v", again, err)
 	}
-	if again, err := LogKey(dir, DefaultOrigin); err != nil || again.VerifierKey != info.VerifierKey {
+	if again, err := LogKey(dir, DefaultOrigin); err != nil || again[0].VerifierKey != info.VerifierKey {
 		t.Fatalf("LogKey with its origin: %+v %v", again, err)
 	}
 	if _, err := LogKey(dir, "other.example/log"); err == nil || !strings.Contains(err.Error(), "origin never changes") {
@@ -397,7 +401,7 @@ func TestLogKey(t *testing.T) {
 	if err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("log.key: %v", err)
 	}
-	if origin, err := logstore.Origin(dir); err != nil || origin != DefaultOrigin {
+	if origin, err := logstore.Origin(dir, logstore.Directories); err != nil || origin != DefaultOrigin {
 		t.Fatalf("origin %q %v", origin, err)
 	}
 }
@@ -408,7 +412,7 @@ func TestLogKey(t *testing.T) {
 func TestMinorityQuorum(t *testing.T) {
 	cfg := testConfig(t)
 	setupWitnesses(t, cfg)
-	AddHolder(cfg.HoldersPath(), "green", testStatuses)
+	AddHolder(cfg.HoldersPath(), "green", testStatuses, DefaultReasons(testStatuses))
 	cfg.Quorum = 1
 	if _, err := open(*cfg, quiet, time.Now); err == nil ||
 		!strings.Contains(err.Error(), "-quorum 1: the witnesses file "+cfg.Witnesses+" lists 3 witnesses, and the quorum must be more than half of them (at least 2)") {

@@ -2,6 +2,7 @@ package logstore
 
 import (
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/statustoken/statustoken/examples/deploy/internal/tlog"
 	"github.com/statustoken/statustoken/issue"
 	"github.com/statustoken/statustoken/token"
 )
@@ -31,12 +33,13 @@ func testIssuer(t *testing.T) *issue.Issuer {
 func TestStore(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "state")
 	is := testIssuer(t)
-	s, err := Open(dir, origin)
+	ctx := context.Background()
+	s, err := Open(dir, Directories, origin, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !s.Created || s.Log().Origin() != origin || s.Log().Size() != 0 {
-		t.Fatalf("new store: created %v, origin %q, size %d", s.Created, s.Log().Origin(), s.Log().Size())
+	if !s.Created || s.Log().Origin() != origin || s.Size() != 0 {
+		t.Fatalf("new store: created %v, origin %q, size %d", s.Created, s.Log().Origin(), s.Size())
 	}
 	vkey := s.Log().VerifierKey()
 	if _, _, ok := s.Last(); ok {
@@ -45,16 +48,16 @@ func TestStore(t *testing.T) {
 	var dirs, sigs [][]byte
 	for serial := uint64(1); serial <= 3; serial++ {
 		data, sig, _ := is.Directory(time.Now(), serial)
-		i, err := s.Append(data, sig)
+		i, err := s.Append(ctx, data, sig)
 		if err != nil || i != int64(serial-1) {
 			t.Fatalf("append %d: %d %v", serial, i, err)
 		}
 		dirs, sigs = append(dirs, data), append(sigs, sig)
 	}
-	if _, err := s.Append(dirs[1], sigs[1]); err == nil || !strings.Contains(err.Error(), "already in the log") {
+	if _, err := s.Append(ctx, dirs[1], sigs[1]); err == nil || !strings.Contains(err.Error(), "already in the log") {
 		t.Fatalf("serial 2 again: %v", err)
 	}
-	if _, err := s.Append([]byte("{}"), sigs[0]); err == nil {
+	if _, err := s.Append(ctx, []byte("{}"), sigs[0]); err == nil {
 		t.Fatal("a non-directory appended")
 	}
 	if err := s.SetWitnessSizes(map[string]int64{"w1+00000000+AA==": 3, "w2+00000000+AA==": 2}); err != nil {
@@ -66,18 +69,13 @@ func TestStore(t *testing.T) {
 	}
 	s.Close()
 
-	// Reopened, with an incomplete record at the end (a write that never
-	// finished): everything back, the tail dropped.
-	f, _ := os.OpenFile(filepath.Join(dir, "log", "records"), os.O_WRONLY|os.O_APPEND, 0)
-	f.Write([]byte{1, 0, 0})
-	f.Close()
-	s, err = Open(dir, "")
+	s, err = Open(dir, Directories, "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if s.Created || !s.Repaired || s.Log().VerifierKey() != vkey || s.Log().Size() != 3 {
-		t.Fatalf("reopened: created %v, repaired %v, size %d", s.Created, s.Repaired, s.Log().Size())
+	if s.Created || s.Log().VerifierKey() != vkey || s.Size() != 3 {
+		t.Fatalf("reopened: created %v, size %d", s.Created, s.Size())
 	}
 	for serial := uint64(1); serial <= 3; serial++ {
 		data, sig, err := s.Archived(serial)
@@ -100,66 +98,83 @@ func TestStore(t *testing.T) {
 	if have, err := s.Checkpoint(); err != nil || !bytes.Equal(have, cp) {
 		t.Fatalf("checkpoint: %v", err)
 	}
-	// The next record goes after the three, not after the dropped bytes.
-	data, sig, _ := is.Directory(time.Now(), 4)
-	if i, err := s.Append(data, sig); err != nil || i != 3 {
-		t.Fatalf("append after repair: %d %v", i, err)
+	// An archived directory that no longer hashes to its record.
+	os.WriteFile(filepath.Join(dir, "log", "directory", "2.json"), []byte("{}"), 0o600)
+	if _, _, err := s.Archived(2); !errors.Is(err, ErrDamaged) {
+		t.Fatalf("changed archive: %v", err)
 	}
-	if fi, _ := os.Stat(filepath.Join(dir, "log", "records")); fi.Size() != 4*token.LogRecordSize {
-		t.Fatalf("records file of %d bytes", fi.Size())
-	}
-	if o, err := Origin(dir); err != nil || o != origin {
+	if o, err := Origin(dir, Directories); err != nil || o != origin {
 		t.Fatalf("Origin: %q %v", o, err)
 	}
-	if o, err := Origin(t.TempDir()); err != nil || o != "" {
+	if o, err := Origin(t.TempDir(), Directories); err != nil || o != "" {
 		t.Fatalf("Origin without a key: %q %v", o, err)
+	}
+
+	// The decision log: its own key and files beside the other's.
+	d, err := Open(dir, Decisions, origin+"/decisions", &tlog.Options{MaxEntrySize: token.RecordSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if !d.Created || d.Log().VerifierKey() == vkey || d.Dir() != filepath.Join(dir, "decisions") {
+		t.Fatalf("decision log: created %v, dir %s", d.Created, d.Dir())
+	}
+	if _, err := d.Append(ctx, dirs[0], sigs[0]); err == nil {
+		t.Fatal("a directory appended to the decision log")
 	}
 }
 
 func TestOpenRefusals(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "state")
-	s, err := Open(dir, origin)
+	s, err := Open(dir, Directories, origin, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
-	if _, err := Open(dir, "other.example/log"); err == nil || !strings.Contains(err.Error(), "origin never changes") {
+	if _, err := Open(dir, Directories, "other.example/log", nil); err == nil || !strings.Contains(err.Error(), "origin never changes") {
 		t.Fatalf("other origin: %v", err)
 	}
-	if _, err := Open(filepath.Join(t.TempDir(), "new"), ""); err == nil || !strings.Contains(err.Error(), "no log origin") {
+	if _, err := Open(filepath.Join(t.TempDir(), "new"), Directories, "", nil); err == nil || !strings.Contains(err.Error(), "no log origin") {
 		t.Fatalf("no key, no origin: %v", err)
 	}
 	os.WriteFile(filepath.Join(dir, "log", "witnesses"), []byte(`{"witnesses":[],"extra":1}`), 0o600)
-	if _, err := Open(dir, origin); err == nil || !strings.Contains(err.Error(), "witnesses") {
+	if _, err := Open(dir, Directories, origin, nil); err == nil || !strings.Contains(err.Error(), "witnesses") {
 		t.Fatalf("bad witnesses file: %v", err)
 	}
 	os.Remove(filepath.Join(dir, "log", "witnesses"))
+	os.WriteFile(filepath.Join(dir, "log", "checkpoint"), []byte("not a checkpoint\n"), 0o600)
+	if _, err := Open(dir, Directories, origin, nil); !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), "delete it") {
+		t.Fatalf("bad cosigned checkpoint: %v", err)
+	}
+	os.Remove(filepath.Join(dir, "log", "checkpoint"))
 	os.WriteFile(filepath.Join(dir, "log.key"), []byte("PRIVATE+KEY+nonsense\n"), 0o600)
-	if _, err := Open(dir, ""); err == nil || !strings.Contains(err.Error(), "not a note signer key") {
+	if _, err := Open(dir, Directories, "", nil); err == nil || !strings.Contains(err.Error(), "not a note signer key") {
 		t.Fatalf("bad key: %v", err)
 	}
 	os.Chmod(filepath.Join(dir, "log.key"), 0o644)
-	if _, err := Open(dir, ""); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+	if _, err := Open(dir, Directories, "", nil); err == nil || !strings.Contains(err.Error(), "chmod 600") {
 		t.Fatalf("key readable by others: %v", err)
 	}
 }
 
-// TestDamagedAndRolledBack: a records file cut within a cosigned record,
-// one restored from an older copy, or one whose bytes changed is refused
-// at Open or by Contains, and nothing is changed; a partial record beyond
-// the cosigned tree is a write that never finished, and is dropped.
+// TestDamagedAndRolledBack: a log whose entry bundle was cut, one
+// restored from an older copy under the newer cosigned checkpoint, or
+// one whose entries changed is refused at Open or by Contains, with what
+// to restore.
 func TestDamagedAndRolledBack(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "state")
-	records := filepath.Join(dir, "log", "records")
+	tree := filepath.Join(dir, "log", "tree")
 	is := testIssuer(t)
-	s, err := Open(dir, origin)
+	ctx := context.Background()
+	s, err := Open(dir, Directories, origin, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var cps [][]byte
+	old := filepath.Join(t.TempDir(), "tree")
 	for serial := uint64(1); serial <= 3; serial++ {
 		data, sig, _ := is.Directory(time.Now(), serial)
-		if _, err := s.Append(data, sig); err != nil {
+		if _, err := s.Append(ctx, data, sig); err != nil {
 			t.Fatal(err)
 		}
 		cp, err := s.Log().Checkpoint()
@@ -170,53 +185,48 @@ func TestDamagedAndRolledBack(t *testing.T) {
 			t.Fatal(err)
 		}
 		cps = append(cps, cp)
-	}
-	s.Close()
-	full, err := os.ReadFile(records)
-	if err != nil {
-		t.Fatal(err)
-	}
-	write := func(data []byte) {
-		t.Helper()
-		if err := os.WriteFile(records, data, 0o600); err != nil {
-			t.Fatal(err)
+		if serial == 2 {
+			copyDir(t, tree, old)
 		}
 	}
+	s.Close()
 	refused := func(sentinel error, want string) {
 		t.Helper()
-		before, _ := os.ReadFile(records)
-		s, err := Open(dir, origin)
+		s, err := Open(dir, Directories, origin, nil)
 		if err == nil {
 			s.Close()
-			t.Fatalf("Open accepted a records file of %d bytes", len(before))
+			t.Fatal("Open accepted the log")
 		}
 		if !errors.Is(err, sentinel) || !strings.Contains(err.Error(), want) || !strings.Contains(strings.ToLower(err.Error()), "restore") {
 			t.Fatalf("Open: %v, want %v with %q and what to restore", err, sentinel, want)
 		}
-		if after, _ := os.ReadFile(records); !bytes.Equal(before, after) {
-			t.Fatal("a refused Open changed the records file")
-		}
 	}
-
-	// Five bytes cut from the end: the third record, cosigned, is lost.
-	write(full[:len(full)-5])
-	refused(ErrDamaged, "cut 36 bytes into record 2, which the witnesses cosigned")
-	// An older copy of the records file, under the newer checkpoint.
-	write(full[:2*token.LogRecordSize])
-	refused(ErrRolledBack, "holds 2 records, but the witnesses cosigned a tree of 3")
+	bundle := filepath.Join(tree, "tile", "entries", "000.p", "3")
+	full, err := os.ReadFile(bundle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Five bytes cut from the last entry bundle.
+	os.WriteFile(bundle, full[:len(full)-5], 0o600)
+	refused(ErrDamaged, "entr")
 	// A changed byte.
 	bad := bytes.Clone(full)
-	bad[token.LogRecordSize+20] ^= 1
-	write(bad)
-	refused(ErrDamaged, "do not hash to the tree the witnesses cosigned")
+	bad[len(bad)-3] ^= 1
+	os.WriteFile(bundle, bad, 0o600)
+	refused(ErrDamaged, "entr")
+	os.WriteFile(bundle, full, 0o600)
 
-	// The whole log restored from an older copy, its checkpoint too: the
-	// store is consistent, but not with the checkpoint the caller kept.
-	write(full[:2*token.LogRecordSize])
+	// An older copy of the log, under the newer cosigned checkpoint.
+	current := filepath.Join(t.TempDir(), "tree")
+	os.Rename(tree, current)
+	copyDir(t, old, tree)
+	refused(ErrRolledBack, "witnesses cosigned")
+	// With its own checkpoint too: consistent in itself, but not with
+	// the checkpoint the caller kept.
 	if err := os.WriteFile(filepath.Join(dir, "log", "checkpoint"), cps[1], 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s, err = Open(dir, origin)
+	s, err = Open(dir, Directories, origin, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,15 +237,26 @@ func TestDamagedAndRolledBack(t *testing.T) {
 		t.Fatalf("Contains of a newer checkpoint: %v", err)
 	}
 	s.Close()
+}
 
-	// A partial record beyond the cosigned tree is dropped.
-	write(append(bytes.Clone(full[:2*token.LogRecordSize]), full[2*token.LogRecordSize:len(full)-5]...))
-	s, err = Open(dir, origin)
-	if err != nil || !s.Repaired || s.Log().Size() != 2 {
-		t.Fatalf("partial record beyond the cosigned tree: %v", err)
-	}
-	s.Close()
-	if fi, _ := os.Stat(records); fi.Size() != 2*token.LogRecordSize {
-		t.Fatalf("records file of %d bytes after the repair", fi.Size())
+func copyDir(t *testing.T, src, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(path string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, path)
+		target := filepath.Join(dst, rel)
+		if e.IsDir() {
+			return os.MkdirAll(target, 0o700)
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, data, 0o600)
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

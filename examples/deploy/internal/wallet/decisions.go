@@ -11,7 +11,6 @@ import (
 	"io/fs"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/statustoken/statustoken/examples/deploy/internal/files"
@@ -262,15 +261,26 @@ func fetchProofs(ctx context.Context, e *Env, o RequestOptions, s *Store, h *hol
 
 // Decisions fetches and checks the issuer's directory as Update does,
 // fetches the missing proofs of the stored decisions, and lists the
-// decisions on Stdout, one a line, with their log status.
+// decisions on Stdout, one a line, with their log status. With a nil
+// o.Issuer it contacts no one and lists what is stored (the state must
+// exist).
 func Decisions(ctx context.Context, e *Env, o RequestOptions) error {
-	s, h, err := fetchDirectory(ctx, e, o)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	if err := fetchProofs(ctx, e, o, s, h); err != nil {
-		return err
+	var s *Store
+	var err error
+	if o.Issuer == nil {
+		if s, err = openState(o.State, e); err != nil {
+			return err
+		}
+		defer s.Close()
+	} else {
+		var h *holder.Holder
+		if s, h, err = fetchDirectory(ctx, e, o); err != nil {
+			return err
+		}
+		defer s.Close()
+		if err := fetchProofs(ctx, e, o, s, h); err != nil {
+			return err
+		}
 	}
 	ds, err := s.loadDecisions()
 	if err != nil {
@@ -341,8 +351,8 @@ func Appeal(e *Env, o AppealOptions) error {
 	}
 	f, err := token.CheckAppeal(bundle, trust)
 	switch {
-	case err != nil && len(d.proof) == 0 && errors.Is(err, token.ErrDecisionNotLogged):
-		// The receipt holds; its record is what is missing.
+	case err != nil && len(d.proof) == 0 && errors.Is(err, token.ErrDecisionNotLogged) && f != nil:
+		// Everything holds but the record's proof, which is missing.
 	case err != nil:
 		return fmt.Errorf("the appeal bundle of decision %d does not check: %w", n, err)
 	}
@@ -350,11 +360,11 @@ func Appeal(e *Env, o AppealOptions) error {
 		return err
 	}
 	status := "with its decision log proof"
-	if f == nil {
-		status = "without a decision log proof: " + strings.TrimPrefix(d.logStatus(e.now()), "not logged yet ")
+	if len(d.proof) == 0 {
+		status = "without a decision log proof: " + d.logStatus(e.now())
 	}
-	fmt.Fprintf(e.Stderr, "wallet: appeal bundle of decision %d (%s) written to %s, %s; it holds your statement %q: give it to the appeal body only\n",
-		n, d.outcomeText(), o.Out, status, d.opening.Statement)
+	fmt.Fprintf(e.Stderr, "wallet: appeal bundle of decision %d (%s) written to %s, %s; it holds your statement: give it to the appeal body only\n",
+		n, d.outcomeText(), o.Out, status)
 	return nil
 }
 

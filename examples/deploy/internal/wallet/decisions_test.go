@@ -1,6 +1,7 @@
 package wallet
 
 import (
+	"crypto/sha256"
 	"errors"
 	"io/fs"
 	"os"
@@ -128,10 +129,12 @@ func TestRequestRefusedWithReceipt(t *testing.T) {
 	f := wallettest.NewDecisions(t)
 	state := filepath.Join(t.TempDir(), "w")
 	f.Refuse = wallettest.Administrative
-	_, err := request(t, f, state, 3)
-	if !errors.Is(err, ErrRefused) || !strings.HasPrefix(err.Error(), "refused: reason 4 Administrative") ||
-		!strings.Contains(err.Error(), "receipt kept as decision 1: appeal with 'wallet appeal -decision 1 -o FILE'") {
+	stderr, err := request(t, f, state, 3)
+	if !errors.Is(err, ErrRefused) || err.Error() != "refused: reason 4 Administrative; receipt kept as decision 1: appeal with 'wallet appeal -decision 1 -o FILE'" {
 		t.Fatalf("refusal: %v", err)
+	}
+	if !strings.Contains(stderr, "wallet: the issuer says: refused: Administrative (reason 4)\n") {
+		t.Fatalf("stderr: %s", stderr)
 	}
 	if n := unusedTokens(t, state); n != 0 {
 		t.Fatalf("%d tokens stored", n)
@@ -178,6 +181,10 @@ func TestRequestRefusesBadReceipt(t *testing.T) {
 			f.Refuse = wallettest.Administrative
 			f.ForgeReceipt = func(r *token.Receipt) { r.Reason = 9 }
 		}, token.ErrReceiptReason},
+		{"evidence-claimed", func(f *wallettest.Issuer) {
+			f.Refuse = wallettest.Administrative
+			f.ForgeReceipt = func(r *token.Receipt) { r.Evidence, r.EvidenceSHA256[0] = true, 1 }
+		}, token.ErrReceiptMismatch},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			f := wallettest.NewDecisions(t)
@@ -245,9 +252,9 @@ func TestUnloggedReceiptReported(t *testing.T) {
 
 	// The appeal bundle holds the receipt, without a record proof: an
 	// appeal body finds it signed and not logged.
-	_, _, err = appeal(t, f, state, 1)
-	if !errors.Is(err, token.ErrDecisionNotLogged) {
-		t.Fatalf("unlogged appeal: %v, want ErrDecisionNotLogged", err)
+	_, finding, err := appeal(t, f, state, 1)
+	if !errors.Is(err, token.ErrDecisionNotLogged) || finding == nil || finding.OutcomeName != "refused" || finding.DecisionCheckpoint != nil {
+		t.Fatalf("unlogged appeal: %+v, %v, want a finding with ErrDecisionNotLogged", finding, err)
 	}
 }
 
@@ -271,5 +278,64 @@ func TestAppealErrors(t *testing.T) {
 	}
 	if err := Appeal(e, AppealOptions{State: state, Out: out}); !errors.Is(err, fs.ErrExist) {
 		t.Fatalf("existing file: %v", err)
+	}
+}
+
+// TestEvidenceInReceipt: evidence presented with the request is in the
+// receipt; a receipt that says none was presented is refused.
+func TestEvidenceInReceipt(t *testing.T) {
+	f := wallettest.NewDecisions(t)
+	state := filepath.Join(t.TempDir(), "w")
+	evidence := []byte("PCR negative, 2026-12-07, lab 12")
+	withEvidence := func(o *RequestOptions) { o.Evidence = evidence }
+	if _, err := request(t, f, state, 1, withEvidence); err != nil {
+		t.Fatal(err)
+	}
+	ds := storedDecisions(t, state)
+	if len(ds) != 1 || !ds[0].receipt.Evidence || ds[0].receipt.EvidenceSHA256 != sha256.Sum256(evidence) {
+		t.Fatalf("decisions %+v", ds)
+	}
+	f.Refuse = wallettest.Administrative
+	f.ForgeReceipt = func(r *token.Receipt) { r.Evidence, r.EvidenceSHA256 = false, [32]byte{} }
+	if _, err := request(t, f, state, 1, withEvidence); !errors.Is(err, ErrReceipt) || !errors.Is(err, token.ErrReceiptMismatch) {
+		t.Fatalf("receipt without the evidence presented: %v", err)
+	}
+	if ds := storedDecisions(t, state); len(ds) != 1 {
+		t.Fatalf("%d decisions stored, want 1", len(ds))
+	}
+}
+
+// TestAgainstIssueHTTP: the wallet and the library's issuer handler
+// (issuehttp) agree on the protocol: a grant and a refusal, each with
+// its receipt kept and its proof fetched, and appeal bundles that
+// token.CheckAppeal accepts.
+func TestAgainstIssueHTTP(t *testing.T) {
+	f := wallettest.NewHandler(t)
+	state := filepath.Join(t.TempDir(), "w")
+	if _, err := request(t, f, state, 10); err != nil {
+		t.Fatal(err)
+	}
+	if n := unusedTokens(t, state); n != wallettest.TokensPerRequest {
+		t.Fatalf("%d tokens stored, want %d", n, wallettest.TokensPerRequest)
+	}
+	f.Refuse = wallettest.Administrative
+	stderr, err := request(t, f, state, 10)
+	if !errors.Is(err, ErrRefused) || !strings.Contains(stderr, "the issuer says: refused: Administrative (reason 4)") {
+		t.Fatalf("refusal: %v\n%s", err, stderr)
+	}
+	stdout, _, err := decisionsAt(t, f, state, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lines := strings.Split(strings.TrimSpace(stdout), "\n"); len(lines) != 2 ||
+		!strings.HasSuffix(lines[0], "green: reason 1 Negative test result  logged") ||
+		!strings.HasSuffix(lines[1], "refused: reason 4 Administrative  logged") {
+		t.Fatalf("decisions:\n%s", stdout)
+	}
+	for n, want := range map[int]string{1: "green", 2: "refused"} {
+		_, finding, err := appeal(t, f, state, n)
+		if err != nil || finding.OutcomeName != want {
+			t.Fatalf("appeal of decision %d: %+v, %v", n, finding, err)
+		}
 	}
 }

@@ -287,7 +287,17 @@ func TestDamagedAccepted(t *testing.T) {
 	if i < 0 {
 		t.Fatalf("accepted: %s", data)
 	}
-	flip(t, name, i+len(`"directory_sha256":"`)+4)
+	// Another hexadecimal digit: a flipped bit may make one that is not,
+	// which is a malformed file rather than a hash that does not match.
+	j := i + len(`"directory_sha256":"`) + 4
+	if data[j] == '0' {
+		data[j] = '1'
+	} else {
+		data[j] = '0'
+	}
+	if err := os.WriteFile(name, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	_, err := request(t, f, state, 1)
 	if !errors.Is(err, ErrDamaged) || strings.Contains(err.Error(), "issuer sent") {
 		t.Fatalf("request with a damaged accepted state: %v", err)

@@ -7,6 +7,18 @@
 // prints tokens in text form, [List] counts them; [Update] fetches and
 // checks the directory only.
 //
+// Under a directory with a decision policy (token/SPEC.md, "Decisions"),
+// Request commits each token request to a new opening (a random salt and
+// the holder's statement), asks for exactly the directory's
+// tokens_per_request, and checks the issuer's receipt of the answer
+// (holder.Holder.CheckReceipt) before it uses or stores anything: an
+// answer without a valid receipt is an error wrapping [ErrReceipt], and
+// nothing of it is stored. The receipt of a grant, and of a refusal (an
+// error wrapping [ErrRefused]), is kept with its opening as a decision.
+// Request, Update and [Decisions] fetch the decision log proofs of the
+// decisions kept, and report those still missing after the directory's
+// decision_log_delay; [Appeal] writes a decision's appeal bundle.
+//
 // Read commands (Show, Export, List) create nothing: a missing state
 // directory is an error wrapping [ErrNoState]. They check the saved
 // directory under the saved trust policy each time they load it: damage
@@ -18,6 +30,7 @@ package wallet
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -145,6 +158,11 @@ type RequestOptions struct {
 	// (token.Opening), to show an appeal body: DefaultStatement when
 	// empty. At most token.MaxStatementSize bytes.
 	Statement string
+	// Evidence, when not empty, is presented with each token request to
+	// an issuer with a decision policy (at most tokenhttp.MaxEvidenceSize
+	// bytes, such as a test result); its receipt must say so, with the
+	// evidence's SHA-256.
+	Evidence []byte
 }
 
 // DefaultStatement is the statement of an opening when the holder gives
@@ -182,6 +200,9 @@ func Request(ctx context.Context, e *Env, o RequestOptions) error {
 	}
 	if len(o.Statement) > token.MaxStatementSize {
 		return fmt.Errorf("-statement is %d bytes long, more than %d", len(o.Statement), token.MaxStatementSize)
+	}
+	if len(o.Evidence) > tokenhttp.MaxEvidenceSize {
+		return fmt.Errorf("the evidence is %d bytes long, more than %d", len(o.Evidence), tokenhttp.MaxEvidenceSize)
 	}
 	if o.Issuer.Scheme == "http" && !directory.Loopback(o.Issuer) {
 		return fmt.Errorf("refusing to send the API key over plain http to %s: use https", o.Issuer.Host)
@@ -391,8 +412,13 @@ func requestTokens(ctx context.Context, e *Env, o RequestOptions, s *Store, h *h
 	var receiptErr error
 	if decisions {
 		r, err := h.CheckReceipt(req, *commitment, a.receipt)
-		if err == nil && (r.Outcome == token.Refused) != (a.code == http.StatusForbidden) {
+		switch {
+		case err != nil:
+		case (r.Outcome == token.Refused) != (a.code == http.StatusForbidden):
 			err = fmt.Errorf("the receipt's outcome %d contradicts the answer", r.Outcome)
+		case r.Evidence != (len(o.Evidence) > 0) || (r.Evidence && r.EvidenceSHA256 != sha256.Sum256(o.Evidence)):
+			// The issuer's record would misstate what the holder showed.
+			err = fmt.Errorf("%w: the receipt misstates the evidence presented", token.ErrReceiptMismatch)
 		}
 		if err != nil {
 			discard()
@@ -410,11 +436,10 @@ func requestTokens(ctx context.Context, e *Env, o RequestOptions, s *Store, h *h
 			if err := s.saveDecisions(ds, droom); err != nil {
 				return fmt.Errorf("the issuer refused the request (%s), and storing its receipt failed: %w", d.outcomeText(), err)
 			}
-			msg := a.message
-			if msg != "" {
-				msg = " (" + msg + ")"
+			if a.message != "" {
+				fmt.Fprintf(e.Stderr, "wallet: the issuer says: %s\n", a.message)
 			}
-			return fmt.Errorf("%w: %s%s; receipt kept as decision %d: appeal with 'wallet appeal -decision %d -o FILE'", ErrRefused, d.reasonText(), msg, len(ds), len(ds))
+			return fmt.Errorf("%w: %s; receipt kept as decision %d: appeal with 'wallet appeal -decision %d -o FILE'", ErrRefused, d.reasonText(), len(ds), len(ds))
 		}
 		receiptErr = s.saveDecisions(ds, droom)
 		droom = nil
@@ -432,7 +457,9 @@ func requestTokens(ctx context.Context, e *Env, o RequestOptions, s *Store, h *h
 	}
 	if receiptErr != nil {
 		room.discard()
-		fmt.Fprintf(e.Stdout, "receipt %s\n", base64.StdEncoding.EncodeToString(a.receipt))
+		// The receipt and the opening's salt and statement, for an appeal.
+		fmt.Fprintf(e.Stdout, "receipt %s\nopening %s %q\n", base64.StdEncoding.EncodeToString(a.receipt),
+			base64.StdEncoding.EncodeToString(opening.Salt[:]), opening.Statement)
 		return keepPrinted(e, toks, fmt.Errorf("storing the issuer's receipt: %w", receiptErr))
 	}
 	s.Add(toks)
@@ -522,7 +549,7 @@ func postRequest(ctx context.Context, e *Env, o RequestOptions, req []byte, comm
 	var d *tokenhttp.Decision
 	if commitment == nil {
 		a.body, err = c.RequestTokens(ctx, o.APIKey, req)
-	} else if d, err = c.RequestDecision(ctx, o.APIKey, req, *commitment, nil); err == nil {
+	} else if d, err = c.RequestDecision(ctx, o.APIKey, req, *commitment, o.Evidence); err == nil {
 		a.body, a.receipt = d.Response, d.Receipt
 		if d.Refusal != nil {
 			a.code, a.message, a.err = d.Refusal.Code, d.Refusal.Message, d.Refusal

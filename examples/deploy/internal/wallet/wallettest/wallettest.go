@@ -30,6 +30,7 @@ import (
 	"github.com/statustoken/statustoken/examples/deploy/internal/witnesstest"
 	"github.com/statustoken/statustoken/holder"
 	"github.com/statustoken/statustoken/issue"
+	"github.com/statustoken/statustoken/issue/issuehttp"
 	"github.com/statustoken/statustoken/token"
 	"github.com/statustoken/statustoken/token/tokenhttp"
 	"github.com/statustoken/statustoken/verify"
@@ -104,6 +105,7 @@ type Issuer struct {
 	gotCount []int            // tokens asked for by each request
 	logged   map[string]int64 // directory bytes -> index in the log
 	decLog   *tlog.Log
+	real     *issuehttp.Handler // for NewHandler
 	records  map[[32]byte]int64 // SHA-256 of a decision record -> index
 }
 
@@ -228,6 +230,10 @@ func start(t *testing.T, is *issue.Issuer) *Issuer {
 				return
 			}
 		}
+		if f.real != nil {
+			f.real.ServeHTTP(w, r)
+			return
+		}
 		if r.Header.Get("Authorization") != "Bearer "+APIKey {
 			http.Error(w, "unknown API key", http.StatusUnauthorized)
 			return
@@ -292,14 +298,10 @@ func (f *Issuer) decide(w http.ResponseWriter, r *http.Request, body []byte) {
 		return
 	}
 	if !never {
-		ix, err := f.decLog.Append(r.Context(), [][]byte{record})
-		if err != nil {
+		if err := f.record(r.Context(), record); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
-		f.mu.Lock()
-		f.records[sha256.Sum256(record)] = ix[0]
-		f.mu.Unlock()
 	}
 	if forge != nil {
 		receipt = f.Forge(receipt, forge)
@@ -311,7 +313,13 @@ func (f *Issuer) decide(w http.ResponseWriter, r *http.Request, body []byte) {
 		w.Header().Set(tokenhttp.ReceiptHeader, base64.StdEncoding.EncodeToString(receipt))
 	}
 	if code != http.StatusOK {
-		http.Error(w, "refused: reason "+strconv.Itoa(int(d.Reason)), code)
+		text := "unknown"
+		if dir, err := token.ParseDirectory(f.Current().Directory); err == nil {
+			if r, ok := dir.Reason(d.Reason); ok {
+				text = r.Text
+			}
+		}
+		http.Error(w, "refused: "+text+" (reason "+strconv.Itoa(int(d.Reason))+")", code)
 		return
 	}
 	if f.Mutate != nil {
@@ -367,43 +375,105 @@ func (f *Issuer) Forge(receipt []byte, change func(*token.Receipt)) []byte {
 // SHA-256, under a checkpoint of the decision log cosigned by w1 and w2
 // now; 404 with Retry-After for a record not in the log.
 func (f *Issuer) serveProof(w http.ResponseWriter, r *http.Request) {
-	h, err := hex.DecodeString(r.PathValue("hash"))
-	var i int64
-	ok := false
-	if err == nil && len(h) == 32 {
-		f.mu.Lock()
-		i, ok = f.records[[32]byte(h)]
-		f.mu.Unlock()
+	if f.real != nil {
+		f.real.ServeHTTP(w, r)
+		return
 	}
-	if !ok {
+	h, err := hex.DecodeString(r.PathValue("hash"))
+	if err != nil || len(h) != 32 {
+		http.Error(w, "malformed record hash", http.StatusBadRequest)
+		return
+	}
+	proof, err := f.proof(r.Context(), [32]byte(h))
+	switch {
+	case errors.Is(err, issuehttp.ErrNotYetLogged):
 		w.Header().Set("Retry-After", "60")
 		http.Error(w, "not in a cosigned checkpoint yet", http.StatusNotFound)
 		return
-	}
-	cp, err := f.decLog.AwaitCheckpoint(r.Context(), i+1)
-	if err == nil {
-		var cosigs [][]byte
-		for _, wi := range f.Env.Witnesses[:2] {
-			c, cerr := wi.Cosign(cp, f.now())
-			if cerr != nil {
-				err = cerr
-			}
-			cosigs = append(cosigs, c)
-		}
-		if err == nil {
-			cp, err = f.decLog.Cosigned(cp, cosigs...)
-		}
-	}
-	var proof []byte
-	if err == nil {
-		proof, err = f.decLog.Proof(r.Context(), i, cp)
-	}
-	if err != nil {
+	case err != nil:
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Write(proof)
+}
+
+// proof returns the proof of the decision record with SHA-256 hash under
+// a checkpoint of the decision log cosigned by w1 and w2 now; an error
+// wrapping issuehttp.ErrNotYetLogged for a record not in the log.
+func (f *Issuer) proof(ctx context.Context, hash [32]byte) ([]byte, error) {
+	f.mu.Lock()
+	i, ok := f.records[hash]
+	f.mu.Unlock()
+	if !ok {
+		return nil, issuehttp.ErrNotYetLogged
+	}
+	cp, err := f.decLog.AwaitCheckpoint(ctx, i+1)
+	if err != nil {
+		return nil, err
+	}
+	var cosigs [][]byte
+	for _, w := range f.Env.Witnesses[:2] {
+		c, err := w.Cosign(cp, f.now())
+		if err != nil {
+			return nil, err
+		}
+		cosigs = append(cosigs, c)
+	}
+	if cp, err = f.decLog.Cosigned(cp, cosigs...); err != nil {
+		return nil, err
+	}
+	return f.decLog.Proof(ctx, i, cp)
+}
+
+// record appends a decision record to the decision log.
+func (f *Issuer) record(ctx context.Context, record []byte) error {
+	ix, err := f.decLog.Append(ctx, [][]byte{record})
+	if err != nil {
+		return err
+	}
+	f.mu.Lock()
+	f.records[sha256.Sum256(record)] = ix[0]
+	f.mu.Unlock()
+	return nil
+}
+
+// NewHandler starts an issuer as NewDecisions does whose token requests
+// and decision proofs the library's issuehttp.Handler answers, with the
+// current directory published: it grants green to the holder of APIKey,
+// or refuses as Refuse says, and behaves. Only Refuse and Serial apply.
+func NewHandler(t *testing.T) *Issuer {
+	t.Helper()
+	f := NewDecisions(t)
+	h, err := issuehttp.NewHandler(issuehttp.Options{
+		Issuer: f.Is,
+		Decide: func(r *http.Request, credential string, status token.Status, evidence []byte) (issuehttp.Outcome, error) {
+			if credential != APIKey {
+				return issuehttp.Outcome{}, issuehttp.ErrUnknownCredential
+			}
+			f.mu.Lock()
+			refuse := f.Refuse
+			f.mu.Unlock()
+			switch {
+			case refuse != 0:
+				return issuehttp.Outcome{Reason: refuse}, nil
+			case status != 1:
+				return issuehttp.Outcome{Reason: Administrative}, nil
+			}
+			return issuehttp.Outcome{Status: 1, Reason: Granted}, nil
+		},
+		Record:        f.record,
+		DecisionProof: f.proof,
+		Now:           f.now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Publish(f.Current(), f.now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	f.real = h
+	return f
 }
 
 // URL is the issuer's base URL.
