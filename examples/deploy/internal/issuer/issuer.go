@@ -635,8 +635,10 @@ func servingSerial(p *published) any {
 const limiterSaveEvery = 10 * time.Second
 
 // Run publishes a new directory whenever an epoch ends, and has the
-// witnesses cosign the log again every Config.CosignEvery, until ctx is
-// done. It saves the rate limits every few seconds.
+// witnesses cosign the log again every Config.CosignEvery; it appends the
+// queued decision records every Config.DecisionInterval and has the
+// witnesses cosign the decision log; until ctx is done, and its rounds
+// have ended. It saves the rate limits every few seconds.
 func (s *Service) Run(ctx context.Context) {
 	go func() {
 		t := time.NewTicker(limiterSaveEvery)
@@ -652,8 +654,13 @@ func (s *Service) Run(ctx context.Context) {
 			}
 		}
 	}()
-	go s.dec.run(ctx, s.now)
+	done := make(chan struct{})
+	go func() {
+		s.dec.run(ctx, s.now)
+		close(done)
+	}()
 	s.pub.run(ctx, s.now)
+	<-done
 }
 
 // ReloadHolders reads the demo attester's holders file again; on error,
@@ -764,8 +771,16 @@ func Serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		}
 	}
 	bg, stopBG := context.WithCancel(ctx)
-	defer stopBG()
-	go s.Run(bg)
+	ran := make(chan struct{})
+	go func() {
+		s.Run(bg)
+		close(ran)
+	}()
+	// Run's rounds end before the logs close.
+	defer func() {
+		stopBG()
+		<-ran
+	}()
 	if c.Reload != nil {
 		go s.reloadOn(bg, c.Reload, cert)
 	}
