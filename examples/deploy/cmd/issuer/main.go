@@ -38,9 +38,14 @@ import (
 
 	"github.com/statustoken/statustoken/examples/deploy/internal/issuer"
 	"github.com/statustoken/statustoken/token"
+	"k8s.io/klog/v2"
 )
 
 func main() {
+	// Tessera, under both logs, logs through klog to stderr, around the
+	// service's own log; the service logs what matters itself.
+	klog.LogToStderr(false)
+	klog.SetOutput(io.Discard)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()

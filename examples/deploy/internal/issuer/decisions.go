@@ -138,13 +138,16 @@ func indexBlank(b []byte) int {
 func (d *decisionLog) indexTo(ctx context.Context, size int64) error {
 	d.idxMu.Lock()
 	defer d.idxMu.Unlock()
+	const chunk = 1 << 16
 	for d.size < size {
-		rec, err := d.store.Log().Entry(ctx, d.size)
+		recs, err := d.store.Log().Entries(ctx, d.size, min(size, d.size+chunk))
 		if err != nil {
 			return err
 		}
-		d.index[sha256.Sum256(rec)] = d.size
-		d.size++
+		for _, rec := range recs {
+			d.index[sha256.Sum256(rec)] = d.size
+			d.size++
+		}
 	}
 	return nil
 }
@@ -219,11 +222,11 @@ func (d *decisionLog) recoverBatch(ctx context.Context) error {
 		return fmt.Errorf("%s names a log of %d records, but the log holds %d: restore %s from a backup", name, base, size, d.store.Dir())
 	}
 	held := make(map[[sha256.Size]byte]bool)
-	for i := base; i < size; i++ {
-		rec, err := d.store.Log().Entry(ctx, i)
-		if err != nil {
-			return err
-		}
+	recs, err := d.store.Log().Entries(ctx, base, size)
+	if err != nil {
+		return err
+	}
+	for _, rec := range recs {
 		held[sha256.Sum256(rec)] = true
 	}
 	var missing [][]byte

@@ -1,27 +1,34 @@
 // Package issuer is the statustoken issuer service of the deployment
 // examples (command cmd/issuer): it publishes the signed key directory
-// through a transparency log that witnesses cosign, and signs blind token
-// requests (rsabssa, RFC 9474) for holders whose status an attester
-// vouches for.
+// through a transparency log that witnesses cosign, decides about each
+// token request under a published decision policy, answers each with a
+// signed receipt (DESIGN.md, section 11), signs blind token requests
+// (rsabssa, RFC 9474) for holders it grants a status, and logs every
+// decision in a second witnessed log.
 //
 // State lives in one directory (mode 0700): the root key that signs
-// directories, the issuer seed, the RSA issuing keys, the serial of the
-// last directory served, the log (its key, records, an archive of the
-// directories logged, the witnesses' tree sizes) and the demo attester's
-// holders file. The state directory must hold the log key (LogKey,
-// "issuer log-key"): a directory without one is refused and nothing is
-// created there. On first run the service creates the root key, the seed
-// and the issuing keys, and writes the root public key to root.pub and the
-// trust policy, which wallets and scanners pin, to trust.txt.
+// directories, the issuer seed, the RSA issuing keys, the decision key
+// that signs receipts, the serial of the last directory served, the two
+// logs on Tessera (internal/logstore: their keys, trees, the witnesses'
+// tree sizes, the last cosigned checkpoints, and an archive of the
+// directories logged), the queue of decision records, and the demo
+// attester's holders file. The state directory must hold both log keys
+// (LogKey, "issuer log-key"): a directory without them is refused and
+// nothing is created there. On first run the service creates the root
+// key, the seed, the decision key and the issuing keys, and writes the
+// root public key to root.pub and the trust policy, which wallets and
+// scanners pin, to trust.txt.
 //
 // At each start, before it creates or publishes anything, the service
 // checks its state against what it published: the statuses keep every
 // published code's name and every name's code (ErrStatusChanged); every
-// published key whose epoch is not over keeps its private key
-// (ErrKeyMissing), unless Config.Withdraw withdraws it; the log is whole
-// and holds the last checkpoint the witnesses cosigned and the last serial
-// served (logstore.ErrDamaged, ErrStateRolledBack). Each refusal says what
-// to restore or how to proceed.
+// published key whose epoch is not over keeps its private key, and the
+// decision key is the one the directory lists (ErrKeyMissing), unless
+// Config.Withdraw withdraws an issuing key; each log is whole and holds
+// the last checkpoint the witnesses cosigned, and the log of directories
+// the last serial served (logstore.ErrDamaged, logstore.ErrRolledBack,
+// ErrStateRolledBack). Each refusal says what to restore or how to
+// proceed.
 //
 // Every directory goes into the log; it is served only once a quorum of
 // the witnesses (from the witnesses file: lines "witness NAME VKEY URL")
@@ -37,7 +44,18 @@
 // all, with a fresh proof. A serial is used up only by a directory
 // served: Serve binds its address before it publishes anything.
 //
-// HTTP interface:
+// Decisions: the directory publishes the reasons (Config.Reasons, see
+// ParseReasons), the decision key, the decision log's key, the one
+// number of tokens a request asks for and the decision log's delay. The
+// attester decides, for each holder, a status or a refusal and the
+// reason (see Attestation). Every answer that carries a decision, 200
+// and 403, carries a receipt (issuehttp); its decision record is queued,
+// synced, before the answer leaves, and appended to the decision log
+// every Config.DecisionInterval in a batch of random order, which the
+// witnesses then cosign (see decisions.go).
+//
+// HTTP interface (the wallet–issuer protocol, token/SPEC.md, served by
+// issue/issuehttp; the logs by the service):
 //
 //	GET  /.well-known/statustoken-directory        the directory's exact bytes; its
 //	                                               signature and log proof (base64) in the
@@ -45,22 +63,29 @@
 //	                                               Statustoken-Directory-Proof headers
 //	GET  /.well-known/statustoken-directory.sig    the detached 64-byte signature
 //	GET  /.well-known/statustoken-directory.proof  the log proof (c2sp.org/tlog-proof@v1)
+//	POST /token-request                            a blind token request (binary body),
+//	                                               with "Authorization: Bearer API-KEY" and
+//	                                               the Statustoken-Commitment header; the
+//	                                               receipt in Statustoken-Receipt
+//	GET  /decisions/proof/HEX                      a decision record's inclusion proof
+//	                                               (404 with Retry-After until cosigned)
 //	GET  /log/checkpoint                           the latest cosigned checkpoint
 //	GET  /log/tile/...                             the log's tiles (c2sp.org/tlog-tiles)
 //	GET  /log/directory/SERIAL[.sig]               every logged directory and its signature
-//	POST /token-request                            a blind token request (binary body),
-//	                                               with "Authorization: Bearer API-KEY"
+//	GET  /decisions/checkpoint                     the decision log's latest cosigned checkpoint
+//	GET  /decisions/tile/...                       the decision log's tiles
 //	GET  /healthz                                  "ok"
 //
-// The directory paths and the log paths answer cross-origin requests
+// The directory paths and the logs answer cross-origin requests
 // (Access-Control-Allow-Origin: *, with the two directory headers
 // exposed, and OPTIONS preflight requests), so that a web scanner served
 // from another origin can load the directory; /token-request does not.
 //
-// Errors are one line of plain text: 400 for a malformed request or an
-// unknown key, 401 for a missing or unknown API key, 403 when the requested
-// status is not the holder's, 413 for a body over issue.MaxRequestSize, 429
-// with Retry-After (in seconds) beyond the holder's rate limit.
+// Errors are one line of plain text (token/SPEC.md, "Wallet–issuer
+// protocol", for the protocol's paths): among them 400 for a malformed
+// request, 401 for a missing or unknown API key, 403 with a receipt for
+// a refusal, 413 for a body over the limit, 429 with Retry-After (in
+// seconds) beyond the holder's rate limit.
 //
 // Logs hold no secret and nothing about holders: one line per request
 // with the method, the route (a fixed string), the status and the
@@ -93,6 +118,7 @@ import (
 	"github.com/statustoken/statustoken/examples/deploy/internal/tlog"
 	"github.com/statustoken/statustoken/examples/deploy/internal/witnessclient"
 	"github.com/statustoken/statustoken/issue"
+	"github.com/statustoken/statustoken/issue/issuehttp"
 	"github.com/statustoken/statustoken/token"
 )
 
@@ -302,13 +328,14 @@ func checkPolicy(statuses []token.StatusName, reasons []token.Reason) error {
 		return err
 	}
 	_, err = issue.NewIssuer(issue.Config{
-		RootKey:        ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize)),
-		Seed:           make([]byte, issue.SeedSize),
-		EpochLength:    time.Hour,
-		Statuses:       statuses,
-		DecisionKey:    ed25519.NewKeyFromSeed(bytes.Repeat([]byte{1}, ed25519.SeedSize)),
-		Reasons:        reasons,
-		DecisionLogKey: vkey,
+		RootKey:          ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize)),
+		Seed:             make([]byte, issue.SeedSize),
+		EpochLength:      time.Hour,
+		Statuses:         statuses,
+		DecisionKey:      ed25519.NewKeyFromSeed(bytes.Repeat([]byte{1}, ed25519.SeedSize)),
+		Reasons:          reasons,
+		DecisionLogKey:   vkey,
+		DecisionLogDelay: time.Hour,
 	})
 	return err
 }
@@ -406,9 +433,11 @@ type Service struct {
 	holders *swappableAttester // the demo attester, or nil
 	lim     *limiter
 	dec     *decisionLog
+	// h serves the wallet–issuer protocol: the directory and the token
+	// requests.
+	h *issuehttp.Handler
 	// limitMsg states the rate limit, for the 429 answer.
 	limitMsg string
-	sem      chan struct{}
 	logger   *slog.Logger
 	now      func() time.Time
 }
@@ -456,7 +485,6 @@ func open(cfg Config, logger *slog.Logger, now func() time.Time) (*Service, erro
 	s := &Service{
 		cfg:      c,
 		limitMsg: fmt.Sprintf("at most %s %s", plural(c.RateLimit, "token request", "token requests"), per(c.RateWindow)),
-		sem:      make(chan struct{}, c.MaxConcurrent),
 		logger:   logger,
 		now:      now,
 		att:      c.Attester,
@@ -522,6 +550,7 @@ func open(cfg Config, logger *slog.Logger, now func() time.Time) (*Service, erro
 		DecisionKey:      st.decision,
 		Reasons:          c.Reasons,
 		DecisionLogKey:   decisions.Log().VerifierKey(),
+		DecisionLogDelay: c.DecisionLogDelay,
 	})
 	if err != nil {
 		return nil, err
@@ -540,7 +569,22 @@ func open(cfg Config, logger *slog.Logger, now func() time.Time) (*Service, erro
 		client: &witnessclient.Client{Timeout: c.WitnessTimeout},
 		epoch:  c.Epoch, cosignEvery: c.CosignEvery, retry: c.CosignRetry, logger: logger,
 	}
+	s.h, err = issuehttp.NewHandler(issuehttp.Options{
+		Issuer: s.is, Decide: s.decide, Record: s.record, DecisionProof: s.decisionProof,
+		MaxConcurrent: c.MaxConcurrent, Now: now, Logger: logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.pub.serve = func(p *published) {
+		if err := s.h.Publish(token.Published{Directory: p.data, Signature: p.sig, Proof: p.proof}, p.next); err != nil {
+			logger.Error("serving the directory", "serial", p.serial, "error", err)
+		}
+	}
 	s.pub.cur = s.pub.restore(now())
+	if s.pub.cur != nil {
+		s.pub.serve(s.pub.cur)
+	}
 	s.dec = &decisionLog{
 		client: s.pub.client, witnesses: ws, quorum: c.Quorum, interval: c.DecisionInterval,
 		cosignEvery: c.CosignEvery, retry: c.CosignRetry, logger: logger,
@@ -591,8 +635,10 @@ func servingSerial(p *published) any {
 const limiterSaveEvery = 10 * time.Second
 
 // Run publishes a new directory whenever an epoch ends, and has the
-// witnesses cosign the log again every Config.CosignEvery, until ctx is
-// done. It saves the rate limits every few seconds.
+// witnesses cosign the log again every Config.CosignEvery; it appends the
+// queued decision records every Config.DecisionInterval and has the
+// witnesses cosign the decision log; until ctx is done, and its rounds
+// have ended. It saves the rate limits every few seconds.
 func (s *Service) Run(ctx context.Context) {
 	go func() {
 		t := time.NewTicker(limiterSaveEvery)
@@ -608,8 +654,13 @@ func (s *Service) Run(ctx context.Context) {
 			}
 		}
 	}()
-	go s.dec.run(ctx, s.now)
+	done := make(chan struct{})
+	go func() {
+		s.dec.run(ctx, s.now)
+		close(done)
+	}()
 	s.pub.run(ctx, s.now)
+	<-done
 }
 
 // ReloadHolders reads the demo attester's holders file again; on error,
@@ -720,8 +771,16 @@ func Serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		}
 	}
 	bg, stopBG := context.WithCancel(ctx)
-	defer stopBG()
-	go s.Run(bg)
+	ran := make(chan struct{})
+	go func() {
+		s.Run(bg)
+		close(ran)
+	}()
+	// Run's rounds end before the logs close.
+	defer func() {
+		stopBG()
+		<-ran
+	}()
 	if c.Reload != nil {
 		go s.reloadOn(bg, c.Reload, cert)
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/statustoken/statustoken/holder"
 	"github.com/statustoken/statustoken/issue"
 	"github.com/statustoken/statustoken/token"
+	"github.com/statustoken/statustoken/token/tokenhttp"
 	"github.com/statustoken/statustoken/verify"
 )
 
@@ -228,6 +229,7 @@ func (f *fixture) holder() *holder.Holder {
 func (f *fixture) post(apiKey string, body io.Reader, contentLength int64) (int, string, http.Header) {
 	f.t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, f.http.URL+tokenPath, body)
+	req.Header.Set("Content-Type", tokenhttp.RequestType)
 	req.ContentLength = contentLength
 	if apiKey != "" {
 		req.Header.Set("Authorization", "Bearer "+apiKey)
@@ -343,7 +345,7 @@ func TestTokenRequestErrors(t *testing.T) {
 		{"empty body", f.redKey, nil, 0, 400, "malformed token request"},
 		{"garbage", f.redKey, []byte("hello, issuer"), 13, 400, "malformed token request"},
 		{"truncated", f.redKey, greenReq[:len(greenReq)-1], int64(len(greenReq) - 1), 400, "malformed token request"},
-		{"unknown key", f.redKey, unknownKey, int64(len(unknownKey)), 400, "fetch the directory again"},
+		{"unknown key", f.redKey, unknownKey, int64(len(unknownKey)), 409, "fetch the directory again"},
 		{"status not assigned", f.greenKey, redReq, int64(len(redReq)), 403, "not the one assigned"},
 	}
 	for _, c := range cases {
@@ -360,8 +362,14 @@ func TestTokenRequestErrors(t *testing.T) {
 		}
 	}
 
-	// The red holder used its 4 requests (empty, garbage, truncated,
-	// unknown key): its next is beyond the limit.
+	// Requests refused before a decision count for nothing; the red
+	// holder's 4 requests for green, refused with receipts, do: its next
+	// is beyond the limit.
+	for i := range 4 {
+		if code, body, _ := f.post(f.redKey, bytes.NewReader(greenReq), int64(len(greenReq))); code != http.StatusForbidden {
+			t.Fatalf("red asking green, %d: %d %q", i, code, body)
+		}
+	}
 	code, body, hdr := f.post(f.redKey, bytes.NewReader(redReq), int64(len(redReq)))
 	if code != http.StatusTooManyRequests || !strings.Contains(body, "rate limit") {
 		t.Fatalf("beyond the rate limit: %d %q", code, body)
@@ -383,9 +391,9 @@ func TestTokenRequestErrors(t *testing.T) {
 		t.Fatalf("GET %s: %d", tokenPath, resp.StatusCode)
 	}
 
-	// The service keeps serving: the green holder, who used 2 of its 4
-	// requests (the body declared too large was refused before it
-	// counted), still gets valid tokens.
+	// The service keeps serving: the green holder, who used 1 of its 4
+	// requests (the one for red; the others were refused before a
+	// decision, and count for nothing), still gets valid tokens.
 	toks, _ := f.issueTokens(f.greenKey, 1, 2)
 	v, err := verify.New(f.published(), f.trust(), nil)
 	if err != nil {
@@ -397,10 +405,11 @@ func TestTokenRequestErrors(t *testing.T) {
 			t.Fatalf("issued token: %v %+v", err, r)
 		}
 	}
-	// Its fourth request is served, its fifth is beyond the limit.
-	for i, want := range []int{http.StatusOK, http.StatusTooManyRequests} {
+	// Its third and fourth requests are served, its fifth is beyond the
+	// limit.
+	for i, want := range []int{http.StatusOK, http.StatusOK, http.StatusTooManyRequests} {
 		if code, _, _ := f.post(f.greenKey, bytes.NewReader(greenReq), int64(len(greenReq))); code != want {
-			t.Fatalf("green request %d: %d, want %d", 4+i, code, want)
+			t.Fatalf("green request %d: %d, want %d", 3+i, code, want)
 		}
 	}
 }
@@ -417,18 +426,18 @@ func TestRateLimitMessage(t *testing.T) {
 	cfg.RateLimit, cfg.RateWindow = 1, time.Minute
 	s := startService(t, cfg, quiet, time.Now)
 	h := s.Handler()
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	// A request for red by a green holder: refused, and counted.
+	red := validRequest(t, srv.URL, cfg.StateDir, 2)
 	var codes []int
 	var body string
 	var hdr http.Header
 	for range 2 {
-		req := httptest.NewRequest(http.MethodPost, tokenPath, strings.NewReader("x"))
-		req.Header.Set("Authorization", "Bearer "+key)
-		req.Header.Set(commitmentHeader, base64.StdEncoding.EncodeToString(testCommitment[:]))
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
+		rec := postRequest(h, key, red)
 		codes, body, hdr = append(codes, rec.Code), rec.Body.String(), rec.Header()
 	}
-	if codes[0] != http.StatusBadRequest || codes[1] != http.StatusTooManyRequests {
+	if codes[0] != http.StatusForbidden || codes[1] != http.StatusTooManyRequests {
 		t.Fatalf("codes %v", codes)
 	}
 	if !regexp.MustCompile(`^rate limit: retry in (59 s|1 min) \(at most 1 token request per minute\)\n$`).MatchString(body) {
@@ -886,14 +895,16 @@ func TestServeShutsDownGracefully(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	req, _ := http.NewRequest(http.MethodPost, url+tokenPath, strings.NewReader("x"))
+	req, _ := http.NewRequest(http.MethodPost, url+tokenPath, bytes.NewReader(validRequest(t, url, cfg.StateDir, 2)))
+	req.Header.Set("Content-Type", tokenhttp.RequestType)
 	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set(commitmentHeader, base64.StdEncoding.EncodeToString(testCommitment[:]))
 	resp, err = http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if readAll(t, resp); resp.StatusCode != http.StatusBadRequest {
-		t.Fatalf("the holder added before the reload: %d, want 400 (known, malformed request)", resp.StatusCode)
+	if readAll(t, resp); resp.StatusCode != http.StatusOK {
+		t.Fatalf("the holder added before the reload: %d, want 200 (known, red)", resp.StatusCode)
 	}
 
 	cancel()

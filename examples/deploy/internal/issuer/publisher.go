@@ -66,6 +66,8 @@ type publisher struct {
 	cosignEvery time.Duration
 	retry       time.Duration
 	logger      *slog.Logger
+	// serve, when set, is called with each directory served, in order.
+	serve func(*published)
 
 	mu  sync.RWMutex
 	cur *published // served; nil until a first directory is cosigned
@@ -289,6 +291,9 @@ func (p *publisher) cosign(ctx context.Context, now time.Time) error {
 	prev := p.cur
 	p.cur = &pub
 	p.mu.Unlock()
+	if p.serve != nil {
+		p.serve(&pub)
+	}
 	p.cosignAt = now.Add(p.cosignEvery)
 	// Served: the serial is used up, and the next directory's is higher.
 	if err := p.st.served(pub.serial, cosigned); err != nil {

@@ -1,22 +1,19 @@
 package issuer
 
 import (
-	"bytes"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
+	"context"
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/statustoken/statustoken/examples/deploy/internal/directory"
-	"github.com/statustoken/statustoken/issue"
+	"github.com/statustoken/statustoken/issue/issuehttp"
 	"github.com/statustoken/statustoken/token"
+	"github.com/statustoken/statustoken/token/tokenhttp"
 )
 
 const (
@@ -33,22 +30,20 @@ const (
 	healthPath      = "/healthz"
 
 	// The decision log (token/SPEC.md, "Decisions"), beside /log/.
-	decisionsPrefix    = "/decisions/"
+	decisionsPrefix    = tokenhttp.DecisionLogPath
 	decisionCheckpoint = decisionsPrefix + "checkpoint"
 	decisionTiles      = decisionsPrefix + "tile/"
-	decisionProofs     = decisionsPrefix + "proof/"
+	decisionProofs     = tokenhttp.DecisionProofPath
 
 	// Headers of a token request and its answer under a decision
 	// policy.
-	commitmentHeader = "Statustoken-Commitment"
-	evidenceHeader   = "Statustoken-Evidence"
-	receiptHeader    = "Statustoken-Receipt"
-	// maxEvidence bounds the evidence a holder presents, decoded.
-	maxEvidence = 2048
+	commitmentHeader = tokenhttp.CommitmentHeader
+	evidenceHeader   = tokenhttp.EvidenceHeader
+	receiptHeader    = tokenhttp.ReceiptHeader
 
 	// directoryMaxAge caps how long clients may cache the directory, so
 	// that a withdrawn key disappears from them soon.
-	directoryMaxAge = 5 * time.Minute
+	directoryMaxAge = issuehttp.MaxCacheAge
 )
 
 // Handler returns the service's HTTP handler: the directory, its
@@ -61,19 +56,21 @@ func (s *Service) Handler() http.Handler {
 	public := func(pattern string, h http.HandlerFunc) {
 		mux.Handle("GET "+pattern, crossOrigin(h))
 	}
-	public(directoryPath, s.directory)
-	public(signaturePath, s.signature)
-	public(proofPath, s.proof)
+	// The wallet–issuer protocol's paths (token/SPEC.md): issuehttp.
+	for _, p := range []string{directoryPath, signaturePath, proofPath, decisionProofs + "{hash}"} {
+		mux.Handle("GET "+p, s.h)
+		mux.Handle("OPTIONS "+p, s.h)
+	}
+	mux.Handle("POST "+tokenPath, s.h)
+	// The logs: tiles, checkpoints, the archive of directories.
 	public(checkpointPath, s.checkpoint)
 	public(tilePrefix+"{path...}", s.tile)
 	public(archivePrefix+"{name}", s.archive)
 	public(decisionCheckpoint, s.decisionCheckpoint)
 	public(decisionTiles+"{path...}", s.decisionTile)
-	public(decisionProofs+"{hash}", s.decisionProof)
-	for _, p := range preflightPaths {
+	for _, p := range []string{logPrefix + "/", decisionsPrefix} {
 		mux.HandleFunc("OPTIONS "+p, preflight)
 	}
-	mux.HandleFunc("POST "+tokenPath, s.token)
 	mux.HandleFunc("GET "+healthPath, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
@@ -81,10 +78,6 @@ func (s *Service) Handler() http.Handler {
 	})
 	return s.logged(mux)
 }
-
-// preflightPaths are the patterns that answer CORS preflight requests:
-// the directory's three paths and the whole log.
-var preflightPaths = []string{directoryPath, signaturePath, proofPath, logPrefix + "/", decisionsPrefix}
 
 // exposedHeaders are the response headers a cross-origin page may read
 // besides the CORS-safelisted ones.
@@ -114,12 +107,6 @@ func preflight(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (s *Service) cacheHeaders(w http.ResponseWriter, p *published) {
-	age := min(directoryMaxAge, p.next.Sub(s.now()))
-	w.Header().Set("Cache-Control", fmt.Sprintf("public, max-age=%d", max(0, int(age/time.Second))))
-	w.Header().Set("ETag", p.etag)
-}
-
 // served returns the directory served, or answers 503 when no directory
 // has been cosigned yet.
 func (s *Service) served(w http.ResponseWriter) *published {
@@ -129,44 +116,6 @@ func (s *Service) served(w http.ResponseWriter) *published {
 		fail(w, http.StatusServiceUnavailable, "no directory published yet: waiting for a quorum of the witnesses to cosign the log; try again later")
 	}
 	return p
-}
-
-// directory serves the signed directory's exact bytes, with the signature
-// and the log proof in headers.
-func (s *Service) directory(w http.ResponseWriter, r *http.Request) {
-	p := s.served(w)
-	if p == nil {
-		return
-	}
-	s.cacheHeaders(w, p)
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set(signatureHeader, base64.StdEncoding.EncodeToString(p.sig))
-	w.Header().Set(proofHeader, base64.StdEncoding.EncodeToString(p.proof))
-	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(p.data))
-}
-
-// signature serves the detached 64-byte signature of the directory with
-// the same ETag.
-func (s *Service) signature(w http.ResponseWriter, r *http.Request) {
-	p := s.served(w)
-	if p == nil {
-		return
-	}
-	s.cacheHeaders(w, p)
-	w.Header().Set("Content-Type", "application/octet-stream")
-	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(p.sig))
-}
-
-// proof serves the directory's log proof (c2sp.org/tlog-proof@v1) with
-// the same ETag.
-func (s *Service) proof(w http.ResponseWriter, r *http.Request) {
-	p := s.served(w)
-	if p == nil {
-		return
-	}
-	s.cacheHeaders(w, p)
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(p.proof))
 }
 
 // Cache lifetimes of the log (c2sp.org/tlog-tiles): a full tile never
@@ -234,151 +183,63 @@ func (s *Service) archive(w http.ResponseWriter, r *http.Request) {
 	w.Write(data)
 }
 
-// token answers a blind token request: it authenticates the holder with
-// the attester, applies the holder's rate limit, reads the body (at most
-// issue.MaxRequestSize bytes) and lets the issuer sign it for the status the
-// attester assigned.
-func (s *Service) token(w http.ResponseWriter, r *http.Request) {
-	if r.ContentLength > issue.MaxRequestSize {
-		fail(w, http.StatusRequestEntityTooLarge, "request body of %s is larger than the limit of %s",
-			plural(int(min(r.ContentLength, math.MaxInt32)), "byte", "bytes"), plural(issue.MaxRequestSize, "byte", "bytes"))
-		return
-	}
-	commitment, evidence, err := decisionHeaders(r)
-	if err != nil {
-		fail(w, http.StatusBadRequest, "%v", err)
-		return
-	}
-	cred, ok := bearer(r)
-	if !ok {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="statustoken"`)
-		fail(w, http.StatusUnauthorized, "missing API key: send it as \"Authorization: Bearer KEY\"")
-		return
-	}
+// decide is the service's issuehttp.DecideFunc: it authenticates the
+// holder with the attester, applies the holder's rate limit, and decides
+// about a request for status with the attester's decision, under the
+// published decision policy: a holder refused by the attester is refused
+// for the attester's reason; one who asks for another status than its
+// own, or without the evidence its reason requires, is refused for the
+// policy's first reason to refuse without evidence.
+func (s *Service) decide(r *http.Request, cred string, status token.Status, evidence []byte) (issuehttp.Outcome, error) {
 	att, err := s.att.Attest(r.Context(), cred)
 	switch {
 	case errors.Is(err, ErrUnknownHolder):
-		w.Header().Set("WWW-Authenticate", `Bearer realm="statustoken", error="invalid_token"`)
-		fail(w, http.StatusUnauthorized, "unknown API key")
-		return
+		return issuehttp.Outcome{}, fmt.Errorf("%w: %w", issuehttp.ErrUnknownCredential, err)
 	case err != nil:
-		s.logger.Error("attester failed", "error", err)
-		w.Header().Set("Retry-After", "30")
-		fail(w, http.StatusServiceUnavailable, "cannot check the API key right now; try again later")
-		return
+		return issuehttp.Outcome{}, fmt.Errorf("attester: %w", err)
 	}
 	allowed, wait, full := s.lim.allow(att.Holder, s.now())
 	if !allowed {
-		wait = max(wait, time.Second)
-		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+		e := &issuehttp.RetryError{Err: issuehttp.ErrRateLimited, After: max(wait, time.Second), Limit: s.limitMsg}
 		if full {
-			fail(w, http.StatusServiceUnavailable, "too many holders are being served: retry in %s", humanDuration(wait))
-		} else {
-			fail(w, http.StatusTooManyRequests, "rate limit: retry in %s (%s)", humanDuration(wait), s.limitMsg)
+			e.Err, e.Limit = issuehttp.ErrBusy, ""
 		}
-		return
+		return issuehttp.Outcome{}, e
 	}
-	select {
-	case s.sem <- struct{}{}:
-		defer func() { <-s.sem }()
-	case <-r.Context().Done():
-		return
+	reasons := s.cfg.Reasons
+	refuse := func(msg string) (issuehttp.Outcome, error) {
+		code, _ := defaultReason(reasons, token.Refused)
+		return issuehttp.Outcome{Reason: code, Message: msg}, nil
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, issue.MaxRequestSize))
-	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			fail(w, http.StatusRequestEntityTooLarge, "request body is larger than the limit of %s", plural(issue.MaxRequestSize, "byte", "bytes"))
-		} else {
-			fail(w, http.StatusBadRequest, "could not read the request body")
-		}
-		return
+	out := issuehttp.Outcome{Status: att.Status, Reason: att.Reason}
+	if out.Reason == 0 {
+		out.Reason, _ = defaultReason(reasons, token.Outcome(att.Status))
 	}
-	cur := s.pub.current()
-	if cur == nil {
-		w.Header().Set("Retry-After", "60")
-		fail(w, http.StatusServiceUnavailable, "no directory published yet; try again later")
-		return
+	if att.Status == 0 {
+		return out, nil
 	}
-	now := s.now()
-	d := issue.Decision{Request: body, Commitment: commitment, Evidence: evidence, Serial: cur.serial,
-		Outcome: token.Outcome(att.Status), Reason: att.Reason}
-	var refusal string
-	if d.Reason == 0 {
-		d.Reason, _ = defaultReason(s.cfg.Reasons, d.Outcome)
+	if att.Status != status {
+		return refuse("the requested status is not the one assigned to this holder")
 	}
-	if r, ok := findReason(s.cfg.Reasons, d.Reason); d.Outcome != token.Refused && ok && r.EvidenceRequired && evidence == nil {
-		refusal = fmt.Sprintf("refused: %s requires evidence (send it in the %s header)", r.Text, evidenceHeader)
-		d.Outcome = token.Refused
-		d.Reason, _ = defaultReason(s.cfg.Reasons, token.Refused)
+	if reason, ok := findReason(reasons, out.Reason); ok && reason.EvidenceRequired && evidence == nil {
+		return refuse(fmt.Sprintf("%q requires evidence (send it in the %s header)", reason.Text, tokenhttp.EvidenceHeader))
 	}
-	var resp []byte
-	if d.Outcome != token.Refused {
-		resp, err = s.is.Respond(body, now, att.Status)
-		switch {
-		case err == nil:
-		case errors.Is(err, issue.ErrMalformedRequest), errors.Is(err, issue.ErrCount):
-			fail(w, http.StatusBadRequest, "%v", err)
-			return
-		case errors.Is(err, issue.ErrNotIssuing):
-			fail(w, http.StatusBadRequest, "the request names no key this issuer issues with now: fetch the directory again")
-			return
-		case errors.Is(err, issue.ErrStatusNotAssigned):
-			refusal = "refused: the requested status is not the one assigned to this holder"
-			d.Outcome = token.Refused
-			d.Reason, _ = defaultReason(s.cfg.Reasons, token.Refused)
-		default:
-			s.logger.Error("signing failed", "error", err)
-			fail(w, http.StatusInternalServerError, "internal error")
-			return
-		}
-	} else if r, ok := findReason(s.cfg.Reasons, d.Reason); ok && refusal == "" {
-		refusal = "refused: " + r.Text
-	}
-	receipt, record, err := s.is.Decide(d, now)
-	if err != nil {
-		s.logger.Error("signing the receipt failed", "error", err)
-		fail(w, http.StatusInternalServerError, "internal error")
-		return
-	}
-	// The record is queued, synced, before the receipt leaves.
-	if err := s.dec.enqueue(record); err != nil {
-		s.logger.Error("decision log", "error", err)
-		fail(w, http.StatusInternalServerError, "internal error")
-		return
-	}
-	w.Header().Set(receiptHeader, base64.StdEncoding.EncodeToString(receipt))
-	if d.Outcome == token.Refused {
-		fail(w, http.StatusForbidden, "%s", refusal)
-		return
-	}
-	w.Header().Set("Content-Type", "application/octet-stream")
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Content-Length", strconv.Itoa(len(resp)))
-	w.Write(resp)
+	return out, nil
 }
 
-// decisionHeaders reads the holder's commitment (required) and evidence
-// (optional) of a token request.
-func decisionHeaders(r *http.Request) (commitment [32]byte, evidence []byte, err error) {
-	c := r.Header.Values(commitmentHeader)
-	b, err := base64.StdEncoding.Strict().DecodeString(strings.Join(c, ""))
-	if len(c) != 1 || err != nil || len(b) != len(commitment) {
-		return commitment, nil, fmt.Errorf("a token request carries the holder's commitment: one %s header, standard base64 of 32 bytes", commitmentHeader)
+// record is the service's issuehttp.RecordFunc: it queues the record,
+// synced, for the decision log.
+func (s *Service) record(_ context.Context, record []byte) error {
+	return s.dec.enqueue(record)
+}
+
+// decisionProof is the service's issuehttp.DecisionProofFunc.
+func (s *Service) decisionProof(ctx context.Context, sum [32]byte) ([]byte, error) {
+	proof, err := s.dec.proof(ctx, sum)
+	if errors.Is(err, errNotLogged) {
+		return nil, &issuehttp.RetryError{Err: issuehttp.ErrNotYetLogged, After: 2 * s.cfg.DecisionInterval}
 	}
-	copy(commitment[:], b)
-	e := r.Header.Values(evidenceHeader)
-	switch {
-	case len(e) == 0:
-		return commitment, nil, nil
-	case len(e) > 1 || len(e[0]) > base64.StdEncoding.EncodedLen(maxEvidence):
-		return commitment, nil, fmt.Errorf("at most one %s header, of at most %d bytes decoded", evidenceHeader, maxEvidence)
-	}
-	evidence, err = base64.StdEncoding.Strict().DecodeString(e[0])
-	if err != nil || len(evidence) == 0 || len(evidence) > maxEvidence {
-		return commitment, nil, fmt.Errorf("the %s header must be standard base64 of 1 to %d bytes", evidenceHeader, maxEvidence)
-	}
-	return commitment, evidence, nil
+	return proof, err
 }
 
 // decisionCheckpoint serves the decision log's latest cosigned
@@ -410,46 +271,6 @@ func (s *Service) decisionTile(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", immutable)
 	}
 	w.Write(data)
-}
-
-// decisionProof serves the inclusion proof of a decision record,
-// /decisions/proof/<64 lowercase hex: SHA-256 of the record>, under the
-// decision log's latest cosigned checkpoint; 404 with Retry-After while
-// the record is not in one.
-func (s *Service) decisionProof(w http.ResponseWriter, r *http.Request) {
-	text := r.PathValue("hash")
-	b, err := hex.DecodeString(text)
-	if err != nil || len(b) != sha256.Size || hex.EncodeToString(b) != text {
-		fail(w, http.StatusNotFound, "not a record hash: want /decisions/proof/<64 lowercase hex digits>")
-		return
-	}
-	proof, err := s.dec.proof(r.Context(), [sha256.Size]byte(b))
-	switch {
-	case errors.Is(err, errNotLogged):
-		w.Header().Set("Retry-After", s.dec.retryAfter())
-		fail(w, http.StatusNotFound, "the record is not in a cosigned checkpoint of the decision log yet")
-		return
-	case err != nil:
-		s.logger.Error("decision proof", "error", err)
-		fail(w, http.StatusInternalServerError, "internal error")
-		return
-	}
-	w.Header().Set("Content-Type", "application/octet-stream")
-	w.Header().Set("Cache-Control", "no-store")
-	w.Write(proof)
-}
-
-// bearer returns the credential of an "Authorization: Bearer" header.
-func bearer(r *http.Request) (string, bool) {
-	h := r.Header.Values("Authorization")
-	if len(h) != 1 {
-		return "", false
-	}
-	scheme, cred, ok := strings.Cut(h[0], " ")
-	if !ok || !strings.EqualFold(scheme, "bearer") || cred == "" {
-		return "", false
-	}
-	return cred, true
 }
 
 // fail writes a one-line plain-text error.

@@ -3,7 +3,6 @@ package issuer
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"io/fs"
@@ -336,17 +335,18 @@ func TestRateLimitAcrossRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.RateLimit, cfg.RateWindow = 2, time.Hour
+	var red []byte
 	request := func(s *Service, key string) int {
-		req := httptest.NewRequest(http.MethodPost, tokenPath, strings.NewReader("x"))
-		req.Header.Set("Authorization", "Bearer "+key)
-		req.Header.Set(commitmentHeader, base64.StdEncoding.EncodeToString(testCommitment[:]))
-		rec := httptest.NewRecorder()
-		s.Handler().ServeHTTP(rec, req)
-		return rec.Code
+		if red == nil {
+			srv := httptest.NewServer(s.Handler())
+			red = validRequest(t, srv.URL, cfg.StateDir, 2)
+			srv.Close()
+		}
+		return postRequest(s.Handler(), key, red).Code
 	}
 	s := startService(t, cfg, quiet, time.Now)
 	for i := range 2 {
-		if code := request(s, key); code != http.StatusBadRequest {
+		if code := request(s, key); code != http.StatusForbidden {
 			t.Fatalf("request %d: %d", i, code)
 		}
 	}
@@ -372,7 +372,7 @@ func TestRateLimitAcrossRestart(t *testing.T) {
 	if code := request(s, key); code != http.StatusTooManyRequests {
 		t.Fatalf("after a restart: %d, want 429", code)
 	}
-	if code := request(s, other); code != http.StatusBadRequest {
+	if code := request(s, other); code != http.StatusForbidden {
 		t.Fatalf("the other holder after a restart: %d, want its second request", code)
 	}
 	if code := request(s, other); code != http.StatusTooManyRequests {

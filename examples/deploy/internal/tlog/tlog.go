@@ -440,6 +440,33 @@ func (l *Log) Entry(ctx context.Context, i int64) ([]byte, error) {
 	return bytes.Clone(b.Entries[i%256]), nil
 }
 
+// Entries returns the entries from index from up to, not including, to,
+// which a published checkpoint covers, reading each entry bundle once.
+func (l *Log) Entries(ctx context.Context, from, to int64) ([][]byte, error) {
+	size, err := l.Size()
+	if err != nil {
+		return nil, err
+	}
+	if from < 0 || from > to || to > size {
+		return nil, fmt.Errorf("%w: no entries %d to %d in a log of %d", ErrRequest, from, to, size)
+	}
+	out := make([][]byte, 0, to-from)
+	for i := from; i < to; {
+		b, err := client.GetEntryBundle(ctx, l.fetch.ReadEntryBundle, uint64(i)/256, uint64(size))
+		if err != nil {
+			return nil, fmt.Errorf("%w: the entry bundle of entry %d: %v", ErrDamaged, i, err)
+		}
+		end := min(to, (i/256+1)*256)
+		if int((end-1)%256) >= len(b.Entries) {
+			return nil, fmt.Errorf("%w: the entry bundle of entry %d is short", ErrDamaged, i)
+		}
+		for ; i < end; i++ {
+			out = append(out, bytes.Clone(b.Entries[i%256]))
+		}
+	}
+	return out, nil
+}
+
 // Proof returns the c2sp.org/tlog-proof@v1 bundle that shows the entry
 // at index i in the tree of checkpoint, a checkpoint of this log with the
 // witnesses' cosignatures added (see Cosigned): the proof that wallets

@@ -104,6 +104,23 @@ func TestDirectoryAcceptedByTokenOpen(t *testing.T) {
 			t.Fatalf("entry %d at index %d: %q, %v", i, j, e, err)
 		}
 	}
+	// Entries reads ranges across entry bundles, full and partial.
+	for _, r := range [][2]int64{{0, 300}, {0, 0}, {255, 257}, {256, 300}, {299, 300}, {10, 11}} {
+		got, err := l.Entries(context.Background(), r[0], r[1])
+		if err != nil || int64(len(got)) != r[1]-r[0] {
+			t.Fatalf("Entries(%d, %d): %d entries, %v", r[0], r[1], len(got), err)
+		}
+		for k, e := range got {
+			if want, _ := l.Entry(context.Background(), r[0]+int64(k)); !bytes.Equal(e, want) {
+				t.Fatalf("Entries(%d, %d)[%d] differs from Entry", r[0], r[1], k)
+			}
+		}
+	}
+	for _, r := range [][2]int64{{-1, 2}, {5, 4}, {0, 301}} {
+		if _, err := l.Entries(context.Background(), r[0], r[1]); !errors.Is(err, tlog.ErrRequest) {
+			t.Fatalf("Entries(%d, %d): %v, want ErrRequest", r[0], r[1], err)
+		}
+	}
 
 	now := time.Now()
 	data, sig, err := p.Issuer.Directory(now, 1)
