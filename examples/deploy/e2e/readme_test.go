@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -86,9 +87,17 @@ trap cleanup EXIT
 		fmt.Fprintf(&script, "echo '### again %d'\n%s\n", i, blocks[i])
 	}
 
+	// redis-server --daemonize leaves the process group: stop it by name.
+	t.Cleanup(func() { exec.Command("redis-cli", "-p", "6390", "shutdown", "nosave").Run() })
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "bash", "-c", script.String())
+	// The shell and everything it starts form one process group, which a
+	// timeout ends as a whole: a background program left running would
+	// otherwise hold the output open.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 10 * time.Second
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "ROOT="+root, "GOFLAGS=-mod=mod")
 	var out bytes.Buffer
