@@ -2,6 +2,7 @@ package holder
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 
 	"github.com/statustoken/statustoken/internal/format"
@@ -97,6 +98,12 @@ func (h *Holder) CheckDecisionProof(receipt, proof []byte, cited token.Published
 // bundle"): the receipt, its decision log proof, the published directory
 // it cites and the holder's opening. It checks the bundle as an appeal
 // body will (token.CheckAppeal) and returns it only if it holds.
+//
+// With a nil proof it writes the bundle of a receipt whose record the
+// issuer never proved to be in its decision log, itself evidence once
+// the directory's DecisionLogDelay has passed: it returns the bundle if
+// everything but the proof holds (token.CheckAppeal then reports
+// token.ErrDecisionNotLogged with its Finding).
 func (h *Holder) Appeal(receipt, proof []byte, cited token.Published, opening token.Opening) ([]byte, error) {
 	h.check()
 	a := token.Appeal{Receipt: receipt, DecisionProof: proof, Directory: cited, Opening: opening}
@@ -104,7 +111,8 @@ func (h *Holder) Appeal(receipt, proof []byte, cited token.Published, opening to
 	if err != nil {
 		return nil, err
 	}
-	if _, err := token.CheckAppeal(b, h.trust); err != nil {
+	f, err := token.CheckAppeal(b, h.trust)
+	if err != nil && !(len(proof) == 0 && f != nil && errors.Is(err, token.ErrDecisionNotLogged)) {
 		return nil, err
 	}
 	return b, nil

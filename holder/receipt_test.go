@@ -22,6 +22,7 @@ func decisionIssuer(t testing.TB) *issue.Issuer {
 		c.TokensPerRequest = 3
 		c.DecisionKey = decisionKey()
 		c.DecisionLogKey = decisionLog.VerifierKey()
+		c.DecisionLogDelay = time.Hour
 		c.Reasons = []token.Reason{
 			{Code: 1, Text: "Negative test result", Outcomes: []token.Outcome{1}, EvidenceRequired: true},
 			{Code: 2, Text: "Administrative", Outcomes: []token.Outcome{token.Refused, 2}},
@@ -138,6 +139,22 @@ func TestCheckReceipt(t *testing.T) {
 	wrong.Statement = []byte("Zhang San")
 	if _, err := h.Appeal(receipt, proof, cited, wrong); !errors.Is(err, token.ErrOpening) {
 		t.Fatalf("another statement: %v, want ErrOpening", err)
+	}
+	// Without a proof: the bundle of a receipt the issuer never logged.
+	// It is written, and an appeal body finds the signed receipt about
+	// the holder, and the record missing.
+	unlogged, err := h.Appeal(receipt, nil, cited, *o)
+	if err != nil {
+		t.Fatalf("bundle without a proof: %v", err)
+	}
+	if f, err := token.CheckAppeal(unlogged, trust); !errors.Is(err, token.ErrDecisionNotLogged) || f == nil || string(f.Statement) != "Li Wei" {
+		t.Fatalf("bundle without a proof: %v, %+v", err, f)
+	}
+	if _, err := h.Appeal(receipt, nil, cited, wrong); !errors.Is(err, token.ErrOpening) {
+		t.Fatalf("another statement without a proof: %v, want ErrOpening", err)
+	}
+	if _, err := h.Appeal(flipped, nil, cited, *o); !errors.Is(err, token.ErrReceiptSignature) {
+		t.Fatalf("bad receipt without a proof: %v, want ErrReceiptSignature", err)
 	}
 	// Published is a copy.
 	cited.Directory[0] = 'x'

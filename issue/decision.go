@@ -28,6 +28,7 @@ type decisionPolicy struct {
 	pub              []byte
 	reasons          []token.Reason
 	logKey           string
+	logDelay         uint32
 }
 
 // setDecisionPolicy checks the decision fields of cfg (all or none of
@@ -40,7 +41,7 @@ func (is *Issuer) setDecisionPolicy(cfg Config) error {
 	}
 	is.decision.tokensPerRequest = n
 	set := 0
-	for _, b := range []bool{cfg.DecisionKey != nil, len(cfg.Reasons) > 0, cfg.DecisionLogKey != ""} {
+	for _, b := range []bool{cfg.DecisionKey != nil, len(cfg.Reasons) > 0, cfg.DecisionLogKey != "", cfg.DecisionLogDelay != 0} {
 		if b {
 			set++
 		}
@@ -48,8 +49,12 @@ func (is *Issuer) setDecisionPolicy(cfg Config) error {
 	switch {
 	case set == 0:
 		return nil
-	case set != 3:
-		return errors.New("the decision key, reasons and decision log key must be all set or all unset")
+	case set != 4:
+		return errors.New("the decision key, reasons, decision log key and decision log delay must be all set or all unset")
+	case cfg.DecisionLogDelay%time.Second != 0 || cfg.DecisionLogDelay < token.MinDecisionLogDelay*time.Second ||
+		cfg.DecisionLogDelay > token.MaxDecisionLogDelay*time.Second:
+		return fmt.Errorf("decision log delay %v: want whole seconds from %v to %v", cfg.DecisionLogDelay,
+			token.MinDecisionLogDelay*time.Second, token.MaxDecisionLogDelay*time.Second)
 	case len(cfg.DecisionKey) != ed25519.PrivateKeySize:
 		return errors.New("the decision key must be an ed25519.PrivateKey")
 	case slices.Equal(cfg.DecisionKey, cfg.RootKey):
@@ -64,6 +69,7 @@ func (is *Issuer) setDecisionPolicy(cfg Config) error {
 		p.reasons[i].Outcomes = slices.Clone(p.reasons[i].Outcomes)
 	}
 	p.logKey = cfg.DecisionLogKey
+	p.logDelay = uint32(cfg.DecisionLogDelay / time.Second)
 	return nil
 }
 
@@ -74,6 +80,7 @@ func (p *decisionPolicy) publish(d *token.Directory) {
 		return
 	}
 	d.DecisionLog = p.logKey
+	d.DecisionLogDelay = p.logDelay
 	d.DecisionKeys = []token.DecisionKey{{ID: p.keyID, PublicKey: slices.Clone(p.pub)}}
 	d.Reasons = p.reasons
 }

@@ -29,6 +29,7 @@ func decisionConfig(t testing.TB, perRequest int) Config {
 		DecisionKey:      ed25519.NewKeyFromSeed(fixedBytes("decision", 32)),
 		Reasons:          testReasons,
 		DecisionLogKey:   logtest.NewLog("statustoken.example/test/decisions").VerifierKey(),
+		DecisionLogDelay: time.Hour,
 	}
 }
 
@@ -40,6 +41,10 @@ func TestDecisionConfig(t *testing.T) {
 		"no-decision-key":        func(c *Config) { c.DecisionKey = nil },
 		"no-reasons":             func(c *Config) { c.Reasons = nil },
 		"no-decision-log":        func(c *Config) { c.DecisionLogKey = "" },
+		"no-decision-log-delay":  func(c *Config) { c.DecisionLogDelay = 0 },
+		"log-delay-too-short":    func(c *Config) { c.DecisionLogDelay = 59 * time.Second },
+		"log-delay-too-long":     func(c *Config) { c.DecisionLogDelay = 24*time.Hour + time.Second },
+		"log-delay-fraction":     func(c *Config) { c.DecisionLogDelay = time.Hour + time.Millisecond },
 		"short-decision-key":     func(c *Config) { c.DecisionKey = c.DecisionKey[:32] },
 		"decision-key-is-root":   func(c *Config) { c.DecisionKey = c.RootKey },
 		"decision-log-not-vkey":  func(c *Config) { c.DecisionLogKey = "decisions" },
@@ -71,7 +76,7 @@ func TestDecisionDirectory(t *testing.T) {
 		t.Fatal(err)
 	}
 	pub := c.DecisionKey.Public().(ed25519.PublicKey)
-	if d.TokensPerRequest != 3 || d.DecisionLog != c.DecisionLogKey || len(d.DecisionKeys) != 1 ||
+	if d.TokensPerRequest != 3 || d.DecisionLog != c.DecisionLogKey || d.DecisionLogDelay != 3600 || len(d.DecisionKeys) != 1 ||
 		d.DecisionKeys[0].ID != token.ComputeKeyID(pub) || len(d.Reasons) != 2 || d.Reasons[1].Text != "Administrative" {
 		t.Fatalf("directory %s", data)
 	}
@@ -129,6 +134,36 @@ func TestRespondTokensPerRequest(t *testing.T) {
 	}
 	if _, err := is.Respond(testRequest(t, h, 1, 3), testNow, 1); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestRequestStatus: the checks of Respond before signing, with the
+// status the request asks for.
+func TestRequestStatus(t *testing.T) {
+	is, err := NewIssuer(decisionConfig(t, 3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := testHolder(t, testIssuer(t, token.RSABSSA))
+	for _, st := range []token.Status{1, 2} {
+		if got, err := is.RequestStatus(testRequest(t, h, st, 3), testNow); err != nil || got != st {
+			t.Errorf("status %d: %d, %v", st, got, err)
+		}
+	}
+	req := testRequest(t, h, 1, 3)
+	for name, c := range map[string]struct {
+		req  []byte
+		now  time.Time
+		want error
+	}{
+		"count":     {testRequest(t, h, 1, 2), testNow, ErrCount},
+		"truncated": {req[:len(req)-1], testNow, ErrMalformedRequest},
+		"empty":     {nil, testNow, ErrMalformedRequest},
+		"old-key":   {req, testNow.AddDate(0, 0, 7), ErrNotIssuing},
+	} {
+		if _, err := is.RequestStatus(c.req, c.now); !errors.Is(err, c.want) {
+			t.Errorf("%s: %v, want %v", name, err, c.want)
+		}
 	}
 }
 

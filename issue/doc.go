@@ -11,9 +11,11 @@
 // [KeyStore]: [FileKeyStore] or [MemoryKeyStore].
 //
 // An issuer with a decision policy (Config.DecisionKey, Reasons,
-// DecisionLogKey) answers every request, a grant or a refusal, with a
-// receipt from [Issuer.Decide], and appends the decision record it
-// returns to its decision log.
+// DecisionLogKey, DecisionLogDelay) checks each request with
+// [Issuer.RequestStatus] before it decides, answers every request, a
+// grant or a refusal, with a receipt from [Issuer.Decide], and appends
+// the decision record it returns to its decision log within
+// DecisionLogDelay.
 //
 // # Errors
 //

@@ -85,14 +85,18 @@ type Config struct {
 	// the one number of tokens a blind request may ask for (1 to
 	// MaxTokens); Respond refuses every other count.
 	TokensPerRequest int
-	// DecisionKey, Reasons and DecisionLogKey are the decision policy
-	// (token/SPEC.md, "Decisions"), all set or all unset: the Ed25519
-	// key that signs receipts (Decide), the reason codes a decision may
-	// cite, and the signed-note verifier key of the decision log, whose
-	// origin differs from the directory log's.
-	DecisionKey    ed25519.PrivateKey
-	Reasons        []token.Reason
-	DecisionLogKey string
+	// DecisionKey, Reasons, DecisionLogKey and DecisionLogDelay are the
+	// decision policy (token/SPEC.md, "Decisions"), all set or all
+	// unset: the Ed25519 key that signs receipts (Decide), the reason
+	// codes a decision may cite, the signed-note verifier key of the
+	// decision log, whose origin differs from the directory log's, and
+	// the longest time from a receipt to its record being in a cosigned
+	// checkpoint of that log (whole seconds, from 1 minute to 1 day),
+	// published as the directory's decision_log_delay.
+	DecisionKey      ed25519.PrivateKey
+	Reasons          []token.Reason
+	DecisionLogKey   string
+	DecisionLogDelay time.Duration
 }
 
 // Issuer holds an issuer's keys: it publishes the signed directory and

@@ -103,20 +103,7 @@ func (is *Issuer) activeRSAKey(id token.KeyID, now time.Time) (*rsabssa.PrivateK
 // A request is at most MaxRequestSize bytes; a longer one is refused as
 // malformed without being read.
 func (is *Issuer) Respond(request []byte, now time.Time, status token.Status) ([]byte, error) {
-	if err := is.ready(); err != nil {
-		return nil, err
-	}
-	if !is.publishes(token.RSABSSA) {
-		return nil, fmt.Errorf("%w: the issuer does not publish rsabssa keys", ErrNotIssuing)
-	}
-	id, count, elems, err := format.ParseBlind(request)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformedRequest, err)
-	}
-	if n := is.decision.tokensPerRequest; n != 0 && count != n {
-		return nil, fmt.Errorf("%w: %d tokens requested, the directory fixes %d", ErrCount, count, n)
-	}
-	k, keyStatus, err := is.activeRSAKey(id, now)
+	id, count, elems, k, keyStatus, err := is.checkRequest(request, now)
 	if err != nil {
 		return nil, err
 	}
@@ -135,6 +122,40 @@ func (is *Issuer) Respond(request []byte, now time.Time, status token.Status) ([
 		resp = append(resp, s...)
 	}
 	return resp, nil
+}
+
+// RequestStatus checks a blind token request as Respond does before it
+// signs anything (its encoding, the count the directory fixes, its key
+// among the keys of the current and upcoming epochs) and returns the
+// status of its key: the status the holder asks for. An issuer that
+// decides with a receipt (Decide) calls it first, so that it decides
+// only about requests it could grant; Respond still checks each blinded
+// message. It returns the errors of Respond: ErrMalformedRequest,
+// ErrCount, ErrNotIssuing.
+func (is *Issuer) RequestStatus(request []byte, now time.Time) (token.Status, error) {
+	_, _, _, _, st, err := is.checkRequest(request, now)
+	return st, err
+}
+
+// checkRequest parses a blind request and finds its key.
+func (is *Issuer) checkRequest(request []byte, now time.Time) (id [8]byte, count int, elems []byte, k *rsabssa.PrivateKey, st token.Status, err error) {
+	if err = is.ready(); err != nil {
+		return
+	}
+	if !is.publishes(token.RSABSSA) {
+		err = fmt.Errorf("%w: the issuer does not publish rsabssa keys", ErrNotIssuing)
+		return
+	}
+	if id, count, elems, err = format.ParseBlind(request); err != nil {
+		err = fmt.Errorf("%w: %v", ErrMalformedRequest, err)
+		return
+	}
+	if n := is.decision.tokensPerRequest; n != 0 && count != n {
+		err = fmt.Errorf("%w: %d tokens requested, the directory fixes %d", ErrCount, count, n)
+		return
+	}
+	k, st, err = is.activeRSAKey(id, now)
+	return
 }
 
 func (is *Issuer) publishes(s token.Suite) bool { return slices.Contains(is.suites, s) }

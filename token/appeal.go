@@ -31,12 +31,14 @@ const (
 // offline with the trust policy alone (SPEC.md, "Appeal bundle"): the
 // receipt, the proof of its record in the decision log, the published
 // directory it cites (its bytes, root signature and directory log
-// proof), and the holder's opening of the receipt's commitment.
+// proof), and the holder's opening of the receipt's commitment. A bundle
+// without a decision proof shows a signed receipt the issuer has not
+// logged: [CheckAppeal] checks the rest and reports the record missing.
 //
 //	struct {
 //	    uint8  version = 1;
 //	    opaque receipt[217];
-//	    opaque decision_proof<1..2^16-1>;     /* tlog-proof, at most 16 KiB */
+//	    opaque decision_proof<0..2^16-1>;     /* tlog-proof, at most 16 KiB; empty: none */
 //	    opaque directory<1..2^24-1>;          /* at most 1 MiB */
 //	    opaque directory_signature[64];
 //	    opaque directory_proof<1..2^16-1>;    /* tlog-proof, at most 16 KiB */
@@ -80,8 +82,8 @@ func (a *Appeal) checkLengths() error {
 		return bad("no bundle")
 	case len(a.Receipt) != ReceiptSize:
 		return bad("receipt of %d bytes, want %d", len(a.Receipt), ReceiptSize)
-	case len(a.DecisionProof) == 0 || len(a.DecisionProof) > MaxProofSize:
-		return bad("decision proof of %d bytes, want 1 to %d", len(a.DecisionProof), MaxProofSize)
+	case len(a.DecisionProof) > MaxProofSize:
+		return bad("decision proof of %d bytes, limit %d", len(a.DecisionProof), MaxProofSize)
 	case len(a.Directory.Directory) == 0 || len(a.Directory.Directory) > MaxDirectorySize:
 		return bad("directory of %d bytes, want 1 to %d", len(a.Directory.Directory), MaxDirectorySize)
 	case len(a.Directory.Signature) != DirectorySignatureSize:
@@ -131,7 +133,9 @@ func ParseAppeal(b []byte) (*Appeal, error) {
 // Finding is what a valid appeal bundle proves: that the issuer, under
 // its root key, decided Outcome for Reason in the epoch starting at
 // Receipt.Epoch, about the request of whoever holds the opening of
-// Statement, and logged that decision where every witness saw it.
+// Statement, and logged that decision where every witness saw it. For a
+// bundle without a decision proof, CheckAppeal returns the Finding of
+// all but the last, with DecisionCheckpoint nil.
 type Finding struct {
 	Receipt   *Receipt
 	Record    *DecisionRecord
@@ -169,6 +173,15 @@ type Finding struct {
 //     log key the policy cannot use; a *LoadError wrapping
 //     ErrDecisionNotLogged or ErrQuorum).
 //
+// A bundle whose decision proof is empty is one the holder writes for a
+// receipt whose record it never got a proof of. CheckAppeal checks
+// steps 1 to 5 and the decision log key, and then returns the Finding
+// (DecisionCheckpoint nil) together with a *LoadError wrapping
+// ErrDecisionNotLogged: the receipt is the issuer's, signed, about the
+// holder, and the bundle does not show it logged. Whether the issuer
+// kept it out of the log is for the appeal body to weigh, with the
+// directory's DecisionLogDelay and when the holder says it asked.
+//
 // No freshness applies: an appeal is checked long after the decision.
 func CheckAppeal(data []byte, trust *Trust) (*Finding, error) {
 	pol := trust.policy()
@@ -205,18 +218,23 @@ func CheckAppeal(data []byte, trust *Trust) (*Finding, error) {
 	if err != nil {
 		return nil, err
 	}
+	outcome, _ := d.OutcomeName(r.Outcome)
+	reason, _ := d.Reason(r.Reason)
+	f := &Finding{
+		Receipt: r, Record: rec, Directory: d,
+		OutcomeName: outcome, ReasonText: reason.Text, EvidenceRequired: reason.EvidenceRequired,
+		Statement:           bytes.Clone(a.Opening.Statement),
+		DirectoryCheckpoint: &Checkpoint{c: dc},
+	}
+	if len(a.DecisionProof) == 0 {
+		return f, &LoadError{Err: ErrDecisionNotLogged, Detail: "decision log: the bundle has no proof of the decision record", Serial: d.Serial}
+	}
 	cc, err := dpol.Included(recBytes, a.DecisionProof)
 	if err != nil {
 		e := decisionError(err)
 		e.Detail, e.Serial = "decision log: "+e.Detail, d.Serial
 		return nil, e
 	}
-	outcome, _ := d.OutcomeName(r.Outcome)
-	reason, _ := d.Reason(r.Reason)
-	return &Finding{
-		Receipt: r, Record: rec, Directory: d,
-		OutcomeName: outcome, ReasonText: reason.Text, EvidenceRequired: reason.EvidenceRequired,
-		Statement:           bytes.Clone(a.Opening.Statement),
-		DirectoryCheckpoint: &Checkpoint{c: dc}, DecisionCheckpoint: &Checkpoint{c: cc},
-	}, nil
+	f.DecisionCheckpoint = &Checkpoint{c: cc}
+	return f, nil
 }

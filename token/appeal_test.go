@@ -92,8 +92,46 @@ func TestCheckAppeal(t *testing.T) {
 	if _, err := token.CheckAppeal(append(bytes.Clone(b), 0), f.trust); !errors.Is(err, token.ErrMalformedAppeal) {
 		t.Errorf("trailing byte: %v", err)
 	}
+	bad("no-proof-other-statement", token.ErrOpening, func(a *token.Appeal) {
+		a.DecisionProof, a.Opening.Statement = nil, []byte("someone else")
+	})
+	bad("no-proof-receipt-signature", token.ErrReceiptSignature, func(a *token.Appeal) {
+		a.DecisionProof = nil
+		a.Receipt[token.ReceiptSize-40] ^= 1
+	})
+	bad("no-proof-directory-not-logged", token.ErrNotLogged, func(a *token.Appeal) {
+		a.DecisionProof = nil
+		a.Directory.Proof = f.env.Log.Proof(f.env.Log.Tree.Size()-1, f.env.Log.Checkpoint(f.env.Witnesses[0].At(decNow), f.env.Witnesses[1].At(decNow)))
+	})
 	if _, err := token.CheckAppeal(make([]byte, token.MaxAppealSize+1), f.trust); !errors.Is(err, token.ErrMalformedAppeal) {
 		t.Errorf("oversized: %v", err)
+	}
+}
+
+// TestCheckAppealNotLogged: a bundle without a decision proof, for a
+// receipt the issuer signed and never logged, is checked up to the
+// decision log, and its Finding comes with ErrDecisionNotLogged.
+func TestCheckAppealNotLogged(t *testing.T) {
+	f := newDecFixture(t)
+	o := testOpening("unlogged")
+	receipt, _, err := f.is.Decide(issueDecision([]byte("request"), o, token.Refused, 2, nil), decNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := marshal(t, &token.Appeal{Receipt: receipt, Directory: f.pub, Opening: *o})
+	got, err := token.CheckAppeal(b, f.trust)
+	var le *token.LoadError
+	if !errors.Is(err, token.ErrDecisionNotLogged) || !errors.As(err, &le) || le.Serial != 1 {
+		t.Fatalf("CheckAppeal: %v, want a *LoadError wrapping ErrDecisionNotLogged", err)
+	}
+	if got == nil || got.OutcomeName != "refused" || got.ReasonText != "Administrative" || !bytes.Equal(got.Statement, o.Statement) ||
+		got.Directory.Serial != 1 || got.DecisionCheckpoint != nil || got.DirectoryCheckpoint == nil ||
+		!bytes.Equal(must(got.Record.MarshalBinary()), must(token.RecordOf(got.Receipt).MarshalBinary())) {
+		t.Fatalf("finding %+v", got)
+	}
+	parsed, err := token.ParseAppeal(b)
+	if err != nil || len(parsed.DecisionProof) != 0 || !bytes.Equal(marshal(t, parsed), b) {
+		t.Fatalf("bundle without a proof does not round-trip: %v", err)
 	}
 }
 

@@ -55,6 +55,10 @@ const (
 	MaxReasonTextSize = 200
 	// MaxDecisionLogKeySize bounds the decision log's verifier key.
 	MaxDecisionLogKeySize = 256
+	// MinDecisionLogDelay and MaxDecisionLogDelay bound a directory's
+	// decision_log_delay, in seconds: from one minute to one day.
+	MinDecisionLogDelay = 60
+	MaxDecisionLogDelay = 86400
 	// ReceiptSize is the length of a receipt.
 	ReceiptSize = receiptBodySize + ed25519.SignatureSize
 	// RecordSize is the length of a decision record.
@@ -153,7 +157,7 @@ func (d *Directory) validateDecisions() error {
 		return fmt.Errorf("%w: "+format, append([]any{ErrInvalidDirectory}, args...)...)
 	}
 	set := 0
-	for _, b := range []bool{d.DecisionLog != "", len(d.DecisionKeys) > 0, len(d.Reasons) > 0} {
+	for _, b := range []bool{d.DecisionLog != "", d.DecisionLogDelay != 0, len(d.DecisionKeys) > 0, len(d.Reasons) > 0} {
 		if b {
 			set++
 		}
@@ -161,9 +165,12 @@ func (d *Directory) validateDecisions() error {
 	switch set {
 	case 0:
 		return nil
-	case 3:
+	case 4:
 	default:
-		return bad("decision_log, decision_keys and reasons must be all present or all absent")
+		return bad("decision_log, decision_log_delay, decision_keys and reasons must be all present or all absent")
+	}
+	if d.DecisionLogDelay < MinDecisionLogDelay || d.DecisionLogDelay > MaxDecisionLogDelay {
+		return bad("decision_log_delay %d s outside [%d, %d]", d.DecisionLogDelay, MinDecisionLogDelay, MaxDecisionLogDelay)
 	}
 	if len(d.DecisionLog) > MaxDecisionLogKeySize || !plainText(d.DecisionLog, false) {
 		return bad("decision_log is not a verifier key of at most %d printable characters", MaxDecisionLogKeySize)

@@ -48,6 +48,7 @@ func decConfig(f *decFixture) issue.Config {
 		DecisionKey:      f.dkey,
 		Reasons:          decReasons,
 		DecisionLogKey:   f.dlog.VerifierKey(),
+		DecisionLogDelay: time.Hour,
 	}
 }
 

@@ -16,7 +16,7 @@ func TestDecisionDirectoryEncoding(t *testing.T) {
 	s := string(f.pub.Directory)
 	// The new members follow keys, in this order, and nothing else moved.
 	i := strings.Index(s, `],"tokens_per_request":10,"decision_log":"statustoken.example/test/decisions+`)
-	j := strings.Index(s, `","decision_keys":[{"key_id":"`)
+	j := strings.Index(s, `","decision_log_delay":3600,"decision_keys":[{"key_id":"`)
 	k := strings.Index(s, `"reasons":[{"code":1,"text":"Negative test result","outcomes":[1],"evidence_required":true},{"code":2,"text":"Administrative","outcomes":[0,2],"evidence_required":false},`)
 	if i < 0 || j < i || k < j || !strings.HasSuffix(s, `"evidence_required":true}]}`) {
 		t.Fatalf("directory encoding:\n%s", s)
@@ -29,14 +29,16 @@ func TestDecisionDirectoryEncoding(t *testing.T) {
 		t.Fatal("re-encoding differs")
 	}
 	// Without the new fields the encoding is exactly the old one.
-	d.TokensPerRequest, d.DecisionLog, d.DecisionKeys, d.Reasons = 0, "", nil, nil
-	if strings.Contains(string(marshal(t, d)), "tokens_per_request") || strings.Contains(string(marshal(t, d)), "reasons") {
+	d.TokensPerRequest, d.DecisionLog, d.DecisionLogDelay, d.DecisionKeys, d.Reasons = 0, "", 0, nil, nil
+	if s := string(marshal(t, d)); strings.Contains(s, "tokens_per_request") || strings.Contains(s, "reasons") || strings.Contains(s, "decision_log") {
 		t.Fatal("unset fields encoded")
 	}
 	// Non-canonical presence: an empty list or a zero count written out.
 	for _, edit := range [][2]string{
 		{`,"tokens_per_request":10`, `,"tokens_per_request":0`},
 		{`,"tokens_per_request":10`, ``},
+		{`,"decision_log_delay":3600`, `,"decision_log_delay":3600.0`},
+		{`,"decision_log_delay":3600`, `,"decision_log_delay":"3600"`},
 		{`"outcomes":[1]`, `"outcomes":[01]`},
 		{`"outcomes":[1]`, `"outcomes":[1.0]`},
 		{`"outcomes":[1]`, `"outcomes":["1"]`},
@@ -63,6 +65,9 @@ func TestDecisionDirectoryRules(t *testing.T) {
 		"tokens-per-request-too-many": func(d *token.Directory) { d.TokensPerRequest = token.MaxTokensPerRequest + 1 },
 		"tokens-per-request-negative": func(d *token.Directory) { d.TokensPerRequest = -1 },
 		"no-decision-log":             func(d *token.Directory) { d.DecisionLog = "" },
+		"no-decision-log-delay":       func(d *token.Directory) { d.DecisionLogDelay = 0 },
+		"decision-log-delay-short":    func(d *token.Directory) { d.DecisionLogDelay = token.MinDecisionLogDelay - 1 },
+		"decision-log-delay-long":     func(d *token.Directory) { d.DecisionLogDelay = token.MaxDecisionLogDelay + 1 },
 		"no-decision-keys":            func(d *token.Directory) { d.DecisionKeys = nil },
 		"no-reasons":                  func(d *token.Directory) { d.Reasons = nil },
 		"decision-log-not-a-vkey":     func(d *token.Directory) { d.DecisionLog = "decisions+12345678+AAAA" },
@@ -98,8 +103,11 @@ func TestDecisionDirectoryRules(t *testing.T) {
 			t.Errorf("%s: %v, want ErrInvalidDirectory", name, err)
 		}
 	}
-	// Clone shares nothing.
+	// Clone copies everything and shares nothing.
 	c := f.dir.Clone()
+	if c.DecisionLogDelay != 3600 || c.DecisionLog != f.dir.DecisionLog {
+		t.Fatalf("Clone lost the decision log: %q, %d", c.DecisionLog, c.DecisionLogDelay)
+	}
 	c.Reasons[0].Outcomes[0] = 2
 	c.DecisionKeys[0].PublicKey[0] ^= 1
 	if f.dir.Reasons[0].Outcomes[0] != 1 || f.dir.DecisionKeys[0].PublicKey[0] == c.DecisionKeys[0].PublicKey[0] {
@@ -216,7 +224,7 @@ func TestReceiptCheck(t *testing.T) {
 	}
 	// A directory without a decision policy checks no receipt.
 	d := f.dir.Clone()
-	d.DecisionLog, d.DecisionKeys, d.Reasons = "", nil, nil
+	d.DecisionLog, d.DecisionLogDelay, d.DecisionKeys, d.Reasons = "", 0, nil, nil
 	if err := good().Check(d); !errors.Is(err, token.ErrReceiptDirectory) {
 		t.Errorf("no policy: %v", err)
 	}

@@ -134,7 +134,7 @@ func generateDecisionVectors(t *testing.T) decisionVectorFile {
 	add("appeal-empty-decision-proof", "appeal", func() []byte {
 		i := 1 + token.ReceiptSize // the decision proof's length prefix
 		return append(append(bytes.Clone(goodBytes[:i]), 0, 0), goodBytes[i+2+len(proof):]...)
-	}(), "ErrMalformedAppeal")
+	}(), "ErrDecisionNotLogged")
 	add("appeal-statement-too-long", "appeal", func() []byte {
 		long := append(bytes.Clone(goodBytes[:len(goodBytes)-2-len(o.Statement)]), byte((token.MaxStatementSize+1)>>8), byte((token.MaxStatementSize+1)&0xff))
 		return append(long, make([]byte, token.MaxStatementSize+1)...)

@@ -68,13 +68,17 @@ type Directory struct {
 	// blind request asks for (1 to MaxTokensPerRequest), so that the
 	// issuer learns nothing from a request's size.
 	TokensPerRequest int `json:"tokens_per_request,omitempty"`
-	// DecisionLog, DecisionKeys and Reasons are the issuer's decision
-	// policy (SPEC.md, "Decisions"), all set or all empty: the
-	// signed-note verifier key of the log of decision records, the keys
-	// that sign receipts, and the reason codes a decision may cite.
-	DecisionLog  string        `json:"decision_log,omitempty"`
-	DecisionKeys []DecisionKey `json:"decision_keys,omitempty"`
-	Reasons      []Reason      `json:"reasons,omitempty"`
+	// DecisionLog, DecisionLogDelay, DecisionKeys and Reasons are the
+	// issuer's decision policy (SPEC.md, "Decisions"), all set or all
+	// empty: the signed-note verifier key of the log of decision records,
+	// the longest time in seconds (MinDecisionLogDelay to
+	// MaxDecisionLogDelay) from a receipt to its record being in a
+	// cosigned checkpoint of that log, the keys that sign receipts, and
+	// the reason codes a decision may cite.
+	DecisionLog      string        `json:"decision_log,omitempty"`
+	DecisionLogDelay uint32        `json:"decision_log_delay,omitempty"`
+	DecisionKeys     []DecisionKey `json:"decision_keys,omitempty"`
+	Reasons          []Reason      `json:"reasons,omitempty"`
 }
 
 // StatusName names a status code.

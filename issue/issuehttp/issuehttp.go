@@ -6,22 +6,30 @@
 // The embedder keeps the publication current (Handler.Publish, after a
 // quorum of its witnesses cosigned the log) and decides, in its
 // AuthorizeFunc, who the holder is, whether it may ask now (its rate
-// limit) and which status it gets. The Handler does the rest of the
+// limit) and which status it gets. Under a directory with a decision
+// policy (token/SPEC.md, "Decisions") its DecideFunc decides about each
+// request instead, the Handler signs the receipt of every grant and
+// refusal (issue.Issuer.Decide) and hands the decision record to its
+// RecordFunc for the decision log, and its DecisionProofFunc serves the
+// records' proofs. The Handler does the rest of the
 // protocol: methods, media types, size limits, status codes, error
 // bodies, Retry-After and the cross-origin headers. Wallets and scanners
 // use package token/tokenhttp.
 //
-// The Handler serves the protocol's paths only. An issuer's log (tiles,
-// checkpoint, archived directories: SPEC.md, "Log paths") and its health
-// check are the embedder's to serve, for example on a mux that routes the
+// The Handler serves the protocol's paths only. An issuer's logs (tiles,
+// checkpoint, archived directories: SPEC.md, "Log paths"; the decision
+// log under tokenhttp.DecisionLogPath, but for its proof path) and its
+// health check are the embedder's to serve, for example on a mux that routes the
 // protocol's paths to the Handler; CrossOrigin gives them the same
 // cross-origin answers.
 //
 // # Security considerations
 //
 // The handler logs nothing of a request: only failures of the
-// AuthorizeFunc and of signing go to Options.Logger, never the credential
-// or a body. An AuthorizeFunc must not put the credential into its errors.
+// AuthorizeFunc, the DecideFunc, the RecordFunc, the DecisionProofFunc
+// and of signing go to Options.Logger, never the credential, the
+// evidence or a body. These functions must not put the credential or the
+// evidence into their errors.
 // Serve the handler over TLS: the token request carries the holder's
 // credential. Put timeouts on the http.Server (ReadHeaderTimeout,
 // ReadTimeout, WriteTimeout): the handler bounds what it reads, not how
@@ -79,12 +87,13 @@ var (
 	ErrPublication = errors.New("issuehttp: malformed publication")
 )
 
-// RetryError asks the holder to wait: an AuthorizeFunc returns it
-// wrapping ErrRateLimited (429) or ErrBusy (503). The answer's
+// RetryError asks the holder to wait: an AuthorizeFunc or DecideFunc
+// returns it wrapping ErrRateLimited (429) or ErrBusy (503), a
+// DecisionProofFunc wrapping ErrNotYetLogged (404). The answer's
 // Retry-After is After rounded up to whole seconds, at least 1 (also for
 // ErrRateLimited or ErrBusy returned without a RetryError).
 type RetryError struct {
-	// Err is ErrRateLimited or ErrBusy.
+	// Err is ErrRateLimited, ErrBusy or ErrNotYetLogged.
 	Err error
 	// After is how long until the holder may ask again.
 	After time.Duration
@@ -116,19 +125,30 @@ func (e *RetryError) Unwrap() error { return e.Err }
 // is called concurrently.
 type AuthorizeFunc func(r *http.Request, credential string) (token.Status, error)
 
-// Options configure a Handler. Issuer and Authorize are required.
+// Options configure a Handler. Issuer is required, and Authorize, or
+// Decide and Record, or all three: Authorize answers token requests
+// under a directory without a decision policy, Decide and Record under
+// one with a decision policy (token/SPEC.md, "Decisions").
 type Options struct {
-	// Issuer signs the token requests.
+	// Issuer signs the token requests, and the receipts.
 	Issuer *issue.Issuer
 	// Authorize authenticates holders and decides their status.
 	Authorize AuthorizeFunc
+	// Decide authenticates holders and decides about each request,
+	// under a directory with a decision policy.
+	Decide DecideFunc
+	// Record queues a decision record for the decision log.
+	Record RecordFunc
+	// DecisionProof, if set, serves the proofs of decision records
+	// (GET tokenhttp.DecisionProofPath + hex): see DecisionProofFunc.
+	DecisionProof DecisionProofFunc
 	// MaxConcurrent bounds the token requests signed at once; more wait
 	// their turn. 2 × GOMAXPROCS when zero.
 	MaxConcurrent int
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
-	// Logger gets the failures of Authorize and of signing; none when
-	// nil.
+	// Logger gets the failures of the functions above and of signing;
+	// none when nil.
 	Logger *slog.Logger
 }
 
@@ -137,6 +157,9 @@ type Options struct {
 type Handler struct {
 	is        *issue.Issuer
 	authorize AuthorizeFunc
+	decide    DecideFunc
+	record    RecordFunc
+	dproof    DecisionProofFunc
 	now       func() time.Time
 	log       *slog.Logger
 	sem       chan struct{}
@@ -147,6 +170,7 @@ type Handler struct {
 // publication is one directory as it is served.
 type publication struct {
 	token.Published
+	dir  *token.Directory
 	etag string
 	next time.Time
 }
@@ -154,10 +178,12 @@ type publication struct {
 // NewHandler returns a Handler with nothing published yet: the directory
 // paths answer 503 until the first Handler.Publish. It returns an error
 // for Options without an Issuer made by issue.NewIssuer, without
-// Authorize, or with a negative MaxConcurrent.
+// Authorize or Decide, with only one of Decide and Record, or with a
+// negative MaxConcurrent.
 func NewHandler(o Options) (*Handler, error) {
-	if o.Issuer == nil || o.Issuer.RootPublicKey() == nil || o.Authorize == nil || o.MaxConcurrent < 0 {
-		return nil, errors.New("issuehttp: Options need an Issuer made by issue.NewIssuer, an Authorize function and MaxConcurrent ≥ 0")
+	if o.Issuer == nil || o.Issuer.RootPublicKey() == nil || (o.Authorize == nil && o.Decide == nil) ||
+		(o.Decide == nil) != (o.Record == nil) || o.MaxConcurrent < 0 {
+		return nil, errors.New("issuehttp: Options need an Issuer made by issue.NewIssuer, an Authorize function or Decide and Record functions, and MaxConcurrent ≥ 0")
 	}
 	if o.MaxConcurrent == 0 {
 		o.MaxConcurrent = 2 * runtime.GOMAXPROCS(0)
@@ -168,7 +194,8 @@ func NewHandler(o Options) (*Handler, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	h := &Handler{is: o.Issuer, authorize: o.Authorize, now: o.Now, log: o.Logger, sem: make(chan struct{}, o.MaxConcurrent)}
+	h := &Handler{is: o.Issuer, authorize: o.Authorize, decide: o.Decide, record: o.Record, dproof: o.DecisionProof,
+		now: o.Now, log: o.Logger, sem: make(chan struct{}, o.MaxConcurrent)}
 	mux := http.NewServeMux()
 	for path, serve := range map[string]func(http.ResponseWriter, *http.Request){
 		tokenhttp.DirectoryPath: h.directory,
@@ -179,6 +206,11 @@ func NewHandler(o Options) (*Handler, error) {
 		mux.Handle("OPTIONS "+path, CrossOrigin(nil))
 	}
 	mux.HandleFunc("POST "+tokenhttp.TokenRequestPath, h.token)
+	if h.dproof != nil {
+		path := tokenhttp.DecisionProofPath + "{hash}"
+		mux.Handle("GET "+path, CrossOrigin(http.HandlerFunc(h.decisionProof)))
+		mux.Handle("OPTIONS "+path, CrossOrigin(nil))
+	}
 	h.mux = mux
 	return h, nil
 }
@@ -196,7 +228,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // directory (the end of the current epoch): caches keep the directory
 // until then, at most MaxCacheAge. p's slices must not change afterwards.
 // A p that is not a publication (see ErrPublication) is refused, and the
-// one served before stays.
+// one served before stays; so is a directory with a decision policy
+// when Options had no Decide, and one without when Options had no
+// Authorize.
 func (h *Handler) Publish(p token.Published, next time.Time) error {
 	switch {
 	case len(p.Signature) != token.DirectorySignatureSize:
@@ -208,9 +242,16 @@ func (h *Handler) Publish(p token.Published, next time.Time) error {
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrPublication, err)
 	}
+	if d.HasDecisions() && h.decide == nil {
+		return fmt.Errorf("%w: the directory has a decision policy and the handler no Decide function", ErrPublication)
+	}
+	if !d.HasDecisions() && h.authorize == nil {
+		return fmt.Errorf("%w: the directory has no decision policy and the handler no Authorize function", ErrPublication)
+	}
 	sum, psum := sha256.Sum256(p.Directory), sha256.Sum256(p.Proof)
 	h.pub.Store(&publication{
 		Published: p,
+		dir:       d,
 		etag:      fmt.Sprintf(`"%d-%x-%x"`, d.Serial, sum[:8], psum[:4]),
 		next:      next,
 	})
@@ -310,21 +351,54 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusUnauthorized, "missing API key: send it as \"Authorization: Bearer KEY\"")
 		return
 	}
+	p := h.pub.Load()
+	if p != nil && p.dir.HasDecisions() {
+		h.decisionToken(w, r, p, cred)
+		return
+	}
+	if (p == nil && h.decide != nil) || h.authorize == nil {
+		// A handler that may decide does not know, before its first
+		// publication, whether a request needs a receipt.
+		h.served(w)
+		return
+	}
 	var status token.Status
 	err := ErrUnknownCredential
 	if b64token(cred) {
 		status, err = h.authorize(r, cred)
 	}
-	switch {
-	case err == nil && status == 0:
+	if err == nil && status == 0 {
 		h.log.Error("authorize returned status 0")
 		fail(w, http.StatusInternalServerError, "internal error")
 		return
+	}
+	if h.refused(w, err, "authorize") {
+		return
+	}
+	if !h.acquire(r) {
+		return
+	}
+	defer h.release()
+	body, ok := readBody(w, r)
+	if !ok {
+		return
+	}
+	resp, err := h.is.Respond(body, h.now(), status)
+	if h.respondFailed(w, err) {
+		return
+	}
+	writeResponse(w, resp)
+}
+
+// refused answers the error of an AuthorizeFunc or DecideFunc (what
+// names it, in the log) and reports whether there was one.
+func (h *Handler) refused(w http.ResponseWriter, err error, what string) bool {
+	switch {
 	case err == nil:
+		return false
 	case errors.Is(err, ErrUnknownCredential):
 		w.Header().Set("WWW-Authenticate", `Bearer realm="statustoken", error="invalid_token"`)
 		fail(w, http.StatusUnauthorized, "unknown API key")
-		return
 	case errors.Is(err, ErrRateLimited) || errors.Is(err, ErrBusy):
 		var after time.Duration
 		var limit string
@@ -340,19 +414,28 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 		} else {
 			fail(w, http.StatusTooManyRequests, "rate limit: retry in %s", humanDuration(wait))
 		}
-		return
 	default:
-		h.log.Error("authorize failed", "error", err)
+		h.log.Error(what+" failed", "error", err)
 		w.Header().Set("Retry-After", seconds(AuthorizeRetry))
 		fail(w, http.StatusServiceUnavailable, "cannot check the API key right now; try again later")
-		return
 	}
+	return true
+}
+
+// acquire waits for a signing slot; false if the client went away.
+func (h *Handler) acquire(r *http.Request) bool {
 	select {
 	case h.sem <- struct{}{}:
-		defer func() { <-h.sem }()
+		return true
 	case <-r.Context().Done():
-		return
+		return false
 	}
+}
+
+func (h *Handler) release() { <-h.sem }
+
+// readBody reads the token request's body, or answers 413 or 400.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, tokenhttp.MaxRequestSize))
 	if err != nil {
 		var tooLarge *http.MaxBytesError
@@ -361,25 +444,32 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 		} else {
 			fail(w, http.StatusBadRequest, "could not read the request body")
 		}
-		return
+		return nil, false
 	}
-	resp, err := h.is.Respond(body, h.now(), status)
+	return body, true
+}
+
+// respondFailed answers an error of issue.Issuer.Respond or
+// RequestStatus and reports whether there was one.
+func (h *Handler) respondFailed(w http.ResponseWriter, err error) bool {
 	switch {
 	case err == nil:
-	case errors.Is(err, issue.ErrMalformedRequest):
+		return false
+	case errors.Is(err, issue.ErrMalformedRequest) || errors.Is(err, issue.ErrCount):
 		fail(w, http.StatusBadRequest, "%v", err)
-		return
 	case errors.Is(err, issue.ErrNotIssuing):
 		fail(w, http.StatusConflict, "the request names no key this issuer issues with now: fetch the directory again")
-		return
 	case errors.Is(err, issue.ErrStatusNotAssigned):
 		fail(w, http.StatusForbidden, "the requested status is not the one assigned to this holder")
-		return
 	default:
 		h.log.Error("signing failed", "error", err)
 		fail(w, http.StatusInternalServerError, "internal error")
-		return
 	}
+	return true
+}
+
+// writeResponse answers 200 with the token response.
+func writeResponse(w http.ResponseWriter, resp []byte) {
 	w.Header().Set("Content-Type", tokenhttp.ResponseType)
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Content-Length", strconv.Itoa(len(resp)))

@@ -3,7 +3,12 @@
 // scanners: Client.FetchDirectory gets an issuer's published directory
 // (token.Published) with bounded reads, Client.Open also checks it under a
 // pinned trust policy (token.Open), and Client.RequestTokens sends a blind
-// token request and returns the issuer's response.
+// token request and returns the issuer's response. To an issuer whose
+// directory has a decision policy (token/SPEC.md, "Decisions"),
+// Client.RequestDecision sends the request with the holder's commitment
+// and returns the answer with its receipt, a refusal as well as a grant,
+// and Client.FetchDecisionProof gets the proof of a receipt's record in
+// the decision log.
 //
 // The package makes HTTP requests and nothing else: it checks no token
 // and keeps no state. A scanner passes what FetchDirectory returns to
@@ -17,8 +22,9 @@
 // An answer other than 200 OK is a *StatusError, which carries the status
 // code, the first line of the issuer's message and its Retry-After, and
 // wraps one of ErrBadRequest, ErrUnauthorized, ErrForbidden,
-// ErrNotIssuing, ErrRateLimited, ErrUnavailable or ErrUnexpectedStatus
-// (see each for the codes). A 200 answer that breaks the protocol wraps
+// ErrNotIssuing, ErrRateLimited, ErrUnavailable, ErrNotYetLogged or
+// ErrUnexpectedStatus (see each for the codes); RequestDecision returns a
+// refusal that carries a decision (403) in its Decision instead. A 200 answer that breaks the protocol wraps
 // ErrMalformedResponse; a directory that changed between the requests of
 // one fetch, ErrChanged. A base URL that is not usable is ErrBaseURL, and a
 // credential that would go over plain http to another machine,
@@ -31,6 +37,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -57,6 +64,13 @@ const (
 	ProofPath = DirectoryPath + ".proof"
 	// TokenRequestPath takes blind token requests (POST).
 	TokenRequestPath = "/token-request"
+	// DecisionLogPath is the prefix of the decision log's paths
+	// (c2sp.org/tlog-tiles: DecisionLogPath + "checkpoint", + "tile/...").
+	DecisionLogPath = "/decisions/"
+	// DecisionProofPath, followed by the 64 lower-case hex digits of the
+	// SHA-256 of a decision record's bytes, serves the proof of that
+	// record in the decision log (GET).
+	DecisionProofPath = DecisionLogPath + "proof/"
 
 	// SignatureHeader carries the directory's signature in standard
 	// base64 (with padding) on the directory's response.
@@ -64,6 +78,17 @@ const (
 	// ProofHeader carries the directory's proof bundle in standard
 	// base64 (with padding) on the directory's response.
 	ProofHeader = "Statustoken-Directory-Proof"
+	// CommitmentHeader carries the holder's 32-byte commitment
+	// (token.Opening.Commitment) in standard base64 on a token request
+	// to an issuer with a decision policy.
+	CommitmentHeader = "Statustoken-Commitment"
+	// EvidenceHeader carries the evidence the holder presents, 1 to
+	// MaxEvidenceSize bytes in standard base64, on such a request; it is
+	// optional.
+	EvidenceHeader = "Statustoken-Evidence"
+	// ReceiptHeader carries the issuer's receipt in standard base64 on
+	// every answer that carries a decision: 200 and 403.
+	ReceiptHeader = "Statustoken-Receipt"
 )
 
 // Media types of the protocol's bodies.
@@ -82,6 +107,8 @@ const (
 	// ErrorType is the media type of every error answer: one line of
 	// text for people.
 	ErrorType = "text/plain; charset=utf-8"
+	// DecisionProofType is the media type of a decision log proof.
+	DecisionProofType = "application/octet-stream"
 )
 
 // Size limits of the protocol's bodies.
@@ -94,6 +121,9 @@ const (
 	MaxResponseSize = format.MaxBlindSize
 	// MaxErrorSize is how much of an error answer's body is read.
 	MaxErrorSize = 1024
+	// MaxEvidenceSize is the length of the largest evidence a holder
+	// presents; an issuer answers longer evidence with 413.
+	MaxEvidenceSize = 2048
 )
 
 var (
@@ -120,8 +150,15 @@ var (
 	// (401).
 	ErrUnauthorized = errors.New("tokenhttp: credential refused")
 	// ErrForbidden: the request is for a status the issuer did not
-	// assign to this holder (403).
+	// assign to this holder, or the issuer refused it (403). From an
+	// issuer with a decision policy a 403 carries a receipt:
+	// RequestDecision returns it in a Decision.
 	ErrForbidden = errors.New("tokenhttp: status not assigned to this holder")
+	// ErrNotYetLogged: the issuer has no proof yet of the decision record
+	// asked for (404 on DecisionProofPath). Wait StatusError.RetryAfter.
+	// A record still missing decision_log_delay after its receipt is
+	// evidence against the issuer.
+	ErrNotYetLogged = errors.New("tokenhttp: decision not yet in the decision log")
 	// ErrNotIssuing: the request names no key the issuer issues with
 	// now (409). Fetch the directory again, then request again.
 	ErrNotIssuing = errors.New("tokenhttp: issuer does not issue with this key")
@@ -369,6 +406,81 @@ func (c *Client) Open(ctx context.Context, trust *token.Trust, prev token.Accept
 // issuer signed it (a transport error while reading) costs the holder
 // that request of its rate limit: store what you need before asking.
 func (c *Client) RequestTokens(ctx context.Context, credential string, request []byte) ([]byte, error) {
+	resp, err := c.post(ctx, credential, request, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, statusError(resp)
+	}
+	return readLimited(resp.Body, MaxResponseSize, "token response")
+}
+
+// Decision is an issuer's answer that carries a decision (SPEC.md,
+// "Decisions"): a grant (200) or a refusal (403), with the receipt.
+type Decision struct {
+	// Response is the TokenResponse of a grant, for
+	// holder.Holder.Finalize; nil for a refusal.
+	Response []byte
+	// Receipt is the receipt the answer carried, nil if it carried
+	// none. Check it with holder.Holder.CheckReceipt before the answer is
+	// used or stored: a missing or bad receipt is itself what the wallet
+	// records.
+	Receipt []byte
+	// Refusal is the 403 answer (wrapping ErrForbidden); nil for a
+	// grant.
+	Refusal *StatusError
+}
+
+// RequestDecision sends a blind token request to an issuer whose
+// directory has a decision policy, as RequestTokens does, with the
+// holder's commitment (token.Opening.Commitment) in CommitmentHeader and,
+// unless evidence is empty, the evidence in EvidenceHeader. It refuses,
+// before sending anything, evidence longer than MaxEvidenceSize
+// (ErrBadRequest).
+//
+// An answer of 200 or 403 is a Decision, with the receipt from
+// ReceiptHeader (nil when the header is absent; a header that is not
+// strict standard base64 of at most token.ReceiptSize bytes is
+// ErrMalformedResponse). Every other answer is a *StatusError, as for
+// RequestTokens: no decision was taken.
+func (c *Client) RequestDecision(ctx context.Context, credential string, request []byte, commitment [32]byte, evidence []byte) (*Decision, error) {
+	if len(evidence) > MaxEvidenceSize {
+		return nil, fmt.Errorf("%w: evidence of %d bytes, the limit is %d", ErrBadRequest, len(evidence), MaxEvidenceSize)
+	}
+	h := http.Header{CommitmentHeader: {base64.StdEncoding.EncodeToString(commitment[:])}}
+	if len(evidence) > 0 {
+		h.Set(EvidenceHeader, base64.StdEncoding.EncodeToString(evidence))
+	}
+	resp, err := c.post(ctx, credential, request, h)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusForbidden {
+		return nil, statusError(resp)
+	}
+	d := new(Decision)
+	if v := resp.Header.Values(ReceiptHeader); len(v) > 1 {
+		return nil, fmt.Errorf("%w: %d %s headers", ErrMalformedResponse, len(v), ReceiptHeader)
+	} else if len(v) == 1 {
+		if d.Receipt, err = decodeHeader(ReceiptHeader, v[0], token.ReceiptSize); err != nil {
+			return nil, err
+		}
+	}
+	if resp.StatusCode == http.StatusForbidden {
+		d.Refusal = statusError(resp)
+		return d, nil
+	}
+	if d.Response, err = readLimited(resp.Body, MaxResponseSize, "token response"); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// post sends a token request with the extra headers h.
+func (c *Client) post(ctx context.Context, credential string, request []byte, h http.Header) (*http.Response, error) {
 	if len(request) > MaxRequestSize {
 		return nil, fmt.Errorf("%w: request of %d bytes, the limit is %d", ErrBadRequest, len(request), MaxRequestSize)
 	}
@@ -379,17 +491,39 @@ func (c *Client) RequestTokens(ctx context.Context, credential string, request [
 	if err != nil {
 		return nil, err
 	}
+	for k, v := range h {
+		req.Header[k] = v
+	}
 	req.Header.Set("Content-Type", RequestType)
 	req.Header.Set("Authorization", "Bearer "+credential)
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("tokenhttp: sending the token request: %w", err)
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, statusError(resp)
+	return resp, nil
+}
+
+// FetchDecisionProof gets the proof of a decision record in the issuer's
+// decision log (SPEC.md, "Decision log"): recordHash is the SHA-256 of
+// the record's bytes (token.RecordOf(receipt).MarshalBinary()). It
+// returns the c2sp.org/tlog-proof@v1 bundle, 1 to token.MaxProofSize
+// bytes, for holder.Holder.CheckDecisionProof, which checks it. While the
+// record is in no cosigned checkpoint yet the issuer answers 404: a
+// *StatusError wrapping ErrNotYetLogged, whose RetryAfter says when to
+// ask again.
+func (c *Client) FetchDecisionProof(ctx context.Context, recordHash [32]byte) ([]byte, error) {
+	proof, _, err := c.get(ctx, DecisionProofPath+hex.EncodeToString(recordHash[:]), token.MaxProofSize)
+	var se *StatusError
+	switch {
+	case errors.As(err, &se) && se.Code == http.StatusNotFound:
+		se.Err = ErrNotYetLogged
+		return nil, se
+	case err != nil:
+		return nil, err
+	case len(proof) == 0:
+		return nil, fmt.Errorf("%w: empty decision proof", ErrMalformedResponse)
 	}
-	return readLimited(resp.Body, MaxResponseSize, "token response")
+	return proof, nil
 }
 
 // get fetches path from the issuer: a 200 answer's body of at most limit

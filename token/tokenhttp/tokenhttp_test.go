@@ -292,3 +292,112 @@ func TestNoRedirect(t *testing.T) {
 		t.Fatalf("%v, followed %v", err, followed.Load())
 	}
 }
+
+// TestRequestDecision: the commitment and evidence go in their headers,
+// and 200 and 403 come back with the receipt, bounded and strictly
+// decoded; other answers carry no decision.
+func TestRequestDecision(t *testing.T) {
+	is := newIssuer()
+	receipt := bytes.Repeat([]byte{4}, token.ReceiptSize)
+	var code atomic.Int64
+	var receiptHeader atomic.Value
+	receiptHeader.Store(base64.StdEncoding.EncodeToString(receipt))
+	var gotCommitment, gotEvidence atomic.Value
+	is.tokenReq = func(w http.ResponseWriter, r *http.Request) {
+		gotCommitment.Store(r.Header.Values(tokenhttp.CommitmentHeader))
+		gotEvidence.Store(r.Header.Values(tokenhttp.EvidenceHeader))
+		if v := receiptHeader.Load().(string); v != "" {
+			w.Header().Set(tokenhttp.ReceiptHeader, v)
+		}
+		switch code.Load() {
+		case 403:
+			http.Error(w, "refused: Administrative (reason 2)", 403)
+		case 429:
+			w.Header().Set("Retry-After", "5")
+			http.Error(w, "rate limit", 429)
+		default:
+			w.Write([]byte("response"))
+		}
+	}
+	c := serve(t, is)
+	ctx := context.Background()
+	commitment := [32]byte{1, 2, 3}
+	d, err := c.RequestDecision(ctx, "k", []byte("request"), commitment, []byte("evidence"))
+	if err != nil || string(d.Response) != "response" || !bytes.Equal(d.Receipt, receipt) || d.Refusal != nil {
+		t.Fatalf("grant: %v, %+v", err, d)
+	}
+	if v := gotCommitment.Load().([]string); len(v) != 1 || v[0] != base64.StdEncoding.EncodeToString(commitment[:]) {
+		t.Fatalf("commitment sent: %q", v)
+	}
+	if v := gotEvidence.Load().([]string); len(v) != 1 || v[0] != base64.StdEncoding.EncodeToString([]byte("evidence")) {
+		t.Fatalf("evidence sent: %q", v)
+	}
+	code.Store(403)
+	d, err = c.RequestDecision(ctx, "k", []byte("request"), commitment, nil)
+	if err != nil || d.Response != nil || !bytes.Equal(d.Receipt, receipt) || d.Refusal == nil ||
+		!errors.Is(d.Refusal, tokenhttp.ErrForbidden) || d.Refusal.Message != "refused: Administrative (reason 2)" {
+		t.Fatalf("refusal: %v, %+v", err, d)
+	}
+	if v := gotEvidence.Load().([]string); len(v) != 0 {
+		t.Fatalf("evidence sent without evidence: %q", v)
+	}
+	// No receipt: the decision without one, for the wallet to refuse.
+	receiptHeader.Store("")
+	if d, err = c.RequestDecision(ctx, "k", []byte("request"), commitment, nil); err != nil || d.Receipt != nil || d.Refusal == nil {
+		t.Fatalf("refusal without a receipt: %v, %+v", err, d)
+	}
+	code.Store(0)
+	for _, v := range []string{"*not base64*", base64.RawStdEncoding.EncodeToString(receipt), base64.StdEncoding.EncodeToString(append(receipt, 0))} {
+		receiptHeader.Store(v)
+		if d, err := c.RequestDecision(ctx, "k", []byte("request"), commitment, nil); !errors.Is(err, tokenhttp.ErrMalformedResponse) || d != nil {
+			t.Errorf("receipt header %.20q: %v", v, err)
+		}
+	}
+	receiptHeader.Store(base64.StdEncoding.EncodeToString(receipt))
+	code.Store(429)
+	var se *tokenhttp.StatusError
+	if d, err := c.RequestDecision(ctx, "k", []byte("request"), commitment, nil); !errors.As(err, &se) || !errors.Is(err, tokenhttp.ErrRateLimited) || se.RetryAfter != 5*time.Second || d != nil {
+		t.Fatalf("429: %v", err)
+	}
+	is.requests.Store(0)
+	if _, err := c.RequestDecision(ctx, "k", []byte("request"), commitment, make([]byte, tokenhttp.MaxEvidenceSize+1)); !errors.Is(err, tokenhttp.ErrBadRequest) || is.requests.Load() != 0 {
+		t.Fatalf("evidence too long: %v, %d requests", err, is.requests.Load())
+	}
+}
+
+// TestFetchDecisionProof: the record is named in lower-case hex; 404 is
+// not yet logged, with its Retry-After; the body is bounded.
+func TestFetchDecisionProof(t *testing.T) {
+	hash := [32]byte{0xab, 0xcd}
+	var body atomic.Value
+	body.Store([]byte("proof"))
+	var notFound atomic.Bool
+	c := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/base/decisions/proof/abcd"+strings.Repeat("00", 30) {
+			http.Error(w, "wrong path", 400)
+			return
+		}
+		if notFound.Load() {
+			w.Header().Set("Retry-After", "120")
+			http.Error(w, "not yet", 404)
+			return
+		}
+		w.Write(body.Load().([]byte))
+	}))
+	ctx := context.Background()
+	if p, err := c.FetchDecisionProof(ctx, hash); err != nil || string(p) != "proof" {
+		t.Fatalf("%v, %q", err, p)
+	}
+	notFound.Store(true)
+	var se *tokenhttp.StatusError
+	if _, err := c.FetchDecisionProof(ctx, hash); !errors.Is(err, tokenhttp.ErrNotYetLogged) || !errors.As(err, &se) || se.RetryAfter != 2*time.Minute {
+		t.Fatalf("not yet logged: %v", err)
+	}
+	notFound.Store(false)
+	for _, b := range [][]byte{nil, make([]byte, token.MaxProofSize+1)} {
+		body.Store(b)
+		if _, err := c.FetchDecisionProof(ctx, hash); !errors.Is(err, tokenhttp.ErrMalformedResponse) {
+			t.Errorf("proof of %d bytes: %v", len(b), err)
+		}
+	}
+}
