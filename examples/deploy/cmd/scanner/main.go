@@ -103,6 +103,7 @@ directory, one that renames a status accepted before, and one whose log
 does not extend the saved checkpoint, and saves it. What it accepted is
 kept in the -accepted file (made, for a scanner that saved directories
 before it existed, from the saved -directory and -checkpoint files).
+It follows no redirect: give the issuer's own URL as -issuer.
 `
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
