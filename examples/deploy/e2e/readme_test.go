@@ -132,6 +132,20 @@ trap cleanup EXIT
 			}
 		}
 	}
+	// The first token scanned again, by a new scanner process: refused
+	// through the spent-token file.
+	rescan := -1
+	for i, b := range blocks {
+		if b == "bin/scanner -trust issuer-state/trust.txt < token.txt" {
+			rescan = i
+		}
+	}
+	if rescan < 0 || rescan == blockWith(t, blocks, "< token.txt") {
+		t.Fatal("the walkthrough does not scan the first token a second time on its own")
+	}
+	if got := stepOutput(steps, fmt.Sprintf("block %d\n", rescan)); !strings.Contains(got, "already used") {
+		t.Errorf("block %d: the first token scanned again by a new process:\n%s", rescan, got)
+	}
 	if got := stepOutput(steps, fmt.Sprintf("again %d\n", request)); !strings.Contains(got, "10 green tokens stored") {
 		t.Errorf("a token request after the witnesses and the issuer restarted:\n%s", got)
 	}
