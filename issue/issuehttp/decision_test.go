@@ -444,6 +444,30 @@ func TestDecisionOptions(t *testing.T) {
 	if err := h.Publish(published, testNow); !errors.Is(err, issuehttp.ErrPublication) {
 		t.Errorf("a decision policy without Decide: %v", err)
 	}
+	// Before its first publication, a handler that may decide issues
+	// nothing: it cannot know whether the answer needs a receipt.
+	var asked atomic.Int64
+	h, err = issuehttp.NewHandler(issuehttp.Options{
+		Issuer:    e.pub.Issuer,
+		Authorize: func(*http.Request, string) (token.Status, error) { asked.Add(1); return green, nil },
+		Decide: func(r *http.Request, c string, s token.Status, ev []byte) (issuehttp.Outcome, error) {
+			asked.Add(1)
+			return decide(r, c, s, ev)
+		},
+		Record: record,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	_, _, req, o := e.wallet(t, green)
+	c := o.Commitment()
+	resp, _ := (&env{srv: srv}).do(t, http.MethodPost, tokenhttp.TokenRequestPath, bytes.NewReader(req), "Content-Type", tokenhttp.RequestType,
+		"Authorization", "Bearer alice-key", tokenhttp.CommitmentHeader, base64.StdEncoding.EncodeToString(c[:]))
+	if resp.StatusCode != http.StatusServiceUnavailable || asked.Load() != 0 {
+		t.Errorf("before publication: %d, asked %d times", resp.StatusCode, asked.Load())
+	}
 	plain := newEnv(t)
 	h, err = issuehttp.NewHandler(issuehttp.Options{Issuer: plain.pub.Issuer, Decide: decide, Record: record})
 	if err != nil {

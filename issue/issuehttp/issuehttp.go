@@ -356,8 +356,9 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 		h.decisionToken(w, r, p, cred)
 		return
 	}
-	if h.authorize == nil {
-		// A handler for decisions only, before its first publication.
+	if (p == nil && h.decide != nil) || h.authorize == nil {
+		// A handler that may decide does not know, before its first
+		// publication, whether a request needs a receipt.
 		h.served(w)
 		return
 	}

@@ -9,11 +9,14 @@
 //	wallet show [flags]                show the next unused token and mark it used
 //	wallet export [-n N]               print the next N unused tokens, one a line
 //	wallet list                        count the stored tokens
+//	wallet decisions -trust FILE       list the issuer's decisions and their log status
+//	wallet appeal [-decision N] -o FILE write a decision's appeal bundle
 //
 // The API key that authenticates the holder to the issuer comes from the
 // STATUSTOKEN_API_KEY environment variable (or -api-key) and is never
 // stored. The wallet's directory (default ./wallet-state, mode 0700) holds
-// only the tokens and which are used (tokens.json, mode 0600), and the last
+// only the tokens and which are used (tokens.json, mode 0600), the
+// issuer's receipts (decisions.json, mode 0600, see below), and the last
 // directory accepted with what the wallet accepted (the file accepted:
 // serial, status names and log checkpoint) and the trust policy it was
 // accepted under, which are public. Only request and update create it;
@@ -33,6 +36,19 @@
 // otherwise show says to open the PNG it writes (by default token.png,
 // next to the state directory).
 //
+// Under an issuer with a decision policy, each token request carries the
+// commitment of a new opening (a random salt and the -statement the holder
+// chooses, to show an appeal body later), and the wallet asks for exactly
+// the directory's tokens_per_request. It checks the issuer's signed
+// receipt of every grant and refusal before it uses or stores anything,
+// refuses an answer whose receipt is missing or does not check, and keeps
+// each receipt with its opening in decisions.json (mode 0600). At each
+// request, update and decisions it fetches the inclusion proofs of the
+// receipts in the issuer's decision log, and reports a receipt still not
+// logged after the directory's decision_log_delay: that receipt is itself
+// evidence. appeal writes the file an appeal body checks offline with the
+// trust policy alone (token.CheckAppeal).
+//
 // This file is flags and wiring; the commands are package
 // internal/wallet.
 package main
@@ -50,8 +66,11 @@ import (
 	"time"
 
 	"github.com/statustoken/statustoken/examples/deploy/internal/directory"
+	"github.com/statustoken/statustoken/examples/deploy/internal/files"
 	"github.com/statustoken/statustoken/examples/deploy/internal/wallet"
 	"github.com/statustoken/statustoken/holder"
+	"github.com/statustoken/statustoken/token"
+	"github.com/statustoken/statustoken/token/tokenhttp"
 )
 
 func main() {
@@ -77,6 +96,11 @@ const usageText = `usage: wallet [-log-level LEVEL] [-log-json] COMMAND [flags]
   wallet export [-n N]               print the next N unused tokens in text
                                      form, one a line, and mark them used
   wallet list                        count the stored tokens
+  wallet decisions -trust FILE       fetch the decision proofs, list the
+                                     issuer's decisions and their log status
+                                     (-offline: list without fetching)
+  wallet appeal [-decision N] -o FILE
+                                     write a decision's appeal bundle
 
 The API key for the issuer is read from $STATUSTOKEN_API_KEY (or -api-key)
 and never stored. Run 'wallet COMMAND -h' for a command's flags.
@@ -118,9 +142,13 @@ func (c *cli) run(ctx context.Context, args []string) int {
 	cmd, args := fs.Arg(0), fs.Args()[1:]
 	switch cmd {
 	case "request":
-		return c.request(ctx, args, false)
+		return c.request(ctx, args, "request")
 	case "update":
-		return c.request(ctx, args, true)
+		return c.request(ctx, args, "update")
+	case "decisions":
+		return c.request(ctx, args, "decisions")
+	case "appeal":
+		return c.appeal(args)
 	case "show":
 		return c.show(args)
 	case "export":
@@ -210,14 +238,11 @@ func (c *cli) fail(err error) int {
 // epochs are the values of request's -epoch flag.
 var epochs = map[string]wallet.Epoch{"auto": wallet.EpochAuto, "current": wallet.EpochCurrent, "next": wallet.EpochNext}
 
-func (c *cli) request(ctx context.Context, args []string, update bool) int {
+func (c *cli) request(ctx context.Context, args []string, name string) int {
 	var o wallet.RequestOptions
-	var issuer, trustFile, epoch string
+	var issuer, trustFile, epoch, evidenceFile string
 	var timeout time.Duration
-	name := "request"
-	if update {
-		name = "update"
-	}
+	update := name != "request"
 	fs, parse := c.command(name, name+" -trust FILE [flags]", &o.State)
 	fs.StringVar(&issuer, "issuer", "http://127.0.0.1:8080", "issuer base `URL` (plain http only to this\nmachine)")
 	fs.StringVar(&trustFile, "trust", "", "pinned trust policy `file` (the issuer's trust.txt)")
@@ -228,10 +253,24 @@ func (c *cli) request(ctx context.Context, args []string, update bool) int {
 			"current one, and with less than a quarter of it left the next\none too)")
 		fs.StringVar(&o.APIKey, "api-key", "", "API key for the issuer (default $"+apiKeyEnv+"; the\n"+
 			"variable keeps it out of the process list)")
+		fs.StringVar(&o.Statement, "statement", wallet.DefaultStatement, "what each receipt commits you to, kept secret in the\n"+
+			"wallet until you show it to an appeal body (for example your\nname and date of birth)")
+		fs.StringVar(&evidenceFile, "evidence", "", "present this `file` (at most 2048 bytes, such as a test\n"+
+			"result) with each request; its receipt must say so")
+	}
+	var offline bool
+	if name == "decisions" {
+		fs.BoolVar(&offline, "offline", false, "list the decisions stored, without contacting the issuer\n(no -trust needed)")
 	}
 	fs.DurationVar(&timeout, "timeout", 60*time.Second, "give up after this long")
 	if code := parse(args); code >= 0 {
 		return code
+	}
+	if offline {
+		if err := wallet.Decisions(ctx, c.env(), wallet.RequestOptions{State: o.State}); err != nil {
+			return c.fail(err)
+		}
+		return 0
 	}
 	if trustFile == "" {
 		return c.usageError("wallet "+name, "-trust is required: the issuer's trust policy file (trust.txt)")
@@ -243,6 +282,9 @@ func (c *cli) request(ctx context.Context, args []string, update bool) int {
 	if !update && (o.N < 1 || o.N > holder.MaxTokens) {
 		return c.usageError("wallet request", fmt.Sprintf("-n must be 1 to %d", holder.MaxTokens))
 	}
+	if !update && (o.Statement == "" || len(o.Statement) > token.MaxStatementSize) {
+		return c.usageError("wallet request", fmt.Sprintf("-statement must be 1 to %d bytes", token.MaxStatementSize))
+	}
 	if o.APIKey == "" {
 		o.APIKey = c.getenv(apiKeyEnv)
 	}
@@ -251,6 +293,14 @@ func (c *cli) request(ctx context.Context, args []string, update bool) int {
 		return 2
 	}
 	var err error
+	if evidenceFile != "" {
+		if o.Evidence, err = files.ReadLimited(evidenceFile, tokenhttp.MaxEvidenceSize); err != nil {
+			return c.fail(fmt.Errorf("reading the evidence: %w", err))
+		}
+		if len(o.Evidence) == 0 {
+			return c.fail(fmt.Errorf("the evidence file %s is empty", evidenceFile))
+		}
+	}
 	if o.Trust, err = directory.LoadTrust(trustFile); err != nil {
 		return c.fail(err)
 	}
@@ -259,10 +309,9 @@ func (c *cli) request(ctx context.Context, args []string, update bool) int {
 	}
 	rctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	command := wallet.Request
-	if update {
-		command = wallet.Update
-	}
+	command := map[string]func(context.Context, *wallet.Env, wallet.RequestOptions) error{
+		"request": wallet.Request, "update": wallet.Update, "decisions": wallet.Decisions,
+	}[name]
 	if err := command(rctx, c.env(), o); err != nil {
 		if ctx.Err() != nil {
 			fmt.Fprintln(c.stderr, "wallet: interrupted; no token was stored")
@@ -271,6 +320,27 @@ func (c *cli) request(ctx context.Context, args []string, update bool) int {
 		if rctx.Err() != nil {
 			return c.fail(fmt.Errorf("%w (gave up after -timeout %v)", err, timeout))
 		}
+		return c.fail(err)
+	}
+	return 0
+}
+
+func (c *cli) appeal(args []string) int {
+	var o wallet.AppealOptions
+	fs, parse := c.command("appeal", "appeal [-decision N] -o FILE [flags]", &o.State)
+	fs.IntVar(&o.Decision, "decision", 0, "the decision's `number`, as 'wallet decisions' lists them\n(default the last)")
+	fs.StringVar(&o.Out, "o", "", "write the appeal bundle to this new `file` (mode 0600: it\n"+
+		"holds your statement)")
+	if code := parse(args); code >= 0 {
+		return code
+	}
+	if o.Out == "" {
+		return c.usageError("wallet appeal", "-o is required: the file to write the appeal bundle to")
+	}
+	if o.Decision < 0 {
+		return c.usageError("wallet appeal", "-decision must be 1 or more")
+	}
+	if err := wallet.Appeal(c.env(), o); err != nil {
 		return c.fail(err)
 	}
 	return 0

@@ -260,7 +260,7 @@ func TestUsage(t *testing.T) {
 	if r := runWallet(t, nil); r.code != 2 || !strings.Contains(r.stderr, "wallet request") {
 		t.Fatalf("no command: %d", r.code)
 	}
-	for _, cmd := range []string{"request", "show", "export", "list"} {
+	for _, cmd := range []string{"request", "show", "export", "list", "decisions", "appeal"} {
 		if r := runWallet(t, nil, cmd, "-h"); r.code != 0 || !strings.Contains(r.stdout, "usage: wallet "+cmd) || !strings.Contains(r.stdout, "-state") || !strings.Contains(r.stdout, "-log-level") {
 			t.Errorf("%s -h: %d %q", cmd, r.code, r.stdout)
 		}
@@ -282,6 +282,8 @@ func TestUsage(t *testing.T) {
 		{[]string{"export", "-n", "x"}, "wallet: invalid value \"x\" for flag -n: parse error\nrun 'wallet export -h' for usage\n"},
 		{[]string{"export", "-n", "0"}, "wallet: -n must be at least 1\nrun 'wallet export -h' for usage\n"},
 		{[]string{"list", "extra"}, "wallet: unexpected argument \"extra\"\nrun 'wallet list -h' for usage\n"},
+		{[]string{"appeal"}, "wallet: -o is required: the file to write the appeal bundle to\nrun 'wallet appeal -h' for usage\n"},
+		{[]string{"decisions"}, "wallet: -trust is required: the issuer's trust policy file (trust.txt)\nrun 'wallet decisions -h' for usage\n"},
 		{[]string{"-log-level", "loud", "list"}, "wallet: -log-level \"loud\": want debug, info, warn or error\nrun 'wallet -h' for usage\n"},
 		{[]string{"list", "-log-level", "loud"}, "wallet: -log-level \"loud\": want debug, info, warn or error\nrun 'wallet list -h' for usage\n"},
 	} {
@@ -365,5 +367,66 @@ func TestSignal(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(state, wallet.TokensFile)); err == nil {
 			t.Fatal("tokens stored")
 		}
+	}
+}
+
+// TestRefusalAppeal: a refusal with a receipt is reported and kept;
+// decisions fetches its proof and lists it; appeal writes a bundle that
+// token.CheckAppeal accepts under the trust policy alone.
+func TestRefusalAppeal(t *testing.T) {
+	f := wallettest.NewDecisions(t)
+	state := filepath.Join(t.TempDir(), "w")
+	f.Refuse = wallettest.Administrative
+	r := runWallet(t, withKey, "request", "-state", state, "-issuer", f.URL(), "-trust", f.Trust, "-statement", "Zhang San, 1985-07-02")
+	if r.code != 1 || !strings.Contains(r.stderr, "wallet: refused: reason 4 Administrative") ||
+		!strings.Contains(r.stderr, "receipt kept as decision 1: appeal with 'wallet appeal -decision 1 -o FILE'") {
+		t.Fatalf("request: %d %s", r.code, r.stderr)
+	}
+	if fi, err := os.Stat(filepath.Join(state, wallet.DecisionsFile)); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("decisions file: %v", err)
+	}
+	r = runWallet(t, nil, "decisions", "-state", state, "-offline")
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "1  ") || !strings.Contains(r.stdout, "refused: reason 4 Administrative  not logged yet (due by ") {
+		t.Fatalf("decisions -offline: %d %q %s", r.code, r.stdout, r.stderr)
+	}
+	r = runWallet(t, nil, "decisions", "-state", state, "-issuer", f.URL(), "-trust", f.Trust)
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "1  ") || !strings.HasSuffix(r.stdout, "refused: reason 4 Administrative  logged\n") {
+		t.Fatalf("decisions: %d %q %s", r.code, r.stdout, r.stderr)
+	}
+	if r := runWallet(t, nil, "decisions", "-state", filepath.Join(t.TempDir(), "none"), "-offline"); r.code != 1 || !strings.Contains(r.stderr, "no wallet state") {
+		t.Fatalf("decisions -offline without a state: %d %s", r.code, r.stderr)
+	}
+	out := filepath.Join(t.TempDir(), "appeal.bin")
+	r = runWallet(t, nil, "appeal", "-state", state, "-o", out)
+	if r.code != 0 || !strings.Contains(r.stderr, "appeal bundle of decision 1 (refused: reason 4 Administrative) written to "+out) {
+		t.Fatalf("appeal: %d %s", r.code, r.stderr)
+	}
+	bundle, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	finding, err := token.CheckAppeal(bundle, f.TrustPolicy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if finding.OutcomeName != "refused" || finding.ReasonText != "Administrative" || string(finding.Statement) != "Zhang San, 1985-07-02" {
+		t.Fatalf("finding %+v", finding)
+	}
+	if r := runWallet(t, nil, "appeal", "-state", state, "-o", out); r.code != 1 || !strings.Contains(r.stderr, "exists") {
+		t.Fatalf("appeal over an existing file: %d %s", r.code, r.stderr)
+	}
+}
+
+// TestDecisionsWithoutPolicy: decisions against an issuer without a
+// decision policy, as the README's walkthrough may run it, succeeds.
+func TestDecisionsWithoutPolicy(t *testing.T) {
+	f := wallettest.New(t)
+	state := filepath.Join(t.TempDir(), "w")
+	if r := runWallet(t, withKey, "request", "-state", state, "-issuer", f.URL(), "-trust", f.Trust, "-n", "2"); r.code != 0 {
+		t.Fatalf("request: %d %s", r.code, r.stderr)
+	}
+	r := runWallet(t, nil, "decisions", "-state", state, "-issuer", f.URL(), "-trust", f.Trust)
+	if r.code != 0 || r.stdout != "" || !strings.Contains(r.stderr, "no decisions in "+state) {
+		t.Fatalf("decisions: %d %q %s", r.code, r.stdout, r.stderr)
 	}
 }

@@ -89,45 +89,63 @@ func unusedTokens(t *testing.T, state string) int {
 // TestFullDisk: a disk full before a request stops the wallet before it
 // asks the issuer (which would count the request against the holder's
 // rate limit); a disk that fills while the issuer signs still takes the
-// tokens, in the room reserved for them.
+// tokens, and the receipt of an issuer with a decision policy, in the
+// room reserved for them.
 func TestFullDisk(t *testing.T) {
-	f := wallettest.New(t)
-	state := filepath.Join(t.TempDir(), "w")
-	mustRequest(t, f, state, 5)
-	f.GotAuth()
-	d := &fullDisk{rooms: map[string]int64{}}
-	e, stdout, _ := testEnv(time.Time{})
-	e.disk = d
+	for _, c := range []struct {
+		name     string
+		new      func(*testing.T) *wallettest.Issuer
+		perBatch int // tokens stored per request of 10
+	}{
+		{"plain", wallettest.New, 10},
+		{"decisions", wallettest.NewDecisions, wallettest.TokensPerRequest},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := c.new(t)
+			state := filepath.Join(t.TempDir(), "w")
+			mustRequest(t, f, state, 5)
+			first := unusedTokens(t, state)
+			f.GotAuth()
+			d := &fullDisk{rooms: map[string]int64{}}
+			e, stdout, _ := testEnv(time.Time{})
+			e.disk = d
 
-	d.setFull(true)
-	err := requestOn(t, e, f, state, 10, EpochCurrent)
-	if !errors.Is(err, syscall.ENOSPC) {
-		t.Fatalf("request on a full disk: %v", err)
-	}
-	if got := f.GotAuth(); len(got) != 0 {
-		t.Fatalf("the issuer was asked %d times on a full disk", len(got))
-	}
-	if n := unusedTokens(t, state); n != 5 {
-		t.Fatalf("%d tokens after the refused request, want 5", n)
-	}
+			d.setFull(true)
+			err := requestOn(t, e, f, state, 10, EpochCurrent)
+			if !errors.Is(err, syscall.ENOSPC) {
+				t.Fatalf("request on a full disk: %v", err)
+			}
+			if got := f.GotAuth(); len(got) != 0 {
+				t.Fatalf("the issuer was asked %d times on a full disk", len(got))
+			}
+			if n := unusedTokens(t, state); n != first {
+				t.Fatalf("%d tokens after the refused request, want %d", n, first)
+			}
 
-	// The disk fills while the issuer signs.
-	d.setFull(false)
-	f.Mutate = func(resp []byte) []byte { d.setFull(true); return resp }
-	if err := requestOn(t, e, f, state, 10, EpochCurrent); err != nil {
-		t.Fatalf("request with the disk filled meanwhile: %v", err)
-	}
-	if got := f.GotAuth(); len(got) != 1 {
-		t.Fatalf("%d token requests, want 1", len(got))
-	}
-	if n := unusedTokens(t, state); n != 15 {
-		t.Fatalf("%d tokens stored, want 15", n)
-	}
-	if stdout.Len() != 0 {
-		t.Fatalf("stdout: %q", stdout)
-	}
-	if entries, _ := filepath.Glob(filepath.Join(state, ".*")); len(entries) != 0 {
-		t.Fatalf("temporary files left: %v", entries)
+			// The disk fills while the issuer signs.
+			d.setFull(false)
+			f.Mutate = func(resp []byte) []byte { d.setFull(true); return resp }
+			if err := requestOn(t, e, f, state, 10, EpochCurrent); err != nil {
+				t.Fatalf("request with the disk filled meanwhile: %v", err)
+			}
+			if got := f.GotAuth(); len(got) != 1 {
+				t.Fatalf("%d token requests, want 1", len(got))
+			}
+			if n := unusedTokens(t, state); n != first+c.perBatch {
+				t.Fatalf("%d tokens stored, want %d", n, first+c.perBatch)
+			}
+			if c.name == "decisions" {
+				if ds := storedDecisions(t, state); len(ds) != 2 {
+					t.Fatalf("%d decisions stored, want 2", len(ds))
+				}
+			}
+			if stdout.Len() != 0 {
+				t.Fatalf("stdout: %q", stdout)
+			}
+			if entries, _ := filepath.Glob(filepath.Join(state, ".*")); len(entries) != 0 {
+				t.Fatalf("temporary files left: %v", entries)
+			}
+		})
 	}
 }
 
@@ -269,7 +287,17 @@ func TestDamagedAccepted(t *testing.T) {
 	if i < 0 {
 		t.Fatalf("accepted: %s", data)
 	}
-	flip(t, name, i+len(`"directory_sha256":"`)+4)
+	// Another hexadecimal digit: a flipped bit may make one that is not,
+	// which is a malformed file rather than a hash that does not match.
+	j := i + len(`"directory_sha256":"`) + 4
+	if data[j] == '0' {
+		data[j] = '1'
+	} else {
+		data[j] = '0'
+	}
+	if err := os.WriteFile(name, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	_, err := request(t, f, state, 1)
 	if !errors.Is(err, ErrDamaged) || strings.Contains(err.Error(), "issuer sent") {
 		t.Fatalf("request with a damaged accepted state: %v", err)

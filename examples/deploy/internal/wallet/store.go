@@ -29,6 +29,10 @@ import (
 //	trust.txt        the trust policy the directory was accepted under,
 //	                 against which show, export and list check the saved
 //	                 directory each time they load it
+//	decisions.json   the issuer's receipts, each with the directory it
+//	                 cites, the holder's opening (secret until an appeal),
+//	                 when the wallet got it, and its decision log proof
+//	                 (0600; see DecisionsFile)
 //	lock             locked (flock) by every command for as long as it
 //	                 reads and changes the state, so that commands run in
 //	                 parallel see each other's changes
@@ -43,7 +47,8 @@ import (
 // directory accepted.
 //
 // Nothing else is kept: not the API key, not the issuer's address, no time
-// of issuance or use. "wallet show" writes the QR code's PNG next to the
+// of issuance or use, but for the time each receipt was received, which
+// decides when its missing log proof becomes evidence. "wallet show" writes the QR code's PNG next to the
 // directory, not in it (DefaultPNG).
 const (
 	TokensFile    = "tokens.json"

@@ -7,6 +7,18 @@
 // prints tokens in text form, [List] counts them; [Update] fetches and
 // checks the directory only.
 //
+// Under a directory with a decision policy (token/SPEC.md, "Decisions"),
+// Request commits each token request to a new opening (a random salt and
+// the holder's statement), asks for exactly the directory's
+// tokens_per_request, and checks the issuer's receipt of the answer
+// (holder.Holder.CheckReceipt) before it uses or stores anything: an
+// answer without a valid receipt is an error wrapping [ErrReceipt], and
+// nothing of it is stored. The receipt of a grant, and of a refusal (an
+// error wrapping [ErrRefused]), is kept with its opening as a decision.
+// Request, Update and [Decisions] fetch the decision log proofs of the
+// decisions kept, and report those still missing after the directory's
+// decision_log_delay; [Appeal] writes a decision's appeal bundle.
+//
 // Read commands (Show, Export, List) create nothing: a missing state
 // directory is an error wrapping [ErrNoState]. They check the saved
 // directory under the saved trust policy each time they load it: damage
@@ -18,6 +30,8 @@ package wallet
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -36,6 +50,7 @@ import (
 	"github.com/statustoken/statustoken/examples/deploy/internal/files"
 	"github.com/statustoken/statustoken/holder"
 	"github.com/statustoken/statustoken/token"
+	"github.com/statustoken/statustoken/token/tokenhttp"
 )
 
 // Env is what the commands write to and read from. Only Stdout and
@@ -139,7 +154,21 @@ type RequestOptions struct {
 	// APIKey authenticates the holder to the issuer; it is sent with the
 	// token request only, and never stored.
 	APIKey string
+	// Statement is what the holder commits to in each request's receipt
+	// (token.Opening), to show an appeal body: DefaultStatement when
+	// empty. At most token.MaxStatementSize bytes.
+	Statement string
+	// Evidence, when not empty, is presented with each token request to
+	// an issuer with a decision policy (at most tokenhttp.MaxEvidenceSize
+	// bytes, such as a test result); its receipt must say so, with the
+	// evidence's SHA-256.
+	Evidence []byte
 }
+
+// DefaultStatement is the statement of an opening when the holder gives
+// none: the opening's random salt alone then shows that the receipt is
+// the holder's.
+const DefaultStatement = "holder of this wallet"
 
 // Update fetches and checks the issuer's directory and stores it, with
 // the trust policy, as Request does, and requests no token: it replaces
@@ -152,7 +181,7 @@ func Update(ctx context.Context, e *Env, o RequestOptions) error {
 	}
 	defer s.Close()
 	fmt.Fprintf(e.Stderr, "wallet: directory serial %d stored in %s\n", h.Accepted().Serial, o.State)
-	return nil
+	return fetchProofs(ctx, e, o, s, h)
 }
 
 // Request fetches and checks the issuer's directory, stores it, requests
@@ -168,6 +197,12 @@ func Update(ctx context.Context, e *Env, o RequestOptions) error {
 func Request(ctx context.Context, e *Env, o RequestOptions) error {
 	if o.N < 1 || o.N > holder.MaxTokens {
 		return fmt.Errorf("-n must be 1 to %d", holder.MaxTokens)
+	}
+	if len(o.Statement) > token.MaxStatementSize {
+		return fmt.Errorf("-statement is %d bytes long, more than %d", len(o.Statement), token.MaxStatementSize)
+	}
+	if len(o.Evidence) > tokenhttp.MaxEvidenceSize {
+		return fmt.Errorf("the evidence is %d bytes long, more than %d", len(o.Evidence), tokenhttp.MaxEvidenceSize)
 	}
 	if o.Issuer.Scheme == "http" && !directory.Loopback(o.Issuer) {
 		return fmt.Errorf("refusing to send the API key over plain http to %s: use https", o.Issuer.Host)
@@ -187,13 +222,21 @@ func Request(ctx context.Context, e *Env, o RequestOptions) error {
 	if err != nil {
 		return err
 	}
+	if err := fetchProofs(ctx, e, o, s, h); err != nil {
+		return err
+	}
+	if n := dir.TokensPerRequest; n != 0 && n != o.N {
+		// A request of any other size would stand out to the issuer.
+		fmt.Fprintf(e.Stderr, "wallet: the issuer takes exactly %s per request; asking for %d\n", plural(n, "token"), n)
+		o.N = n
+	}
 	for _, at := range epochs {
 		pending, req, err := h.Request(code, at, o.N)
 		if errors.Is(err, holder.ErrUpdateFirst) {
 			// The proof is older than the policy's issue-max-age: the
 			// issuer may have cosigned its log since. Fetch it once more.
 			log.Debug("directory too old to request tokens under; fetching it again", "checkpoint_time", h.Accepted().Checkpoint.Time().UTC().Format(time.RFC3339))
-			pub, ferr := directory.Fetch(ctx, e.client(), o.Issuer)
+			pub, ferr := fetch(ctx, e, o)
 			if ferr != nil {
 				return fmt.Errorf("fetching the directory again: %w", ferr)
 			}
@@ -263,7 +306,7 @@ func fetchDirectory(ctx context.Context, e *Env, o RequestOptions) (*Store, *hol
 	base := o.Issuer.String()
 	log.Debug("fetching the directory", "url", base+directory.Path)
 	start := time.Now()
-	pub, err := directory.Fetch(ctx, e.client(), o.Issuer)
+	pub, err := fetch(ctx, e, o)
 	if err != nil {
 		s.Close()
 		return nil, nil, fmt.Errorf("fetching the directory: %w", err)
@@ -288,27 +331,136 @@ func fetchDirectory(ctx context.Context, e *Env, o RequestOptions) (*Store, *hol
 	return s, h, nil
 }
 
+// fetch fetches the issuer's published directory.
+func fetch(ctx context.Context, e *Env, o RequestOptions) (token.Published, error) {
+	c, err := tokenhttp.NewClient(o.Issuer.String(), e.client())
+	if err != nil {
+		return token.Published{}, err
+	}
+	return c.FetchDirectory(ctx)
+}
+
+// ErrReceipt is wrapped by the error for an answer to a token request
+// whose receipt is missing or does not check: the issuer's fault. The
+// answer is not used, and nothing of it is stored.
+var ErrReceipt = errors.New("the issuer's receipt is refused")
+
+// ErrRefused is wrapped by the error for a token request the issuer
+// refused with a valid receipt, which the wallet stored.
+var ErrRefused = errors.New("refused")
+
 // requestTokens sends one token request, at the time at, and stores the
-// tokens, with room for them reserved first.
+// tokens, with room for them reserved first. Under a directory with a
+// decision policy it sends the commitment of a new opening, checks the
+// receipt of the answer before it uses it, and stores the receipt, with
+// the opening, as a decision: for a grant and a refusal alike.
 func requestTokens(ctx context.Context, e *Env, o RequestOptions, s *Store, h *holder.Holder, pending *holder.Pending, req []byte, at time.Time) error {
 	log := e.log()
+	decisions := h.Directory().HasDecisions()
+	var (
+		opening token.Opening
+		ds      []*decision
+		droom   *reserved
+	)
+	if decisions {
+		statement := o.Statement
+		if statement == "" {
+			statement = DefaultStatement
+		}
+		var err error
+		if opening, err = newOpening(statement); err != nil {
+			return err
+		}
+		if ds, err = s.loadDecisions(); err != nil {
+			return err
+		}
+	}
 	room, err := s.reserveTokens(o.N)
+	if err == nil && decisions {
+		if droom, err = s.reserveDecision(ds, h.Published()); err != nil {
+			room.discard()
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("no room to store %s in %s, so none was requested: %w", plural(o.N, "token"), o.State, err)
+	}
+	discard := func() {
+		room.discard()
+		if droom != nil {
+			droom.discard()
+		}
 	}
 	u := o.Issuer.String() + directory.TokenRequestPath
 	log.Debug("sending the token request", "url", u, "status", o.Status, "tokens", o.N, "epoch_of", at.UTC().Format(time.RFC3339))
 	start := time.Now()
-	resp, err := postRequest(ctx, e.client(), u, o.APIKey, req)
+	var commitment *[32]byte
+	if decisions {
+		c := opening.Commitment()
+		commitment = &c
+	}
+	a, err := postRequest(ctx, e, o, req, commitment)
 	if err != nil {
-		room.discard()
+		discard()
 		return err
 	}
-	log.Debug("token response received", "bytes", len(resp), "elapsed", time.Since(start).Round(time.Millisecond).String())
-	toks, err := h.Finalize(pending, resp)
+	log.Debug("token response received", "bytes", len(a.body), "elapsed", time.Since(start).Round(time.Millisecond).String())
+	if decisions && a.code != http.StatusOK && a.code != http.StatusForbidden {
+		// No decision taken: no receipt.
+		discard()
+		return a.err
+	}
+	var receiptErr error
+	if decisions {
+		r, err := h.CheckReceipt(req, *commitment, a.receipt)
+		switch {
+		case err != nil:
+		case (r.Outcome == token.Refused) != (a.code == http.StatusForbidden):
+			err = fmt.Errorf("the receipt's outcome %d contradicts the answer", r.Outcome)
+		case r.Evidence != (len(o.Evidence) > 0) || (r.Evidence && r.EvidenceSHA256 != sha256.Sum256(o.Evidence)):
+			// The issuer's record would misstate what the holder showed.
+			err = fmt.Errorf("%w: the receipt misstates the evidence presented", token.ErrReceiptMismatch)
+		}
+		if err != nil {
+			discard()
+			what := "its receipt does not check"
+			if len(a.receipt) == 0 {
+				what = "it carries no receipt"
+			}
+			return fmt.Errorf("%w: the issuer answered %s, but %s (%w): this is the issuer's fault, not yours; nothing was stored; keep this message as evidence",
+				ErrReceipt, fmt.Sprint(a.code, " ", http.StatusText(a.code)), what, err)
+		}
+		d := &decision{receipt: r, raw: a.receipt, cited: h.Published(), dir: h.Directory(), opening: opening, received: e.now()}
+		ds = append(ds, d)
+		if r.Outcome == token.Refused {
+			room.discard()
+			if err := s.saveDecisions(ds, droom); err != nil {
+				return fmt.Errorf("the issuer refused the request (%s), and storing its receipt failed: %w", d.outcomeText(), err)
+			}
+			if a.message != "" {
+				fmt.Fprintf(e.Stderr, "wallet: the issuer says: %s\n", a.message)
+			}
+			return fmt.Errorf("%w: %s; receipt kept as decision %d: appeal with 'wallet appeal -decision %d -o FILE'", ErrRefused, d.reasonText(), len(ds), len(ds))
+		}
+		receiptErr = s.saveDecisions(ds, droom)
+		droom = nil
+		if receiptErr == nil {
+			fmt.Fprintf(e.Stderr, "wallet: receipt kept as decision %d (%s)\n", len(ds), d.outcomeText())
+		}
+	} else if a.err != nil {
+		discard()
+		return a.err
+	}
+	toks, err := h.Finalize(pending, a.body)
 	if err != nil {
 		room.discard()
 		return fmt.Errorf("the issuer's response does not verify under the directory: %w", err)
+	}
+	if receiptErr != nil {
+		room.discard()
+		// The receipt and the opening's salt and statement, for an appeal.
+		fmt.Fprintf(e.Stdout, "receipt %s\nopening %s %q\n", base64.StdEncoding.EncodeToString(a.receipt),
+			base64.StdEncoding.EncodeToString(opening.Salt[:]), opening.Statement)
+		return keepPrinted(e, toks, fmt.Errorf("storing the issuer's receipt: %w", receiptErr))
 	}
 	s.Add(toks)
 	before := len(s.entries)
@@ -376,32 +528,43 @@ func openHolder(e *Env, s *Store, pub token.Published, trust *token.Trust) (*hol
 	return h, nil
 }
 
-// maxResponse bounds what is read of a token response.
-const maxResponse = holder.MaxResponseSize
+// answer is the issuer's answer to a token request.
+type answer struct {
+	code    int    // its HTTP status
+	body    []byte // of a 200 answer
+	receipt []byte // of a 200 or 403 answer to a request with a commitment
+	message string // the issuer's message on a refusal
+	err     error  // the error for any answer but 200
+}
 
-func postRequest(ctx context.Context, c *http.Client, u, apiKey string, body []byte) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
+// postRequest sends a token request, with the holder's commitment when
+// not nil, and returns the answer; an error only when there is none, or
+// when a receipt header is not even well-formed (ErrReceipt).
+func postRequest(ctx context.Context, e *Env, o RequestOptions, req []byte, commitment *[32]byte) (*answer, error) {
+	c, err := tokenhttp.NewClient(o.Issuer.String(), e.client())
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Content-Type", "application/octet-stream")
-	req.Header.Set("Authorization", "Bearer "+apiKey)
-	resp, err := c.Do(req)
-	if err != nil {
+	a := &answer{code: http.StatusOK}
+	var d *tokenhttp.Decision
+	if commitment == nil {
+		a.body, err = c.RequestTokens(ctx, o.APIKey, req)
+	} else if d, err = c.RequestDecision(ctx, o.APIKey, req, *commitment, o.Evidence); err == nil {
+		a.body, a.receipt = d.Response, d.Receipt
+		if d.Refusal != nil {
+			a.code, a.message, a.err = d.Refusal.Code, d.Refusal.Message, d.Refusal
+		}
+	}
+	var se *tokenhttp.StatusError
+	switch {
+	case errors.As(err, &se):
+		a.code, a.message, a.err = se.Code, se.Message, err
+	case errors.Is(err, tokenhttp.ErrMalformedResponse) && commitment != nil:
+		return nil, fmt.Errorf("%w: the issuer's answer is malformed (%w): this is the issuer's fault, not yours; nothing was stored; keep this message as evidence", ErrReceipt, err)
+	case err != nil:
 		return nil, fmt.Errorf("sending the token request: %w", err)
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, directory.ResponseError(resp)
-	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading the token response: %w", err)
-	}
-	if len(data) > maxResponse {
-		return nil, fmt.Errorf("token response larger than %d bytes", maxResponse)
-	}
-	return data, nil
+	return a, nil
 }
 
 func statusByName(d *token.Directory, name string) (token.Status, bool) {
