@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -86,9 +87,17 @@ trap cleanup EXIT
 		fmt.Fprintf(&script, "echo '### again %d'\n%s\n", i, blocks[i])
 	}
 
+	// redis-server --daemonize leaves the process group: stop it by name.
+	t.Cleanup(func() { exec.Command("redis-cli", "-p", "6390", "shutdown", "nosave").Run() })
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "bash", "-c", script.String())
+	// The shell and everything it starts form one process group, which a
+	// timeout ends as a whole: a background program left running would
+	// otherwise hold the output open.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 10 * time.Second
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "ROOT="+root, "GOFLAGS=-mod=mod")
 	var out bytes.Buffer
@@ -122,6 +131,20 @@ trap cleanup EXIT
 				t.Errorf("block %d (%s): output lacks %q:\n%s", i, c.block, w, got)
 			}
 		}
+	}
+	// The first token scanned again, by a new scanner process: refused
+	// through the spent-token file.
+	rescan := -1
+	for i, b := range blocks {
+		if b == "bin/scanner -trust issuer-state/trust.txt < token.txt" {
+			rescan = i
+		}
+	}
+	if rescan < 0 || rescan == blockWith(t, blocks, "< token.txt") {
+		t.Fatal("the walkthrough does not scan the first token a second time on its own")
+	}
+	if got := stepOutput(steps, fmt.Sprintf("block %d\n", rescan)); !strings.Contains(got, "already used") {
+		t.Errorf("block %d: the first token scanned again by a new process:\n%s", rescan, got)
 	}
 	if got := stepOutput(steps, fmt.Sprintf("again %d\n", request)); !strings.Contains(got, "10 green tokens stored") {
 		t.Errorf("a token request after the witnesses and the issuer restarted:\n%s", got)

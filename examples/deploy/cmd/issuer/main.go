@@ -72,15 +72,27 @@ const usageText = `usage:
 
 A new issuer starts with "issuer log-key" and "issuer add-holder"; the
 first "issuer serve" on that state directory creates the root key, the
-issuer seed and the issuing keys, and writes the trust policy that wallets
-and scanners pin to STATE/trust.txt. A directory without a log key is
-refused: nothing is created there. Each directory is served once a quorum
+issuer seed, the decision key and the issuing keys, and writes the trust
+policy that wallets and scanners pin to STATE/trust.txt. A directory
+without the log keys is refused: nothing is created there. Both logs, of
+directories (STATE/log) and of decisions (STATE/decisions), run on
+Tessera. Each directory is served once a quorum
 of the witnesses (the -witnesses file, lines "witness NAME VKEY URL") has
 cosigned the log; a restart within the same epoch serves the same
 directory and serial again. Holders authenticate with "Authorization:
-Bearer API-KEY"; the demo attester reads API keys and statuses from the
+Bearer API-KEY"; the demo attester reads API keys and decisions from the
 holders file (default STATE/holders; send SIGHUP to reload it, and the TLS
 certificate). Rate limits are kept in STATE/ratelimit across restarts.
+
+Decisions are on the record: each directory publishes the reasons of the
+decision policy (-reasons), the decision key, the decision log's key, the
+token count of every request (-tokens-per-request) and the delay within
+which a decision is in the decision log (-decision-log-delay). Every
+answer to a token request, a grant (200) or a refusal (403), carries a
+receipt signed by the decision key; its record is queued, synced, before
+the answer leaves, and appended to the decision log every
+-decision-interval, in a random order within each batch, then cosigned by
+the witnesses.
 
 At each start the issuer checks its state against what it published, and
 refuses to start, saying what to restore or how to proceed, when:
@@ -88,8 +100,11 @@ refuses to start, saying what to restore or how to proceed, when:
     code (tokens already issued would read as another status);
   - the private key file of a published key whose epoch is not over is
     missing (restore it from a backup, or withdraw the key);
-  - the log is damaged, or older than the last checkpoint the witnesses
-    cosigned (restore STATE/log from a backup; never start a new log).
+  - STATE/decision.key is not the decision key the last directory lists
+    (restore it from a backup);
+  - a log is damaged, or older than the last checkpoint the witnesses
+    cosigned (restore STATE/log or STATE/decisions from a backup; never
+    start a new log).
 A published key is withdrawn only on purpose: "-withdraw KEY-ID" replaces
 it by a new key in the next directory, and every token issued under it is
 refused from then on (the monitor reports the withdrawal).
@@ -106,7 +121,12 @@ and -tls-key, or -insecure-http behind a TLS proxy.
   GET  /log/checkpoint, /log/tile/...            the log (c2sp.org/tlog-tiles)
   GET  /log/directory/SERIAL[.sig]               every logged directory
   POST /token-request                            a blind token request,
-         binary body, with "Authorization: Bearer API-KEY"
+         binary body, with "Authorization: Bearer API-KEY" and the
+         holder's Statustoken-Commitment; the answer's receipt in
+         Statustoken-Receipt
+  GET  /decisions/checkpoint, /decisions/tile/...  the decision log
+  GET  /decisions/proof/HEX                      a decision record's proof
+         (404 with Retry-After until a cosigned checkpoint holds it)
 `
 
 // statusFlag parses "CODE=NAME,..." into a status list.

@@ -66,7 +66,8 @@ const usageText = `usage:
 Tokens are in QR text form (HT1:...) or base64url (a TOKEN argument that
 starts with - goes after --). Verification is offline: it reads the
 -directory, -signature and -proof files saved by "scanner update", whose
-proof must be fresher than the trust policy's max-age.
+proof must be fresher than the trust policy's max-age, and the -accepted
+state saved with them, which the directory must extend.
 
 Every answer ends with its replay check, "replay check: WORD" in text and
 "replay_check": "WORD" in JSON:
@@ -102,6 +103,7 @@ directory, one that renames a status accepted before, and one whose log
 does not extend the saved checkpoint, and saves it. What it accepted is
 kept in the -accepted file (made, for a scanner that saved directories
 before it existed, from the saved -directory and -checkpoint files).
+It follows no redirect: give the issuer's own URL as -issuer.
 `
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -257,6 +259,8 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fl.BoolVar(&cfg.FailOpen, "fail-open", false, "accept valid tokens when Redis is unreachable, with replay check this-scanner (not-checked for one token); default: refuse them")
 	fl.DurationVar(&cfg.Skew, "skew", verify.DefaultSkew, "clock skew tolerated at both ends of a token's validity; 0 for none")
 	fl.StringVar(&cfg.SpentFile, "spent", "", "spent-token `file` used without -redis: the tokens accepted, across runs (default spent.tokens beside the -directory file)")
+	fl.StringVar(&cfg.AcceptedFile, "accepted", "", acceptedUsage)
+	fl.StringVar(&cfg.LegacyCheckpointFile, "checkpoint", "directory.checkpoint", checkpointUsage)
 	logs.register(fl)
 	pos, code, done := parse(fl, usageText, args, stdout, stderr)
 	if done {
@@ -264,6 +268,9 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	if cfg.SpentFile == "" {
 		cfg.SpentFile = filepath.Join(filepath.Dir(cfg.DirectoryFile), "spent.tokens")
+	}
+	if cfg.AcceptedFile == "" {
+		cfg.AcceptedFile = acceptedBeside(cfg.DirectoryFile)
 	}
 	switch {
 	case cfg.TrustFile == "":
@@ -384,6 +391,22 @@ func inputName(name string) string {
 	return name
 }
 
+// The -accepted and -checkpoint flags, the same for verifying and for
+// update.
+const (
+	acceptedUsage   = "accepted state `file`, which update writes and every run reads: the serial, status names and log checkpoint of the directories accepted, which the saved directory must extend (default: the -directory file's name, ending in .accepted for its extension: directory.accepted)"
+	checkpointUsage = "log checkpoint `file` of an older scanner, read only while the -accepted file does not exist"
+)
+
+// acceptedBeside returns the default accepted state file of the directory
+// file dir: its name with .accepted for its extension.
+func acceptedBeside(dir string) string {
+	if name := strings.TrimSuffix(dir, filepath.Ext(dir)) + ".accepted"; name != dir {
+		return name
+	}
+	return dir + ".accepted"
+}
+
 func runUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var (
 		cfg     scanner.UpdateConfig
@@ -396,8 +419,8 @@ func runUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fl.StringVar(&cfg.DirectoryFile, "directory", "directory.json", "directory `file` to write")
 	fl.StringVar(&cfg.SignatureFile, "signature", "directory.sig", "signature `file` to write")
 	fl.StringVar(&cfg.ProofFile, "proof", "directory.proof", "log proof `file` to write")
-	fl.StringVar(&cfg.AcceptedFile, "accepted", "directory.accepted", "accepted state `file` to read and write: serial, status names and log checkpoint of the directories accepted")
-	fl.StringVar(&cfg.LegacyCheckpointFile, "checkpoint", "directory.checkpoint", "log checkpoint `file` of an older scanner, read only while the -accepted file does not exist")
+	fl.StringVar(&cfg.AcceptedFile, "accepted", "", acceptedUsage)
+	fl.StringVar(&cfg.LegacyCheckpointFile, "checkpoint", "directory.checkpoint", checkpointUsage)
 	fl.DurationVar(&timeout, "timeout", 30*time.Second, "give up after this long")
 	logs.register(fl)
 	pos, code, done := parse(fl, updateUsageText, args, stdout, stderr)
@@ -409,6 +432,9 @@ func runUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	if timeout <= 0 {
 		return usageErr(stderr, "update: -timeout must be positive")
+	}
+	if cfg.AcceptedFile == "" {
+		cfg.AcceptedFile = acceptedBeside(cfg.DirectoryFile)
 	}
 	logger, err := logs.logger(stderr)
 	if err != nil {

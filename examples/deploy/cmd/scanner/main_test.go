@@ -362,3 +362,45 @@ func TestOneRunPerScan(t *testing.T) {
 		t.Fatalf("damaged file: %d %q", r.code, r.stderr)
 	}
 }
+
+// TestAcceptedBesideDirectory: without -accepted, update and verifying
+// both use the -directory file's name ending in .accepted, so that a
+// scanner of other files keeps its own accepted state; an older directory
+// put in place of the one saved last is refused with a pointer to update.
+func TestAcceptedBesideDirectory(t *testing.T) {
+	e := newEnv(t)
+	dir := t.TempDir()
+	files := []string{"-trust", e.trust, "-directory", filepath.Join(dir, "target.json"),
+		"-signature", filepath.Join(dir, "target.sig"), "-proof", filepath.Join(dir, "target.proof")}
+	if r := runWith(t.Context(), "", append([]string{"update", "-issuer", e.url}, files...)...); r.code != 0 {
+		t.Fatalf("update: %d %q", r.code, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "target.accepted")); err != nil {
+		t.Fatalf("no target.accepted: %v", err)
+	}
+	var one [][]byte
+	for _, name := range []string{"target.json", "target.sig", "target.proof"} {
+		b, _ := os.ReadFile(filepath.Join(dir, name))
+		one = append(one, b)
+	}
+	data, sig, _ := e.is.Directory(time.Now(), 2)
+	p2, err := e.log.Publish(data, sig, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.pub = p2
+	if r := runWith(t.Context(), "", append([]string{"update", "-issuer", e.url}, files...)...); r.code != 0 || !strings.HasPrefix(r.stdout, "directory serial 2") {
+		t.Fatalf("update to serial 2: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	tok := e.tokens(t, 1)[0]
+	if r := runWith(t.Context(), "", append(files, tok)...); r.code != 0 {
+		t.Fatalf("serial 2: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	for i, name := range []string{"target.json", "target.sig", "target.proof"} {
+		os.WriteFile(filepath.Join(dir, name), one[i], 0o644)
+	}
+	r := runWith(t.Context(), "", append(files, tok)...)
+	if r.code != 2 || !strings.Contains(r.stderr, "is serial 1, older than serial 2 accepted before") || !strings.HasSuffix(r.stderr, `run "scanner update"`+"\n") {
+		t.Fatalf("older directory: %d %q", r.code, r.stderr)
+	}
+}

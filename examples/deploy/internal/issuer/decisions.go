@@ -32,7 +32,9 @@ import (
 // batch file. A start after a stop anywhere in between appends the
 // records of the batch file that the log does not hold after the size
 // it names, then those of the queue: no record of a receipt handed out is
-// lost, and none is logged twice.
+// lost, and none is logged twice. The proofs are found through an index
+// of the records' SHA-256 in memory, about 100 bytes a record, made at
+// start from the log.
 const (
 	queueFile = "queue"
 	batchFile = "batch"
@@ -53,9 +55,12 @@ type decisionLog struct {
 	queue   *os.File
 	pending [][]byte
 
-	// runMu serializes batches and cosigning rounds, and guards cosignAt.
+	// runMu serializes batches and cosigning rounds, and guards cosignAt
+	// (when the cosigned checkpoint is due again) and retryAt (when a
+	// round without a quorum may be retried).
 	runMu    sync.Mutex
 	cosignAt time.Time
+	retryAt  time.Time
 
 	idxMu    sync.RWMutex
 	index    map[[sha256.Size]byte]int64 // SHA-256 of a record -> its index
@@ -257,9 +262,9 @@ func (d *decisionLog) recoverBatch(ctx context.Context) error {
 // cosign has the witnesses cosign the decision log's latest checkpoint
 // and keeps it for the proofs served.
 func (d *decisionLog) cosign(ctx context.Context, now time.Time) error {
-	d.cosignAt = now.Add(d.retry)
 	cp, n, err := cosignLog(ctx, d.client, d.store, d.witnesses, d.quorum, d.retry, d.logger)
 	if err != nil {
+		d.retryAt = now.Add(d.retry)
 		return err
 	}
 	size, err := treeSize(cp)
@@ -281,7 +286,8 @@ func (d *decisionLog) cosign(ctx context.Context, now time.Time) error {
 }
 
 // round appends the queued records and has the witnesses cosign the log
-// when it grew, or when the cosigned checkpoint is due again.
+// when it grew, or when the cosigned checkpoint is due again; after a
+// round without a quorum, not before the retry interval.
 func (d *decisionLog) round(ctx context.Context, now time.Time) error {
 	d.runMu.Lock()
 	defer d.runMu.Unlock()
@@ -292,7 +298,7 @@ func (d *decisionLog) round(ctx context.Context, now time.Time) error {
 	d.idxMu.RLock()
 	behind := d.cosigned == nil || d.cosN < d.size
 	d.idxMu.RUnlock()
-	if n > 0 || behind || !now.Before(d.cosignAt) {
+	if (n > 0 || behind || !now.Before(d.cosignAt)) && !now.Before(d.retryAt) {
 		return d.cosign(ctx, now)
 	}
 	return nil

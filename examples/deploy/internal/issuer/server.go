@@ -46,11 +46,13 @@ const (
 	directoryMaxAge = issuehttp.MaxCacheAge
 )
 
-// Handler returns the service's HTTP handler: the directory, its
-// signature and proof, the log, the token requests and /healthz. The
-// directory paths and the log answer cross-origin requests (CORS), so that
-// a web scanner on another origin can fetch them; the token-request path
-// never does.
+// Handler returns the service's HTTP handler: the wallet–issuer
+// protocol's paths (the directory, its signature and proof, the token
+// requests with their receipts, the decision proofs) through
+// issuehttp.Handler, and the service's own: the two logs and /healthz.
+// The directory paths and the logs answer cross-origin requests (CORS),
+// so that a web scanner on another origin can fetch them; the
+// token-request path never does.
 func (s *Service) Handler() http.Handler {
 	mux := http.NewServeMux()
 	public := func(pattern string, h http.HandlerFunc) {

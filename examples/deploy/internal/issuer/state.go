@@ -35,9 +35,13 @@ import (
 //	keys/       RSA issuing keys, one PEM file each (issue.FileKeyStore)
 //	holders     the demo attester's API keys (see attester.go), by default
 //	trust.txt   the trust policy that wallets and scanners pin (public)
-//	log.key     the log's note signer key, and log/ the log's records, the
+//	log.key     the log's note signer key, and log/ the log on Tessera, the
 //	log/        archive of the directories logged, the witnesses' tree
 //	            sizes and the last cosigned checkpoint (internal/logstore)
+//	decisions.key the decision log's note signer key, and decisions/ that
+//	decisions/  log on Tessera, its witnesses' sizes and last cosigned
+//	            checkpoint, and the queue and batch files of records not
+//	            yet appended (decisions.go)
 const (
 	rootKeyFile  = "root.key"
 	decisionFile = "decision.key"

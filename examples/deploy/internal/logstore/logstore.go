@@ -24,6 +24,10 @@
 // copy of the last cosigned checkpoint elsewhere check the store against
 // it with Contains.
 //
+// A log of directories kept by earlier versions in a records file
+// (log/records, 41 bytes a record) is moved into a Tessera log with the
+// same tree at the first Open, and the file kept as records.migrated.
+//
 // A Store is safe for concurrent use.
 package logstore
 
@@ -35,6 +39,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -136,6 +141,11 @@ func Open(dir, name, origin string, opts *tlog.Options) (*Store, error) {
 	o.Cosigned = cp
 	ctx, cancel := context.WithTimeout(context.Background(), openWait)
 	defer cancel()
+	if name == Directories {
+		if err := s.migrate(skey, cp); err != nil {
+			return nil, err
+		}
+	}
 	l, err := tlog.Open(ctx, s.path(treeDir), skey, &o)
 	switch {
 	case errors.Is(err, tlog.ErrRollback):
@@ -172,6 +182,71 @@ func Open(dir, name, origin string, opts *tlog.Options) (*Store, error) {
 	}
 	ok = true
 	return s, nil
+}
+
+// oldRecords is the records file of the log of directories before it
+// ran on Tessera: its records, token.LogRecordSize bytes each, in order.
+const oldRecords = "records"
+
+// migrate moves the records of a log of directories kept in the records
+// file of earlier versions into a new Tessera log, in the same order, so
+// that the tree, and every checkpoint the witnesses cosigned, stays the
+// same; cp, the last cosigned checkpoint, must be a checkpoint of the
+// new tree. The records file is then kept as records.migrated. A records
+// file beside a Tessera log is refused: one of the two is left over.
+func (s *Store) migrate(skey string, cp []byte) error {
+	name := s.path(oldRecords)
+	data, err := files.ReadPrivate(name, maxDirectories*token.LogRecordSize)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := os.Lstat(s.path(treeDir)); err == nil {
+		return fmt.Errorf("%w: %s and the log on Tessera in %s are both there: remove the records file if the log was migrated, else restore %s from a backup",
+			ErrDamaged, name, s.path(treeDir), s.path())
+	}
+	// A record cut short was never cosigned (the old store dropped it).
+	data = data[:len(data)-len(data)%token.LogRecordSize]
+	tmp := s.path(treeDir + ".migrating")
+	if err := os.RemoveAll(tmp); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	l, err := tlog.Open(ctx, tmp, skey, nil)
+	if err != nil {
+		return fmt.Errorf("migrating %s: %w", name, err)
+	}
+	// One record an Append, so that the order stays the records file's.
+	for i := 0; i < len(data); i += token.LogRecordSize {
+		if _, err := l.Append(ctx, [][]byte{data[i : i+token.LogRecordSize]}); err != nil {
+			l.Close(ctx)
+			return fmt.Errorf("migrating %s: %w", name, err)
+		}
+	}
+	if _, err := l.AwaitCheckpoint(ctx, int64(len(data)/token.LogRecordSize)); err != nil {
+		l.Close(ctx)
+		return fmt.Errorf("migrating %s: %w", name, err)
+	}
+	if err := l.Close(ctx); err != nil {
+		return err
+	}
+	if cp != nil {
+		// Open refuses a tree whose root at the checkpoint's size differs.
+		l, err := tlog.Open(ctx, tmp, skey, &tlog.Options{Cosigned: cp})
+		if err != nil {
+			return fmt.Errorf("%w: the records of %s do not make the tree the witnesses cosigned (%v): restore %s from a backup", ErrDamaged, name, err, s.path())
+		}
+		if err := l.Close(ctx); err != nil {
+			return err
+		}
+	}
+	if err := os.Rename(tmp, s.path(treeDir)); err != nil {
+		return err
+	}
+	return os.Rename(name, name+".migrated")
 }
 
 // loadSerials reads the directory records and indexes them by serial.

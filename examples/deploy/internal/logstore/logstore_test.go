@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -258,5 +259,86 @@ func copyDir(t *testing.T, src, dst string) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestMigrate: the records file of the log before it ran on Tessera is
+// moved into a Tessera log with the same tree, which the last cosigned
+// checkpoint proves; records that make another tree are refused.
+func TestMigrate(t *testing.T) {
+	is := testIssuer(t)
+	skey, _, err := issue.GenerateLogKey(origin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := issue.NewLog(skey, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var records []byte
+	var dirs [][]byte
+	for serial := uint64(1); serial <= 3; serial++ {
+		data, sig, _ := is.Directory(time.Now(), serial)
+		if _, err := old.AppendDirectory(data); err != nil {
+			t.Fatal(err)
+		}
+		rec, _ := old.Record(int64(serial - 1))
+		records = append(records, rec...)
+		dirs = append(dirs, data, sig)
+	}
+	cp, err := old.Checkpoint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	state := func(records []byte) string {
+		dir := filepath.Join(t.TempDir(), "state")
+		for _, d := range []string{dir, filepath.Join(dir, "log"), filepath.Join(dir, "log", "directory")} {
+			if err := os.Mkdir(d, 0o700); err != nil {
+				t.Fatal(err)
+			}
+		}
+		os.WriteFile(filepath.Join(dir, "log.key"), []byte(skey+"\n"), 0o600)
+		os.WriteFile(filepath.Join(dir, "log", "records"), records, 0o600)
+		os.WriteFile(filepath.Join(dir, "log", "checkpoint"), cp, 0o600)
+		for i := range 3 {
+			os.WriteFile(filepath.Join(dir, "log", "directory", fmt.Sprintf("%d.json", i+1)), dirs[2*i], 0o600)
+			os.WriteFile(filepath.Join(dir, "log", "directory", fmt.Sprintf("%d.sig", i+1)), dirs[2*i+1], 0o600)
+		}
+		return dir
+	}
+	dir := state(records)
+	s, err := Open(dir, Directories, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Size() != 3 || s.Contains(cp) != nil {
+		t.Fatalf("migrated log of %d records: %v", s.Size(), s.Contains(cp))
+	}
+	if serial, _, ok := s.Last(); !ok || serial != 3 {
+		t.Fatalf("Last: %d %v", serial, ok)
+	}
+	if _, _, err := s.Archived(2); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if _, err := os.Stat(filepath.Join(dir, "log", "records.migrated")); err != nil {
+		t.Fatal(err)
+	}
+	// Opened again: the Tessera log as it is.
+	if s, err = Open(dir, Directories, "", nil); err != nil || s.Size() != 3 {
+		t.Fatalf("reopened: %v", err)
+	}
+	s.Close()
+
+	// Records that make another tree than the one cosigned.
+	bad := bytes.Clone(records)
+	bad[token.LogRecordSize+20] ^= 1
+	if _, err := Open(state(bad), Directories, "", nil); !errors.Is(err, ErrDamaged) {
+		t.Fatalf("changed records: %v", err)
+	}
+	// A records file beside a Tessera log.
+	os.WriteFile(filepath.Join(dir, "log", "records"), records, 0o600)
+	if _, err := Open(dir, Directories, "", nil); !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), "both there") {
+		t.Fatalf("records beside the Tessera log: %v", err)
 	}
 }

@@ -136,7 +136,7 @@ func TestUpdateStatusRenamed(t *testing.T) {
 	refusedUpdate(t, "renamed status", err, token.ErrStatusRenamed,
 		`is refused: the directory (serial 2) renames a status accepted before (status 1 is named "red", accepted before as "green")`, c, saved)
 	// Offline verification still names status 1 green.
-	cfg := Config{TrustFile: trust, DirectoryFile: c.DirectoryFile, SignatureFile: c.SignatureFile, ProofFile: c.ProofFile, Single: true}
+	cfg := Config{TrustFile: trust, DirectoryFile: c.DirectoryFile, SignatureFile: c.SignatureFile, ProofFile: c.ProofFile, AcceptedFile: c.AcceptedFile, Single: true}
 	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)

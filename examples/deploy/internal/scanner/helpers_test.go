@@ -101,6 +101,7 @@ func (e *env) config() Config {
 		DirectoryFile: filepath.Join(e.dir, "directory.json"),
 		SignatureFile: filepath.Join(e.dir, "directory.sig"),
 		ProofFile:     filepath.Join(e.dir, "directory.proof"),
+		AcceptedFile:  filepath.Join(e.dir, "directory.accepted"),
 		Skew:          verify.DefaultSkew,
 		Logger:        slog.New(slog.DiscardHandler),
 	}

@@ -43,6 +43,7 @@ func TestMidnightOneVerdict(t *testing.T) {
 			DirectoryFile: filepath.Join(dir, "directory.json"),
 			SignatureFile: filepath.Join(dir, "directory.sig"),
 			ProofFile:     filepath.Join(dir, "directory.proof"),
+			AcceptedFile:  filepath.Join(dir, "directory.accepted"),
 			Skew:          verify.DefaultSkew,
 			Single:        true,
 		}

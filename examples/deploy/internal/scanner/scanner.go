@@ -44,6 +44,11 @@ type Config struct {
 	// DirectoryFile, SignatureFile and ProofFile are the directory files
 	// that Update saves.
 	DirectoryFile, SignatureFile, ProofFile string
+	// AcceptedFile is the accepted state that Update saves with them
+	// (UpdateConfig.AcceptedFile): the saved directory must be the one it
+	// names, or a newer one. LegacyCheckpointFile is read as Update reads
+	// it while AcceptedFile does not exist.
+	AcceptedFile, LegacyCheckpointFile string
 	// Redis is the shared spent-token store, host:port or a redis:// URL;
 	// none when empty.
 	Redis string
@@ -173,6 +178,13 @@ func New(cfg Config) (*Scanner, error) {
 		return nil, setupErr("reading the directory proof: %v", err)
 	}
 	pub := token.Published{Directory: dirData, Signature: sig, Proof: proof}
+	// SPEC.md, "Files a scanner saves": the saved directory is loaded
+	// with the saved accepted state, so that an older copy put in its
+	// place is refused, as Update would refuse it.
+	acc, err := loadAccepted(cfg.AcceptedFile, cfg.DirectoryFile, cfg.LegacyCheckpointFile, trust)
+	if err != nil {
+		return nil, err
+	}
 
 	s := &Scanner{cfg: cfg, log: cfg.Logger, skew: max(cfg.Skew, 0)}
 	skew := cfg.Skew
@@ -180,7 +192,7 @@ func New(cfg Config) (*Scanner, error) {
 		// verify.Options reads zero as its default.
 		skew = -1
 	}
-	opts := &verify.Options{Now: cfg.Now, Skew: skew, SpentFailOpen: cfg.FailOpen}
+	opts := &verify.Options{Now: cfg.Now, Skew: skew, SpentFailOpen: cfg.FailOpen, Accepted: acc}
 	switch {
 	case cfg.Redis == "" && cfg.SpentFile != "":
 		s.spent, err = openSpentFile(cfg.SpentFile, cfg.SpentLimit, cfg.Now)
@@ -222,6 +234,9 @@ func New(cfg Config) (*Scanner, error) {
 	s.v, err = verify.New(pub, trust, opts)
 	if err != nil {
 		s.Close()
+		if err := olderThanAccepted(err, cfg.DirectoryFile, cfg.AcceptedFile); err != nil {
+			return nil, err
+		}
 		return nil, explainLoad(err, trust, pub, "the saved directory", cfg.TrustFile, cfg.DirectoryFile)
 	}
 	s.batch = s.v.NewBatch()
@@ -269,6 +284,31 @@ func loadTrust(name string) (*token.Trust, error) {
 		return nil, setupErr("%v", err)
 	}
 	return trust, nil
+}
+
+// olderThanAccepted explains a saved directory that does not extend the
+// saved accepted state (an older copy put in place of the directory that
+// Update saved last, or a file of another directory): nil for any other
+// error.
+func olderThanAccepted(err error, dirFile, accFile string) error {
+	var le *token.LoadError
+	if !errors.As(err, &le) {
+		return nil
+	}
+	var what string
+	switch {
+	case le.Err == token.ErrRollback && le.Serial < le.AcceptedSerial:
+		what = fmt.Sprintf("is serial %d, older than serial %d accepted before", le.Serial, le.AcceptedSerial)
+	case le.Err == token.ErrRollback:
+		what = fmt.Sprintf("is not the serial %d accepted before: same serial, other contents", le.Serial)
+	case le.Err == token.ErrInconsistent:
+		what = fmt.Sprintf("has a log proof older than the one accepted before (%s)", le.Detail)
+	case le.Err == token.ErrStatusRenamed:
+		what = fmt.Sprintf("renames a status accepted before (%s)", le.Detail)
+	default:
+		return nil
+	}
+	return &SetupError{msg: fmt.Sprintf("the saved directory %s %s (in %s): it is not the directory this scanner saved last; run \"scanner update\"", dirFile, what, accFile), err: err}
 }
 
 // explainLoad says why a directory was refused, in the scanner's words

@@ -360,7 +360,7 @@ func TestUpdate(t *testing.T) {
 	}
 	// The saved files verify tokens offline.
 	cfg := e.config()
-	cfg.DirectoryFile, cfg.SignatureFile, cfg.ProofFile = filepath.Join(dir, "d.json"), filepath.Join(dir, "d.sig"), filepath.Join(dir, "d.proof")
+	cfg.DirectoryFile, cfg.SignatureFile, cfg.ProofFile, cfg.AcceptedFile = filepath.Join(dir, "d.json"), filepath.Join(dir, "d.sig"), filepath.Join(dir, "d.proof"), filepath.Join(dir, "d.accepted")
 	if valid, out := scan(t, e.scanner(cfg), e.tokens(1)[0]); !valid {
 		t.Fatalf("verify with updated files: %s", out)
 	}

@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"io/fs"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/statustoken/statustoken/examples/deploy/internal/directory"
 	"github.com/statustoken/statustoken/examples/deploy/internal/files"
 	"github.com/statustoken/statustoken/token"
+	"github.com/statustoken/statustoken/token/tokenhttp"
 	"github.com/statustoken/statustoken/verify"
 )
 
@@ -30,7 +32,8 @@ type UpdateConfig struct {
 	// exist, the accepted state is taken from it and the saved
 	// DirectoryFile. It is never written. None when empty.
 	LegacyCheckpointFile string
-	// Client makes the requests; http.DefaultClient when nil.
+	// Client makes the requests; when nil, one that follows no redirect
+	// (tokenhttp.NewClient): the issuer's URL is the one pinned here.
 	Client *http.Client
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
@@ -49,17 +52,16 @@ func (u *Updated) String(c *UpdateConfig) string {
 		u.Serial, plural(u.Keys, "key"), c.DirectoryFile, c.SignatureFile, c.ProofFile, u.LogSize)
 }
 
-// Update fetches the issuer's directory with its signature and log proof,
-// checks them under the pinned trust policy, refuses one older than the
-// saved directory or whose log does not extend the saved checkpoint, and
-// saves it. An error about the configuration or the saved files is a
-// *SetupError; fetching or a refused directory gives any other error.
+// Update fetches the issuer's directory with its signature and log proof
+// (tokenhttp.Client.FetchDirectory), checks them under the pinned trust
+// policy, refuses one older than the saved directory or whose log does not
+// extend the saved checkpoint, and saves it as token/SPEC.md, "Files a
+// scanner saves", says. An error about the configuration or the saved
+// files is a *SetupError; fetching or a refused directory gives any other
+// error, which wraps the error of package tokenhttp or token.
 func Update(ctx context.Context, c UpdateConfig) (*Updated, error) {
 	if c.Now == nil {
 		c.Now = time.Now
-	}
-	if c.Client == nil {
-		c.Client = http.DefaultClient
 	}
 	if c.TrustFile == "" {
 		return nil, setupErr("-trust is required: the issuer's trust policy file (trust.txt)")
@@ -68,23 +70,23 @@ func Update(ctx context.Context, c UpdateConfig) (*Updated, error) {
 	if err != nil {
 		return nil, err
 	}
-	base, err := directory.IssuerURL(c.Issuer)
+	client, err := tokenhttp.NewClient(c.Issuer, c.Client)
 	if err != nil {
-		return nil, setupErr("%v", err)
+		return nil, &SetupError{msg: fmt.Sprintf("-issuer %q: want http(s)://host[:port][/path], without user, query or fragment", c.Issuer), err: err}
 	}
-	acc, err := c.accepted(trust)
+	acc, err := loadAccepted(c.AcceptedFile, c.DirectoryFile, c.LegacyCheckpointFile, trust)
 	if err != nil {
 		return nil, err
 	}
-	pub, err := directory.Fetch(ctx, c.Client, base)
+	pub, err := client.FetchDirectory(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("fetching the directory from %s: %v", base, err)
+		return nil, fetchError(client.BaseURL(), err)
 	}
 	v, err := verify.New(pub, trust, &verify.Options{Now: c.Now, Accepted: acc})
 	if err != nil {
 		// Not a setup error: the issuer sent a bad directory.
 		var se *SetupError
-		if errors.As(explainLoad(err, trust, pub, "the issuer's directory", c.TrustFile, base.String()), &se) {
+		if errors.As(explainLoad(err, trust, pub, "the issuer's directory", c.TrustFile, client.BaseURL()), &se) {
 			return nil, &refusedError{msg: se.msg, err: err}
 		}
 		return nil, err
@@ -94,7 +96,8 @@ func Update(ctx context.Context, c UpdateConfig) (*Updated, error) {
 	if err != nil {
 		return nil, setupErr("%v", err)
 	}
-	// The directory goes last but for the accepted state: a reader
+	// As SPEC.md, "Files a scanner saves": the signature, the proof, the
+	// directory, then the accepted state, each atomically. A reader
 	// between two writes sees an old directory with a new signature or
 	// proof, which fails, never a mismatch that passes; a scanner stopped
 	// before the accepted state is written keeps the older one, which
@@ -120,26 +123,65 @@ type refusedError struct {
 func (e *refusedError) Error() string { return e.msg }
 func (e *refusedError) Unwrap() error { return e.err }
 
-// accepted returns what the scanner accepted before, checked under
-// trust: the AcceptedFile, or, while there is none, what the saved
-// directory and the LegacyCheckpointFile of an older scanner say; the
-// zero Accepted when the scanner has accepted nothing yet.
-func (c *UpdateConfig) accepted(trust *token.Trust) (token.Accepted, error) {
-	if c.AcceptedFile == "" {
+// fetchError explains, for people, why the directory could not be
+// fetched from the issuer at base; it wraps err.
+func fetchError(base string, err error) error {
+	var msg string
+	var se *tokenhttp.StatusError
+	switch {
+	case errors.As(err, &se) && se.Code == http.StatusNotFound:
+		msg = fmt.Sprintf("no directory at %s: it answered 404 Not Found; check -issuer", base)
+	case errors.As(err, &se) && se.Code >= 300 && se.Code < 400:
+		msg = fmt.Sprintf("%s answered %d %s, a redirect, which the scanner does not follow: give the issuer's own URL as -issuer", base, se.Code, http.StatusText(se.Code))
+	case errors.As(err, &se) && se.Code == http.StatusServiceUnavailable:
+		msg = fmt.Sprintf("the issuer at %s cannot answer now (%v); try again later", base, se)
+	case errors.As(err, &se):
+		msg = fmt.Sprintf("fetching the directory from %s: the %v", base, se)
+	case errors.Is(err, tokenhttp.ErrMalformedResponse):
+		_, why, ok := strings.Cut(err.Error(), tokenhttp.ErrMalformedResponse.Error()+": ")
+		if !ok {
+			why = "not as the protocol says"
+		}
+		msg = fmt.Sprintf("the issuer at %s sent a malformed answer (%s): it breaks the protocol (token/SPEC.md)", base, why)
+	case errors.Is(err, tokenhttp.ErrChanged):
+		msg = fmt.Sprintf("the issuer at %s published a new directory while it was fetched: run \"scanner update\" again", base)
+	default:
+		msg = fmt.Sprintf("fetching the directory from %s: %v", base, strings.TrimPrefix(err.Error(), "tokenhttp: "))
+	}
+	return &fetchErr{msg: msg, err: err}
+}
+
+// fetchErr is a failed fetch, explained for people; it wraps the error
+// of package tokenhttp.
+type fetchErr struct {
+	msg string
+	err error
+}
+
+func (e *fetchErr) Error() string { return e.msg }
+func (e *fetchErr) Unwrap() error { return e.err }
+
+// loadAccepted returns what the scanner accepted before, checked under
+// trust: the file accepted, or, while there is none, what the saved
+// directory dirFile and the log checkpoint legacyFile of an older scanner
+// say (SPEC.md, "Files a scanner saves"); the zero Accepted when the
+// scanner has accepted nothing yet. Every error is a *SetupError.
+func loadAccepted(accepted, dirFile, legacyFile string, trust *token.Trust) (token.Accepted, error) {
+	if accepted == "" {
 		return token.Accepted{}, setupErr("no accepted state file: it keeps older directories from being passed off as current")
 	}
-	text, err := files.ReadLimited(c.AcceptedFile, token.MaxAcceptedSize)
+	text, err := files.ReadLimited(accepted, token.MaxAcceptedSize)
 	switch {
 	case err == nil:
 		acc, err := token.ParseAccepted(text, trust)
 		if err != nil {
-			return token.Accepted{}, savedStateError(c.AcceptedFile, err)
+			return token.Accepted{}, savedStateError(accepted, err)
 		}
 		return acc, nil
 	case !errors.Is(err, fs.ErrNotExist):
 		return token.Accepted{}, setupErr("reading the saved accepted state: %v", err)
 	}
-	dir, err := files.ReadLimited(c.DirectoryFile, token.MaxDirectorySize)
+	dir, err := files.ReadLimited(dirFile, token.MaxDirectorySize)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return token.Accepted{}, nil
@@ -147,8 +189,8 @@ func (c *UpdateConfig) accepted(trust *token.Trust) (token.Accepted, error) {
 		return token.Accepted{}, setupErr("reading the saved directory: %v", err)
 	}
 	var cp []byte
-	if c.LegacyCheckpointFile != "" {
-		cp, err = files.ReadLimited(c.LegacyCheckpointFile, token.MaxProofSize)
+	if legacyFile != "" {
+		cp, err = files.ReadLimited(legacyFile, token.MaxProofSize)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 			cp = nil
@@ -160,9 +202,9 @@ func (c *UpdateConfig) accepted(trust *token.Trust) (token.Accepted, error) {
 	var le *token.LoadError
 	switch {
 	case errors.As(err, &le):
-		return token.Accepted{}, savedStateError(c.LegacyCheckpointFile, err)
+		return token.Accepted{}, savedStateError(legacyFile, err)
 	case err != nil:
-		return token.Accepted{}, setupErr("the saved directory %s is unreadable (%s): remove it to start again", c.DirectoryFile, directoryFault(err))
+		return token.Accepted{}, setupErr("the saved directory %s is unreadable (%s): remove it to start again", dirFile, directoryFault(err))
 	}
 	return acc, nil
 }
