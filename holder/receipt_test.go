@@ -1,8 +1,10 @@
 package holder
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -160,5 +162,50 @@ func TestCheckReceipt(t *testing.T) {
 	cited.Directory[0] = 'x'
 	if h.Published().Directory[0] != '{' {
 		t.Fatal("Published shares the holder's bytes")
+	}
+}
+
+// TestDecisionUnlinkable: with receipts in place, what the issuer and the
+// public see of a decision (the receipt, and the record in the decision
+// log) holds no byte run of the tokens issued under it, and the tokens,
+// checked by the wallet, are as unlinkable as without receipts. The
+// records of two holders granted the same status for the same reason
+// differ only in their hiding commitments.
+func TestDecisionUnlinkable(t *testing.T) {
+	is := decisionIssuer(t)
+	h := testHolder(t, is)
+	var view issuerView
+	var toks []*token.Token
+	var records [][]byte
+	for i := range 4 {
+		o := &token.Opening{Salt: [32]byte(fixedBytes(fmt.Sprint("salt", i), 32)), Statement: []byte("Li Wei")}
+		issued := blindIssue(t, is, h, 1, 3, &view)
+		req := view.requests[len(view.requests)-1]
+		receipt, record, err := is.Decide(issue.Decision{Request: req, Commitment: o.Commitment(), Outcome: 1, Reason: 1, Evidence: []byte("PCR"), Serial: 1}, testNow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := h.CheckReceipt(req, o.Commitment(), receipt); err != nil {
+			t.Fatal(err)
+		}
+		view.responses = append(view.responses, receipt, record)
+		records = append(records, record)
+		toks = append(toks, issued...)
+	}
+	checkTokens(t, h.Directory(), 1, toks)
+	all := bytes.Join(append(view.requests, view.responses...), nil)
+	for _, tok := range toks {
+		for _, secret := range [][]byte{tok.Nonce[:], tok.Signature} {
+			for i := 0; i+8 <= len(secret); i++ {
+				if bytes.Contains(all, secret[i:i+8]) {
+					t.Fatalf("the issuer's view, receipts and records included, contains token bytes %x", secret[i:i+8])
+				}
+			}
+		}
+	}
+	for i, r := range records[1:] {
+		if !bytes.Equal(r[:9], records[0][:9]) || bytes.Equal(r[9:], records[0][9:]) {
+			t.Fatalf("record %d: public fields differ, or the commitment repeats", i+1)
+		}
 	}
 }
