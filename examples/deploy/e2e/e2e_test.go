@@ -78,7 +78,7 @@ func TestEndToEnd(t *testing.T) {
 	// request has the green wallet with args request the directory's 8
 	// tokens, for the current epoch only: late in an epoch "auto" asks
 	// for the next one too, a request more against the rate limit.
-	request := func(args ...string) {
+	request := func(t *testing.T, args ...string) {
 		t.Helper()
 		res := r.must(green, "", "wallet", append([]string{"request", "-epoch", "current", "-n", "8"}, args...)...)
 		if !strings.Contains(res.stderr, "wallet: 8 green tokens stored") || strings.Contains(res.stderr, "takes exactly") {
@@ -94,7 +94,7 @@ func TestEndToEnd(t *testing.T) {
 	step("tokens and gates", func(t *testing.T) {
 		serial1 = fetch(t, issuer.url)
 		// The wallet gets tokens.
-		request("-issuer", issuer.url, "-trust", trust)
+		request(t, "-issuer", issuer.url, "-trust", trust)
 		// The wallet that the authority will target accepts serial 1. It
 		// asks for 1 token: the directory says 8, and it asks for 8, lest
 		// its request stand out.
@@ -177,7 +177,7 @@ func TestEndToEnd(t *testing.T) {
 		if d, _ := token.ParseDirectory(serial2.Directory); d == nil || d.Serial != 2 {
 			t.Fatalf("the issuer serves %q after a restart, want serial 2", serial2.Directory)
 		}
-		request("-issuer", issuer.url, "-trust", trust)
+		request(t, "-issuer", issuer.url, "-trust", trust)
 		if s := serialOf(t, filepath.Join(r.wd, "wallet-state", "directory.json")); s != 2 {
 			t.Fatalf("wallet holds serial %d", s)
 		}
@@ -355,7 +355,7 @@ func TestEndToEnd(t *testing.T) {
 		if !strings.Contains(issuer.log.String(), `msg="witness did not cosign" witness=w3.example`) {
 			t.Fatalf("the issuer does not report the offline witness:\n%s", issuer.log)
 		}
-		request("-issuer", issuer.url, "-trust", trust)
+		request(t, "-issuer", issuer.url, "-trust", trust)
 		if s := serialOf(t, filepath.Join(r.wd, "wallet-state", "directory.json")); s != 3 {
 			t.Fatalf("wallet holds serial %d", s)
 		}
@@ -403,7 +403,7 @@ func TestEndToEnd(t *testing.T) {
 			t.Fatalf("stale scanner: %d %q", res.code, res.stderr)
 		}
 		// The issuer's own proof is fresh: it refreshes it every 10s.
-		request("-state", "stale-wallet", "-issuer", issuer.url, "-trust", "trust-1m.txt")
+		request(t, "-state", "stale-wallet", "-issuer", issuer.url, "-trust", "trust-1m.txt")
 		r.must(nil, "", "scanner", "update", "-issuer", issuer.url, "-trust", "trust-1m.txt", "-directory", "fresh.json",
 			"-signature", "fresh.sig", "-proof", "fresh.proof", "-accepted", "fresh.accepted")
 		if !strings.Contains(issuer.log.String(), "directory proof refreshed") {
