@@ -33,11 +33,16 @@ func TestEndToEnd(t *testing.T) {
 	build(t, r.bin)
 	state := filepath.Join(r.wd, "issuer-state")
 
-	// The operator: two holders, the log key, three witnesses that know
-	// the log, and the witnesses file.
+	// The operator: two holders, the log keys, three witnesses that know
+	// both logs (the directories' and the decisions'), and the witnesses
+	// file.
 	greenKey := strings.TrimSpace(r.must(nil, "", "issuer", "add-holder", "green").stdout)
 	redKey := strings.TrimSpace(r.must(nil, "", "issuer", "add-holder", "red").stdout)
-	logVKey := strings.TrimSpace(r.must(nil, "", "issuer", "log-key", "-log-origin", origin).stdout)
+	vkeys := strings.Fields(r.must(nil, "", "issuer", "log-key", "-log-origin", origin).stdout)
+	if len(vkeys) != 2 || !strings.HasPrefix(vkeys[0], origin+"+") || !strings.HasPrefix(vkeys[1], origin+"/decisions+") {
+		t.Fatalf("issuer log-key printed %q, want the directory log's key and the decision log's", vkeys)
+	}
+	logged := []litewitnesstest.Log{{Origin: origin, VerifierKey: vkeys[0]}, {Origin: origin + "/decisions", VerifierKey: vkeys[1]}}
 	witnessDir := t.TempDir()
 	var keys []*litewitnesstest.Key
 	var witnesses []*litewitnesstest.Witness
@@ -46,12 +51,12 @@ func TestEndToEnd(t *testing.T) {
 		dir := filepath.Join(witnessDir, fmt.Sprintf("w%d", i+1))
 		os.Mkdir(dir, 0o700)
 		k := litewitnesstest.NewKey(t, dir, fmt.Sprintf("w%d.example", i+1))
-		w := litewitnesstest.Start(t, r.bin, dir, k, litewitnesstest.Log{Origin: origin, VerifierKey: logVKey})
+		w := litewitnesstest.Start(t, r.bin, dir, k, logged...)
 		keys, witnesses, lines = append(keys, k), append(witnesses, w), append(lines, w.Line())
 	}
 	os.WriteFile(filepath.Join(r.wd, "witnesses.txt"), []byte(strings.Join(lines, "\n")+"\n"), 0o644)
 	issuerArgs := []string{"-addr", "127.0.0.1:0", "-rate-limit", "5", "-witnesses", "witnesses.txt", "-quorum", "2",
-		"-log-origin", origin, "-cosign-every", "10s", "-cosign-retry", "2s", "-witness-timeout", "5s"}
+		"-log-origin", origin, "-tokens-per-request", "8", "-cosign-every", "10s", "-cosign-retry", "2s", "-witness-timeout", "5s"}
 	issuer := r.startIssuer(issuerArgs...)
 	// restart stops the issuer and starts it again with -republish, which
 	// publishes a new directory; earlier runs' logs are kept in logs.
@@ -70,6 +75,16 @@ func TestEndToEnd(t *testing.T) {
 	targetScanner := []string{"-trust", trust, "-directory", "target.json", "-signature", "target.sig", "-proof", "target.proof", "-accepted", "target.accepted"}
 	var serial1 token.Published // the issuer's serial 1, as published
 
+	// request has the green wallet with args request the directory's 8
+	// tokens, for the current epoch only: late in an epoch "auto" asks
+	// for the next one too, a request more against the rate limit.
+	request := func(t *testing.T, args ...string) {
+		t.Helper()
+		res := r.must(green, "", "wallet", append([]string{"request", "-epoch", "current", "-n", "8"}, args...)...)
+		if !strings.Contains(res.stderr, "wallet: 8 green tokens stored") || strings.Contains(res.stderr, "takes exactly") {
+			t.Fatalf("wallet request %s: %q", strings.Join(args, " "), res.stderr)
+		}
+	}
 	step := func(name string, f func(t *testing.T)) {
 		if !t.Run(name, f) {
 			t.FailNow()
@@ -79,16 +94,19 @@ func TestEndToEnd(t *testing.T) {
 	step("tokens and gates", func(t *testing.T) {
 		serial1 = fetch(t, issuer.url)
 		// The wallet gets tokens.
-		res := r.must(green, "", "wallet", "request", "-issuer", issuer.url, "-trust", trust, "-n", "8")
-		if !strings.Contains(res.stderr, "8 green tokens stored") {
-			t.Fatalf("wallet request: %q", res.stderr)
+		request(t, "-issuer", issuer.url, "-trust", trust)
+		// The wallet that the authority will target accepts serial 1. It
+		// asks for 1 token: the directory says 8, and it asks for 8, lest
+		// its request stand out.
+		res := r.must(green, "", "wallet", append([]string{"request", "-epoch", "current", "-issuer", issuer.url, "-n", "1"}, target...)...)
+		if !strings.Contains(res.stderr, "wallet: the issuer takes exactly 8 tokens per request; asking for 8") || !strings.Contains(res.stderr, "wallet: 8 green tokens stored") {
+			t.Fatalf("target wallet request: %q", res.stderr)
 		}
-		// The wallet that the authority will target accepts serial 1.
-		r.must(green, "", "wallet", append([]string{"request", "-issuer", issuer.url, "-n", "1"}, target...)...)
-		// A holder asking for a status that is not theirs is refused,
-		// and the service goes on serving.
+		// A holder asking for a status that is not theirs is refused, with
+		// a receipt the wallet keeps, and the service goes on serving.
 		res = r.run([]string{"STATUSTOKEN_API_KEY=" + redKey}, "", "wallet", "request", "-state", "other-wallet", "-issuer", issuer.url, "-trust", trust, "-status", "green")
-		if res.code != 1 || !strings.Contains(res.stderr, "403 Forbidden") {
+		if res.code != 1 || !strings.Contains(res.stderr, "wallet: the issuer says: refused: no test on record (reason 3): the requested status is not the one assigned to this holder") ||
+			!strings.Contains(res.stderr, "receipt kept as decision 1") || strings.Contains(res.stderr, "tokens stored") {
 			t.Fatalf("red holder asking for green: %d %q", res.code, res.stderr)
 		}
 		res = r.run([]string{"STATUSTOKEN_API_KEY=wrong"}, "", "wallet", "request", "-state", "other-wallet", "-issuer", issuer.url, "-trust", trust)
@@ -159,7 +177,7 @@ func TestEndToEnd(t *testing.T) {
 		if d, _ := token.ParseDirectory(serial2.Directory); d == nil || d.Serial != 2 {
 			t.Fatalf("the issuer serves %q after a restart, want serial 2", serial2.Directory)
 		}
-		r.must(green, "", "wallet", "request", "-issuer", issuer.url, "-trust", trust, "-n", "2")
+		request(t, "-issuer", issuer.url, "-trust", trust)
 		if s := serialOf(t, filepath.Join(r.wd, "wallet-state", "directory.json")); s != 2 {
 			t.Fatalf("wallet holds serial %d", s)
 		}
@@ -230,11 +248,19 @@ func TestEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	records, err := os.ReadFile(filepath.Join(state, "log", "records"))
+	// Serial 1 as the issuer archived it beside its log.
+	archived, err := os.ReadFile(filepath.Join(state, "log", "directory", "1.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	fork, err := issue.NewLog(strings.TrimSpace(string(logKey)), [][]byte{records[:token.LogRecordSize]})
+	if !bytes.Equal(archived, serial1.Directory) {
+		t.Fatal("the archived serial 1 is not the directory the issuer served")
+	}
+	record1, err := token.LogRecord(archived)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fork, err := issue.NewLog(strings.TrimSpace(string(logKey)), [][]byte{record1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,7 +302,7 @@ func TestEndToEnd(t *testing.T) {
 		// saw the honest log: it cosigns the fork.
 		dir := filepath.Join(witnessDir, "w3-compromised")
 		os.Mkdir(dir, 0o700)
-		bad := litewitnesstest.Start(t, r.bin, dir, keys[2], litewitnesstest.Log{Origin: origin, VerifierKey: logVKey})
+		bad := litewitnesstest.Start(t, r.bin, dir, keys[2], logged...)
 		defer bad.Stop()
 		ws, err := witnessclient.ParseWitnesses([]byte(bad.Line()))
 		if err != nil {
@@ -329,7 +355,7 @@ func TestEndToEnd(t *testing.T) {
 		if !strings.Contains(issuer.log.String(), `msg="witness did not cosign" witness=w3.example`) {
 			t.Fatalf("the issuer does not report the offline witness:\n%s", issuer.log)
 		}
-		r.must(green, "", "wallet", "request", "-issuer", issuer.url, "-trust", trust, "-n", "1")
+		request(t, "-issuer", issuer.url, "-trust", trust)
 		if s := serialOf(t, filepath.Join(r.wd, "wallet-state", "directory.json")); s != 3 {
 			t.Fatalf("wallet holds serial %d", s)
 		}
@@ -377,7 +403,7 @@ func TestEndToEnd(t *testing.T) {
 			t.Fatalf("stale scanner: %d %q", res.code, res.stderr)
 		}
 		// The issuer's own proof is fresh: it refreshes it every 10s.
-		r.must(green, "", "wallet", "request", "-state", "stale-wallet", "-issuer", issuer.url, "-trust", "trust-1m.txt", "-n", "1")
+		request(t, "-state", "stale-wallet", "-issuer", issuer.url, "-trust", "trust-1m.txt")
 		r.must(nil, "", "scanner", "update", "-issuer", issuer.url, "-trust", "trust-1m.txt", "-directory", "fresh.json",
 			"-signature", "fresh.sig", "-proof", "fresh.proof", "-accepted", "fresh.accepted")
 		if !strings.Contains(issuer.log.String(), "directory proof refreshed") {
