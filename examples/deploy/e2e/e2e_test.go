@@ -105,7 +105,7 @@ func TestEndToEnd(t *testing.T) {
 		// A holder asking for a status that is not theirs is refused, with
 		// a receipt the wallet keeps, and the service goes on serving.
 		res = r.run([]string{"STATUSTOKEN_API_KEY=" + redKey}, "", "wallet", "request", "-state", "other-wallet", "-issuer", issuer.url, "-trust", trust, "-status", "green")
-		if res.code != 1 || !strings.Contains(res.stderr, "wallet: the issuer says: refused: no test on record (reason 3): the requested status is not the one assigned to this holder") ||
+		if res.code != 1 || !strings.Contains(res.stderr, "wallet: the issuer says: refused: positive test result (reason 2): the requested status is not the one assigned to this holder") ||
 			!strings.Contains(res.stderr, "receipt kept as decision 1") || strings.Contains(res.stderr, "tokens stored") {
 			t.Fatalf("red holder asking for green: %d %q", res.code, res.stderr)
 		}

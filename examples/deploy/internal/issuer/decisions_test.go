@@ -179,8 +179,8 @@ func TestGrantReceipt(t *testing.T) {
 	}
 	code, body, receipt, req := f.ask(h, f.redKey, 1, 2, nil)
 	r, err = h.CheckReceipt(req, testCommitment, receipt)
-	if code != http.StatusForbidden || err != nil || r.Outcome != token.Refused || r.Reason != 3 || !strings.Contains(body, "not the one assigned") {
-		t.Fatalf("red asking green: %d %q, %v, %+v", code, body, err, r)
+	if code != http.StatusForbidden || err != nil || r.Outcome != token.Refused || r.Reason != 2 || !strings.Contains(body, "not the one assigned") {
+		t.Fatalf("red asking green, refused for its positive test result: %d %q, %v, %+v", code, body, err, r)
 	}
 
 	// Another token count: 400, no decision.

@@ -25,15 +25,18 @@ import (
 // lines and lines starting with # are ignored. For example the default
 // policy, with the default statuses:
 //
-//	1 green - negative test result
-//	2 red - positive test result
+//	1 green,refused - negative test result
+//	2 red,refused - positive test result
 //	3 refused - no test on record
 //	4 refused - administrative
 //
-// A policy that has the holder prove its test result:
+// A test result is the reason for its status, and for refusing a holder
+// who asks for another status than its own (a red holder asking for
+// green is refused for its positive test result). A policy that has the
+// holder prove its test result:
 //
-//	1 green evidence negative test result
-//	2 red evidence positive test result
+//	1 green,refused evidence negative test result
+//	2 red,refused evidence positive test result
 //	3 refused - no test on record
 //	4 refused - administrative
 
@@ -50,10 +53,10 @@ const maxReasonsFile = 64 << 10
 func DefaultReasons(statuses []token.StatusName) []token.Reason {
 	var list []token.Reason
 	if code, ok := statusCode(statuses, "green"); ok {
-		list = append(list, token.Reason{Code: 1, Text: "negative test result", Outcomes: []token.Outcome{token.Outcome(code)}})
+		list = append(list, token.Reason{Code: 1, Text: "negative test result", Outcomes: []token.Outcome{token.Refused, token.Outcome(code)}})
 	}
 	if code, ok := statusCode(statuses, "red"); ok {
-		list = append(list, token.Reason{Code: 2, Text: "positive test result", Outcomes: []token.Outcome{token.Outcome(code)}})
+		list = append(list, token.Reason{Code: 2, Text: "positive test result", Outcomes: []token.Outcome{token.Refused, token.Outcome(code)}})
 	}
 	if len(list) == 0 {
 		// Other statuses: one reason that may grant any of them.
@@ -153,15 +156,24 @@ func findReason(list []token.Reason, code uint16) (*token.Reason, bool) {
 // defaultReason returns the first reason of list that allows outcome
 // without evidence, or failing that the first that allows it.
 func defaultReason(list []token.Reason, outcome token.Outcome) (uint16, bool) {
+	// A reason for this outcome alone comes first ("no test on record"
+	// for a refusal, rather than a test result that may also refuse),
+	// then one without required evidence.
 	var found uint16
+	best := 0
 	for i := range list {
-		if list[i].Allows(outcome) {
-			if !list[i].EvidenceRequired {
-				return list[i].Code, true
-			}
-			if found == 0 {
-				found = list[i].Code
-			}
+		if !list[i].Allows(outcome) {
+			continue
+		}
+		rank := 1
+		if len(list[i].Outcomes) == 1 {
+			rank += 2
+		}
+		if !list[i].EvidenceRequired {
+			rank++
+		}
+		if rank > best {
+			found, best = list[i].Code, rank
 		}
 	}
 	return found, found != 0

@@ -221,7 +221,13 @@ func (s *Service) decide(r *http.Request, cred string, status token.Status, evid
 		return out, nil
 	}
 	if att.Status != status {
-		return refuse("the requested status is not the one assigned to this holder")
+		// The holder's own reason refuses it another status, where the
+		// policy lets that reason refuse and needs no evidence missing.
+		const msg = "the requested status is not the one assigned to this holder"
+		if reason, ok := findReason(reasons, out.Reason); ok && reason.Allows(token.Refused) && (!reason.EvidenceRequired || evidence != nil) {
+			return issuehttp.Outcome{Reason: reason.Code, Message: msg}, nil
+		}
+		return refuse(msg)
 	}
 	if reason, ok := findReason(reasons, out.Reason); ok && reason.EvidenceRequired && evidence == nil {
 		return refuse(fmt.Sprintf("%q requires evidence (send it in the %s header)", reason.Text, tokenhttp.EvidenceHeader))
