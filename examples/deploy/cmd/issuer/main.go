@@ -180,7 +180,7 @@ func commonFlags(fs *flag.FlagSet, c *issuer.Config) {
 	fs.StringVar(&c.StateDir, "state", c.StateDir, "state `directory` (mode 0700): keys, seed, serial, log, holders")
 	fs.StringVar(&c.Holders, "holders", "", "holders `file` of the demo attester (default STATE/holders)")
 	fs.Var(statusFlag{&c.Statuses}, "statuses", "status codes and names, `CODE=NAME,...`; once published, a code keeps its name and a name its code")
-	fs.Var(&reasonsFlag{c: c}, "reasons", "decision policy `file`: lines \"CODE OUTCOMES EVIDENCE TEXT\", OUTCOMES status names or refused separated by commas, EVIDENCE \"evidence\" (required) or \"-\" (default: 1 green - negative test result, 2 red - positive test result, 3 refused - no test on record, 4 refused - administrative)")
+	fs.Var(&reasonsFlag{c: c}, "reasons", "decision policy `file`: lines \"CODE OUTCOMES EVIDENCE TEXT\", OUTCOMES status names or refused separated by commas, EVIDENCE \"evidence\" (required) or \"-\" (default: 1 green,refused - negative test result, 2 red,refused - positive test result, 3 refused - no test on record, 4 refused - administrative)")
 }
 
 // reasonsFlag names the reasons file; loadReasons reads it once the
