@@ -105,6 +105,9 @@ func ParseReasons(data []byte, statuses []token.StatusName) ([]token.Reason, err
 			return nil, fmt.Errorf("line %d: reason codes must increase", n)
 		}
 		r := token.Reason{Code: uint16(code), Text: strings.TrimSpace(f[3])}
+		if len(r.Text) > token.MaxReasonTextSize || strings.ContainsFunc(r.Text, notPublishable) {
+			return nil, fmt.Errorf("line %d: reason text: want at most %d printable ASCII characters, none of \" \\ < > &", n, token.MaxReasonTextSize)
+		}
 		for _, name := range strings.Split(f[1], ",") {
 			o, ok := outcomeCode(statuses, name)
 			if !ok {
@@ -132,6 +135,13 @@ func ParseReasons(data []byte, statuses []token.StatusName) ([]token.Reason, err
 		return nil, fmt.Errorf("no reasons")
 	}
 	return list, nil
+}
+
+// notPublishable reports whether a reason text may not hold c: the
+// directory publishes printable ASCII other than the characters a JSON
+// encoder escapes (token/SPEC.md, "Decision policy").
+func notPublishable(c rune) bool {
+	return c < 0x20 || c > 0x7e || strings.ContainsRune(`"\<>&`, c)
 }
 
 // outcomeCode returns the outcome named name: refusedName or a status.
