@@ -2,6 +2,7 @@ package wallet
 
 import (
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"io/fs"
 	"os"
@@ -214,6 +215,17 @@ func TestRequestRefusesBadReceipt(t *testing.T) {
 			}
 			if m, _ := filepath.Glob(filepath.Join(state, ".*.tmp*")); len(m) != 0 {
 				t.Fatalf("reservations left: %v", m)
+			}
+			// The wallet's own record of the refused answer.
+			inc, err := os.ReadFile(filepath.Join(state, IncidentsFile))
+			lines := strings.Split(strings.TrimSuffix(string(inc), "\n"), "\n")
+			var in incident
+			if err != nil || len(lines) != 1 || json.Unmarshal([]byte(lines[0]), &in) != nil ||
+				len(in.RequestSHA256) != 64 || in.Problem == "" || in.Issuer == "" {
+				t.Fatalf("incidents file: %v %q", err, inc)
+			}
+			if st, err := os.Stat(filepath.Join(state, IncidentsFile)); err != nil || st.Mode().Perm() != 0o600 {
+				t.Fatalf("incidents file: %v, or not mode 0600", err)
 			}
 		})
 	}

@@ -401,6 +401,12 @@ func requestTokens(ctx context.Context, e *Env, o RequestOptions, s *Store, h *h
 	a, err := postRequest(ctx, e, o, req, commitment)
 	if err != nil {
 		discard()
+		if errors.Is(err, ErrReceipt) {
+			if rerr := recordIncident(o.State, e.now(), o.Issuer.String(), 0, err.Error(), req, commitment, nil); rerr != nil {
+				return fmt.Errorf("%w (recording it failed: %v)", err, rerr)
+			}
+			return fmt.Errorf("%w; recorded in %s", err, filepath.Join(o.State, IncidentsFile))
+		}
 		return err
 	}
 	log.Debug("token response received", "bytes", len(a.body), "elapsed", time.Since(start).Round(time.Millisecond).String())
@@ -426,8 +432,13 @@ func requestTokens(ctx context.Context, e *Env, o RequestOptions, s *Store, h *h
 			if len(a.receipt) == 0 {
 				what = "it carries no receipt"
 			}
-			return fmt.Errorf("%w: the issuer answered %s, but %s (%w): this is the issuer's fault, not yours; nothing was stored; keep this message as evidence",
-				ErrReceipt, fmt.Sprint(a.code, " ", http.StatusText(a.code)), what, err)
+			problem := fmt.Sprintf("the issuer answered %s, but %s (%v)", fmt.Sprint(a.code, " ", http.StatusText(a.code)), what, err)
+			recorded := "recorded in " + filepath.Join(o.State, IncidentsFile)
+			if rerr := recordIncident(o.State, e.now(), o.Issuer.String(), a.code, problem, req, commitment, a.receipt); rerr != nil {
+				recorded = fmt.Sprintf("recording it failed (%v)", rerr)
+			}
+			return fmt.Errorf("%w: the issuer answered %s, but %s (%w): this is the issuer's fault, not yours; no token was stored; %s; keep this message as evidence",
+				ErrReceipt, fmt.Sprint(a.code, " ", http.StatusText(a.code)), what, err, recorded)
 		}
 		d := &decision{receipt: r, raw: a.receipt, cited: h.Published(), dir: h.Directory(), opening: opening, received: e.now()}
 		ds = append(ds, d)
@@ -560,7 +571,7 @@ func postRequest(ctx context.Context, e *Env, o RequestOptions, req []byte, comm
 	case errors.As(err, &se):
 		a.code, a.message, a.err = se.Code, se.Message, err
 	case errors.Is(err, tokenhttp.ErrMalformedResponse) && commitment != nil:
-		return nil, fmt.Errorf("%w: the issuer's answer is malformed (%w): this is the issuer's fault, not yours; nothing was stored; keep this message as evidence", ErrReceipt, err)
+		return nil, fmt.Errorf("%w: the issuer's answer is malformed (%w): this is the issuer's fault, not yours; no token was stored; keep this message as evidence", ErrReceipt, err)
 	case err != nil:
 		return nil, fmt.Errorf("sending the token request: %w", err)
 	}
