@@ -27,6 +27,7 @@ import (
 	"github.com/statustoken/statustoken/examples/deploy/internal/directory"
 	"github.com/statustoken/statustoken/examples/deploy/internal/litewitnesstest"
 	"github.com/statustoken/statustoken/token"
+	"github.com/statustoken/statustoken/token/tokenhttp"
 )
 
 // syncBuffer collects output written from several goroutines.
@@ -176,13 +177,13 @@ func waitFor(t *testing.T, out *syncBuffer, exited chan struct{}, re *regexp.Reg
 // fetch gets the issuer's published directory, as a wallet does.
 func fetch(t *testing.T, url string) token.Published {
 	t.Helper()
-	base, err := directory.IssuerURL(url)
+	c, err := tokenhttp.NewClient(url, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	p, err := directory.Fetch(ctx, http.DefaultClient, base)
+	p, err := c.FetchDirectory(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,9 +27,9 @@ import (
 
 	"github.com/statustoken/statustoken/examples/deploy/internal/syncbuf"
 
-	"github.com/statustoken/statustoken/examples/deploy/internal/directory"
 	"github.com/statustoken/statustoken/examples/deploy/internal/witnesstest"
 	"github.com/statustoken/statustoken/token"
+	"github.com/statustoken/statustoken/token/tokenhttp"
 )
 
 // syncBuffer collects output written from several goroutines.
@@ -159,11 +159,11 @@ func waitFor(t *testing.T, s *service, re *regexp.Regexp) string {
 // fetch gets the directory served at url, as a wallet does.
 func fetch(t *testing.T, client *http.Client, url string) *token.Directory {
 	t.Helper()
-	base, err := directory.IssuerURL(url)
+	c, err := tokenhttp.NewClient(url, client)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := directory.Fetch(context.Background(), client, base)
+	p, err := c.FetchDirectory(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
