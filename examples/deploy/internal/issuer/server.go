@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/statustoken/statustoken/examples/deploy/internal/directory"
+	"github.com/statustoken/statustoken/examples/deploy/internal/tlog"
 	"github.com/statustoken/statustoken/issue/issuehttp"
 	"github.com/statustoken/statustoken/token"
 	"github.com/statustoken/statustoken/token/tokenhttp"
@@ -66,10 +67,10 @@ func (s *Service) Handler() http.Handler {
 	mux.Handle("POST "+tokenPath, s.h)
 	// The logs: tiles, checkpoints, the archive of directories.
 	public(checkpointPath, s.checkpoint)
-	public(tilePrefix+"{path...}", s.tile)
+	public(tilePrefix+"{path...}", tiles("log", func() *tlog.Log { return s.pub.logs.Log() }))
 	public(archivePrefix+"{name}", s.archive)
 	public(decisionCheckpoint, s.decisionCheckpoint)
-	public(decisionTiles+"{path...}", s.decisionTile)
+	public(decisionTiles+"{path...}", tiles("decision log", func() *tlog.Log { return s.dec.store.Log() }))
 	for _, p := range []string{logPrefix + "/", decisionsPrefix} {
 		mux.HandleFunc("OPTIONS "+p, preflight)
 	}
@@ -140,22 +141,24 @@ func (s *Service) checkpoint(w http.ResponseWriter, r *http.Request) {
 	w.Write(p.checkpoint)
 }
 
-// tile serves a tile of the log: /log/tile/<L>/<N>[.p/<W>] and
-// /log/tile/entries/<N>[.p/<W>].
-func (s *Service) tile(w http.ResponseWriter, r *http.Request) {
-	path := r.PathValue("path")
-	data, err := s.pub.logs.Log().Tile("tile/" + path)
-	if err != nil {
-		fail(w, http.StatusNotFound, "no such tile in the log")
-		return
+// tiles serves the tiles of a log, named in its refusals:
+// <prefix>/tile/<L>/<N>[.p/<W>] and <prefix>/tile/entries/<N>[.p/<W>].
+func tiles(name string, log func() *tlog.Log) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		path := r.PathValue("path")
+		data, err := log().Tile("tile/" + path)
+		if err != nil {
+			fail(w, http.StatusNotFound, "no such tile in the %s", name)
+			return
+		}
+		w.Header().Set("Content-Type", "application/octet-stream")
+		if strings.Contains(path, ".p/") {
+			w.Header().Set("Cache-Control", partialTileAge)
+		} else {
+			w.Header().Set("Cache-Control", immutable)
+		}
+		w.Write(data)
 	}
-	w.Header().Set("Content-Type", "application/octet-stream")
-	if strings.Contains(path, ".p/") {
-		w.Header().Set("Cache-Control", partialTileAge)
-	} else {
-		w.Header().Set("Cache-Control", immutable)
-	}
-	w.Write(data)
 }
 
 // archive serves a logged directory version: /log/directory/<serial>,
@@ -262,23 +265,6 @@ func (s *Service) decisionCheckpoint(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", checkpointAge)
 	w.Write(cp)
-}
-
-// decisionTile serves a tile of the decision log.
-func (s *Service) decisionTile(w http.ResponseWriter, r *http.Request) {
-	path := r.PathValue("path")
-	data, err := s.dec.store.Log().Tile("tile/" + path)
-	if err != nil {
-		fail(w, http.StatusNotFound, "no such tile in the decision log")
-		return
-	}
-	w.Header().Set("Content-Type", "application/octet-stream")
-	if strings.Contains(path, ".p/") {
-		w.Header().Set("Cache-Control", partialTileAge)
-	} else {
-		w.Header().Set("Cache-Control", immutable)
-	}
-	w.Write(data)
 }
 
 // fail writes a one-line plain-text error.
